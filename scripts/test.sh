@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Runs every Starling test from a fresh clone: installs dependencies, builds the dev (GCC)
+# and fuzz (Clang + libFuzzer + ASan/UBSan) presets, runs the whole CTest suite in each.
+# Usage: scripts/test.sh            (everything)
+#        STARLING_SKIP_FUZZ=1 scripts/test.sh   (skip the fuzz preset)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+start=$(date +%s)
+
+scripts/install-deps.sh
+if [[ -f tests/interop/package.json ]]; then
+  (cd tests/interop && npm ci --no-audit --no-fund --loglevel=error)
+fi
+
+jobs=$(nproc)
+echo "== dev build (GCC) =="
+cmake --preset dev >/dev/null
+cmake --build --preset dev -j "$jobs"
+echo "== dev tests =="
+ctest --preset dev -j "$jobs" --timeout 600
+
+if [[ -z ${STARLING_SKIP_FUZZ:-} ]]; then
+  echo "== fuzz build (Clang, libFuzzer, ASan+UBSan) =="
+  cmake --preset fuzz >/dev/null
+  cmake --build --preset fuzz -j "$jobs"
+  echo "== fuzz smoke runs =="
+  ctest --preset fuzz -j "$jobs" --timeout 600
+fi
+
+echo "== all tests passed in $(( $(date +%s) - start )) s =="

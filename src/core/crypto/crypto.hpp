@@ -1,0 +1,95 @@
+#pragma once
+/// Thin wrapper over libsodium: the only primitives the cores use.
+/// Every function is deterministic given its inputs; randomness comes from an `rng`.
+
+#include <array>
+#include <cstdint>
+#include <span>
+
+#include "core/common/bytes.hpp"
+
+namespace starling::crypto {
+
+/// Must be called once before any other function (idempotent, thread-safe). Returns false if
+/// libsodium could not initialise.
+bool init() noexcept;
+
+/// Source of randomness injected into cores. Tests use a seeded fake.
+class rng {
+public:
+  virtual ~rng() = default;
+  /// Fill `out` with random bytes.
+  virtual void fill(std::span<std::uint8_t> out) = 0;
+};
+
+/// The operating system's CSPRNG through libsodium.
+class system_rng final : public rng {
+public:
+  void fill(std::span<std::uint8_t> out) override;
+};
+
+/// Deterministic generator for tests and simulations (ChaCha20 keystream over a seed).
+class seeded_rng final : public rng {
+public:
+  explicit seeded_rng(std::uint64_t seed);
+  void fill(std::span<std::uint8_t> out) override;
+
+private:
+  std::array<std::uint8_t, 32> m_key{};
+  std::uint64_t m_counter = 0;
+};
+
+// ---- Ed25519 ----
+using ed25519_seed = std::array<std::uint8_t, 32>;
+using ed25519_public = std::array<std::uint8_t, 32>;
+using ed25519_signature = std::array<std::uint8_t, 64>;
+
+struct ed25519_keypair {
+  ed25519_seed seed{};      ///< the 32-byte private seed
+  ed25519_public pub{};     ///< the public key derived from the seed
+};
+
+/// Derive the keypair of a 32-byte seed.
+ed25519_keypair ed25519_from_seed(const ed25519_seed& seed);
+/// Generate a fresh keypair.
+ed25519_keypair ed25519_generate(rng& r);
+/// Sign a message (deterministic, RFC 8032).
+ed25519_signature ed25519_sign(const ed25519_keypair& kp, bytes_view msg);
+/// Verify; false on any failure, including malformed keys.
+bool ed25519_verify(const ed25519_public& pub, bytes_view msg, bytes_view sig);
+
+// ---- X25519 ----
+using x25519_key = std::array<std::uint8_t, 32>;
+
+struct x25519_keypair {
+  x25519_key priv{};
+  x25519_key pub{};
+};
+
+x25519_keypair x25519_from_private(const x25519_key& priv);
+x25519_keypair x25519_generate(rng& r);
+/// Diffie-Hellman. Returns false if the result is all zeros (low-order point).
+bool x25519(const x25519_key& priv, const x25519_key& pub, x25519_key& out);
+
+// ---- ChaCha20-Poly1305 (IETF: 12-byte nonce) ----
+using aead_key = std::array<std::uint8_t, 32>;
+inline constexpr std::size_t aead_tag_size = 16;
+
+/// Encrypt `plain` into `out` (resized to plain.size() + 16). The nonce is 4 zero bytes
+/// followed by the 64-bit little-endian counter `n`, as Noise specifies.
+void aead_encrypt(const aead_key& k, std::uint64_t n, bytes_view ad, bytes_view plain, bytes& out);
+/// Decrypt `cipher` (including its tag) into `out`. Returns false on authentication failure.
+bool aead_decrypt(const aead_key& k, std::uint64_t n, bytes_view ad, bytes_view cipher, bytes& out);
+/// In-place variants for the hot path: `buf` holds plaintext followed by room for the tag
+/// (encrypt), or ciphertext+tag (decrypt, plaintext length = size - 16).
+void aead_encrypt_inplace(const aead_key& k, std::uint64_t n, bytes_view ad,
+                          std::span<std::uint8_t> buf_with_tag_room);
+bool aead_decrypt_inplace(const aead_key& k, std::uint64_t n, bytes_view ad,
+                          std::span<std::uint8_t> cipher_with_tag);
+
+// ---- SHA-256 and HMAC-SHA-256 ----
+using sha256_digest = std::array<std::uint8_t, 32>;
+sha256_digest sha256(bytes_view data);
+sha256_digest hmac_sha256(bytes_view key, bytes_view data);
+
+}  // namespace starling::crypto

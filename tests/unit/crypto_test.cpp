@@ -1,0 +1,77 @@
+#include <gtest/gtest.h>
+
+#include "core/common/bytes.hpp"
+#include "core/crypto/crypto.hpp"
+
+using namespace starling;
+
+namespace {
+bytes hex(std::string_view h) {
+  bytes b;
+  EXPECT_TRUE(from_hex(h, b));
+  return b;
+}
+}  // namespace
+
+TEST(Bytes, HexRoundTrip) {
+  bytes b;
+  ASSERT_TRUE(from_hex("00ff10Ab", b));
+  EXPECT_EQ(to_hex(b), "00ff10ab");
+  EXPECT_FALSE(from_hex("abc", b));
+  EXPECT_FALSE(from_hex("zz", b));
+}
+
+TEST(Crypto, Sha256Abc) {
+  ASSERT_TRUE(crypto::init());
+  auto d = crypto::sha256(as_bytes("abc"));
+  EXPECT_EQ(to_hex(d), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+}
+
+TEST(Crypto, HmacSha256Rfc4231Case2) {
+  auto d = crypto::hmac_sha256(as_bytes("Jefe"), as_bytes("what do ya want for nothing?"));
+  EXPECT_EQ(to_hex(d), "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843");
+}
+
+TEST(Crypto, Ed25519Rfc8032Test1) {
+  auto seed_b = hex("9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60");
+  crypto::ed25519_seed seed;
+  std::copy(seed_b.begin(), seed_b.end(), seed.begin());
+  auto kp = crypto::ed25519_from_seed(seed);
+  EXPECT_EQ(to_hex(kp.pub), "d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a");
+  auto sig = crypto::ed25519_sign(kp, {});
+  EXPECT_EQ(to_hex(sig),
+            "e5564300c360ac729086e2cc806e828a84877f1eb8e5d974d873e065224901555fb8821590a33bacc61e39"
+            "701cf9b46bd25bf5f0595bbe24655141438e7a100b");
+  EXPECT_TRUE(crypto::ed25519_verify(kp.pub, {}, sig));
+  sig[0] ^= 1;
+  EXPECT_FALSE(crypto::ed25519_verify(kp.pub, {}, sig));
+}
+
+TEST(Crypto, AeadRoundTripAndTamper) {
+  crypto::aead_key k{};
+  k[3] = 7;
+  bytes c, p;
+  crypto::aead_encrypt(k, 5, as_bytes("ad"), as_bytes("hello"), c);
+  ASSERT_EQ(c.size(), 5 + crypto::aead_tag_size);
+  ASSERT_TRUE(crypto::aead_decrypt(k, 5, as_bytes("ad"), c, p));
+  EXPECT_EQ(as_chars(p), "hello");
+  EXPECT_FALSE(crypto::aead_decrypt(k, 6, as_bytes("ad"), c, p));
+  bytes inplace(as_bytes("hello").begin(), as_bytes("hello").end());
+  inplace.resize(inplace.size() + crypto::aead_tag_size);
+  crypto::aead_encrypt_inplace(k, 5, as_bytes("ad"), inplace);
+  EXPECT_EQ(inplace, c);
+  ASSERT_TRUE(crypto::aead_decrypt_inplace(k, 5, as_bytes("ad"), inplace));
+  EXPECT_EQ(as_chars(bytes_view(inplace).first(5)), "hello");
+}
+
+TEST(Crypto, SeededRngIsDeterministic) {
+  crypto::seeded_rng a(42), b(42), c(43);
+  std::array<std::uint8_t, 16> x{}, y{}, z{};
+  a.fill(x);
+  b.fill(y);
+  c.fill(z);
+  EXPECT_EQ(x, y);
+  EXPECT_NE(x, z);
+  a.fill(x);
+  EXPECT_NE(x, y);
+}
