@@ -1,0 +1,28 @@
+#pragma once
+/// The seam between the Asio shell and a sans-I/O core that owns one byte stream.
+
+#include "core/common/bytes.hpp"
+#include "core/common/result.hpp"
+#include "core/common/time.hpp"
+
+namespace starling::io {
+
+/// What the shell needs from a core to drive it over a socket. All calls happen on the
+/// network thread.
+class byte_core {
+public:
+  virtual ~byte_core() = default;
+  /// Bytes read from the socket. An error closes the connection (the core has already queued
+  /// whatever goodbye it wants sent; the shell flushes it first).
+  virtual result<void> feed(bytes_view in, time_point now) = 0;
+  /// Append every byte the core wants written.
+  virtual void poll_transmit(bytes& out) = 0;
+  /// When on_deadline must next be called; `no_deadline` if never.
+  virtual time_point next_deadline() const = 0;
+  /// A deadline passed. An error closes the connection like feed's.
+  virtual result<void> on_deadline(time_point now) = 0;
+  /// The core is finished (clean close): the shell flushes, shuts the socket down and stops.
+  virtual bool finished() const = 0;
+};
+
+}  // namespace starling::io

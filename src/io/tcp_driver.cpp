@@ -1,0 +1,127 @@
+#include "io/tcp_driver.hpp"
+
+#include <boost/asio/write.hpp>
+
+#include "io/clock.hpp"
+
+namespace starling::io {
+
+namespace {
+constexpr std::size_t read_chunk = 256 * 1024;
+}
+
+tcp_driver::tcp_driver(tcp::socket socket, byte_core& core, callbacks cb)
+    : m_socket(std::move(socket)), m_timer(m_socket.get_executor()), m_core(core), m_cb(std::move(cb)) {
+  boost::system::error_code ignored;
+  m_remote = m_socket.remote_endpoint(ignored);
+  m_local = m_socket.local_endpoint(ignored);
+  m_socket.set_option(tcp::no_delay(true), ignored);
+  m_read_buf.resize(read_chunk);
+}
+
+void tcp_driver::start(std::shared_ptr<void> keepalive) {
+  m_keepalive = std::move(keepalive);
+  do_read();
+  flush();
+}
+
+void tcp_driver::flush() {
+  if (m_closed) return;
+  m_core.poll_transmit(m_pending);
+  if (!m_write_in_flight && !m_pending.empty()) do_write();
+  if (m_core.finished() && !m_closing) close();
+  if (!m_closing) arm_timer();
+  if (m_closing && !m_write_in_flight && m_pending.empty()) finish(m_close_reason);
+}
+
+void tcp_driver::close(std::error_code ec) {
+  if (m_closed || m_closing) return;
+  m_closing = true;
+  m_close_reason = ec;
+  m_timer.cancel();
+  if (!m_write_in_flight && m_pending.empty()) finish(ec);
+}
+
+void tcp_driver::abort(std::error_code ec) {
+  if (m_closed) return;
+  m_pending.clear();
+  finish(ec);
+}
+
+void tcp_driver::do_read() {
+  m_socket.async_read_some(asio::buffer(m_read_buf), [this, keep = m_keepalive](
+                                                         boost::system::error_code ec, std::size_t n) {
+    if (m_closed) return;
+    if (ec) {
+      // EOF or reset from the peer: nothing more to write to it.
+      m_pending.clear();
+      finish(ec == asio::error::eof ? std::error_code{} : std::error_code(ec));
+      return;
+    }
+    m_stats.bytes_in += n;
+    after_core_call(m_core.feed(bytes_view(m_read_buf).first(n), now()));
+    if (!m_closed && !m_closing) do_read();
+  });
+}
+
+void tcp_driver::after_core_call(result<void> r) {
+  if (m_cb.on_progress && !m_closed) m_cb.on_progress();
+  if (m_closed) return;
+  if (!r) {
+    m_core.poll_transmit(m_pending);  // the core's goodbye (e.g. a GoAway) goes out first
+    close(r.error());
+  }
+  flush();
+}
+
+void tcp_driver::do_write() {
+  m_writing.clear();
+  std::swap(m_writing, m_pending);
+  m_write_in_flight = true;
+  asio::async_write(m_socket, asio::buffer(m_writing), [this, keep = m_keepalive](
+                                                           boost::system::error_code ec, std::size_t n) {
+    m_write_in_flight = false;
+    if (m_closed) return;
+    m_stats.bytes_out += n;
+    if (ec) {
+      m_pending.clear();
+      finish(ec);
+      return;
+    }
+    // Writing freed room: let the core refill (e.g. a perf sender waiting on the socket).
+    if (m_cb.on_progress) m_cb.on_progress();
+    flush();
+  });
+}
+
+void tcp_driver::arm_timer() {
+  const time_point at = m_core.next_deadline();
+  if (at == m_timer_at) return;
+  m_timer_at = at;
+  if (at == no_deadline) {
+    m_timer.cancel();
+    return;
+  }
+  m_timer.expires_at(std::chrono::steady_clock::time_point(
+      std::chrono::duration_cast<std::chrono::steady_clock::duration>(at.time_since_epoch())));
+  m_timer.async_wait([this, keep = m_keepalive](boost::system::error_code ec) {
+    if (ec || m_closed) return;  // cancelled or re-armed
+    m_timer_at = no_deadline;
+    after_core_call(m_core.on_deadline(now()));
+  });
+}
+
+void tcp_driver::finish(std::error_code ec) {
+  if (m_closed) return;
+  m_closed = true;
+  m_closing = true;
+  boost::system::error_code ignored;
+  m_timer.cancel();
+  m_socket.shutdown(tcp::socket::shutdown_both, ignored);
+  m_socket.close(ignored);
+  auto cb = std::move(m_cb.on_closed);
+  auto keep = std::move(m_keepalive);  // released after the callback returns
+  if (cb) cb(ec);
+}
+
+}  // namespace starling::io
