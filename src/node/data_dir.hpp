@@ -1,0 +1,41 @@
+#pragma once
+/// Where a node keeps its files, and the node's long-term identity in it.
+
+#include <filesystem>
+#include <string>
+
+#include "core/common/result.hpp"
+#include "core/crypto/crypto.hpp"
+
+namespace starling::node {
+
+/// The data directory used when none is given: $XDG_DATA_HOME/starling, else
+/// $HOME/.local/share/starling, else ./.starling.
+std::filesystem::path default_data_dir();
+
+/// Errors of the identity store; messages are written for a person.
+enum class identity_errc {
+  unreadable = 1,  ///< the key file exists but cannot be read (permissions?)
+  corrupt,         ///< the key file is not a libp2p Ed25519 private key
+  not_private,     ///< the key file or the data directory is readable by others
+  cannot_create,   ///< the directory or the key file could not be written
+};
+const std::error_category& identity_category() noexcept;
+inline std::error_code make_error_code(identity_errc e) noexcept {
+  return {static_cast<int>(e), identity_category()};
+}
+
+/// The identity key file inside a data directory.
+std::filesystem::path identity_path(const std::filesystem::path& data_dir);
+
+/// Loads the node's Ed25519 identity from `data_dir/identity.key`, creating the directory
+/// (0700) and a new key (0600, written atomically) when there is no key file yet. An existing
+/// file that cannot be read or parsed is an error, never replaced by a new identity: the
+/// caller reports it (with `detail`, which names the file) and exits.
+result<crypto::ed25519_keypair> load_or_create_identity(const std::filesystem::path& data_dir,
+                                                        crypto::rng& rng, std::string& detail);
+
+}  // namespace starling::node
+
+template <>
+struct std::is_error_code_enum<starling::node::identity_errc> : std::true_type {};
