@@ -6,8 +6,8 @@ namespace starling::noise {
 
 namespace {
 
-// Patterns written in a compact text form: pre-messages, then messages, separated by '|'.
-// "I:" / "R:" prefixes mark the initiator's / responder's pre-message.
+// Patterns in a compact text form: the initiator's and the responder's pre-message tokens, then
+// the messages separated by '|' (message i is the initiator's when i is even), tokens by ','.
 struct pattern_def {
   std::string_view name;
   std::string_view pre_i;
