@@ -1,0 +1,66 @@
+#pragma once
+/// The libp2p Noise transport: 2-byte big-endian length-prefixed ChaChaPoly frames.
+/// Sans-I/O: encrypt() appends frames to send, feed() takes received bytes and yields plaintext.
+
+#include <cstddef>
+
+#include "core/common/bytes.hpp"
+#include "core/common/result.hpp"
+#include "core/noise/cipher_state.hpp"
+
+namespace starling::noise {
+
+/// Largest frame body on the wire (2-byte length field).
+inline constexpr std::size_t max_frame_size = 65535;
+/// Largest plaintext carried by one frame (frame minus the 16-byte tag).
+inline constexpr std::size_t max_frame_plaintext = max_frame_size - crypto::aead_tag_size;
+
+/// An established Noise session: one cipher state per direction. Movable, not copyable.
+class secure_channel {
+public:
+  /// Builds a channel from the handshake's split(): `send` encrypts outgoing frames, `recv`
+  /// decrypts incoming ones. `pending` holds raw bytes that arrived after the last handshake
+  /// message; they are decrypted by the next feed() call (even an empty one).
+  secure_channel(cipher_state send, cipher_state recv, bytes pending = {});
+
+  secure_channel(secure_channel&&) noexcept = default;
+  secure_channel& operator=(secure_channel&&) noexcept = default;
+  secure_channel(const secure_channel&) = delete;
+  secure_channel& operator=(const secure_channel&) = delete;
+
+  /// Encrypts `plain` into one or more frames (at most 65519 plaintext bytes each) appended to
+  /// `out`; an empty `plain` produces one empty frame. Allocates only if `out` lacks capacity
+  /// (see frames_size()). Errors: nonce_exhausted, channel_failed. On error nothing is appended
+  /// for the failing frame and the channel is dead: close the connection.
+  result<void> encrypt(bytes_view plain, bytes& out);
+
+  /// Decrypts every complete frame of `pending bytes + in` and appends the plaintext to
+  /// `plain_out`; an incomplete trailing frame is buffered for the next call. Errors:
+  /// decrypt_failed (tampering or desync), nonce_exhausted, channel_failed. On error the
+  /// plaintext of frames before the bad one stays in `plain_out`; the channel is dead: close
+  /// the connection.
+  result<void> feed(bytes_view in, bytes& plain_out);
+
+  /// Bytes encrypt() will append for `plain_len` plaintext bytes (to reserve capacity).
+  static std::size_t frames_size(std::size_t plain_len) noexcept;
+  /// True when received bytes are waiting (a partial frame or handshake leftovers).
+  bool has_buffered_input() const noexcept { return !m_rx.empty() || !m_pending.empty(); }
+  /// Nonce of the next outgoing frame (= frames sent so far).
+  std::uint64_t send_nonce() const noexcept { return m_send.nonce(); }
+  /// Nonce of the next incoming frame (= frames received so far).
+  std::uint64_t recv_nonce() const noexcept { return m_recv.nonce(); }
+  /// Test hook: forces the send nonce (e.g. close to 2^64-1 to exercise exhaustion).
+  void set_send_nonce(std::uint64_t n) noexcept { m_send.set_nonce(n); }
+
+private:
+  result<void> process(bytes_view in, bytes& plain_out);
+  result<void> open_frame(bytes_view body, bytes& plain_out);
+
+  cipher_state m_send;
+  cipher_state m_recv;
+  bytes m_rx;       // partial frame (header and/or part of the body)
+  bytes m_pending;  // raw leftovers from the handshake, processed first
+  bool m_failed = false;
+};
+
+}  // namespace starling::noise
