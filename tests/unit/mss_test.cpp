@@ -250,3 +250,16 @@ TEST(Mss, DialerAndListenerTogether) {
   EXPECT_EQ(d.selected(), "/z/1");
   EXPECT_EQ(l.selected(), "/z/1");
 }
+
+TEST(Mss, WaitEchoDialerKeepsDataAfterEcho) {
+  // An identify listener writes its record right behind the echo.
+  const bytes record = {0x05, 0x32, 0x03, 'j', 's', '!'};
+  const bytes reply = cat({hdr, msg("na"), msg("/ipfs/id/1.0.0"), record});
+  for (std::size_t at = 0; at <= reply.size(); ++at) {
+    auto d = mss::dialer::create({"/ipfs/id/2.0.0", "/ipfs/id/1.0.0"}).value();
+    (void)transmit(d);
+    EXPECT_EQ(feed_split(d, reply, at), record) << at;
+    EXPECT_EQ(d.selected(), "/ipfs/id/1.0.0");
+    EXPECT_EQ(transmit(d), msg("/ipfs/id/1.0.0"));
+  }
+}

@@ -2,6 +2,7 @@
 /// multistream-select 1.0, dialer side: proposes protocols until the listener echoes one.
 
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "core/common/bytes.hpp"

@@ -9,6 +9,7 @@
 #include <string>
 #include <string_view>
 #include <system_error>
+#include <utility>
 
 #include "core/common/bytes.hpp"
 #include "core/common/result.hpp"
