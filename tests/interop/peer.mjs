@@ -351,7 +351,9 @@ function connInfo (conn) {
     encryption: conn.encryption,
     muxer: conn.multiplexer ?? null,
     earlyMuxer: early != null ? early.earlyMuxer != null : null,
-    remoteStreamMuxers: early?.remoteStreamMuxers ?? null
+    remoteStreamMuxers: early?.remoteStreamMuxers ?? null,
+    // set by the connection monitor after its first /ipfs/ping round trip
+    rtt: conn.rtt ?? null
   }
 }
 
@@ -457,7 +459,27 @@ const commands = {
         if (!equalBytes(data, back.subarray())) throw new Error(`ping ${i}: wrong echo`)
       }
       await stream.close()
-      await r.settle()
+      const outcome = await r.settle()
+      if (outcome !== 'eof') throw new Error(`ping stream did not end cleanly: ${outcome}`)
+    } else if (cmd.halfClose === true) {
+      // write the 32 bytes and our FIN at once, then expect the echo and the
+      // remote's FIN: probes a ping handler that must answer after EOF
+      const conn = await connectionFor(cmd)
+      for (let i = 0; i < count; i++) {
+        const stream = await openStream(conn, PING_PROTOCOL, cmd)
+        const r = new StreamReader(stream)
+        const data = randomBytes(32)
+        const start = performance.now()
+        stream.send(data)
+        await stream.close()
+        const outcome = await Promise.race([
+          r.settle(),
+          new Promise(resolve => setTimeout(() => resolve('no FIN within 5 s'), 5000))
+        ])
+        rtts.push(performance.now() - start)
+        if (!equalBytes(data, r.buf.subarray())) throw new Error(`ping ${i}: wrong echo (${r.total} bytes), outcome ${outcome}`)
+        if (outcome !== 'eof') throw new Error(`ping ${i}: echo ok but ${outcome}`)
+      }
     } else {
       // js style (libp2p.services.ping): one stream per ping
       const t = target(cmd)

@@ -130,6 +130,8 @@ async function pairScenario (label, argsA, argsB, expectEarly) {
   check(`${label}: ping x3`, p1.ok && p1.rtts.length === 3 && p1.rtts.every(x => x >= 0 && x < 5000), p1)
   const p2 = await b.cmd({ cmd: 'ping', peer: la.peerId, count: 3, reuse: true })
   check(`${label}: ping x3 on one stream`, p2.ok && p2.rtts.length === 3, p2)
+  const p3 = await b.cmd({ cmd: 'ping', addr: addrA, count: 2, halfClose: true })
+  check(`${label}: ping with immediate half-close gets echo and EOF`, p3.ok && p3.rtts.length === 2, p3)
 
   // perf 8 MiB each way, both directions of the connection
   const f1 = await b.cmd({ cmd: 'perf', addr: addrA, upload: 8 * MiB, download: 8 * MiB })
@@ -203,6 +205,24 @@ async function limitsScenario () {
   await Promise.all([a.exited, b.exited])
 }
 
+async function monitorScenario () {
+  console.log('# scenario: connection monitor (waits 11 s for its first ping)')
+  const a = peer('A(monitor)', [])
+  const b = peer('B(no-monitor)', ['--no-connection-monitor'])
+  const la = await a.listening()
+  await b.listening()
+  const d = await b.cmd({ cmd: 'dial', addr: la.addrs[0] })
+  check('monitor: dial ok', d.ok, d)
+  await new Promise(resolve => setTimeout(resolve, 11500))
+  const pa = await a.cmd({ cmd: 'peers' })
+  const pb = await b.cmd({ cmd: 'peers' })
+  check('monitor: A (monitor on) measured an rtt with an /ipfs/ping stream', pa.connections.length === 1 && typeof pa.connections[0].rtt === 'number', pa)
+  check('monitor: B (--no-connection-monitor) has no rtt', pb.connections.length === 1 && pb.connections[0].rtt === null, pb)
+  b.child.stdin.end()
+  a.child.stdin.end()
+  await Promise.all([a.exited, b.exited])
+}
+
 async function miscScenario () {
   console.log('# scenario: identity, address safety, safety timeout')
   const p1 = peer('seed1', ['--seed', SEED_A, '--timeout', '1'])
@@ -236,6 +256,7 @@ try {
   await pairScenario('mixed-early-muxer', big, [...big, '--no-early-muxer'], false)
   await pairScenario('no-connection-monitor', [...big, '--no-connection-monitor'], [...big, '--no-connection-monitor'], true)
   await limitsScenario()
+  if (process.env.SELFTEST_QUICK !== '1') await monitorScenario()
   await miscScenario()
 } catch (err) {
   failed++
