@@ -63,6 +63,7 @@ const { values: flags } = parseArgs({
     'max-streams': { type: 'string' },
     agent: { type: 'string' },
     'no-connection-monitor': { type: 'boolean', default: false },
+    'js-inbound-limits': { type: 'boolean', default: false },
     timeout: { type: 'string', default: '600' },
     help: { type: 'boolean', default: false }
   },
@@ -71,7 +72,8 @@ const { values: flags } = parseArgs({
 
 if (flags.help) {
   process.stderr.write(`usage: node --import ./polyfill.mjs peer.mjs [--listen MA]... [--seed HEX32]
-  [--no-early-muxer] [--max-streams N] [--agent STR] [--no-connection-monitor] [--timeout SECONDS]
+  [--no-early-muxer] [--max-streams N] [--agent STR] [--no-connection-monitor]
+  [--js-inbound-limits] [--timeout SECONDS]
 Commands are JSON lines on stdin; events are JSON lines on stdout (see README.md).
 `)
   process.exit(0)
@@ -331,6 +333,11 @@ const node = await createLibp2p({
   connectionEncrypters: [instrumentedNoise(flags['no-early-muxer'])],
   streamMuxers: [yamux(yamuxInit)],
   connectionMonitor: { enabled: !flags['no-connection-monitor'] },
+  // js refuses (TCP reset) a host's 6th inbound connection within one second
+  // (inboundConnectionThreshold 5) and caps pending/total connections; tests
+  // reconnect from 127.0.0.1 quickly, so loopback is allow-listed unless
+  // --js-inbound-limits keeps the js defaults
+  ...(flags['js-inbound-limits'] ? {} : { connectionManager: { allow: ['/ip4/127.0.0.0/ipcidr/8', '/ip6/::1/ipcidr/128'] } }),
   ...(flags.agent != null ? { nodeInfo: { userAgent: flags.agent } } : {}),
   services: {
     identify: identify(),
@@ -408,6 +415,7 @@ emit({
   protocols: node.getProtocols(),
   earlyMuxer: !flags['no-early-muxer'],
   connectionMonitor: !flags['no-connection-monitor'],
+  jsInboundLimits: flags['js-inbound-limits'],
   maxStreams: maxStreams ?? null
 })
 
