@@ -44,8 +44,8 @@ public:
   bool wants_transmit() const noexcept;
 
   /// The next event, or nullopt. A stream_data view stays valid until the next call into the
-  /// session. Drain after every feed/on_deadline: events are queued without another bound
-  /// than the input that caused them.
+  /// session. Drain after every feed/on_deadline/poll_transmit (sending a FIN can complete a
+  /// close): events are queued without another bound than the input that caused them.
   std::optional<event> poll_event();
 
   /// Opens an outbound stream; its SYN rides on its first frame (a zero-length WindowUpdate
