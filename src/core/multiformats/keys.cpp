@@ -14,10 +14,15 @@ template <class Message>
 result<Message> parse_canonical(bytes_view in, bool check_type) {
   if (in.size() > max_key_bytes) return errc::invalid_key_encoding;
   Message m;
-  if (!m.ParseFromArray(in.data(), static_cast<int>(in.size()))) return errc::invalid_key_encoding;
+  // ParsePartial + our own required-field check: ParseFromArray logs every failure to stderr,
+  // which untrusted peers could use to flood the log.
+  if (!m.ParsePartialFromArray(in.data(), static_cast<int>(in.size()))) return errc::invalid_key_encoding;
+  if (!m.has_type() || !m.has_data()) return errc::invalid_key_encoding;
+  // Unknown fields survive a parse/serialize round trip in protobuf-lite: reject them here.
+  if (!m.unknown_fields().empty()) return errc::invalid_key_encoding;
   if (check_type && m.type() != pb::Ed25519) return errc::unsupported_key_type;
   std::string re;
-  if (!m.SerializeToString(&re)) return errc::invalid_key_encoding;
+  if (!m.SerializePartialToString(&re)) return errc::invalid_key_encoding;
   if (re != as_chars(in)) return errc::invalid_key_encoding;
   return m;
 }
