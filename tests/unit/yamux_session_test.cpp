@@ -256,6 +256,22 @@ TEST(YamuxSession, GoAwayNormalStopsNewStreams) {
   EXPECT_EQ(a.text(1), "c");
 }
 
+TEST(YamuxSession, StreamsOpenedAfterOurGoAwayAreRefused) {
+  y::session b(y::role::listener, peer::quiet());
+  ASSERT_TRUE(b.go_away(0));
+  bytes syn;
+  y::append_header({0, y::frame_type::data, y::flags::syn, 1, 3}, syn);
+  append(syn, as_bytes("abc"));
+  ASSERT_TRUE(b.feed(syn, time_point{}));
+  bytes out, want;
+  b.poll_transmit(out);
+  y::append_header({0, y::frame_type::window_update, y::flags::rst, 1, 0}, want);
+  y::append_header({0, y::frame_type::go_away, 0, 0, 0}, want);
+  EXPECT_EQ(out, want);
+  EXPECT_FALSE(b.poll_event().has_value());
+  EXPECT_EQ(b.stream_count(), 0u);
+}
+
 TEST(YamuxSession, GoAwayNormalWaitsForWrittenDataAndFin) {
   peer a(y::role::dialer), b(y::role::listener);
   b.auto_consume = false;

@@ -40,7 +40,7 @@ public:
   /// Data frames are sized so that the bytes appended stay within `max_bytes` (control frames
   /// always go out); call again for more.
   void poll_transmit(bytes& out, std::size_t max_bytes = SIZE_MAX);
-  /// True when poll_transmit would append something.
+  /// True when poll_transmit may append something (false means it certainly would not).
   bool wants_transmit() const noexcept;
 
   /// The next event, or nullopt. A stream_data view stays valid until the next call into the
@@ -63,7 +63,8 @@ public:
   /// Errors: session_dead; unknown_stream; write_closed (already called).
   [[nodiscard]] result<void> close_write(stream_id id);
 
-  /// Resets the stream (RST) and forgets it at once; buffered data is dropped, no event follows.
+  /// Resets the stream (RST) and forgets it at once; buffered data is dropped. Only events
+  /// queued before the call (e.g. the peer's own stream_reset) may still name the id.
   /// Errors: session_dead; unknown_stream.
   [[nodiscard]] result<void> reset(stream_id id);
 
