@@ -1,0 +1,131 @@
+#pragma once
+/// One libp2p connection as a sans-I/O core: multistream-select for the security protocol,
+/// the Noise XX handshake, the muxer (inlined in Noise or negotiated with multistream-select
+/// inside the secure channel) and the Yamux session, composed so that the shell only moves
+/// raw socket bytes. See docs/architecture.md, "One connection, end to end".
+
+#include <optional>
+#include <string>
+#include <variant>
+
+#include "core/common/bytes.hpp"
+#include "core/common/result.hpp"
+#include "core/common/time.hpp"
+#include "core/crypto/crypto.hpp"
+#include "core/mss/dialer.hpp"
+#include "core/mss/listener.hpp"
+#include "core/noise/libp2p_handshake.hpp"
+#include "core/noise/secure_channel.hpp"
+#include "core/yamux/session.hpp"
+
+namespace starling::conn {
+
+inline constexpr const char* noise_protocol = "/noise";
+inline constexpr const char* yamux_protocol = "/yamux/1.0.0";
+
+/// Errors of the connection core itself (the cores inside report their own categories).
+enum class errc {
+  handshake_timeout = 1,  ///< security + muxer negotiation did not finish in time
+  unsupported_muxer,      ///< the peer's Noise extension chose a muxer we do not run
+  closed,                 ///< the connection was closed; no more input is accepted
+};
+const std::error_category& category() noexcept;
+inline std::error_code make_error_code(errc e) noexcept { return {static_cast<int>(e), category()}; }
+
+/// Which side dialled.
+enum class direction { outbound, inbound };
+
+/// Options of one connection.
+struct config {
+  direction dir = direction::outbound;
+  /// Offer /yamux/1.0.0 in the Noise extension (used only if the peer offers it too).
+  bool early_muxer = true;
+  /// Dialer only: send the Noise message right after proposing /noise, before the echo
+  /// (go/rust "lazy" multistream-select; saves a round trip).
+  bool lazy_security = false;
+  /// The key behind the /p2p/ id we dialled, if known: another key fails the handshake.
+  std::optional<crypto::ed25519_public> expected_remote;
+  /// Security and muxer negotiation must finish within this time.
+  clock_duration handshake_timeout = std::chrono::seconds(10);
+  yamux::config mux;
+};
+
+/// The handshake finished: the peer is authenticated and streams may be opened.
+struct established {
+  crypto::ed25519_public remote_identity;
+  bool early_muxer;  ///< the muxer was agreed in the Noise handshake
+};
+
+/// What poll_event() hands out: the handshake result, then the Yamux session's events.
+using event = std::variant<established, yamux::event>;
+
+/// Not thread-safe; owned by the network thread.
+class connection {
+public:
+  /// `identity` is copied; `rng` supplies Noise's ephemeral and static keys and must outlive
+  /// the connection. `now` starts the handshake timer.
+  connection(const config& cfg, const crypto::ed25519_keypair& identity, crypto::rng& rng,
+             time_point now);
+
+  /// Raw bytes from the socket. Errors come from mss, noise, yamux or errc::closed; the
+  /// connection is then dead: flush poll_transmit (it may hold a GoAway) and close.
+  [[nodiscard]] result<void> feed(bytes_view raw, time_point now);
+  /// Appends raw bytes for the socket (handshake messages, or encrypted Yamux frames).
+  void poll_transmit(bytes& out);
+  /// Next event: `established` once, then Yamux events.
+  std::optional<event> poll_event();
+
+  /// The Yamux session; null until established. Calls into it must be followed by
+  /// poll_transmit (the shell's flush).
+  yamux::session* mux() noexcept { return m_mux ? &*m_mux : nullptr; }
+  bool is_established() const noexcept { return m_stage == stage::muxed; }
+
+  time_point next_deadline() const noexcept;
+  /// Errors: handshake_timeout, or the Yamux session's keep-alive timeout.
+  [[nodiscard]] result<void> on_deadline(time_point now);
+
+  /// Graceful close: GoAway(0) once written data is flushed. finished() turns true when the
+  /// GoAway has been handed to poll_transmit.
+  void close();
+  /// True when the shell should flush and close the socket.
+  bool finished() const noexcept;
+  /// The error that killed the connection, if any.
+  std::error_code error() const noexcept { return m_error; }
+
+private:
+  enum class stage { security_mss, handshake, muxer_mss, muxed, dead };
+
+  result<void> fail(std::error_code ec);
+  result<void> run_security_mss(bytes_view in);
+  result<void> run_handshake(bytes_view in);
+  result<void> start_secure(noise::secure_channel ch);
+  result<void> run_plaintext(bytes_view plain);
+  void start_mux();
+
+  config m_cfg;
+  crypto::ed25519_keypair m_identity;
+  crypto::rng& m_rng;
+  stage m_stage = stage::security_mss;
+  time_point m_handshake_deadline;
+  time_point m_now;  ///< the latest time seen, for calls made from inside feed()
+  std::error_code m_error;
+  bool m_closing = false;
+
+  std::optional<mss::dialer> m_sec_dialer;
+  std::optional<mss::listener> m_sec_listener;
+  std::optional<noise::libp2p_handshake> m_noise;
+  std::optional<noise::secure_channel> m_channel;
+  std::optional<mss::dialer> m_mux_dialer;
+  std::optional<mss::listener> m_mux_listener;
+  std::optional<yamux::session> m_mux;
+  std::optional<established> m_established;  ///< not yet polled
+
+  bytes m_out;        ///< raw bytes queued for the socket
+  bytes m_plain_in;   ///< decrypted bytes (reused)
+  bytes m_plain_out;  ///< plaintext waiting to be encrypted (reused)
+};
+
+}  // namespace starling::conn
+
+template <>
+struct std::is_error_code_enum<starling::conn::errc> : std::true_type {};

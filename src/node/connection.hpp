@@ -1,0 +1,124 @@
+#pragma once
+/// One live connection to a peer: the socket (io::tcp_driver), the pure connection core
+/// (conn::connection) and the streams running on it with their protocol handlers.
+
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "core/conn/connection.hpp"
+#include "core/identify/identify.hpp"
+#include "core/multiformats/multiaddr.hpp"
+#include "core/multiformats/peer_id.hpp"
+#include "io/tcp_driver.hpp"
+#include "node/stream.hpp"
+
+namespace starling::node {
+
+class host;
+
+/// Called when an outbound stream could not be opened or negotiated.
+using open_failed_fn = std::function<void(std::error_code)>;
+
+/// Lives in a shared_ptr owned by the host's connection table. Network thread only.
+class connection : public std::enable_shared_from_this<connection>, private io::byte_core {
+public:
+  connection(host& h, io::tcp::socket socket, const conn::config& cfg,
+             std::optional<multiformats::peer_id> expected, time_point now);
+  ~connection() override;
+  connection(const connection&) = delete;
+  connection& operator=(const connection&) = delete;
+
+  /// Starts the handshake (reading, writing, the handshake timer).
+  void start();
+
+  /// Opens an outbound stream proposing `protocols` in order; `h` takes over once one is
+  /// agreed. Before the handshake completes the request waits. `failed` is called (and `h`
+  /// dropped) if the muxer refuses the stream, the peer supports none of the protocols, or the
+  /// connection closes first.
+  void open_stream(std::vector<std::string> protocols, std::unique_ptr<stream_handler> h,
+                   open_failed_fn failed = {});
+  /// Graceful close: our streams are half-closed, then Yamux GoAway(0), then TCP.
+  void close();
+  /// Immediate close with a reason (logged by the host).
+  void abort(std::error_code ec);
+
+  // --- what the host and `starling peers` show ---
+  bool established() const noexcept { return m_established; }
+  bool closed() const noexcept { return m_closed; }
+  const multiformats::peer_id& peer() const noexcept { return m_peer; }
+  conn::direction dir() const noexcept { return m_cfg.dir; }
+  /// The peer's address as we see it (/ip4/../tcp/..).
+  const multiformats::multiaddr& remote_addr() const noexcept { return m_remote_addr; }
+  const multiformats::multiaddr& local_addr() const noexcept { return m_local_addr; }
+  time_point since() const noexcept { return m_since; }
+  /// Last Yamux ping round trip (zero until measured).
+  clock_duration rtt() const noexcept;
+  std::uint64_t bytes_in() const noexcept { return m_driver.stats().bytes_in; }
+  std::uint64_t bytes_out() const noexcept { return m_driver.stats().bytes_out; }
+  std::size_t stream_count() const noexcept { return m_streams.size(); }
+  /// The peer's identify record, once received.
+  const std::optional<identify::info>& identify_info() const noexcept { return m_identify; }
+  void set_identify_info(identify::info i) { m_identify = std::move(i); }
+
+  /// Writes whatever the cores queued (used after calls made from outside a callback).
+  void flush();
+
+private:
+  friend class stream;
+  struct entry {
+    std::unique_ptr<stream> s;
+    std::optional<mss::listener> listener;  ///< inbound, negotiating
+    std::optional<mss::dialer> dialer;      ///< outbound, negotiating
+    std::unique_ptr<stream_handler> handler;
+    open_failed_fn failed;
+    bool open = false;  ///< negotiation finished; handler active
+  };
+  struct pending_open {
+    std::vector<std::string> protocols;
+    std::unique_ptr<stream_handler> handler;
+    open_failed_fn failed;
+  };
+
+  // io::byte_core
+  result<void> feed(bytes_view in, time_point now) override { return m_core.feed(in, now); }
+  void poll_transmit(bytes& out) override;
+  time_point next_deadline() const override { return m_core.next_deadline(); }
+  result<void> on_deadline(time_point now) override { return m_core.on_deadline(now); }
+  bool finished() const override { return m_core.finished(); }
+
+  void on_progress();
+  void on_closed(std::error_code ec);
+  void on_established(const conn::established& e);
+  void on_mux_event(const yamux::event& e);
+  void start_open(pending_open p);
+  void on_stream_data(entry& en, bytes_view data);
+  void negotiate(entry& en, bytes_view data);
+  void finish_stream(yamux::stream_id id, std::error_code ec);
+  void pump(stream& s);
+  void pump_quietly(stream& s);
+  void pump_all();
+  void reap();
+
+  host& m_host;
+  conn::config m_cfg;
+  conn::connection m_core;
+  io::tcp_driver m_driver;
+  std::optional<multiformats::peer_id> m_expected;
+  multiformats::peer_id m_peer;
+  multiformats::multiaddr m_remote_addr, m_local_addr;
+  time_point m_since;
+  bool m_established = false;
+  bool m_closed = false;
+  bool m_in_progress = false;
+  std::unordered_map<yamux::stream_id, entry> m_streams;
+  std::vector<pending_open> m_pending_opens;
+  /// Streams to finish once no callback is on the stack (stream::reset defers here).
+  std::vector<std::pair<yamux::stream_id, std::error_code>> m_reap;
+  std::optional<identify::info> m_identify;
+};
+
+}  // namespace starling::node

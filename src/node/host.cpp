@@ -1,0 +1,307 @@
+#include "node/host.hpp"
+
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+
+#include "core/multiformats/keys.hpp"
+#include "io/clock.hpp"
+#include "node/services.hpp"
+
+namespace starling::node {
+
+namespace asio = boost::asio;
+
+namespace {
+class host_category_impl final : public std::error_category {
+public:
+  const char* name() const noexcept override { return "host"; }
+  std::string message(int c) const override {
+    switch (static_cast<host_errc>(c)) {
+      case host_errc::not_tcp: return "not a TCP address (expected /ip4|ip6/.../tcp/PORT)";
+      case host_errc::too_many_connections: return "connection limit reached";
+      case host_errc::connection_closed: return "connection closed";
+      case host_errc::dial_timeout: return "timed out";
+      case host_errc::identify_mismatch: return "identify public key does not match the peer id";
+      case host_errc::shutting_down: return "node is shutting down";
+      case host_errc::stream_reset_by_peer: return "stream reset by peer";
+      case host_errc::stream_reset_locally: return "stream reset";
+    }
+    return "host error";
+  }
+};
+
+result<io::tcp::endpoint> to_endpoint(const multiformats::multiaddr& a) {
+  auto ep = a.tcp_endpoint();
+  if (!ep) return make_error_code(host_errc::not_tcp);
+  boost::system::error_code ec;
+  auto ip = asio::ip::make_address(ep->ip_string(), ec);
+  if (ec) return make_error_code(host_errc::not_tcp);
+  return io::tcp::endpoint(ip, ep->port);
+}
+}  // namespace
+
+const std::error_category& host_category() noexcept {
+  static const host_category_impl c;
+  return c;
+}
+
+struct host::listener {
+  explicit listener(asio::io_context& ctx) : acceptor(ctx) {}
+  io::tcp::acceptor acceptor;
+};
+
+host::host(asio::io_context& ctx, const crypto::ed25519_keypair& identity, host_config cfg)
+    : m_ctx(ctx), m_identity(identity), m_cfg(std::move(cfg)),
+      m_id(multiformats::peer_id::from_public_key(identity.pub)) {
+  register_default_services(*this);
+}
+
+host::~host() {
+  for (auto& l : m_listeners) {
+    boost::system::error_code ignored;
+    l->acceptor.close(ignored);
+  }
+  for (auto& c : std::vector(m_conns)) c->abort({});
+}
+
+conn::config host::conn_config(conn::direction dir) const {
+  conn::config c;
+  c.dir = dir;
+  c.early_muxer = m_cfg.early_muxer;
+  c.handshake_timeout = m_cfg.handshake_timeout;
+  c.mux.keepalive_interval = m_cfg.keepalive;
+  c.mux.ping_timeout = m_cfg.keepalive_timeout;
+  c.mux.ack_on_open = true;  // read-only inbound streams (perf upload) must not stall the ACK backlog
+  return c;
+}
+
+result<multiformats::multiaddr> host::listen(const multiformats::multiaddr& addr) {
+  auto ep = STARLING_TRY(to_endpoint(addr));
+  auto l = std::make_shared<listener>(m_ctx);
+  boost::system::error_code ec;
+  l->acceptor.open(ep.protocol(), ec);
+  if (!ec) l->acceptor.set_option(asio::socket_base::reuse_address(true), ec);
+  if (!ec) l->acceptor.bind(ep, ec);
+  if (!ec) l->acceptor.listen(asio::socket_base::max_listen_connections, ec);
+  if (ec) return std::error_code(ec);
+  const auto bound = l->acceptor.local_endpoint(ec);
+  multiformats::ip_endpoint ip = *addr.tcp_endpoint();
+  ip.port = bound.port();
+  auto full = STARLING_TRY(multiformats::multiaddr::from_tcp_endpoint(ip).with_peer(m_id));
+  m_listeners.push_back(l);
+  m_listen_addrs.push_back(full);
+  accept_next(l);
+  return full;
+}
+
+void host::accept_next(const std::shared_ptr<listener>& l) {
+  l->acceptor.async_accept([this, l](boost::system::error_code ec, io::tcp::socket s) {
+    if (ec == asio::error::operation_aborted || m_shutting_down || !l->acceptor.is_open()) return;
+    if (!ec) {
+      std::size_t pending = 0;
+      for (auto& c : m_conns) pending += c->established() ? 0 : 1;
+      if (m_conns.size() >= m_cfg.max_connections || pending >= m_cfg.max_pending_handshakes) {
+        spdlog::warn("refusing inbound connection: {} connections, {} handshaking", m_conns.size(), pending);
+        boost::system::error_code ignored;
+        s.close(ignored);
+      } else {
+        add_connection(std::move(s), conn::direction::inbound, std::nullopt);
+      }
+    } else {
+      spdlog::warn("accept failed: {}", ec.message());
+    }
+    accept_next(l);
+  });
+}
+
+std::shared_ptr<connection> host::add_connection(io::tcp::socket s, conn::direction dir,
+                                                 std::optional<multiformats::peer_id> expected) {
+  auto cfg = conn_config(dir);
+  if (expected) cfg.expected_remote = expected->ed25519_public_key();
+  auto c = std::make_shared<connection>(*this, std::move(s), cfg, expected, io::now());
+  m_conns.push_back(c);
+  c->start();
+  return c;
+}
+
+void host::dial(const multiformats::multiaddr& addr, dial_fn done) {
+  if (m_shutting_down) return done(make_error_code(host_errc::shutting_down));
+  auto ep = to_endpoint(addr);
+  if (!ep) return done(ep.error());
+  auto expected = addr.peer();
+  if (expected) {
+    for (auto& c : m_conns) {
+      if (c->established() && !c->closed() && c->peer() == *expected) return done(c);
+    }
+  }
+  if (m_conns.size() >= m_cfg.max_connections) return done(make_error_code(host_errc::too_many_connections));
+  auto sock = std::make_shared<io::tcp::socket>(m_ctx);
+  auto timer = std::make_shared<asio::steady_timer>(m_ctx, m_cfg.dial_timeout);
+  auto finished = std::make_shared<bool>(false);
+  timer->async_wait([sock, finished](boost::system::error_code ec) {
+    if (!ec && !*finished) {
+      boost::system::error_code ignored;
+      sock->close(ignored);
+    }
+  });
+  sock->async_connect(*ep, [this, sock, timer, finished, expected, addr, done = std::move(done)](
+                                boost::system::error_code ec) mutable {
+    *finished = true;
+    timer->cancel();
+    if (ec) {
+      std::error_code why = ec == asio::error::operation_aborted ? make_error_code(host_errc::dial_timeout)
+                                                                   : std::error_code(ec);
+      emit(connection_failed{addr, why});
+      return done(why);
+    }
+    auto c = add_connection(std::move(*sock), conn::direction::outbound, expected);
+    m_dial_waiters.emplace(c.get(), std::move(done));
+  });
+}
+
+void host::set_handler(std::string protocol, handler_factory f) { m_handlers[std::move(protocol)] = std::move(f); }
+
+std::vector<std::string> host::protocols() const {
+  std::vector<std::string> out;
+  for (auto& [p, f] : m_handlers) out.push_back(p);
+  return out;
+}
+
+bool host::serves(std::string_view protocol) const { return m_handlers.find(protocol) != m_handlers.end(); }
+
+std::unique_ptr<stream_handler> host::make_handler(const std::string& protocol) const {
+  auto it = m_handlers.find(protocol);
+  return it == m_handlers.end() ? nullptr : it->second();
+}
+
+std::vector<std::shared_ptr<connection>> host::connections() const { return m_conns; }
+
+void host::emit(host_event e) {
+  if (m_on_event) m_on_event(e);
+}
+
+void host::connection_established(const std::shared_ptr<connection>& c, const conn::established& e) {
+  // Two peers dialling each other at once end up with two connections. Both sides keep the
+  // one dialled by the peer with the smaller id, so they close the same one; between two
+  // connections dialled by the same side, the older stays.
+  for (auto& other : m_conns) {
+    if (other == c || !other->established() || other->closed() || other->peer() != c->peer()) continue;
+    auto dialer_of = [this](const connection& x) -> const multiformats::peer_id& {
+      return x.dir() == conn::direction::outbound ? m_id : x.peer();
+    };
+    std::shared_ptr<connection> loser = c;
+    if (dialer_of(*other) != dialer_of(*c) && dialer_of(*c) < dialer_of(*other)) loser = other;
+    std::shared_ptr<connection> winner = loser == c ? other : c;
+    spdlog::debug("duplicate connection to {}: closing the one dialled by {}", c->peer().to_string(),
+                  dialer_of(*loser).to_string());
+    // Dials waiting on the loser get the winner.
+    auto range = m_dial_waiters.equal_range(loser.get());
+    std::vector<dial_fn> moved;
+    for (auto it = range.first; it != range.second; ++it) moved.push_back(std::move(it->second));
+    m_dial_waiters.erase(range.first, range.second);
+    for (auto& d : moved) d(winner);
+    loser->close();
+    if (loser == c) return;
+    break;
+  }
+  emit(peer_connected{c->peer(), c->remote_addr(), c->dir(), e.early_muxer});
+  auto range = m_dial_waiters.equal_range(c.get());
+  std::vector<dial_fn> waiting;
+  for (auto it = range.first; it != range.second; ++it) waiting.push_back(std::move(it->second));
+  m_dial_waiters.erase(range.first, range.second);
+  for (auto& d : waiting) d(c);
+  run_identify(c);
+}
+
+void host::run_identify(const std::shared_ptr<connection>& c) {
+  std::weak_ptr<connection> weak = c;
+  c->open_stream({std::string(identify::protocol_id)},
+                 make_identify_reader([this, weak](stream&, result<identify::info> r) {
+                   auto conn = weak.lock();
+                   if (!conn || conn->closed()) return;
+                   if (!r) {
+                     spdlog::debug("identify of {} failed: {}", conn->peer().to_string(), r.error().message());
+                     return;
+                   }
+                   identify_received(*conn, std::move(*r));
+                 }),
+                 [weak](std::error_code ec) {
+                   if (auto conn = weak.lock()) {
+                     spdlog::debug("identify stream to {} failed: {}", conn->peer().to_string(), ec.message());
+                   }
+                 });
+}
+
+void host::identify_received(connection& c, identify::info info) {
+  if (!info.public_key.empty()) {
+    auto key = multiformats::decode_public_key(info.public_key);
+    if (!key || !c.peer().matches(*key)) {
+      spdlog::warn("peer {} sent an identify record for another key; closing", c.peer().to_string());
+      c.abort(make_error_code(host_errc::identify_mismatch));
+      return;
+    }
+  }
+  c.set_identify_info(info);
+  emit(peer_identified{c.peer(), std::move(info)});
+}
+
+void host::connection_closed(const std::shared_ptr<connection>& c, std::error_code ec) {
+  auto range = m_dial_waiters.equal_range(c.get());
+  std::vector<dial_fn> waiting;
+  for (auto it = range.first; it != range.second; ++it) waiting.push_back(std::move(it->second));
+  m_dial_waiters.erase(range.first, range.second);
+  const bool was_established = c->established();
+  std::erase(m_conns, c);
+  for (auto& d : waiting) d(ec ? ec : make_error_code(host_errc::connection_closed));
+  if (was_established) {
+    emit(peer_disconnected{c->peer(), ec});
+  } else if (waiting.empty()) {
+    spdlog::debug("inbound handshake from {} failed: {}", c->remote_addr().to_string(),
+                  ec ? ec.message() : "closed");
+  }
+  if (m_shutting_down && m_conns.empty() && m_shutdown_done) {
+    auto f = std::move(m_shutdown_done);
+    m_shutdown_done = nullptr;
+    f();
+  }
+}
+
+void host::shutdown(std::function<void()> done, std::chrono::milliseconds grace) {
+  m_shutting_down = true;
+  for (auto& l : m_listeners) {
+    boost::system::error_code ignored;
+    l->acceptor.close(ignored);
+  }
+  if (m_conns.empty()) {
+    done();
+    return;
+  }
+  m_shutdown_done = std::move(done);
+  for (auto& c : std::vector(m_conns)) c->close();
+  auto timer = std::make_shared<asio::steady_timer>(m_ctx, grace);
+  timer->async_wait([this, timer](boost::system::error_code ec) {
+    if (ec || !m_shutdown_done) return;
+    for (auto& c : std::vector(m_conns)) c->abort({});
+    if (m_shutdown_done) {
+      auto f = std::move(m_shutdown_done);
+      m_shutdown_done = nullptr;
+      f();
+    }
+  });
+}
+
+identify::info make_identify_info(host& h, const connection& c) {
+  identify::info i;
+  i.public_key = multiformats::encode_public_key(h.identity().pub);
+  for (auto& a : h.listen_addrs()) i.listen_addrs.push_back(a.without_peer().to_bytes());
+  i.protocols = h.protocols();
+  i.observed_addr = c.remote_addr().to_bytes();
+  i.protocol_version = "ipfs/0.1.0";
+  i.agent_version = h.config().agent_version;
+  return i;
+}
+
+}  // namespace starling::node

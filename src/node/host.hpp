@@ -1,0 +1,161 @@
+#pragma once
+/// The node's network side: listeners, dialing, the connection table with its limits, and
+/// the protocols every node serves (identify, identify push, ping, perf).
+
+#include <boost/asio/io_context.hpp>
+#include <chrono>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "core/conn/connection.hpp"
+#include "core/crypto/crypto.hpp"
+#include "core/multiformats/multiaddr.hpp"
+#include "core/multiformats/peer_id.hpp"
+#include "io/tcp_driver.hpp"
+#include "node/connection.hpp"
+
+namespace starling::node {
+
+/// Limits and options of a host. Defaults suit a LAN device.
+struct host_config {
+  std::string agent_version = "starling/0.1.0";
+  /// Established + handshaking connections at most; more inbound ones are refused at accept.
+  std::size_t max_connections = 512;
+  /// Inbound connections still in the handshake at most (slow-loris bound).
+  std::size_t max_pending_handshakes = 64;
+  /// Connections to one peer at most (duplicates are closed deterministically anyway).
+  std::size_t max_per_peer = 2;
+  std::chrono::milliseconds handshake_timeout{10000};
+  std::chrono::milliseconds dial_timeout{5000};
+  /// Offer the muxer inside the Noise handshake (used when the peer offers it too).
+  bool early_muxer = true;
+  /// Yamux keep-alive interval (0 disables) and ping timeout.
+  std::chrono::milliseconds keepalive{10000};
+  std::chrono::milliseconds keepalive_timeout{10000};
+};
+
+/// Errors of the host (socket errors come as system errors).
+enum class host_errc {
+  not_tcp = 1,          ///< the multiaddr is not /ip4|ip6/.../tcp/N
+  too_many_connections, ///< a connection limit was reached
+  connection_closed,    ///< the connection closed before the operation finished
+  dial_timeout,         ///< TCP connect or handshake took longer than allowed
+  identify_mismatch,    ///< identify's public key does not match the peer id
+  shutting_down,        ///< the host is closing
+  stream_reset_by_peer, ///< the peer reset the stream
+  stream_reset_locally, ///< we reset the stream
+};
+const std::error_category& host_category() noexcept;
+inline std::error_code make_error_code(host_errc e) noexcept { return {static_cast<int>(e), host_category()}; }
+
+/// What the host reports to its owner (the daemon logs them; tests assert on them).
+struct peer_connected {
+  multiformats::peer_id peer;
+  multiformats::multiaddr addr;
+  conn::direction dir;
+  bool early_muxer;
+};
+struct peer_identified {
+  multiformats::peer_id peer;
+  identify::info info;
+};
+struct peer_disconnected {
+  multiformats::peer_id peer;
+  std::error_code reason;  ///< empty for a clean close
+};
+struct connection_failed {
+  multiformats::multiaddr addr;
+  std::error_code reason;
+};
+using host_event = std::variant<peer_connected, peer_identified, peer_disconnected, connection_failed>;
+
+/// Makes a handler for one inbound stream of a protocol.
+using handler_factory = std::function<std::unique_ptr<stream_handler>()>;
+/// Completion of dial(): the established connection, or why not.
+using dial_fn = std::function<void(result<std::shared_ptr<connection>>)>;
+
+/// Owned by the application; all calls on the io_context's (single) thread.
+class host {
+public:
+  host(boost::asio::io_context& ctx, const crypto::ed25519_keypair& identity, host_config cfg = {});
+  ~host();
+  host(const host&) = delete;
+  host& operator=(const host&) = delete;
+
+  const multiformats::peer_id& id() const noexcept { return m_id; }
+  const crypto::ed25519_keypair& identity() const noexcept { return m_identity; }
+  crypto::rng& rng() noexcept { return m_rng; }
+  const host_config& config() const noexcept { return m_cfg; }
+  boost::asio::io_context& context() noexcept { return m_ctx; }
+
+  /// Binds a TCP listener. Returns the bound address with the real port and our /p2p/ id.
+  /// Errors: not_tcp, or the socket error (address in use, cannot assign address, ...).
+  result<multiformats::multiaddr> listen(const multiformats::multiaddr& addr);
+  /// Every bound listen address, with /p2p/<id>.
+  const std::vector<multiformats::multiaddr>& listen_addrs() const noexcept { return m_listen_addrs; }
+
+  /// Dials a peer. A trailing /p2p/<id> is verified in the handshake (peer id mismatch fails
+  /// the dial). An already established connection to that peer is reused.
+  void dial(const multiformats::multiaddr& addr, dial_fn done);
+
+  /// Registers the handler for inbound streams of `protocol` (also listed in identify).
+  void set_handler(std::string protocol, handler_factory f);
+  /// Protocols we serve, sorted.
+  std::vector<std::string> protocols() const;
+
+  /// Every connection, established or handshaking.
+  std::vector<std::shared_ptr<connection>> connections() const;
+
+  /// Receives host events (on the network thread).
+  void on_event(std::function<void(const host_event&)> f) { m_on_event = std::move(f); }
+
+  /// Stops listening and closes every connection gracefully; `done` runs when all are gone
+  /// or after `grace`, whichever is first.
+  void shutdown(std::function<void()> done, std::chrono::milliseconds grace = std::chrono::milliseconds(2000));
+
+private:
+  friend class connection;
+  friend void register_default_services(host&);
+  struct listener;
+  // called by connection
+  void connection_established(const std::shared_ptr<connection>& c, const conn::established& e);
+  void connection_closed(const std::shared_ptr<connection>& c, std::error_code ec);
+  std::unique_ptr<stream_handler> make_handler(const std::string& protocol) const;
+  bool serves(std::string_view protocol) const;
+
+  void accept_next(const std::shared_ptr<listener>& l);
+  std::shared_ptr<connection> add_connection(io::tcp::socket s, conn::direction dir,
+                                             std::optional<multiformats::peer_id> expected);
+  void run_identify(const std::shared_ptr<connection>& c);
+  /// A verified identify record (request or push) arrived on `c`.
+  void identify_received(connection& c, identify::info info);
+  void emit(host_event e);
+  conn::config conn_config(conn::direction dir) const;
+
+  boost::asio::io_context& m_ctx;
+  crypto::ed25519_keypair m_identity;
+  crypto::system_rng m_rng;
+  host_config m_cfg;
+  multiformats::peer_id m_id;
+  std::vector<std::shared_ptr<listener>> m_listeners;
+  std::vector<multiformats::multiaddr> m_listen_addrs;
+  std::vector<std::shared_ptr<connection>> m_conns;
+  std::map<std::string, handler_factory, std::less<>> m_handlers;
+  std::function<void(const host_event&)> m_on_event;
+  /// Dials waiting for their connection's handshake, keyed by connection.
+  std::multimap<const connection*, dial_fn> m_dial_waiters;
+  bool m_shutting_down = false;
+  std::function<void()> m_shutdown_done;
+};
+
+/// The identify record this host sends to `c`'s peer.
+identify::info make_identify_info(host& h, const connection& c);
+
+}  // namespace starling::node
+
+template <>
+struct std::is_error_code_enum<starling::node::host_errc> : std::true_type {};

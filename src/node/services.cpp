@@ -1,0 +1,312 @@
+#include "node/services.hpp"
+
+#include <boost/asio/steady_timer.hpp>
+#include <spdlog/spdlog.h>
+
+#include "io/clock.hpp"
+#include "node/host.hpp"
+
+namespace starling::node {
+
+namespace {
+
+// ---- identify ----
+
+/// Inbound /ipfs/id/1.0.0: send our record, close.
+class identify_server final : public stream_handler {
+public:
+  explicit identify_server(host& h) : m_host(h) {}
+  void on_open(stream& s) override {
+    s.write(identify::encode(make_identify_info(m_host, s.conn())));
+    s.close_write();
+  }
+  void on_data(stream&, bytes_view) override {}  // the dialer sends nothing; ignore
+
+private:
+  host& m_host;
+};
+
+class identify_reader final : public stream_handler {
+public:
+  explicit identify_reader(std::function<void(stream&, result<identify::info>)> done)
+      : m_done(std::move(done)) {}
+  void on_open(stream& s) override {
+    if (s.inbound()) return;  // push: the peer writes and closes
+    s.close_write();          // request: we send nothing
+  }
+  void on_data(stream& s, bytes_view data) override {
+    if (auto r = m_reader.feed(data); !r) {
+      report(s, r.error());
+      s.reset();
+    }
+  }
+  void on_read_closed(stream& s) override {
+    report(s, m_reader.on_eof());
+    s.close_write();
+  }
+  void on_closed(stream& s, std::error_code ec) override {
+    if (!m_reported) report(s, ec ? ec : make_error_code(identify::errc::no_message));
+  }
+
+private:
+  void report(stream& s, result<identify::info> r) {
+    if (m_reported) return;
+    m_reported = true;
+    if (m_done) m_done(s, std::move(r));
+  }
+  identify::reader m_reader;
+  std::function<void(stream&, result<identify::info>)> m_done;
+  bool m_reported = false;
+};
+
+// ---- ping ----
+
+class ping_server final : public stream_handler {
+public:
+  void on_data(stream& s, bytes_view data) override {
+    if (auto r = m_core.feed(data); !r) {
+      s.reset();
+      return;
+    }
+    m_buf.clear();
+    m_core.poll_transmit(m_buf);
+    s.write(m_buf);
+  }
+  void on_read_closed(stream& s) override { s.close_write(); }
+
+private:
+  ping::server m_core;
+  bytes m_buf;
+};
+
+class ping_client final : public stream_handler {
+public:
+  ping_client(host& h, ping_options o, std::function<void(int, result<clock_duration>)> on_reply,
+              std::function<void()> on_done)
+      : m_host(h), m_opts(o), m_core(o.timeout), m_timer(h.context()),
+        m_on_reply(std::move(on_reply)), m_on_done(std::move(on_done)),
+        m_alive(std::make_shared<bool>(true)) {}
+  ~ping_client() override { *m_alive = false; }
+
+  void on_open(stream& s) override {
+    m_stream = &s;
+    send_one();
+  }
+  void on_data(stream& s, bytes_view data) override {
+    if (auto r = m_core.feed(data, io::now()); !r) {
+      fail(r.error());
+      s.reset();
+      return;
+    }
+    if (auto rtt = m_core.poll_event()) {
+      m_on_reply(m_seq, *rtt);
+      if (m_seq >= m_opts.count) {
+        finish();
+        return;
+      }
+      wait_then(m_opts.interval, [this] { send_one(); });
+    }
+  }
+  void on_closed(stream&, std::error_code ec) override {
+    m_stream = nullptr;
+    m_timer.cancel();
+    if (!m_done) {
+      if (ec) m_on_reply(m_seq, ec);
+      finish();
+    }
+  }
+
+private:
+  void send_one() {
+    if (!m_stream) return;
+    ++m_seq;
+    if (auto r = m_core.start(io::now(), m_host.rng()); !r) {
+      fail(r.error());
+      return;
+    }
+    m_buf.clear();
+    m_core.poll_transmit(m_buf);
+    m_stream->write(m_buf);
+    wait_then(m_opts.timeout, [this] {
+      if (auto r = m_core.on_deadline(io::now()); !r) {
+        fail(r.error());
+        if (m_stream) m_stream->reset();
+      }
+    });
+  }
+  template <class F>
+  void wait_then(std::chrono::milliseconds d, F f) {
+    m_timer.expires_after(d);
+    m_timer.async_wait([alive = std::weak_ptr<bool>(m_alive), f](boost::system::error_code ec) {
+      auto a = alive.lock();
+      if (ec || !a || !*a) return;
+      f();
+    });
+  }
+  void fail(std::error_code ec) {
+    if (m_done) return;
+    m_on_reply(m_seq, ec);
+    finish();
+  }
+  void finish() {
+    if (m_done) return;
+    m_done = true;
+    m_timer.cancel();
+    if (m_stream) m_stream->close_write();
+    if (m_on_done) m_on_done();
+  }
+
+  host& m_host;
+  ping_options m_opts;
+  ping::client m_core;
+  boost::asio::steady_timer m_timer;
+  std::function<void(int, result<clock_duration>)> m_on_reply;
+  std::function<void()> m_on_done;
+  std::shared_ptr<bool> m_alive;
+  stream* m_stream = nullptr;
+  bytes m_buf;
+  int m_seq = 0;
+  bool m_done = false;
+};
+
+// ---- perf ----
+
+/// Keeps the muxer fed without queueing more than this much per stream.
+constexpr std::size_t perf_high_water = 512 * 1024;
+
+class perf_server final : public stream_handler {
+public:
+  void on_data(stream& s, bytes_view data) override {
+    if (auto r = m_core.feed(data); !r) s.reset();
+  }
+  void on_read_closed(stream& s) override {
+    if (auto r = m_core.on_eof(); !r) {
+      s.reset();
+      return;
+    }
+    send_more(s);
+  }
+  void on_writable(stream& s) override { send_more(s); }
+
+private:
+  void send_more(stream& s) {
+    while (!s.write_closed() && s.buffered() < perf_high_water) {
+      m_buf.clear();
+      if (m_core.poll_transmit(m_buf, 256 * 1024) == 0) break;
+      s.write(m_buf);
+    }
+    if (m_core.is_done() && !s.write_closed()) s.close_write();
+  }
+  perf::server m_core;
+  bytes m_buf;
+};
+
+class perf_client final : public stream_handler {
+public:
+  perf_client(host& h, std::uint64_t up, std::uint64_t down, std::function<void(const perf::report&)> on_report,
+              std::function<void(std::error_code)> on_done)
+      : m_core(up, down, io::now()), m_timer(h.context()), m_on_report(std::move(on_report)),
+        m_on_done(std::move(on_done)), m_alive(std::make_shared<bool>(true)) {}
+  ~perf_client() override { *m_alive = false; }
+
+  void on_open(stream& s) override {
+    m_stream = &s;
+    send_more(s);
+    arm();
+  }
+  void on_writable(stream& s) override { send_more(s); }
+  void on_data(stream& s, bytes_view data) override {
+    if (auto r = m_core.feed(data, io::now()); !r) {
+      done(r.error());
+      s.reset();
+    }
+    drain();
+  }
+  void on_read_closed(stream& s) override {
+    auto r = m_core.on_eof(io::now());
+    drain();
+    done(r ? std::error_code{} : r.error());
+    s.close_write();
+  }
+  void on_closed(stream&, std::error_code ec) override {
+    m_stream = nullptr;
+    done(ec ? ec : make_error_code(perf::errc::too_little_data));
+  }
+
+private:
+  void send_more(stream& s) {
+    while (!s.write_closed() && s.buffered() < perf_high_water) {
+      m_buf.clear();
+      if (m_core.poll_transmit(m_buf, 256 * 1024) == 0) break;
+      s.write(m_buf);
+    }
+    if (m_core.should_close_write() && !s.write_closed()) s.close_write();
+  }
+  void drain() {
+    while (auto r = m_core.poll_event()) m_on_report(*r);
+  }
+  void arm() {
+    const auto at = m_core.next_deadline();
+    if (at == no_deadline || m_finished) return;
+    m_timer.expires_at(std::chrono::steady_clock::time_point(
+        std::chrono::duration_cast<std::chrono::steady_clock::duration>(at.time_since_epoch())));
+    m_timer.async_wait([this, alive = std::weak_ptr<bool>(m_alive)](boost::system::error_code ec) {
+      auto a = alive.lock();
+      if (ec || !a || !*a) return;
+      m_core.on_deadline(io::now());
+      drain();
+      arm();
+    });
+  }
+  void done(std::error_code ec) {
+    if (m_finished) return;
+    m_finished = true;
+    m_timer.cancel();
+    if (m_on_done) m_on_done(ec);
+  }
+
+  perf::client m_core;
+  boost::asio::steady_timer m_timer;
+  std::function<void(const perf::report&)> m_on_report;
+  std::function<void(std::error_code)> m_on_done;
+  std::shared_ptr<bool> m_alive;
+  stream* m_stream = nullptr;
+  bytes m_buf;
+  bool m_finished = false;
+};
+
+}  // namespace
+
+std::unique_ptr<stream_handler> make_identify_reader(
+    std::function<void(stream&, result<identify::info>)> done) {
+  return std::make_unique<identify_reader>(std::move(done));
+}
+
+std::unique_ptr<stream_handler> make_ping_client(
+    host& h, ping_options opts, std::function<void(int, result<clock_duration>)> on_reply,
+    std::function<void()> on_done) {
+  return std::make_unique<ping_client>(h, opts, std::move(on_reply), std::move(on_done));
+}
+
+std::unique_ptr<stream_handler> make_perf_client(host& h, std::uint64_t upload, std::uint64_t download,
+                                                 std::function<void(const perf::report&)> on_report,
+                                                 std::function<void(std::error_code)> on_done) {
+  return std::make_unique<perf_client>(h, upload, download, std::move(on_report), std::move(on_done));
+}
+
+void register_default_services(host& h) {
+  h.set_handler(std::string(identify::protocol_id), [&h] { return std::make_unique<identify_server>(h); });
+  h.set_handler(std::string(identify::push_protocol_id), [&h] {
+    return make_identify_reader([&h](stream& s, result<identify::info> r) {
+      if (!r) {
+        spdlog::debug("identify push from {} rejected: {}", s.peer().to_string(), r.error().message());
+        return;
+      }
+      h.identify_received(s.conn(), std::move(*r));
+    });
+  });
+  h.set_handler(std::string(ping::protocol_id), [] { return std::make_unique<ping_server>(); });
+  h.set_handler(std::string(perf::protocol_id), [] { return std::make_unique<perf_server>(); });
+}
+
+}  // namespace starling::node
