@@ -1,12 +1,60 @@
-// The one Starling binary. Subcommands are added as the node grows.
+// The one Starling binary: `starling node` runs the daemon; the other subcommands are tools.
 #include <CLI/CLI.hpp>
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
 
 #include <cstdio>
 
+#include "commands.hpp"
+
 int main(int argc, char** argv) {
-  CLI::App app{"starling: a peer-to-peer IoT node"};
+  using namespace starling::app;
+  auto logger = spdlog::stderr_color_mt("starling");
+  spdlog::set_default_logger(logger);
+  spdlog::set_pattern("%H:%M:%S.%e %^%l%$ %v");
+  spdlog::set_level(spdlog::level::info);
+
+  CLI::App app{"starling: a peer-to-peer IoT node (libp2p on the wire)"};
   app.set_version_flag("--version", "starling 0.1.0");
   app.require_subcommand(1);
+  app.failure_message([](const CLI::App*, const CLI::Error& e) {
+    return std::string("starling: ") + e.what() + " (see --help)\n";
+  });
+  std::string log_level = "info";
+  app.add_option("--log-level", log_level, "trace, debug, info, warn, error or off")
+      ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}));
+
+  node_options node_opts;
+  auto* node_cmd = app.add_subcommand("node", "run the node: listen, serve identify/ping/perf");
+  node_cmd->add_option("--data-dir", node_opts.data_dir, "identity and state (default: $XDG_DATA_HOME/starling)");
+  node_cmd->add_option("--listen", node_opts.listen, "multiaddr to listen on (repeatable), e.g. /ip4/127.0.0.1/tcp/0");
+  node_cmd->add_option("--config", node_opts.config_file, "TOML config file (flags override it)");
+  node_cmd->add_flag("--no-early-muxer", node_opts.no_early_muxer, "do not offer Yamux inside the Noise handshake");
+
+  std::string id_dir;
+  auto* id_cmd = app.add_subcommand("id", "print this node's peer id (creating the identity if needed)");
+  id_cmd->add_option("--data-dir", id_dir, "identity and state (default: $XDG_DATA_HOME/starling)");
+
+  ping_options ping_opts;
+  auto* ping_cmd = app.add_subcommand("ping", "ping a peer over libp2p, like ping(8)");
+  ping_cmd->add_option("multiaddr", ping_opts.target, "peer address, e.g. /ip4/127.0.0.1/tcp/4001/p2p/12D3KooW...")->required();
+  ping_cmd->add_option("-c,--count", ping_opts.count, "number of pings (default 4)")->check(CLI::Range(1, 1000000));
+  ping_cmd->add_option("-i,--interval", ping_opts.interval, "seconds between pings (default 1)")->check(CLI::Range(0.0, 3600.0));
+  ping_cmd->add_option("-W,--timeout", ping_opts.timeout, "seconds to wait for each reply (default 10)")->check(CLI::Range(0.001, 3600.0));
+
+  perf_options perf_opts;
+  auto* perf_cmd = app.add_subcommand("perf", "measure throughput with the libp2p perf protocol");
+  perf_cmd->add_option("multiaddr", perf_opts.target, "peer address")->required();
+  perf_cmd->add_option("--upload-bytes", perf_opts.upload, "bytes to send (default 0)");
+  perf_cmd->add_option("--download-bytes", perf_opts.download, "bytes to receive (default 0)");
+  perf_cmd->add_flag("--json", perf_opts.json, "print JSON lines like the libp2p perf tools");
+
   CLI11_PARSE(app, argc, argv);
-  return 0;
+  spdlog::set_level(spdlog::level::from_str(log_level));
+
+  if (*node_cmd) return run_node(node_opts);
+  if (*id_cmd) return run_id(id_dir);
+  if (*ping_cmd) return run_ping(ping_opts);
+  if (*perf_cmd) return run_perf(perf_opts);
+  return 2;
 }

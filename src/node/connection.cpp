@@ -7,7 +7,6 @@
 
 namespace starling::node {
 
-namespace {
 multiformats::multiaddr to_multiaddr(const io::tcp::endpoint& ep) {
   multiformats::ip_endpoint ip;
   const auto a = ep.address();
@@ -22,7 +21,6 @@ multiformats::multiaddr to_multiaddr(const io::tcp::endpoint& ep) {
   ip.port = ep.port();
   return multiformats::multiaddr::from_tcp_endpoint(ip);
 }
-}  // namespace
 
 // ---- stream ----
 

@@ -20,6 +20,9 @@ namespace starling::node {
 
 class host;
 
+/// The /ip4|ip6/.../tcp/PORT form of a socket endpoint.
+multiformats::multiaddr to_multiaddr(const io::tcp::endpoint& ep);
+
 /// Called when an outbound stream could not be opened or negotiated.
 using open_failed_fn = std::function<void(std::error_code)>;
 

@@ -8,6 +8,7 @@
 
 #include "core/multiformats/keys.hpp"
 #include "io/clock.hpp"
+#include "io/interfaces.hpp"
 #include "node/services.hpp"
 
 namespace starling::node {
@@ -92,7 +93,17 @@ result<multiformats::multiaddr> host::listen(const multiformats::multiaddr& addr
   ip.port = bound.port();
   auto full = STARLING_TRY(multiformats::multiaddr::from_tcp_endpoint(ip).with_peer(m_id));
   m_listeners.push_back(l);
-  m_listen_addrs.push_back(full);
+  if (ep.address().is_unspecified()) {
+    // A wildcard listener is reachable on every address of its family: announce those.
+    for (const auto& ia : io::list_interface_addresses()) {
+      if (ia.address.is_v4() != ep.address().is_v4()) continue;
+      if (ia.address.is_v6() && ia.address.to_v6().is_link_local()) continue;  // needs a zone
+      auto m = to_multiaddr(io::tcp::endpoint(ia.address, bound.port())).with_peer(m_id);
+      if (m) m_listen_addrs.push_back(*m);
+    }
+  } else {
+    m_listen_addrs.push_back(full);
+  }
   accept_next(l);
   return full;
 }

@@ -1,0 +1,280 @@
+#include "commands.hpp"
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <spdlog/spdlog.h>
+#include <toml++/toml.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <numeric>
+
+#include "core/multiformats/multiaddr.hpp"
+#include "core/noise/errc.hpp"
+#include "node/data_dir.hpp"
+#include "node/host.hpp"
+#include "node/services.hpp"
+
+namespace starling::app {
+
+namespace asio = boost::asio;
+using multiformats::multiaddr;
+
+void print_error(const std::string& msg) { std::fprintf(stderr, "starling: %s\n", msg.c_str()); }
+
+namespace {
+
+bool init_crypto() {
+  if (crypto::init()) return true;
+  print_error("libsodium failed to initialise");
+  return false;
+}
+
+/// Parses a multiaddr given by the user, printing one clear line on failure.
+std::optional<multiaddr> parse_addr(const std::string& text) {
+  auto a = multiaddr::parse(text);
+  if (!a) {
+    print_error(multiformats::describe_parse_error(text));
+    return std::nullopt;
+  }
+  return *a;
+}
+
+/// Explains why a dial failed, in words a user can act on.
+std::string dial_error(const multiaddr& addr, std::error_code ec) {
+  if (ec == noise::errc::peer_id_mismatch) {
+    return "the peer at " + addr.without_peer().to_string() + " is not " +
+           (addr.peer() ? addr.peer()->to_string() : std::string("the expected peer")) +
+           " (peer id mismatch)";
+  }
+  return "cannot connect to " + addr.to_string() + ": " + ec.message();
+}
+
+/// Dials `addr` with a throwaway identity and runs `use` on the connection. Returns the exit
+/// code `use` sets, or 1 if the dial fails.
+template <class Use>
+int with_connection(const multiaddr& addr, Use use) {
+  asio::io_context ctx;
+  crypto::system_rng rng;
+  node::host_config cfg;
+  cfg.keepalive = std::chrono::milliseconds(0);
+  node::host h(ctx, crypto::ed25519_generate(rng), cfg);
+  int code = 1;
+  asio::signal_set signals(ctx, SIGINT, SIGTERM);
+  bool interrupted = false;
+  signals.async_wait([&](boost::system::error_code ec, int) {
+    if (ec) return;
+    interrupted = true;
+    h.shutdown([&] { ctx.stop(); }, std::chrono::milliseconds(500));
+  });
+  h.dial(addr, [&](result<std::shared_ptr<node::connection>> c) {
+    if (!c) {
+      print_error(dial_error(addr, c.error()));
+      signals.cancel();
+      return;
+    }
+    use(h, *c, [&](int result_code) {
+      code = result_code;
+      signals.cancel();
+      h.shutdown([&] { ctx.stop(); }, std::chrono::milliseconds(500));
+    });
+  });
+  ctx.run();
+  return interrupted && code == 1 ? 130 : code;
+}
+
+std::string format_ms(clock_duration d) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.3f", std::chrono::duration<double, std::milli>(d).count());
+  return buf;
+}
+
+}  // namespace
+
+int run_id(const std::string& data_dir) {
+  if (!init_crypto()) return 1;
+  crypto::system_rng rng;
+  std::string detail;
+  auto dir = data_dir.empty() ? node::default_data_dir() : std::filesystem::path(data_dir);
+  auto kp = node::load_or_create_identity(dir, rng, detail);
+  if (!kp) {
+    print_error(detail.empty() ? kp.error().message() : detail);
+    return 1;
+  }
+  std::printf("%s\n", multiformats::peer_id::from_public_key(kp->pub).to_string().c_str());
+  return 0;
+}
+
+int run_node(const node_options& opts) {
+  if (!init_crypto()) return 1;
+  node_options o = opts;
+  node::host_config cfg;
+  if (!o.config_file.empty()) {
+    try {
+      auto t = toml::parse_file(o.config_file);
+      if (o.data_dir.empty()) o.data_dir = t["data_dir"].value_or(std::string());
+      if (o.listen.empty()) {
+        if (auto* arr = t["listen"].as_array()) {
+          for (auto& v : *arr) {
+            if (auto s = v.value<std::string>()) o.listen.push_back(*s);
+          }
+        }
+      }
+      cfg.early_muxer = t["early_muxer"].value_or(true);
+      cfg.max_connections = t["limits"]["max_connections"].value_or(cfg.max_connections);
+      cfg.max_pending_handshakes = t["limits"]["max_pending_handshakes"].value_or(cfg.max_pending_handshakes);
+    } catch (const toml::parse_error& e) {
+      print_error("cannot read config " + o.config_file + ": " + std::string(e.description()) + " (line " +
+                  std::to_string(e.source().begin.line) + ")");
+      return 1;
+    }
+  }
+  if (o.no_early_muxer) cfg.early_muxer = false;
+  if (o.listen.empty()) o.listen = {"/ip4/0.0.0.0/tcp/4001"};
+
+  std::vector<multiaddr> listen;
+  for (auto& text : o.listen) {
+    auto a = parse_addr(text);
+    if (!a) return 1;
+    listen.push_back(*a);
+  }
+  crypto::system_rng rng;
+  std::string detail;
+  auto dir = o.data_dir.empty() ? node::default_data_dir() : std::filesystem::path(o.data_dir);
+  auto kp = node::load_or_create_identity(dir, rng, detail);
+  if (!kp) {
+    print_error(detail.empty() ? kp.error().message() : detail);
+    return 1;
+  }
+
+  asio::io_context ctx;
+  node::host h(ctx, *kp, cfg);
+  for (auto& a : listen) {
+    auto r = h.listen(a);
+    if (!r) {
+      print_error("cannot listen on " + a.to_string() + ": " + r.error().message());
+      return 1;
+    }
+  }
+  h.on_event([](const node::host_event& e) {
+    std::visit(
+        [](const auto& ev) {
+          using T = std::decay_t<decltype(ev)>;
+          if constexpr (std::is_same_v<T, node::peer_connected>) {
+            spdlog::info("connected {} {} via {}{}", ev.dir == conn::direction::inbound ? "from" : "to",
+                         ev.peer.to_string(), ev.addr.to_string(), ev.early_muxer ? " (early muxer)" : "");
+          } else if constexpr (std::is_same_v<T, node::peer_identified>) {
+            spdlog::info("identified {}: agent '{}', {} protocols, {} addresses", ev.peer.to_string(),
+                         ev.info.agent_version, ev.info.protocols.size(), ev.info.listen_addrs.size());
+          } else if constexpr (std::is_same_v<T, node::peer_disconnected>) {
+            spdlog::info("disconnected {}{}", ev.peer.to_string(),
+                         ev.reason ? ": " + ev.reason.message() : std::string());
+          } else {
+            spdlog::debug("connection to {} failed: {}", ev.addr.to_string(), ev.reason.message());
+          }
+        },
+        e);
+  });
+  std::printf("%s\n", h.id().to_string().c_str());
+  for (auto& a : h.listen_addrs()) std::printf("%s\n", a.to_string().c_str());
+  std::fflush(stdout);
+
+  asio::signal_set signals(ctx, SIGINT, SIGTERM);
+  signals.async_wait([&](boost::system::error_code ec, int sig) {
+    if (ec) return;
+    spdlog::info("signal {}: closing connections", sig);
+    h.shutdown([&] { ctx.stop(); });
+  });
+  ctx.run();
+  return 0;
+}
+
+int run_ping(const ping_options& o) {
+  if (!init_crypto()) return 1;
+  auto addr = parse_addr(o.target);
+  if (!addr) return 1;
+  std::vector<double> rtts;
+  int sent = 0;
+  return with_connection(*addr, [&](node::host& h, std::shared_ptr<node::connection> c, auto finish) {
+    std::printf("PING %s: %zu data bytes\n", addr->to_string().c_str(), ping::payload_size);
+    std::fflush(stdout);
+    node::ping_options po;
+    po.count = o.count;
+    po.interval = std::chrono::milliseconds(static_cast<long>(o.interval * 1000));
+    po.timeout = std::chrono::milliseconds(static_cast<long>(o.timeout * 1000));
+    const std::string peer = c->peer().to_string();
+    auto summary = [&, peer, finish] {
+      const int received = static_cast<int>(rtts.size());
+      std::printf("\n--- %s ping statistics ---\n", peer.c_str());
+      std::printf("%d transmitted, %d received, %.0f%% loss\n", sent, received,
+                  sent ? 100.0 * (sent - received) / sent : 0.0);
+      if (received > 0) {
+        const double mn = *std::min_element(rtts.begin(), rtts.end());
+        const double mx = *std::max_element(rtts.begin(), rtts.end());
+        const double avg = std::accumulate(rtts.begin(), rtts.end(), 0.0) / received;
+        double var = 0;
+        for (double r : rtts) var += (r - avg) * (r - avg);
+        std::printf("rtt min/avg/max/mdev = %.3f/%.3f/%.3f/%.3f ms\n", mn, avg, mx, std::sqrt(var / received));
+      }
+      std::fflush(stdout);
+      finish(received > 0 ? 0 : 1);
+    };
+    c->open_stream(
+        {std::string(ping::protocol_id)},
+        node::make_ping_client(
+            h, po,
+            [&, peer](int seq, result<clock_duration> r) {
+              sent = std::max(sent, seq);
+              if (r) {
+                rtts.push_back(std::chrono::duration<double, std::milli>(*r).count());
+                std::printf("%zu bytes from %s: seq=%d time=%s ms\n", ping::payload_size, peer.c_str(), seq,
+                            format_ms(*r).c_str());
+              } else {
+                std::printf("no reply from %s: seq=%d: %s\n", peer.c_str(), seq, r.error().message().c_str());
+              }
+              std::fflush(stdout);
+            },
+            summary),
+        [finish, peer](std::error_code ec) {
+          print_error("peer " + peer + " does not serve ping: " + ec.message());
+          finish(1);
+        });
+  });
+}
+
+int run_perf(const perf_options& o) {
+  if (!init_crypto()) return 1;
+  auto addr = parse_addr(o.target);
+  if (!addr) return 1;
+  return with_connection(*addr, [&](node::host& h, std::shared_ptr<node::connection> c, auto finish) {
+    c->open_stream(
+        {std::string(perf::protocol_id)},
+        node::make_perf_client(
+            h, o.upload, o.download,
+            [&](const perf::report& r) {
+              if (o.json) {
+                std::printf("%s\n", perf::to_json(r).c_str());
+              } else if (r.type == perf::report::kind::final) {
+                auto rate = [&](std::uint64_t n) {
+                  return r.time_seconds > 0 ? n * 8 / r.time_seconds / 1e6 : 0.0;
+                };
+                std::printf("uploaded %llu bytes, downloaded %llu bytes in %.3f s (up %.1f Mbit/s, down %.1f Mbit/s)\n",
+                            static_cast<unsigned long long>(r.upload_bytes),
+                            static_cast<unsigned long long>(r.download_bytes), r.time_seconds, rate(r.upload_bytes),
+                            rate(r.download_bytes));
+              }
+              std::fflush(stdout);
+            },
+            [finish](std::error_code ec) {
+              if (ec) print_error("perf failed: " + ec.message());
+              finish(ec ? 1 : 0);
+            }),
+        [finish](std::error_code ec) {
+          print_error("peer does not serve /perf/1.0.0: " + ec.message());
+          finish(1);
+        });
+  });
+}
+
+}  // namespace starling::app
