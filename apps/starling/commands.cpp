@@ -114,13 +114,16 @@ int run_node(const node_options& opts) {
     try {
       auto t = toml::parse_file(o.config_file);
       if (o.data_dir.empty()) o.data_dir = t["data_dir"].value_or(std::string());
-      if (o.listen.empty()) {
-        if (auto* arr = t["listen"].as_array()) {
+      auto strings = [&](const char* key, std::vector<std::string>& out) {
+        if (!out.empty()) return;  // flags win
+        if (auto* arr = t[key].as_array()) {
           for (auto& v : *arr) {
-            if (auto s = v.value<std::string>()) o.listen.push_back(*s);
+            if (auto s = v.value<std::string>()) out.push_back(*s);
           }
         }
-      }
+      };
+      strings("listen", o.listen);
+      strings("bootstrap", o.bootstrap);
       cfg.early_muxer = t["early_muxer"].value_or(true);
       cfg.max_connections = t["limits"]["max_connections"].value_or(cfg.max_connections);
       cfg.max_pending_handshakes = t["limits"]["max_pending_handshakes"].value_or(cfg.max_pending_handshakes);
@@ -133,11 +136,16 @@ int run_node(const node_options& opts) {
   if (o.no_early_muxer) cfg.early_muxer = false;
   if (o.listen.empty()) o.listen = {"/ip4/0.0.0.0/tcp/4001"};
 
-  std::vector<multiaddr> listen;
+  std::vector<multiaddr> listen, bootstrap;
   for (auto& text : o.listen) {
     auto a = parse_addr(text);
     if (!a) return 1;
     listen.push_back(*a);
+  }
+  for (auto& text : o.bootstrap) {
+    auto a = parse_addr(text);
+    if (!a) return 1;
+    bootstrap.push_back(*a);
   }
   crypto::system_rng rng;
   std::string detail;
@@ -179,6 +187,11 @@ int run_node(const node_options& opts) {
   std::printf("%s\n", h.id().to_string().c_str());
   for (auto& a : h.listen_addrs()) std::printf("%s\n", a.to_string().c_str());
   std::fflush(stdout);
+  for (auto& b : bootstrap) {
+    h.dial(b, [b](result<std::shared_ptr<node::connection>> c) {
+      if (!c) spdlog::warn("{}", dial_error(b, c.error()));
+    });
+  }
 
   asio::signal_set signals(ctx, SIGINT, SIGTERM);
   signals.async_wait([&](boost::system::error_code ec, int sig) {

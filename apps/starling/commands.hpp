@@ -11,6 +11,7 @@ namespace starling::app {
 struct node_options {
   std::string data_dir;
   std::vector<std::string> listen;
+  std::vector<std::string> bootstrap;
   std::string config_file;
   bool no_early_muxer = false;
 };

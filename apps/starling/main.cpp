@@ -28,6 +28,7 @@ int main(int argc, char** argv) {
   auto* node_cmd = app.add_subcommand("node", "run the node: listen, serve identify/ping/perf");
   node_cmd->add_option("--data-dir", node_opts.data_dir, "identity and state (default: $XDG_DATA_HOME/starling)");
   node_cmd->add_option("--listen", node_opts.listen, "multiaddr to listen on (repeatable), e.g. /ip4/127.0.0.1/tcp/0");
+  node_cmd->add_option("--bootstrap", node_opts.bootstrap, "peer multiaddr to connect to at start (repeatable)");
   node_cmd->add_option("--config", node_opts.config_file, "TOML config file (flags override it)");
   node_cmd->add_flag("--no-early-muxer", node_opts.no_early_muxer, "do not offer Yamux inside the Noise handshake");
 
