@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Runs every Starling test from a fresh clone: installs dependencies, builds the dev (GCC)
-# and fuzz (Clang + libFuzzer + ASan/UBSan) presets, runs the whole CTest suite in each.
+# preset and runs every test label in it (unit, vectors, integration, interop), then builds
+# the fuzz preset (Clang, ASan + UBSan) and runs the unit and integration tests under the
+# sanitizers plus a short libFuzzer smoke run of every fuzz target.
 # Usage: scripts/test.sh            (everything)
 #        STARLING_SKIP_FUZZ=1 scripts/test.sh   (skip the fuzz preset)
 set -euo pipefail
@@ -20,10 +22,10 @@ echo "== dev tests =="
 ctest --preset dev -j "$jobs" --timeout 600
 
 if [[ -z ${STARLING_SKIP_FUZZ:-} ]]; then
-  echo "== fuzz build (Clang, libFuzzer, ASan+UBSan) =="
+  echo "== sanitizer + fuzz build (Clang, ASan+UBSan, libFuzzer) =="
   cmake --preset fuzz >/dev/null
   cmake --build --preset fuzz -j "$jobs"
-  echo "== fuzz smoke runs =="
+  echo "== unit and integration tests under ASan+UBSan, fuzz smoke runs =="
   ctest --preset fuzz -j "$jobs" --timeout 600
 fi
 
