@@ -297,6 +297,47 @@ TEST_F(host_test, wrong_peer_id_fails_with_peer_id_mismatch) {
   EXPECT_TRUE(b.of<node::peer_connected>().empty());
 }
 
+/// Writes `n` bytes and closes its side as soon as the stream opens.
+class blob_server final : public node::stream_handler {
+public:
+  explicit blob_server(std::size_t n) : m_n(n) {}
+  void on_open(node::stream& s) override {
+    bytes chunk(64 * 1024);
+    for (std::size_t i = 0; i < m_n; i += chunk.size()) {
+      for (std::size_t j = 0; j < chunk.size(); ++j) chunk[j] = static_cast<std::uint8_t>((i + j) * 7 % 251);
+      s.write(bytes_view(chunk).first(std::min(chunk.size(), m_n - i)));
+    }
+    s.close_write();
+  }
+  void on_data(node::stream&, bytes_view) override {}
+
+private:
+  std::size_t m_n;
+};
+
+constexpr std::size_t blob_size = 8 << 20;  // far more than one Yamux window: mostly still queued
+
+TEST_F(host_test, shutdown_right_after_a_large_write_loses_nothing) {
+  constexpr std::size_t n = blob_size;
+  test_node a(ctx), b(ctx);
+  a.h.set_handler("/starling/test/blob/1.0.0", [] { return std::make_unique<blob_server>(blob_size); });
+  a.listen();
+  auto c = connect(b, a);
+  auto st = std::make_shared<recorder_state>();
+  c->open_stream({"/starling/test/blob/1.0.0"}, std::make_unique<recorder>(st, "go"));
+  ASSERT_TRUE(run([&] { return !st->data.empty(); }));
+  bool done = false;
+  a.h.shutdown([&] { done = true; }, 5s);
+  ASSERT_TRUE(run([&] { return done && st->closed && b.of<node::peer_disconnected>().size() == 1; }, 20s));
+  ASSERT_EQ(st->data.size(), n);
+  for (std::size_t i = 0; i < n; i += 4099) {
+    ASSERT_EQ(static_cast<std::uint8_t>(st->data[i]), static_cast<std::uint8_t>(i * 7 % 251)) << i;
+  }
+  EXPECT_TRUE(st->read_closed);
+  EXPECT_FALSE(b.of<node::peer_disconnected>()[0].reason);
+  EXPECT_EQ(a.h.metrics().connections_closed_by_error, 0u);
+}
+
 TEST_F(host_test, shutdown_closes_peers_cleanly) {
   test_node a(ctx), b(ctx), c(ctx);
   a.listen();
