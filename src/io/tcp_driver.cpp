@@ -27,19 +27,43 @@ void tcp_driver::start(std::shared_ptr<void> keepalive) {
 
 void tcp_driver::flush() {
   if (m_closed) return;
+  if (m_lingering) return;  // our FIN is out: nothing more can be written
   m_core.poll_transmit(m_pending);
   if (!m_write_in_flight && !m_pending.empty()) do_write();
   if (m_core.finished() && !m_closing) close();
   if (!m_closing) arm_timer();
-  if (m_closing && !m_write_in_flight && m_pending.empty()) finish(m_close_reason);
+  if (m_closing && !m_write_in_flight && m_pending.empty()) begin_linger();
 }
 
 void tcp_driver::close(std::error_code ec) {
   if (m_closed || m_closing) return;
+  // What the core still has queued (e.g. the GoAway of a session that just died) goes out
+  // before the FIN.
+  m_core.poll_transmit(m_pending);
   m_closing = true;
   m_close_reason = ec;
   m_timer.cancel();
-  if (!m_write_in_flight && m_pending.empty()) finish(ec);
+  m_timer_at = no_deadline;
+  if (!m_write_in_flight && !m_pending.empty()) do_write();
+  if (!m_write_in_flight && m_pending.empty()) begin_linger();
+}
+
+void tcp_driver::begin_linger() {
+  if (m_lingering || m_closed) return;
+  m_lingering = true;
+  const clock_duration wait = m_close_reason ? m_linger / 4 : m_linger;
+  boost::system::error_code ec;
+  if (wait.count() > 0) m_socket.shutdown(tcp::socket::shutdown_send, ec);
+  if (wait.count() <= 0 || ec) {
+    finish(m_close_reason);
+    return;
+  }
+  m_timer.expires_after(std::chrono::duration_cast<std::chrono::steady_clock::duration>(wait));
+  m_timer.async_wait([this, keep = m_keepalive](boost::system::error_code e) {
+    if (e || m_closed) return;
+    finish(m_close_reason);  // the peer did not close in time
+  });
+  if (!m_read_in_flight) do_read();
 }
 
 void tcp_driver::abort(std::error_code ec) {
@@ -49,18 +73,27 @@ void tcp_driver::abort(std::error_code ec) {
 }
 
 void tcp_driver::do_read() {
+  m_read_in_flight = true;
   m_socket.async_read_some(asio::buffer(m_read_buf), [this, keep = m_keepalive](
                                                          boost::system::error_code ec, std::size_t n) {
+    m_read_in_flight = false;
     if (m_closed) return;
     if (ec) {
-      // EOF or reset from the peer: nothing more to write to it.
+      // EOF or reset from the peer: nothing more to write to it. While we close, the reason
+      // stays ours.
       m_pending.clear();
-      finish(ec == asio::error::eof ? std::error_code{} : std::error_code(ec));
+      if (m_closing) {
+        finish(m_close_reason);
+      } else {
+        finish(ec == asio::error::eof ? std::error_code{} : std::error_code(ec));
+      }
       return;
     }
     m_stats.bytes_in += n;
-    after_core_call(m_core.feed(bytes_view(m_read_buf).first(n), now()));
-    if (!m_closed && !m_closing) do_read();
+    // Once closing, the core is done: what the peer still sends is read and dropped so
+    // that its EOF can be seen (and the socket closes without an RST).
+    if (!m_closing) after_core_call(m_core.feed(bytes_view(m_read_buf).first(n), now()));
+    if (!m_closed) do_read();
   });
 }
 
@@ -105,7 +138,7 @@ void tcp_driver::arm_timer() {
   m_timer.expires_at(std::chrono::steady_clock::time_point(
       std::chrono::duration_cast<std::chrono::steady_clock::duration>(at.time_since_epoch())));
   m_timer.async_wait([this, keep = m_keepalive](boost::system::error_code ec) {
-    if (ec || m_closed) return;  // cancelled or re-armed
+    if (ec || m_closing) return;  // cancelled, re-armed, or the timer now serves the linger
     m_timer_at = no_deadline;
     after_core_call(m_core.on_deadline(now()));
   });

@@ -43,8 +43,13 @@ public:
   /// Write whatever the core has queued now and re-arm the timer. Call after any API call
   /// into the core from outside the driver's own callbacks.
   void flush();
-  /// Flush what is queued, then shut the socket down and report `ec` (empty = clean).
+  /// Flush what is queued, then half-close (FIN) and wait up to the linger time for the
+  /// peer's EOF, discarding what it still sends, so that our last bytes are not lost to an
+  /// RST; then close the socket and report `ec` (empty = clean). An error close lingers a
+  /// quarter of the time.
   void close(std::error_code ec = {});
+  /// How long close() waits for the peer's EOF (default 1 s; 0 = close at once).
+  void set_linger(clock_duration d) noexcept { m_linger = d; }
   /// Close at once without flushing.
   void abort(std::error_code ec);
 
@@ -58,6 +63,7 @@ private:
   void do_write();
   void arm_timer();
   void finish(std::error_code ec);
+  void begin_linger();
   void after_core_call(result<void> r);
 
   tcp::socket m_socket;
@@ -69,8 +75,11 @@ private:
   bytes m_pending;  ///< filled by the core, swapped into m_writing
   bytes m_writing;  ///< the buffer of the write in flight
   bool m_write_in_flight = false;
-  bool m_closing = false;
+  bool m_read_in_flight = false;
+  bool m_closing = false;    ///< close() called: flushing, then lingering
+  bool m_lingering = false;  ///< FIN sent; waiting for the peer's EOF
   bool m_closed = false;
+  clock_duration m_linger = std::chrono::seconds(1);
   std::error_code m_close_reason;
   time_point m_timer_at = no_deadline;
   driver_stats m_stats;

@@ -43,6 +43,7 @@ void stream::reset() {
   m_reset = true;
   m_out.clear();
   m_out_pos = 0;
+  m_conn.note_local_reset();
   if (auto* mux = m_conn.m_core.mux()) (void)mux->reset(m_id);
   // The entry (and this object) is destroyed later, in reap(): callers up the stack may still
   // hold references to it.
@@ -63,6 +64,7 @@ connection::connection(host& h, io::tcp::socket socket, const conn::config& cfg,
       m_since(now) {
   m_remote_addr = to_multiaddr(m_driver.remote_endpoint());
   m_local_addr = to_multiaddr(m_driver.local_endpoint());
+  m_driver.set_linger(h.config().close_linger);
 }
 
 connection::~connection() = default;
@@ -96,6 +98,7 @@ void connection::poll_transmit(bytes& out) {
 
 void connection::close() {
   if (m_closed) return;
+  m_closing = true;
   for (auto& [id, en] : m_streams) {
     if (en.open && !en.s->write_closed()) en.s->close_write();
   }
@@ -104,7 +107,73 @@ void connection::close() {
   flush();
 }
 
-void connection::abort(std::error_code ec) { m_driver.abort(ec); }
+void connection::abort(std::error_code ec) {
+  m_closing = true;
+  m_driver.abort(ec);
+}
+
+void connection::note_local_reset() { ++m_host.m_metrics.streams_reset_locally; }
+
+void connection::drop() {
+  if (m_closed) return;
+  m_closed = true;
+  m_closing = true;
+  auto keep = shared_from_this();
+  auto streams = std::move(m_streams);  // handlers die here, without callbacks
+  m_streams.clear();
+  streams.clear();
+  m_pending_opens.clear();
+  m_reap.clear();
+  m_negotiating.clear();
+  m_inbound_negotiating = 0;
+  m_driver.abort({});  // on_closed sees m_closed and returns
+}
+
+time_point connection::next_deadline() const {
+  const time_point core = m_core.next_deadline();
+  if (m_negotiating.empty()) return core;
+  return std::min(core, m_negotiating.front().first);
+}
+
+result<void> connection::on_deadline(time_point now) {
+  expire_negotiations(now);
+  return m_core.on_deadline(now);
+}
+
+void connection::expire_negotiations(time_point now) {
+  const bool was = m_in_progress;
+  m_in_progress = true;  // resets below flush once, from the driver
+  while (!m_negotiating.empty() && m_negotiating.front().first <= now) {
+    const auto id = m_negotiating.front().second;
+    m_negotiating.pop_front();
+    auto it = m_streams.find(id);
+    if (it == m_streams.end() || it->second.open || it->second.s->m_reset) continue;
+    entry& en = it->second;
+    ++m_host.m_metrics.stream_negotiation_timeouts;
+    ++m_host.m_metrics.stream_negotiation_failures;
+    spdlog::debug("stream {} with {}: protocol negotiation timed out", static_cast<std::uint32_t>(id),
+                  m_peer.to_string());
+    auto failed = std::move(en.failed);
+    en.s->reset();
+    if (failed) failed(make_error_code(host_errc::negotiation_timeout));
+  }
+  m_in_progress = was;
+}
+
+void connection::prune_negotiation_queue() {
+  while (!m_negotiating.empty()) {
+    auto it = m_streams.find(m_negotiating.front().second);
+    if (it != m_streams.end() && !it->second.open && !it->second.s->m_reset) break;
+    m_negotiating.pop_front();
+  }
+}
+
+void connection::leave_negotiation(entry& en) {
+  if (en.listener) {
+    en.listener.reset();
+    if (m_inbound_negotiating > 0) --m_inbound_negotiating;
+  }
+}
 
 void connection::on_progress() {
   m_in_progress = true;
@@ -119,6 +188,7 @@ void connection::on_progress() {
     reap();
   }
   reap();
+  prune_negotiation_queue();
   m_in_progress = false;
 }
 
@@ -136,7 +206,7 @@ void connection::on_established(const conn::established& e) {
 void connection::open_stream(std::vector<std::string> protocols, std::unique_ptr<stream_handler> h,
                              open_failed_fn failed) {
   pending_open p{std::move(protocols), std::move(h), std::move(failed)};
-  if (m_closed) {
+  if (closing()) {
     if (p.failed) p.failed(make_error_code(host_errc::connection_closed));
     return;
   }
@@ -169,6 +239,7 @@ void connection::start_open(pending_open p) {
   bytes hello;
   en.dialer->poll_transmit(hello);
   auto& ref = m_streams.emplace(*id, std::move(en)).first->second;
+  m_negotiating.emplace_back(io::now() + m_host.config().stream_negotiation_timeout, *id);
   ref.s->write(hello);
 }
 
@@ -177,11 +248,7 @@ void connection::on_mux_event(const yamux::event& ev) {
       [this](const auto& e) {
         using T = std::decay_t<decltype(e)>;
         if constexpr (std::is_same_v<T, yamux::stream_opened>) {
-          entry en;
-          en.s.reset(new stream(*this, e.id, true));
-          en.listener.emplace([this](std::string_view p) { return m_host.serves(p); },
-                              m_host.protocols());
-          m_streams.emplace(e.id, std::move(en));
+          on_inbound_stream(e.id);
         } else if constexpr (std::is_same_v<T, yamux::stream_data>) {
           auto it = m_streams.find(e.id);
           if (it == m_streams.end()) return;
@@ -197,6 +264,7 @@ void connection::on_mux_event(const yamux::event& ev) {
           }
           it->second.handler->on_read_closed(*it->second.s);
         } else if constexpr (std::is_same_v<T, yamux::stream_reset>) {
+          ++m_host.m_metrics.streams_reset_by_peer;
           finish_stream(e.id, make_error_code(host_errc::stream_reset_by_peer));
         } else if constexpr (std::is_same_v<T, yamux::stream_closed>) {
           finish_stream(e.id, {});
@@ -214,6 +282,25 @@ void connection::on_mux_event(const yamux::event& ev) {
       ev);
 }
 
+void connection::on_inbound_stream(yamux::stream_id id) {
+  auto* mux = m_core.mux();
+  if (!mux) return;
+  if (closing() || m_inbound_negotiating >= m_host.config().max_negotiating_streams) {
+    // A peer may not park streams in negotiation without bound.
+    ++m_host.m_metrics.streams_refused;
+    spdlog::debug("refusing stream {} from {}: {} streams in negotiation", static_cast<std::uint32_t>(id),
+                  m_peer.to_string(), m_inbound_negotiating);
+    (void)mux->reset(id);
+    return;
+  }
+  entry en;
+  en.s.reset(new stream(*this, id, true));
+  en.listener.emplace([this](std::string_view p) { return m_host.serves(p); }, m_host.protocols());
+  m_streams.emplace(id, std::move(en));
+  ++m_inbound_negotiating;
+  m_negotiating.emplace_back(io::now() + m_host.config().stream_negotiation_timeout, id);
+}
+
 void connection::on_stream_data(entry& en, bytes_view data) {
   if (en.open) {
     en.handler->on_data(*en.s, data);
@@ -229,6 +316,7 @@ void connection::negotiate(entry& en, bytes_view data) {
   if (!reply.empty()) en.s->write(reply);
   if (!r) {
     spdlog::debug("stream negotiation with {} failed: {}", m_peer.to_string(), r.error().message());
+    ++m_host.m_metrics.stream_negotiation_failures;
     auto failed = std::move(en.failed);
     en.s->reset();
     if (failed) failed(r.error());
@@ -240,7 +328,8 @@ void connection::negotiate(entry& en, bytes_view data) {
   if (en.listener) {
     en.s->m_protocol = en.listener->selected();
     rest = en.listener->take_remaining();
-    en.listener.reset();
+    leave_negotiation(en);
+    ++m_host.m_metrics.streams_opened_inbound;
     en.handler = m_host.make_handler(en.s->m_protocol);
     if (!en.handler) {  // cannot happen: the listener accepts only served protocols
       en.s->reset();
@@ -250,6 +339,7 @@ void connection::negotiate(entry& en, bytes_view data) {
     en.s->m_protocol = en.dialer->selected();
     rest = en.dialer->take_remaining();
     en.dialer.reset();
+    ++m_host.m_metrics.streams_opened_outbound;
   }
   en.open = true;
   en.failed = nullptr;
@@ -264,6 +354,7 @@ void connection::finish_stream(yamux::stream_id id, std::error_code ec) {
   if (it == m_streams.end()) return;
   entry en = std::move(it->second);
   m_streams.erase(it);
+  leave_negotiation(en);
   if (en.open && en.handler) {
     en.handler->on_closed(*en.s, ec);
   } else if (en.failed) {
@@ -310,6 +401,8 @@ void connection::on_closed(std::error_code ec) {
   const auto why = ec ? ec : make_error_code(host_errc::connection_closed);
   auto streams = std::move(m_streams);
   m_streams.clear();
+  m_negotiating.clear();
+  m_inbound_negotiating = 0;
   for (auto& [id, en] : streams) {
     if (en.open && en.handler) {
       en.handler->on_closed(*en.s, why);

@@ -2,6 +2,7 @@
 /// One live connection to a peer: the socket (io::tcp_driver), the pure connection core
 /// (conn::connection) and the streams running on it with their protocol handlers.
 
+#include <deque>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -48,10 +49,15 @@ public:
   void close();
   /// Immediate close with a reason (logged by the host).
   void abort(std::error_code ec);
+  /// Closes the socket at once without calling any handler, dial or host callback (the
+  /// host's destructor uses it).
+  void drop();
 
   // --- what the host and `starling peers` show ---
   bool established() const noexcept { return m_established; }
   bool closed() const noexcept { return m_closed; }
+  /// close() or abort() was called, or the socket is gone: no new streams, not reused.
+  bool closing() const noexcept { return m_closing || m_closed; }
   const multiformats::peer_id& peer() const noexcept { return m_peer; }
   conn::direction dir() const noexcept { return m_cfg.dir; }
   /// The peer's address as we see it (/ip4/../tcp/..).
@@ -69,6 +75,13 @@ public:
 
   /// Writes whatever the cores queued (used after calls made from outside a callback).
   void flush();
+
+  /// Inbound streams still in multistream-select (bounded by max_negotiating_streams).
+  std::size_t negotiating_streams() const noexcept { return m_inbound_negotiating; }
+
+  /// The host reported this connection in a peer_connected event (host bookkeeping).
+  bool announced() const noexcept { return m_announced; }
+  void set_announced() noexcept { m_announced = true; }
 
 private:
   friend class stream;
@@ -89,8 +102,8 @@ private:
   // io::byte_core
   result<void> feed(bytes_view in, time_point now) override { return m_core.feed(in, now); }
   void poll_transmit(bytes& out) override;
-  time_point next_deadline() const override { return m_core.next_deadline(); }
-  result<void> on_deadline(time_point now) override { return m_core.on_deadline(now); }
+  time_point next_deadline() const override;
+  result<void> on_deadline(time_point now) override;
   bool finished() const override { return m_core.finished(); }
 
   void on_progress();
@@ -105,6 +118,12 @@ private:
   void pump_quietly(stream& s);
   void pump_all();
   void reap();
+  void on_inbound_stream(yamux::stream_id id);
+  /// Resets streams whose multistream-select outlived the negotiation timeout.
+  void expire_negotiations(time_point now);
+  void prune_negotiation_queue();
+  void leave_negotiation(entry& en);
+  void note_local_reset();
 
   host& m_host;
   conn::config m_cfg;
@@ -117,6 +136,12 @@ private:
   bool m_established = false;
   bool m_closed = false;
   bool m_in_progress = false;
+  bool m_closing = false;
+  bool m_announced = false;
+  std::size_t m_inbound_negotiating = 0;
+  /// Streams in negotiation with their deadlines, oldest first (entries of streams that
+  /// finished negotiating are dropped lazily).
+  std::deque<std::pair<time_point, yamux::stream_id>> m_negotiating;
   std::unordered_map<yamux::stream_id, entry> m_streams;
   std::vector<pending_open> m_pending_opens;
   /// Streams to finish once no callback is on the stack (stream::reset defers here).

@@ -29,6 +29,7 @@ public:
       case host_errc::shutting_down: return "node is shutting down";
       case host_errc::stream_reset_by_peer: return "stream reset by peer";
       case host_errc::stream_reset_locally: return "stream reset";
+      case host_errc::negotiation_timeout: return "stream protocol negotiation timed out";
     }
     return "host error";
   }
@@ -65,7 +66,12 @@ host::~host() {
     boost::system::error_code ignored;
     l->acceptor.close(ignored);
   }
-  for (auto& c : std::vector(m_conns)) c->abort({});
+  // No callbacks into the application from here: it may be half torn down already.
+  m_on_event = nullptr;
+  m_shutdown_done = nullptr;
+  m_dial_waiters.clear();
+  for (auto& c : std::vector(m_conns)) c->drop();
+  m_conns.clear();
 }
 
 conn::config host::conn_config(conn::direction dir) const {
@@ -75,6 +81,7 @@ conn::config host::conn_config(conn::direction dir) const {
   c.handshake_timeout = m_cfg.handshake_timeout;
   c.mux.keepalive_interval = m_cfg.keepalive;
   c.mux.ping_timeout = m_cfg.keepalive_timeout;
+  c.mux.max_inbound_streams = m_cfg.max_inbound_streams;
   c.mux.ack_on_open = true;  // read-only inbound streams (perf upload) must not stall the ACK backlog
   return c;
 }
@@ -115,7 +122,8 @@ void host::accept_next(const std::shared_ptr<listener>& l) {
       std::size_t pending = 0;
       for (auto& c : m_conns) pending += c->established() ? 0 : 1;
       if (m_conns.size() >= m_cfg.max_connections || pending >= m_cfg.max_pending_handshakes) {
-        spdlog::warn("refusing inbound connection: {} connections, {} handshaking", m_conns.size(), pending);
+        ++m_metrics.inbound_refused_limit;
+        spdlog::debug("refusing inbound connection: {} connections, {} handshaking", m_conns.size(), pending);
         boost::system::error_code ignored;
         s.close(ignored);
       } else {
@@ -133,6 +141,7 @@ std::shared_ptr<connection> host::add_connection(io::tcp::socket s, conn::direct
   auto cfg = conn_config(dir);
   if (expected) cfg.expected_remote = expected->ed25519_public_key();
   auto c = std::make_shared<connection>(*this, std::move(s), cfg, expected, io::now());
+  ++(dir == conn::direction::inbound ? m_metrics.connections_opened_inbound : m_metrics.connections_opened_outbound);
   m_conns.push_back(c);
   c->start();
   return c;
@@ -145,7 +154,7 @@ void host::dial(const multiformats::multiaddr& addr, dial_fn done) {
   auto expected = addr.peer();
   if (expected) {
     for (auto& c : m_conns) {
-      if (c->established() && !c->closed() && c->peer() == *expected) return done(c);
+      if (c->established() && !c->closing() && c->peer() == *expected) return done(c);
     }
   }
   if (m_conns.size() >= m_cfg.max_connections) return done(make_error_code(host_errc::too_many_connections));
@@ -190,16 +199,57 @@ std::unique_ptr<stream_handler> host::make_handler(const std::string& protocol) 
 
 std::vector<std::shared_ptr<connection>> host::connections() const { return m_conns; }
 
+node::metrics host::metrics() const {
+  node::metrics m = m_metrics;
+  for (auto& c : m_conns) {
+    m.bytes_in += c->bytes_in();
+    m.bytes_out += c->bytes_out();
+  }
+  return m;
+}
+
+std::vector<dial_fn> host::take_waiters(const connection* c) {
+  auto range = m_dial_waiters.equal_range(c);
+  std::vector<dial_fn> out;
+  for (auto it = range.first; it != range.second; ++it) out.push_back(std::move(it->second));
+  m_dial_waiters.erase(range.first, range.second);
+  return out;
+}
+
+bool host::has_other_announced(const connection& c) const {
+  for (auto& o : m_conns) {
+    if (o.get() != &c && o->announced() && !o->closed() && o->peer() == c.peer()) return true;
+  }
+  return false;
+}
+
 void host::emit(host_event e) {
   if (m_on_event) m_on_event(e);
 }
 
 void host::connection_established(const std::shared_ptr<connection>& c, const conn::established& e) {
+  ++m_metrics.connections_established;
+  // Per-peer bound, counting connections still closing: a peer that reconnects in a loop
+  // cannot make us hold more than max_per_peer sockets.
+  std::size_t same_peer = 0;
+  for (auto& other : m_conns) {
+    if (other != c && other->established() && !other->closed() && other->peer() == c->peer()) ++same_peer;
+  }
+  if (same_peer >= m_cfg.max_per_peer) {
+    ++m_metrics.refused_per_peer;
+    spdlog::debug("closing connection from {}: {} connections to that peer already", c->peer().to_string(),
+                  same_peer);
+    const auto why = make_error_code(host_errc::too_many_connections);
+    for (auto& d : take_waiters(c.get())) d(why);
+    c->abort(why);
+    return;
+  }
   // Two peers dialling each other at once end up with two connections. Both sides keep the
   // one dialled by the peer with the smaller id, so they close the same one; between two
   // connections dialled by the same side, the older stays.
+  bool peer_announced = false;
   for (auto& other : m_conns) {
-    if (other == c || !other->established() || other->closed() || other->peer() != c->peer()) continue;
+    if (other == c || !other->established() || other->closing() || other->peer() != c->peer()) continue;
     auto dialer_of = [this](const connection& x) -> const multiformats::peer_id& {
       return x.dir() == conn::direction::outbound ? m_id : x.peer();
     };
@@ -208,22 +258,18 @@ void host::connection_established(const std::shared_ptr<connection>& c, const co
     std::shared_ptr<connection> winner = loser == c ? other : c;
     spdlog::debug("duplicate connection to {}: closing the one dialled by {}", c->peer().to_string(),
                   dialer_of(*loser).to_string());
+    ++m_metrics.duplicates_closed;
     // Dials waiting on the loser get the winner.
-    auto range = m_dial_waiters.equal_range(loser.get());
-    std::vector<dial_fn> moved;
-    for (auto it = range.first; it != range.second; ++it) moved.push_back(std::move(it->second));
-    m_dial_waiters.erase(range.first, range.second);
-    for (auto& d : moved) d(winner);
+    for (auto& d : take_waiters(loser.get())) d(winner);
+    peer_announced = loser->announced();
     loser->close();
     if (loser == c) return;
     break;
   }
-  emit(peer_connected{c->peer(), c->remote_addr(), c->dir(), e.early_muxer});
-  auto range = m_dial_waiters.equal_range(c.get());
-  std::vector<dial_fn> waiting;
-  for (auto it = range.first; it != range.second; ++it) waiting.push_back(std::move(it->second));
-  m_dial_waiters.erase(range.first, range.second);
-  for (auto& d : waiting) d(c);
+  // One peer_connected per peer: a winner replacing an announced loser is not news.
+  c->set_announced();
+  if (!peer_announced) emit(peer_connected{c->peer(), c->remote_addr(), c->dir(), e.early_muxer});
+  for (auto& d : take_waiters(c.get())) d(c);
   run_identify(c);
 }
 
@@ -260,23 +306,42 @@ void host::identify_received(connection& c, identify::info info) {
 }
 
 void host::connection_closed(const std::shared_ptr<connection>& c, std::error_code ec) {
-  auto range = m_dial_waiters.equal_range(c.get());
-  std::vector<dial_fn> waiting;
-  for (auto it = range.first; it != range.second; ++it) waiting.push_back(std::move(it->second));
-  m_dial_waiters.erase(range.first, range.second);
-  const bool was_established = c->established();
+  auto waiting = take_waiters(c.get());
   std::erase(m_conns, c);
+  account_closed(*c, ec);
   for (auto& d : waiting) d(ec ? ec : make_error_code(host_errc::connection_closed));
-  if (was_established) {
-    emit(peer_disconnected{c->peer(), ec});
-  } else if (waiting.empty()) {
-    spdlog::debug("inbound handshake from {} failed: {}", c->remote_addr().to_string(),
-                  ec ? ec.message() : "closed");
-  }
+  if (c->announced() && !has_other_announced(*c)) emit(peer_disconnected{c->peer(), ec});
   if (m_shutting_down && m_conns.empty() && m_shutdown_done) {
     auto f = std::move(m_shutdown_done);
     m_shutdown_done = nullptr;
     f();
+  }
+}
+
+void host::account_closed(const connection& c, std::error_code ec) {
+  const bool inbound = c.dir() == conn::direction::inbound;
+  ++(inbound ? m_metrics.connections_closed_inbound : m_metrics.connections_closed_outbound);
+  m_metrics.bytes_in += c.bytes_in();
+  m_metrics.bytes_out += c.bytes_out();
+  const bool violation = ec && is_protocol_violation(ec);
+  if (violation) ++m_metrics.protocol_errors;
+  const std::string who = c.established() ? c.peer().to_string() : c.remote_addr().to_string();
+  if (!c.established()) {
+    const auto cls = classify_handshake_failure(ec);
+    m_metrics.count_handshake_failure(cls);
+    spdlog::debug("{} handshake with {} failed ({}): {}", inbound ? "inbound" : "outbound", who, to_string(cls),
+                  ec ? ec.message() : "closed by the peer");
+    return;
+  }
+  if (!ec) {
+    spdlog::debug("connection with {} closed", who);
+    return;
+  }
+  ++m_metrics.connections_closed_by_error;
+  if (violation) {
+    spdlog::info("connection with {} closed: protocol error: {} ({})", who, ec.message(), ec.category().name());
+  } else {
+    spdlog::info("connection with {} closed: {}", who, ec.message());
   }
 }
 

@@ -17,6 +17,7 @@
 #include "core/multiformats/peer_id.hpp"
 #include "io/tcp_driver.hpp"
 #include "node/connection.hpp"
+#include "node/metrics.hpp"
 
 namespace starling::node {
 
@@ -27,7 +28,9 @@ struct host_config {
   std::size_t max_connections = 512;
   /// Inbound connections still in the handshake at most (slow-loris bound).
   std::size_t max_pending_handshakes = 64;
-  /// Connections to one peer at most (duplicates are closed deterministically anyway).
+  /// Connections to one peer at most, counting ones still closing. A connection over the
+  /// limit is closed as soon as its handshake reveals the peer (metrics::refused_per_peer).
+  /// Keep it at 2 or more: a simultaneous dial briefly needs two.
   std::size_t max_per_peer = 2;
   std::chrono::milliseconds handshake_timeout{10000};
   std::chrono::milliseconds dial_timeout{5000};
@@ -36,6 +39,14 @@ struct host_config {
   /// Yamux keep-alive interval (0 disables) and ping timeout.
   std::chrono::milliseconds keepalive{10000};
   std::chrono::milliseconds keepalive_timeout{10000};
+  /// Streams the peer may have open at once on one connection (Yamux; more are RST).
+  std::size_t max_inbound_streams = 256;
+  /// Inbound streams of one connection still in multistream-select; more are reset.
+  std::size_t max_negotiating_streams = 32;
+  /// A stream must agree on its protocol within this time, or it is reset.
+  std::chrono::milliseconds stream_negotiation_timeout{10000};
+  /// After our FIN, how long a closing connection waits for the peer's EOF.
+  std::chrono::milliseconds close_linger{1000};
 };
 
 /// Errors of the host (socket errors come as system errors).
@@ -48,6 +59,7 @@ enum class host_errc {
   shutting_down,        ///< the host is closing
   stream_reset_by_peer, ///< the peer reset the stream
   stream_reset_locally, ///< we reset the stream
+  negotiation_timeout,  ///< the stream's protocol negotiation took too long
 };
 const std::error_category& host_category() noexcept;
 inline std::error_code make_error_code(host_errc e) noexcept { return {static_cast<int>(e), host_category()}; }
@@ -110,6 +122,9 @@ public:
   /// Every connection, established or handshaking.
   std::vector<std::shared_ptr<connection>> connections() const;
 
+  /// A snapshot of the counters (byte counts include live connections).
+  node::metrics metrics() const;
+
   /// Receives host events (on the network thread).
   void on_event(std::function<void(const host_event&)> f) { m_on_event = std::move(f); }
 
@@ -134,6 +149,11 @@ private:
   /// A verified identify record (request or push) arrived on `c`.
   void identify_received(connection& c, identify::info info);
   void emit(host_event e);
+  /// Hands the dials waiting on `c` out (and forgets them).
+  std::vector<dial_fn> take_waiters(const connection* c);
+  /// Counters and the one log line of a connection that went away.
+  void account_closed(const connection& c, std::error_code ec);
+  bool has_other_announced(const connection& c) const;
   conn::config conn_config(conn::direction dir) const;
 
   boost::asio::io_context& m_ctx;
@@ -148,6 +168,7 @@ private:
   std::function<void(const host_event&)> m_on_event;
   /// Dials waiting for their connection's handshake, keyed by connection.
   std::multimap<const connection*, dial_fn> m_dial_waiters;
+  node::metrics m_metrics;
   bool m_shutting_down = false;
   std::function<void()> m_shutdown_done;
 };

@@ -236,6 +236,12 @@ result<void> connection::on_deadline(time_point now) {
   return {};
 }
 
+result<void> connection::inject_plaintext(bytes_view plain) {
+  if (!m_channel || m_stage == stage::dead) return make_error_code(errc::closed);
+  if (auto r = m_channel->encrypt(plain, m_out); !r) return fail(r.error());
+  return {};
+}
+
 void connection::close() {
   if (m_closing) return;
   m_closing = true;

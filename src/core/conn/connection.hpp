@@ -84,6 +84,11 @@ public:
   /// Errors: handshake_timeout, or the Yamux session's keep-alive timeout.
   [[nodiscard]] result<void> on_deadline(time_point now);
 
+  /// Encrypts `plain` and queues it for the socket as if the muxer had written it, bypassing
+  /// Yamux (for tests and tools that must send malformed muxer frames; the node never does).
+  /// Errors: errc::closed before the secure channel exists or after the connection died.
+  [[nodiscard]] result<void> inject_plaintext(bytes_view plain);
+
   /// Graceful close: GoAway(0) once written data is flushed. finished() turns true when the
   /// GoAway has been handed to poll_transmit.
   void close();

@@ -1,0 +1,278 @@
+// The `starling` binary as scripts use it: fork/exec, pipes, bounded waits; children are
+// always killed and reaped. Every listener is on 127.0.0.1 with port 0 and a temporary
+// data directory.
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <gtest/gtest.h>
+#include <random>
+#include <string>
+#include <vector>
+
+namespace fs = std::filesystem;
+using namespace std::chrono_literals;
+
+namespace {
+
+const std::string binary = STARLING_BINARY_DIR "/bin/starling";
+
+/// A child process with its stdout and stderr on pipes.
+class child {
+public:
+  explicit child(std::vector<std::string> args) {
+    int out[2], err[2];
+    if (::pipe2(out, O_CLOEXEC) != 0 || ::pipe2(err, O_CLOEXEC) != 0) return;
+    m_pid = ::fork();
+    if (m_pid == 0) {
+      ::dup2(out[1], 1);
+      ::dup2(err[1], 2);
+      std::vector<char*> argv;
+      argv.push_back(const_cast<char*>(binary.c_str()));
+      for (auto& a : args) argv.push_back(a.data());
+      argv.push_back(nullptr);
+      ::execv(binary.c_str(), argv.data());
+      ::_exit(127);
+    }
+    ::close(out[1]);
+    ::close(err[1]);
+    m_out = out[0];
+    m_err = err[0];
+  }
+  ~child() {
+    kill();
+    if (m_out >= 0) ::close(m_out);
+    if (m_err >= 0) ::close(m_err);
+  }
+  child(const child&) = delete;
+  child& operator=(const child&) = delete;
+
+  void kill(int sig = SIGKILL) {
+    if (m_pid > 0 && !m_reaped) {
+      ::kill(m_pid, sig);
+      wait(5s);
+    }
+  }
+  /// Reads until `n` complete stdout lines are there, EOF, or the deadline.
+  std::vector<std::string> lines(std::size_t n, std::chrono::milliseconds limit = 10s) {
+    const auto end = std::chrono::steady_clock::now() + limit;
+    while (count_lines(m_stdout) < n && !m_out_eof) {
+      if (!pump(end)) break;
+    }
+    return split(m_stdout);
+  }
+  /// Reads both pipes to EOF and reaps the child; returns its exit code (-1 on timeout or
+  /// signal; the child is killed then).
+  int wait(std::chrono::milliseconds limit = 20s) {
+    const auto end = std::chrono::steady_clock::now() + limit;
+    while (!(m_out_eof && m_err_eof)) {
+      if (!pump(end)) break;
+    }
+    if (m_reaped) return m_code;
+    if (!(m_out_eof && m_err_eof)) ::kill(m_pid, SIGKILL);
+    int status = 0;
+    ::waitpid(m_pid, &status, 0);
+    m_reaped = true;
+    m_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    return m_code;
+  }
+  const std::string& out() const { return m_stdout; }
+  const std::string& err() const { return m_stderr; }
+
+private:
+  static std::size_t count_lines(const std::string& s) { return static_cast<std::size_t>(std::count(s.begin(), s.end(), '\n')); }
+  static std::vector<std::string> split(const std::string& s) {
+    std::vector<std::string> out;
+    std::size_t pos = 0;
+    for (std::size_t nl; (nl = s.find('\n', pos)) != std::string::npos; pos = nl + 1) out.push_back(s.substr(pos, nl - pos));
+    return out;
+  }
+  /// One poll round; false on timeout.
+  bool pump(std::chrono::steady_clock::time_point end) {
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(end - std::chrono::steady_clock::now());
+    if (left <= 0ms) return false;
+    pollfd fds[2] = {{m_out_eof ? -1 : m_out, POLLIN, 0}, {m_err_eof ? -1 : m_err, POLLIN, 0}};
+    if (::poll(fds, 2, static_cast<int>(left.count())) <= 0) return false;
+    read_into(fds[0], m_out, m_stdout, m_out_eof);
+    read_into(fds[1], m_err, m_stderr, m_err_eof);
+    return true;
+  }
+  static void read_into(const pollfd& p, int fd, std::string& to, bool& eof) {
+    if (p.fd < 0 || !(p.revents & (POLLIN | POLLHUP | POLLERR))) return;
+    char buf[4096];
+    const ssize_t n = ::read(fd, buf, sizeof buf);
+    if (n <= 0) eof = true; else to.append(buf, static_cast<std::size_t>(n));
+  }
+
+  pid_t m_pid = -1;
+  int m_out = -1, m_err = -1;
+  bool m_out_eof = false, m_err_eof = false, m_reaped = false;
+  int m_code = -1;
+  std::string m_stdout, m_stderr;
+};
+
+std::size_t line_count(const std::string& s) { return static_cast<std::size_t>(std::count(s.begin(), s.end(), '\n')); }
+
+class cli_test : public ::testing::Test {
+protected:
+  void SetUp() override {
+    std::random_device rd;
+    m_dir = fs::temp_directory_path() / ("starling-cli-" + std::to_string(::getpid()) + "-" + std::to_string(rd()));
+    fs::create_directories(m_dir);
+  }
+  void TearDown() override {
+    std::error_code ec;
+    fs::remove_all(m_dir, ec);
+  }
+  std::string dir(const std::string& name) const { return (m_dir / name).string(); }
+
+  /// Starts a node; returns its peer id and its one listen address.
+  std::pair<std::string, std::string> start_node(child& c) {
+    auto l = c.lines(2);
+    EXPECT_GE(l.size(), 2u) << c.err();
+    if (l.size() < 2) return {};
+    return {l[0], l[1]};
+  }
+  std::vector<std::string> node_args(const std::string& name) const {
+    return {"node", "--data-dir", dir(name), "--listen", "/ip4/127.0.0.1/tcp/0"};
+  }
+
+  fs::path m_dir;
+};
+
+TEST_F(cli_test, node_prints_id_and_listen_address) {
+  child n(node_args("a"));
+  auto [id, addr] = start_node(n);
+  EXPECT_EQ(id.rfind("12D3KooW", 0), 0u) << id;
+  EXPECT_EQ(addr.rfind("/ip4/127.0.0.1/tcp/", 0), 0u) << addr;
+  EXPECT_EQ(addr.find("/tcp/0/"), std::string::npos) << addr;  // the real port
+  EXPECT_TRUE(addr.size() > id.size() && addr.substr(addr.size() - id.size() - 5) == "/p2p/" + id) << addr;
+  // SIGTERM: a clean exit.
+  // TODO(apps): run_node prints its addresses before it installs the SIGINT/SIGTERM
+  // signal_set, so a signal sent right after the output kills it. Until that is fixed, make
+  // sure the node is inside its event loop first (a ping is answered only from there).
+  child p({"ping", addr, "-c", "1"});
+  ASSERT_EQ(p.wait(), 0) << p.err();
+  n.kill(SIGTERM);
+  EXPECT_EQ(n.wait(), 0);
+}
+
+TEST_F(cli_test, id_is_stable_and_the_key_is_private) {
+  child a({"id", "--data-dir", dir("id")});
+  ASSERT_EQ(a.wait(), 0) << a.err();
+  child b({"id", "--data-dir", dir("id")});
+  ASSERT_EQ(b.wait(), 0) << b.err();
+  EXPECT_EQ(a.out(), b.out());
+  EXPECT_EQ(a.out().rfind("12D3KooW", 0), 0u);
+  EXPECT_EQ(line_count(a.out()), 1u);
+  struct stat st {};
+  ASSERT_EQ(::stat((m_dir / "id" / "identity.key").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+}
+
+TEST_F(cli_test, corrupt_key_is_one_line_error) {
+  fs::create_directories(m_dir / "bad");
+  fs::permissions(m_dir / "bad", fs::perms::owner_all, fs::perm_options::replace);
+  {
+    std::ofstream f(m_dir / "bad" / "identity.key", std::ios::binary);
+    f << "this is not a key";
+  }
+  fs::permissions(m_dir / "bad" / "identity.key", fs::perms::owner_read | fs::perms::owner_write,
+                  fs::perm_options::replace);
+  child c({"id", "--data-dir", dir("bad")});
+  EXPECT_NE(c.wait(), 0);
+  EXPECT_EQ(line_count(c.err()), 1u) << c.err();
+  EXPECT_NE(c.err().find("identity.key"), std::string::npos) << c.err();
+  EXPECT_TRUE(c.out().empty());
+  // Never silently replaced.
+  std::ifstream f(m_dir / "bad" / "identity.key");
+  std::string content((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+  EXPECT_EQ(content, "this is not a key");
+}
+
+TEST_F(cli_test, ping_a_running_node) {
+  child n(node_args("a"));
+  auto [id, addr] = start_node(n);
+  ASSERT_FALSE(addr.empty());
+  child p({"ping", addr, "-c", "3", "-i", "0.05"});
+  ASSERT_EQ(p.wait(), 0) << p.out() << p.err();
+  for (const char* s : {"seq=1 ", "seq=2 ", "seq=3 ", "3 transmitted, 3 received, 0% loss", "rtt min/avg/max/mdev"}) {
+    EXPECT_NE(p.out().find(s), std::string::npos) << s << "\n" << p.out();
+  }
+  EXPECT_NE(p.out().find(id), std::string::npos);
+}
+
+TEST_F(cli_test, bad_multiaddr_is_one_line_error) {
+  for (std::string bad : {"/ip4/999.1.1.1/tcp/1", "not-an-address", "/ip4/127.0.0.1/tcp/99999"}) {
+    child p({"ping", bad});
+    EXPECT_NE(p.wait(), 0) << bad;
+    EXPECT_EQ(line_count(p.err()), 1u) << bad << ": " << p.err();
+    EXPECT_TRUE(p.out().empty()) << bad;
+  }
+}
+
+TEST_F(cli_test, port_in_use_is_one_line_error) {
+  child n(node_args("a"));
+  auto [id, addr] = start_node(n);
+  ASSERT_FALSE(addr.empty());
+  const std::string port_part = addr.substr(0, addr.find("/p2p/"));
+  child m({"node", "--data-dir", dir("b"), "--listen", port_part});
+  EXPECT_NE(m.wait(), 0);
+  EXPECT_EQ(line_count(m.err()), 1u) << m.err();
+  EXPECT_NE(m.err().find("in use"), std::string::npos) << m.err();
+}
+
+TEST_F(cli_test, unreachable_peer_is_one_line_error) {
+  // A loopback port that was just free: nobody listens there.
+  boost::asio::io_context ctx;
+  boost::asio::ip::tcp::acceptor acc(ctx, {boost::asio::ip::make_address("127.0.0.1"), 0});
+  const auto port = acc.local_endpoint().port();
+  acc.close();
+  child idc({"id", "--data-dir", dir("x")});
+  ASSERT_EQ(idc.wait(), 0);
+  std::string id = idc.out().substr(0, idc.out().size() - 1);
+  child p({"ping", "/ip4/127.0.0.1/tcp/" + std::to_string(port) + "/p2p/" + id, "-c", "1"});
+  EXPECT_NE(p.wait(), 0);
+  EXPECT_EQ(line_count(p.err()), 1u) << p.err();
+  EXPECT_NE(p.err().find("refused"), std::string::npos) << p.err();
+}
+
+TEST_F(cli_test, wrong_peer_id_is_one_line_error) {
+  child n(node_args("a"));
+  auto [id, addr] = start_node(n);
+  ASSERT_FALSE(addr.empty());
+  child other({"id", "--data-dir", dir("other")});
+  ASSERT_EQ(other.wait(), 0);
+  const std::string other_id = other.out().substr(0, other.out().size() - 1);
+  const std::string wrong = addr.substr(0, addr.find("/p2p/")) + "/p2p/" + other_id;
+  child p({"ping", wrong, "-c", "1"});
+  EXPECT_NE(p.wait(), 0);
+  EXPECT_EQ(line_count(p.err()), 1u) << p.err();
+  EXPECT_NE(p.err().find("peer id mismatch"), std::string::npos) << p.err();
+}
+
+TEST_F(cli_test, perf_json_final_line) {
+  child n(node_args("a"));
+  auto [id, addr] = start_node(n);
+  ASSERT_FALSE(addr.empty());
+  child p({"perf", addr, "--upload-bytes", "3000000", "--download-bytes", "5000000", "--json"});
+  ASSERT_EQ(p.wait(), 0) << p.err();
+  const std::string& o = p.out();
+  ASSERT_FALSE(o.empty());
+  const auto start = o.rfind('\n', o.size() - 2);
+  const std::string last = o.substr(start == std::string::npos ? 0 : start + 1);
+  EXPECT_EQ(last.rfind("{\"type\":\"final\"", 0), 0u) << last;
+  EXPECT_NE(last.find("\"uploadBytes\":3000000"), std::string::npos) << last;
+  EXPECT_NE(last.find("\"downloadBytes\":5000000"), std::string::npos) << last;
+  EXPECT_NE(last.find("\"timeSeconds\":"), std::string::npos) << last;
+}
+
+}  // namespace
