@@ -17,7 +17,7 @@ std::size_t secure_channel::frames_size(std::size_t plain_len) noexcept {
 
 result<void> secure_channel::encrypt(bytes_view plain, bytes& out) {
   if (m_failed) return make_error_code(errc::channel_failed);
-  out.reserve(out.size() + frames_size(plain.size()));
+  reserve_more(out, frames_size(plain.size()));
   do {
     const std::size_t n = std::min(plain.size(), max_frame_plaintext);
     const std::size_t body = n + crypto::aead_tag_size;
@@ -35,6 +35,37 @@ result<void> secure_channel::encrypt(bytes_view plain, bytes& out) {
     plain = plain.subspan(n);
   } while (!plain.empty());
   return {};
+}
+
+void secure_channel::reserve_more(bytes& out, std::size_t extra) {
+  // Grow geometrically: reserving the exact size on every call would reallocate (and copy
+  // everything already queued) each time a caller appends frame after frame.
+  const std::size_t need = out.size() + extra;
+  if (need > out.capacity()) out.reserve(std::max(need, 2 * out.capacity()));
+}
+
+result<void> secure_channel::seal(bytes& buf, std::size_t at) {
+  if (m_failed) return make_error_code(errc::channel_failed);
+  const std::size_t plain_len = buf.size() - at - frame_header_size;
+  if (plain_len > max_frame_plaintext) {
+    // More than one frame: the plaintext has to move to make room for headers and tags.
+    const bytes plain(buf.begin() + static_cast<std::ptrdiff_t>(at + frame_header_size), buf.end());
+    buf.resize(at);
+    auto r = encrypt(plain, buf);
+    if (!r) buf.resize(at);
+    return r;
+  }
+  const std::size_t body = plain_len + crypto::aead_tag_size;
+  buf[at] = static_cast<std::uint8_t>(body >> 8);
+  buf[at + 1] = static_cast<std::uint8_t>(body & 0xff);
+  reserve_more(buf, crypto::aead_tag_size);
+  buf.resize(buf.size() + crypto::aead_tag_size);
+  auto r = m_send.encrypt_inplace({}, std::span<std::uint8_t>(buf).subspan(at + frame_header_size, body));
+  if (!r) {
+    buf.resize(at);
+    m_failed = true;
+  }
+  return r;
 }
 
 result<void> secure_channel::open_frame(bytes_view body, bytes& plain_out) {

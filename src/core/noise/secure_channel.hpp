@@ -14,6 +14,8 @@ namespace starling::noise {
 inline constexpr std::size_t max_frame_size = 65535;
 /// Largest plaintext carried by one frame (frame minus the 16-byte tag).
 inline constexpr std::size_t max_frame_plaintext = max_frame_size - crypto::aead_tag_size;
+/// Bytes of the length prefix in front of every frame.
+inline constexpr std::size_t frame_header_size = 2;
 
 /// An established Noise session: one cipher state per direction. Movable, not copyable.
 class secure_channel {
@@ -33,6 +35,15 @@ public:
   /// (see frames_size()). Errors: nonce_exhausted, channel_failed. On error nothing is appended
   /// for the failing frame and the channel is dead: close the connection.
   result<void> encrypt(bytes_view plain, bytes& out);
+
+  /// Zero-copy variant of encrypt() for callers that build the plaintext in the output
+  /// buffer themselves: `buf[at, at + frame_header_size)` is room the caller left for the
+  /// length prefix (its content is ignored) and `buf[at + frame_header_size, end)` is the
+  /// plaintext. Turns that tail into frames in place: one frame (prefix written, tag appended,
+  /// encrypted without a copy) when the plaintext fits max_frame_plaintext, otherwise several
+  /// (through a copy). An empty plaintext gives one empty frame. Errors and the state after
+  /// them as for encrypt(); on error `buf` is cut back to `at`.
+  result<void> seal(bytes& buf, std::size_t at);
 
   /// Decrypts every complete frame of `pending bytes + in` and appends the plaintext to
   /// `plain_out`; an incomplete trailing frame is buffered for the next call. Errors:
@@ -55,6 +66,7 @@ public:
 private:
   result<void> process(bytes_view in, bytes& plain_out);
   result<void> open_frame(bytes_view body, bytes& plain_out);
+  static void reserve_more(bytes& out, std::size_t extra);
 
   cipher_state m_send;
   cipher_state m_recv;

@@ -31,6 +31,11 @@ struct config {
   std::uint32_t max_frame_size = 256 * 1024;
   /// Bytes write() accepts beyond the peer's send window, per stream.
   std::size_t write_slack = 64 * 1024;
+  /// Most bytes of the peer's window that write() buffers per stream (plus write_slack), even
+  /// when the window is larger: what is buffered only has to cover the next few
+  /// poll_transmit calls, and a window-sized buffer (up to 16 MiB) would cost memory and
+  /// page faults. Never below the initial window.
+  std::size_t max_write_buffer = 2 * 1024 * 1024;
   /// Send a keep-alive ping this long after the previous one; 0 disables keep-alive.
   clock_duration keepalive_interval = std::chrono::seconds(10);
   /// A ping without reply for this long kills the session (keepalive_timeout); 0 = never.

@@ -10,6 +10,7 @@ config sanitize(config c) noexcept {
   c.initial_window = std::max(c.initial_window, default_window);
   c.max_window = std::max(c.max_window, c.initial_window);
   c.max_frame_size = std::max<std::uint32_t>(c.max_frame_size, 1);
+  c.max_write_buffer = std::max<std::size_t>(c.max_write_buffer, c.initial_window);
   return c;
 }
 }  // namespace
@@ -85,7 +86,7 @@ void session::enqueue_send(detail::stream& s) {
 
 void session::check_writable(detail::stream& s) {
   if (!s.write_blocked || s.fin_queued) return;
-  if (s.send.buffer_limit(m_cfg.max_window, m_cfg.write_slack) > s.tx_pending()) {
+  if (s.send.buffer_limit(write_cap(), m_cfg.write_slack) > s.tx_pending()) {
     s.write_blocked = false;
     push_event(ev_kind::writable, s.id);
   }
@@ -121,7 +122,7 @@ result<std::size_t> session::write(stream_id id, bytes_view data) {
   auto* s = find(static_cast<std::uint32_t>(id));
   if (s == nullptr || s->closed) return errc::unknown_stream;
   if (s->fin_queued) return errc::write_closed;
-  const std::uint64_t limit = s->send.buffer_limit(m_cfg.max_window, m_cfg.write_slack);
+  const std::uint64_t limit = s->send.buffer_limit(write_cap(), m_cfg.write_slack);
   const std::uint64_t room = limit > s->tx_pending() ? limit - s->tx_pending() : 0;
   const auto n = static_cast<std::size_t>(std::min<std::uint64_t>(room, data.size()));
   if (n < data.size()) s->write_blocked = true;

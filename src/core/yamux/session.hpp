@@ -7,6 +7,7 @@
 /// consume() when it has processed it, which reopens the peer's window. write() accepts what
 /// the peer's window (plus a small slack) allows; the rest is retried after stream_writable.
 
+#include <algorithm>
 #include <cstdint>
 #include <deque>
 #include <optional>
@@ -125,6 +126,9 @@ private:
   void enqueue_send(detail::stream& s);
   void check_writable(detail::stream& s);
   void maybe_finish(detail::stream& s);
+  std::uint64_t write_cap() const noexcept {
+    return std::min<std::uint64_t>(m_cfg.max_window, m_cfg.max_write_buffer);
+  }
 
   // feed helpers (session_feed.cpp)
   std::error_code on_header(const header& h);

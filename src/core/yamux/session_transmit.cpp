@@ -66,11 +66,11 @@ void session::emit_data(bytes& out, std::size_t budget) {
     if (n == s->tx_pending() && s->fin_queued && !s->fin_sent) f |= flags::fin;
     const header h{0, n > 0 ? frame_type::data : frame_type::window_update, f, id,
                    static_cast<std::uint32_t>(n)};
-    const std::size_t at = out.size();
-    out.resize(at + header_size + n);
-    encode_header(h, out.data() + at);
+    // Header, then the payload copied straight from the stream's buffer (no zero-fill first).
+    append_header(h, out);
     if (n > 0) {
-      std::copy_n(s->tx.data() + s->tx_head, n, out.data() + at + header_size);
+      const auto* from = s->tx.data() + s->tx_head;
+      out.insert(out.end(), from, from + n);
       s->tx_head += n;
       if (s->tx_head == s->tx.size()) {
         s->tx.clear();
