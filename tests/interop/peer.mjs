@@ -28,6 +28,11 @@ export const PING_PROTOCOL = '/ipfs/ping/1.0.0'
 
 // ---------------------------------------------------------------- output
 
+// The driving test is gone (its end of the pipe closed, e.g. it crashed): exit at once.
+// Without this, EPIPE -> uncaughtException -> emit -> EPIPE ... spins at 100% CPU and
+// starves the --timeout safety net (seen after an aborted test binary).
+process.stdout.on('error', () => process.exit(4))
+
 /** Write one JSON line on stdout (synchronous for pipes and files on Linux). */
 function emit (obj) {
   process.stdout.write(JSON.stringify(obj, (_k, v) => typeof v === 'bigint' ? v.toString() : v) + '\n')
