@@ -111,7 +111,9 @@ public:
   const std::vector<multiformats::multiaddr>& listen_addrs() const noexcept { return m_listen_addrs; }
 
   /// Dials a peer. A trailing /p2p/<id> is verified in the handshake (peer id mismatch fails
-  /// the dial). An already established connection to that peer is reused.
+  /// the dial). An already established connection to that peer is reused. When the peer
+  /// dials us at the same moment, the connection handed out may be the one both sides then
+  /// close as the duplicate (it closes gracefully); connections() holds the survivor.
   void dial(const multiformats::multiaddr& addr, dial_fn done);
 
   /// Registers the handler for inbound streams of `protocol` (also listed in identify).
