@@ -127,6 +127,8 @@ int run_node(const node_options& opts) {
       cfg.early_muxer = t["early_muxer"].value_or(true);
       cfg.max_connections = t["limits"]["max_connections"].value_or(cfg.max_connections);
       cfg.max_pending_handshakes = t["limits"]["max_pending_handshakes"].value_or(cfg.max_pending_handshakes);
+      cfg.max_per_peer = t["limits"]["max_per_peer"].value_or(cfg.max_per_peer);
+      cfg.max_inbound_streams = t["limits"]["max_inbound_streams"].value_or(cfg.max_inbound_streams);
     } catch (const toml::parse_error& e) {
       print_error("cannot read config " + o.config_file + ": " + std::string(e.description()) + " (line " +
                   std::to_string(e.source().begin.line) + ")");
@@ -184,6 +186,14 @@ int run_node(const node_options& opts) {
         },
         e);
   });
+  // Signals are caught before anything is printed: a script may send SIGTERM as soon as it
+  // has read our addresses, and that must be a clean shutdown.
+  asio::signal_set signals(ctx, SIGINT, SIGTERM);
+  signals.async_wait([&](boost::system::error_code ec, int sig) {
+    if (ec) return;
+    spdlog::info("signal {}: closing connections", sig);
+    h.shutdown([&] { ctx.stop(); });
+  });
   std::printf("%s\n", h.id().to_string().c_str());
   for (auto& a : h.listen_addrs()) std::printf("%s\n", a.to_string().c_str());
   std::fflush(stdout);
@@ -193,12 +203,6 @@ int run_node(const node_options& opts) {
     });
   }
 
-  asio::signal_set signals(ctx, SIGINT, SIGTERM);
-  signals.async_wait([&](boost::system::error_code ec, int sig) {
-    if (ec) return;
-    spdlog::info("signal {}: closing connections", sig);
-    h.shutdown([&] { ctx.stop(); });
-  });
   ctx.run();
   return 0;
 }

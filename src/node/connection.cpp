@@ -93,7 +93,21 @@ void connection::reap() {
 
 void connection::poll_transmit(bytes& out) {
   pump_all();
+  // GoAway(0) waits until every stream's queued bytes and FIN are inside the muxer; the muxer
+  // then sends it after they are on the wire.
+  if (m_close_pending && all_streams_drained()) {
+    m_close_pending = false;
+    m_core.close();
+  }
   m_core.poll_transmit(out);
+}
+
+bool connection::all_streams_drained() const {
+  for (const auto& [id, en] : m_streams) {
+    if (en.s->m_reset) continue;
+    if (en.s->buffered() > 0 || (en.s->m_close_write_requested && !en.s->m_close_write_sent)) return false;
+  }
+  return true;
 }
 
 void connection::close() {
@@ -103,7 +117,7 @@ void connection::close() {
     if (en.open && !en.s->write_closed()) en.s->close_write();
   }
   m_pending_opens.clear();
-  m_core.close();
+  m_close_pending = true;
   flush();
 }
 

@@ -117,6 +117,7 @@ private:
   void pump(stream& s);
   void pump_quietly(stream& s);
   void pump_all();
+  bool all_streams_drained() const;
   void reap();
   void on_inbound_stream(yamux::stream_id id);
   /// Resets streams whose multistream-select outlived the negotiation timeout.
@@ -135,6 +136,7 @@ private:
   time_point m_since;
   bool m_established = false;
   bool m_closed = false;
+  bool m_close_pending = false;  ///< close() asked; GoAway waits for the streams to drain
   bool m_in_progress = false;
   bool m_closing = false;
   bool m_announced = false;

@@ -13,17 +13,38 @@ namespace {
 // ---- identify ----
 
 /// Inbound /ipfs/id/1.0.0: send our record, close.
+///
+/// The FIN is held back for a moment: js-libp2p (3.x) fails its dialer-side
+/// multistream-select when the echo, the record and the FIN arrive before it has dispatched
+/// the echo (its stream closes the readable end before it can put the record back).
 class identify_server final : public stream_handler {
 public:
-  explicit identify_server(host& h) : m_host(h) {}
+  explicit identify_server(host& h)
+      : m_host(h), m_timer(h.context()), m_alive(std::make_shared<bool>(true)) {}
+  ~identify_server() override { *m_alive = false; }
   void on_open(stream& s) override {
     s.write(identify::encode(make_identify_info(m_host, s.conn())));
-    s.close_write();
+    m_stream = &s;
+    m_timer.expires_after(identify_fin_delay);
+    m_timer.async_wait([this, alive = std::weak_ptr<bool>(m_alive)](boost::system::error_code ec) {
+      auto a = alive.lock();
+      if (ec || !a || !*a || !m_stream) return;
+      m_stream->close_write();
+    });
   }
   void on_data(stream&, bytes_view) override {}  // the dialer sends nothing; ignore
+  void on_read_closed(stream& s) override { s.close_write(); }
+  void on_closed(stream&, std::error_code) override {
+    m_stream = nullptr;
+    m_timer.cancel();
+  }
 
 private:
+  static constexpr std::chrono::milliseconds identify_fin_delay{20};
   host& m_host;
+  boost::asio::steady_timer m_timer;
+  std::shared_ptr<bool> m_alive;
+  stream* m_stream = nullptr;
 };
 
 class identify_reader final : public stream_handler {

@@ -189,7 +189,11 @@ TEST(YamuxFrame, SynFinRstOnZeroLengthWindowUpdates) {
   EXPECT_EQ(events(s), std::vector<std::string>{"fin 1"});
   ASSERT_EQ(s.write(y::stream_id{1}, as_bytes("ok")).value(), 2u);
   ASSERT_TRUE(s.close_write(y::stream_id{1}));
-  EXPECT_EQ(drain(s), data_frame(y::flags::ack | y::flags::fin, 1, "ok"));
+  // FIN rides on its own zero-length WindowUpdate after the data (js-yamux drops data that
+  // shares a frame with FIN once its write side is closed; docs/interop.md).
+  bytes expected = data_frame(y::flags::ack, 1, "ok");
+  append(expected, frame(1, y::flags::fin, 1, 0));
+  EXPECT_EQ(drain(s), expected);
   EXPECT_EQ(events(s), std::vector<std::string>{"closed 1"});
   EXPECT_EQ(s.stream_count(), 0u);
 

@@ -208,7 +208,9 @@ void connection::poll_transmit(bytes& out) {
 }
 
 std::optional<event> connection::poll_event() {
-  if (m_established) {
+  // `established` promises a running muxer: hold it back while /yamux/1.0.0 is still being
+  // negotiated with multistream-select (no early muxer).
+  if (m_established && m_mux) {
     event e = *m_established;
     m_established.reset();
     return e;

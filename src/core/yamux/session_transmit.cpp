@@ -63,7 +63,10 @@ void session::emit_data(bytes& out, std::size_t budget) {
       break;
     }
     std::uint16_t f = s->take_handshake_flags();
-    if (n == s->tx_pending() && s->fin_queued && !s->fin_sent) f |= flags::fin;
+    // FIN goes on its own zero-length frame after the last data: js-yamux (8.x) applies a Data
+    // frame's flags before its payload, so data sharing a frame with FIN is dropped by a js
+    // stream whose write side is already closed.
+    if (n == 0 && s->tx_pending() == 0 && s->fin_queued && !s->fin_sent) f |= flags::fin;
     const header h{0, n > 0 ? frame_type::data : frame_type::window_update, f, id,
                    static_cast<std::uint32_t>(n)};
     // Header, then the payload copied straight from the stream's buffer (no zero-fill first).
