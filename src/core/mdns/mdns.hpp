@@ -121,7 +121,9 @@ public:
   void shutdown();
 
   /// Handles one received UDP payload. Queries for `_p2p._udp.local` (PTR or ANY) schedule an
-  /// answer; responses produce events. Packets that are neither are ignored (returns success).
+  /// answer; responses produce events. Packets that are neither, and every packet before
+  /// start() or after shutdown(), are ignored (returns success). Our own packets, looped back
+  /// by the kernel, are recognised by our peer name and id and ignored.
   /// Errors: the dns::errc parse errors, unknown_interface. The caller drops the packet, maybe
   /// logs, and carries on; the core is unaffected.
   [[nodiscard]] result<void> feed(bytes_view packet, std::uint32_t interface_index,
