@@ -99,7 +99,7 @@ lan_init() {
   LAN_RESULT_PRINTED=
   trap lan__on_exit EXIT
   trap 'printf "interrupted\n" >&2; exit 130' INT
-  trap 'printf "terminated (time limit %ss?)\n" "${LAN_UNDER_TIMEOUT:-?}" >&2; exit 143' TERM
+  trap 'LAN_TERMINATED=1; exit 143' TERM
 
   # Record the owner so that cleanup-stale never touches a run that is still alive.
   mkdir -p "$LAN_STATE_ROOT" 2>/dev/null || LAN_STATE_ROOT=${TMPDIR:-/tmp}/stl-netns-state
@@ -164,7 +164,12 @@ lan__on_exit() {
   local code=$?
   trap - EXIT INT TERM
   if [[ -z ${LAN_RESULT_PRINTED:-} && $code -ne 0 && $code -ne 77 ]]; then
-    printf 'FAIL: %s: aborted with exit code %s\n' "${LAN_TEST_NAME:-netns test}" "$code"
+    if [[ -n ${LAN_TERMINATED:-} ]]; then
+      printf 'FAIL: %s: terminated (time limit %s s reached, or killed)\n' \
+        "${LAN_TEST_NAME:-netns test}" "${LAN_UNDER_TIMEOUT:-?}"
+    else
+      printf 'FAIL: %s: aborted with exit code %s\n' "${LAN_TEST_NAME:-netns test}" "$code"
+    fi
   fi
   if [[ $code -ne 0 && $code -ne 77 ]]; then
     lan_dump_logs
@@ -381,6 +386,8 @@ lan_spawn() {
   # `ip netns exec` execs the command (no extra fork), so $! is the command's pid.
   ip netns exec "$ns" "$@" >"$LAN_DIR/$name.out" 2>"$LAN_DIR/$name.err" </dev/null &
   LAN_PID[$name]=$!
+  # Out of the job table: no "Killed" job reports; bash still reaps it (lan_kill polls).
+  disown "$!"
 }
 
 # lan_pid NAME: the pid of a spawned process.
@@ -391,15 +398,13 @@ lan_err() { printf '%s\n' "$LAN_DIR/$1.err"; }
 
 # lan_kill NAME [SIGNAL]: signal a spawned process (default TERM) and reap it (KILL after 3 s).
 lan_kill() {
-  local name=$1 sig=${2:-TERM} pid=${LAN_PID[$1]:-} i
+  local name=$1 sig=${2:-TERM} pid=${LAN_PID[$1]:-}
   [[ -n $pid ]] || return 0
   kill "-$sig" "$pid" 2>/dev/null
-  for ((i = 0; i < 30; i++)); do
-    kill -0 "$pid" 2>/dev/null || break
-    sleep 0.1
-  done
-  kill -KILL "$pid" 2>/dev/null
-  wait "$pid" 2>/dev/null
+  if ! lan_wait_gone "$pid" 3; then
+    kill -KILL "$pid" 2>/dev/null
+    lan_wait_gone "$pid" 2
+  fi
   unset "LAN_PID[$name]"
   return 0
 }
@@ -410,14 +415,14 @@ lan_kill_all() {
   for name in "${!LAN_PID[@]}"; do kill -TERM "${LAN_PID[$name]}" 2>/dev/null; done
   for ((i = 0; i < 20; i++)); do
     alive=0
-    for name in "${!LAN_PID[@]}"; do kill -0 "${LAN_PID[$name]}" 2>/dev/null && alive=1; done
+    for name in "${!LAN_PID[@]}"; do lan_wait_gone "${LAN_PID[$name]}" 0 || alive=1; done
     ((alive)) || break
     sleep 0.1
   done
   for name in "${!LAN_PID[@]}"; do
     pid=${LAN_PID[$name]}
     kill -KILL "$pid" 2>/dev/null
-    wait "$pid" 2>/dev/null
+    lan_wait_gone "$pid" 2
   done
   LAN_PID=()
 }
@@ -521,7 +526,8 @@ lan_dump_logs() {
 if [[ ${BASH_SOURCE[0]} == "$0" ]]; then
   case ${1:-} in
     cleanup-stale)
-      [[ $(id -u) -eq 0 ]] || { echo "cleanup-stale needs root" >&2; exit 1; }
+      # Without root no run could have made namespaces: nothing to do.
+      [[ $(id -u) -eq 0 ]] || { echo "cleanup-stale: not root, nothing to clean"; exit 0; }
       lan_cleanup_stale
       ;;
     list)
