@@ -170,7 +170,7 @@ lan_switch x
 lan_host c1 x
 lan_host c2 x
 lan_spawn sleeper c1 sleep 60
-echo "\$LAN_PREFIX \$(lan_pid sleeper)" >"\$1"
+echo "\$LAN_PREFIX \$(lan_pid sleeper) \$LAN_DIR" >"\$1"
 case \$2 in
   fail) exit 1 ;;
   wait) while :; do sleep 0.1; done ;;
@@ -178,13 +178,13 @@ esac
 EOF
 
 bash "$child" "$LAN_DIR/c1.info" fail >/dev/null 2>&1
-read -r p1 _ <"$LAN_DIR/c1.info"
+read -r p1 _ d1 <"$LAN_DIR/c1.info"
 lan_check "a failing run leaves no namespace with its prefix ($p1)" test "$(ours "$p1")" -eq 0
 
 bash "$child" "$LAN_DIR/c2.info" wait >/dev/null 2>&1 &
 cpid=$!
 lan_wait_file "$LAN_DIR/c2.info" . 10 || lan_fail "child run did not start"
-read -r p2 sleeper2 <"$LAN_DIR/c2.info"
+read -r p2 sleeper2 d2 <"$LAN_DIR/c2.info"
 lan_check "the child run's namespaces exist while it runs" test "$(ours "$p2")" -eq 3
 kill -TERM "$cpid"
 wait "$cpid" 2>/dev/null
@@ -194,7 +194,7 @@ lan_check "... and no process it started" lan_wait_gone "$sleeper2"
 bash "$child" "$LAN_DIR/c3.info" wait >/dev/null 2>&1 &
 cpid=$!
 lan_wait_file "$LAN_DIR/c3.info" . 10 || lan_fail "child run did not start"
-read -r p3 sleeper3 <"$LAN_DIR/c3.info"
+read -r p3 sleeper3 d3 <"$LAN_DIR/c3.info"
 kill -KILL "$cpid"
 wait "$cpid" 2>/dev/null
 lan_check "a run killed by SIGKILL leaves its namespaces behind" test "$(ours "$p3")" -eq 3
@@ -207,6 +207,8 @@ lan_check "... and kills the process left inside them" lan_wait_gone "$sleeper3"
 lan_check "cleanup-stale spares a live run (this one)" test "$(ours "$LAN_PREFIX")" -eq 8
 lan_check "cleanup-stale spares names outside its pattern" bash -c "ip netns list | grep -q '^$decoy'"
 ip netns del "$decoy"
+# The child runs keep their logs (failed, terminated, killed): remove them.
+for d in "$d1" "$d2" "$d3"; do [[ $d == "${TMPDIR:-/tmp}"/stl-* ]] && rm -rf "$d"; done
 
 # This run's own cleanup (the EXIT trap) is checked by the runs above; the last word:
 lan_cleanup

@@ -88,9 +88,18 @@ lan_init() {
     command -v "$tool" >/dev/null || lan_skip "'$tool' is not installed"
   done
 
+  mkdir -p "$LAN_STATE_ROOT" 2>/dev/null || LAN_STATE_ROOT=${TMPDIR:-/tmp}/stl-netns-state
+  mkdir -p "$LAN_STATE_ROOT"
+  # The state file records the owner (pid, start time): cleanup-stale spares live runs.
   local chars
-  chars=$(LC_ALL=C tr -dc 'a-z0-9' </dev/urandom | head -c 6)
-  LAN_PREFIX="stl-$chars"
+  while :; do
+    chars=$(LC_ALL=C tr -dc 'a-z0-9' </dev/urandom | head -c 6)
+    LAN_PREFIX="stl-$chars"
+    # set -C: the state file is created only if no other run has this prefix.
+    if (set -C; printf '%s %s\n' "$$" "$(lan__starttime $$)" >"$LAN_STATE_ROOT/$LAN_PREFIX") 2>/dev/null; then
+      break
+    fi
+  done
   LAN_DIR=$(mktemp -d "${TMPDIR:-/tmp}/$LAN_PREFIX.XXXX")
   declare -gA LAN_HOST_NS=() LAN_SWITCH_NS=() LAN_SWITCH_IDX=() LAN_NEXT_HOSTNUM=()
   declare -gA LAN_IP=() LAN_IFACE=() LAN_PORT=() LAN_IFCOUNT=() LAN_PID=()
@@ -100,11 +109,6 @@ lan_init() {
   trap lan__on_exit EXIT
   trap 'printf "interrupted\n" >&2; exit 130' INT
   trap 'LAN_TERMINATED=1; exit 143' TERM
-
-  # Record the owner so that cleanup-stale never touches a run that is still alive.
-  mkdir -p "$LAN_STATE_ROOT" 2>/dev/null || LAN_STATE_ROOT=${TMPDIR:-/tmp}/stl-netns-state
-  mkdir -p "$LAN_STATE_ROOT"
-  printf '%s %s\n' "$$" "$(lan__starttime $$)" >"$LAN_STATE_ROOT/$LAN_PREFIX"
 
   # Probe: can we create a namespace at all? (containers without CAP_SYS_ADMIN cannot)
   local probe="$LAN_PREFIX-probe" err
