@@ -8,7 +8,14 @@ namespace starling::io {
 
 namespace {
 constexpr std::size_t read_chunk = 256 * 1024;
+
+/// One read buffer per network thread, shared by all its connections: a socket is read only
+/// once it is readable (async_wait), and the core consumes the bytes before the next read.
+bytes& shared_read_buffer() {
+  thread_local bytes buf(read_chunk);
+  return buf;
 }
+}  // namespace
 
 tcp_driver::tcp_driver(tcp::socket socket, byte_core& core, callbacks cb)
     : m_socket(std::move(socket)), m_timer(m_socket.get_executor()), m_core(core), m_cb(std::move(cb)) {
@@ -16,7 +23,7 @@ tcp_driver::tcp_driver(tcp::socket socket, byte_core& core, callbacks cb)
   m_remote = m_socket.remote_endpoint(ignored);
   m_local = m_socket.local_endpoint(ignored);
   m_socket.set_option(tcp::no_delay(true), ignored);
-  m_read_buf.resize(read_chunk);
+  m_socket.non_blocking(true, ignored);
 }
 
 void tcp_driver::start(std::shared_ptr<void> keepalive) {
@@ -74,10 +81,16 @@ void tcp_driver::abort(std::error_code ec) {
 
 void tcp_driver::do_read() {
   m_read_in_flight = true;
-  m_socket.async_read_some(asio::buffer(m_read_buf), [this, keep = m_keepalive](
-                                                         boost::system::error_code ec, std::size_t n) {
+  m_socket.async_wait(tcp::socket::wait_read, [this, keep = m_keepalive](boost::system::error_code ec) {
     m_read_in_flight = false;
     if (m_closed) return;
+    bytes& buf = shared_read_buffer();
+    std::size_t n = 0;
+    if (!ec) n = m_socket.read_some(asio::buffer(buf), ec);
+    if (ec == asio::error::would_block || ec == asio::error::try_again) {
+      do_read();  // spurious wake-up
+      return;
+    }
     if (ec) {
       // EOF or reset from the peer: nothing more to write to it. While we close, the reason
       // stays ours.
@@ -92,7 +105,7 @@ void tcp_driver::do_read() {
     m_stats.bytes_in += n;
     // Once closing, the core is done: what the peer still sends is read and dropped so
     // that its EOF can be seen (and the socket closes without an RST).
-    if (!m_closing) after_core_call(m_core.feed(bytes_view(m_read_buf).first(n), now()));
+    if (!m_closing) after_core_call(m_core.feed(bytes_view(buf).first(n), now()));
     if (!m_closed) do_read();
   });
 }

@@ -71,7 +71,6 @@ private:
   byte_core& m_core;
   callbacks m_cb;
   std::shared_ptr<void> m_keepalive;
-  bytes m_read_buf;
   bytes m_pending;  ///< filled by the core, swapped into m_writing
   bytes m_writing;  ///< the buffer of the write in flight
   bool m_write_in_flight = false;

@@ -28,7 +28,14 @@ const multiformats::peer_id& stream::peer() const noexcept { return m_conn.peer(
 
 void stream::write(bytes_view data) {
   if (write_closed() || data.empty()) return;
-  append(m_out, data);
+  if (buffered() == 0) {
+    // Nothing queued ahead: hand the bytes to the muxer directly; only its refusal is copied.
+    if (auto* mux = m_conn.m_core.mux()) {
+      auto n = mux->write(m_id, data);
+      if (n) data = data.subspan(*n);
+    }
+  }
+  if (!data.empty()) append(m_out, data);
   m_conn.pump(*this);
 }
 

@@ -70,10 +70,6 @@ TEST_P(JsConnect, NoiseYamuxAndIdentify) {
             p.host_early ? json::array({"/yamux/1.0.0"}) : json::array()) << open->dump();
 
   // Identify, our side: what js told us.
-  if (!expect_early) {
-    STARLING_SKIP_IF_BUG(bug_established_before_muxer(),
-                         "bug B: `established` before the muxer is negotiated; our identify stream fails");
-  }
   ASSERT_TRUE(run_until(ctx, [&] { return h.find<node::peer_identified>() != nullptr; }, 10s))
       << "no peer_identified from the js peer";
   const auto& info = h.find<node::peer_identified>()->info;
@@ -97,8 +93,6 @@ TEST_P(JsConnect, NoiseYamuxAndIdentify) {
   EXPECT_EQ((*open)["remoteAddr"], c->local_addr().with_peer(h->id())->to_string());
 
   // Identify, js's side: what we told js.
-  STARLING_SKIP_IF_BUG(bug_identify_fin_with_echo(),
-                       "bug C: echo + identify record + FIN in one burst; js's multistream-select fails");
   auto idf = js.wait_event([&](const json& e) { return e["event"] == "identify" && e["peerId"] == h->id().to_string(); },
                            10s);
   ASSERT_TRUE(idf) << "js did not identify us";
@@ -144,12 +138,9 @@ TEST_P(JsDialsStarlingBinary, ConnectIdentifyPing) {
   ASSERT_EQ(r["ok"], true) << r.dump();
   EXPECT_EQ(r["earlyMuxer"], early);
   EXPECT_EQ(r["muxer"], "/yamux/1.0.0");
-  STARLING_SKIP_IF_BUG(bug_fin_on_data_frame(), "bug A: FIN rides on the last Data frame; js drops the pong");
   auto ping = js.call({{"cmd", "ping"}, {"peer", node.peer_id()}, {"count", 3}});
   ASSERT_EQ(ping["ok"], true) << ping.dump();
   EXPECT_EQ(ping["rtts"].size(), 3u);
-  STARLING_SKIP_IF_BUG(bug_identify_fin_with_echo(),
-                       "bug C: echo + identify record + FIN in one burst; js's multistream-select fails");
   auto idf = js.wait_event([&](const json& e) { return e["event"] == "identify" && e["peerId"] == node.peer_id(); }, 10s);
   ASSERT_TRUE(idf) << "js did not identify the starling node";
   EXPECT_EQ((*idf)["agentVersion"].get<std::string>().rfind("starling/", 0), 0u) << idf->dump();

@@ -8,7 +8,6 @@ namespace {
 
 TEST(JsPing, JsPingsStarling) {
   STARLING_REQUIRE_JS();
-  STARLING_SKIP_IF_BUG(bug_fin_on_data_frame(), "bug A: FIN rides on the last Data frame; js drops that data");
   asio::io_context ctx;
   test_host h(ctx);
   js_peer js(ctx, js_options{});
@@ -75,7 +74,6 @@ TEST(JsPing, StarlingBinaryPingsJs) {
 // connected for ~25 s (two monitor rounds): one dialled us, we dialled the other.
 TEST(JsPing, ConnectionMonitorKeepsConnectionsOpen) {
   STARLING_REQUIRE_JS();
-  STARLING_SKIP_IF_BUG(bug_fin_on_data_frame(), "bug A: FIN rides on the last Data frame; js drops that data");
   asio::io_context ctx;
   test_host h(ctx);
   js_options jo;

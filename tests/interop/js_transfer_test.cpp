@@ -11,7 +11,6 @@ constexpr std::uint64_t mib64 = 64ull << 20;
 
 TEST(JsPerf, JsClientAgainstStarlingServer) {
   STARLING_REQUIRE_JS();
-  STARLING_SKIP_IF_BUG(bug_fin_on_data_frame(), "bug A: FIN rides on the last Data frame; js drops that data");
   asio::io_context ctx;
   test_host h(ctx);
   js_peer js(ctx, js_options{});
@@ -78,7 +77,6 @@ TEST(JsPerf, StarlingBinaryJsonAgainstJs) {
 
 TEST(JsStreams, JsOpens200ConcurrentStreams) {
   STARLING_REQUIRE_JS();
-  STARLING_SKIP_IF_BUG(bug_fin_on_data_frame(), "bug A: FIN rides on the last Data frame; js drops that data");
   asio::io_context ctx;
   test_host h(ctx);
   auto st = register_test_protocols(*h);
@@ -138,7 +136,6 @@ TEST(JsStreams, StarlingOpens200ConcurrentStreams) {
 
 TEST(JsHalfClose, JsHalfClosesAgainstStarling) {
   STARLING_REQUIRE_JS();
-  STARLING_SKIP_IF_BUG(bug_fin_on_data_frame(), "bug A: FIN rides on the last Data frame; js drops that data");
   asio::io_context ctx;
   test_host h(ctx);
   auto st = register_test_protocols(*h);
@@ -182,7 +179,6 @@ TEST(JsHalfClose, StarlingHalfClosesAgainstJs) {
 
 TEST(JsReset, JsResetsAgainstStarling) {
   STARLING_REQUIRE_JS();
-  STARLING_SKIP_IF_BUG(bug_fin_on_data_frame(), "bug A: FIN rides on the last Data frame; js drops that data");
   asio::io_context ctx;
   test_host h(ctx);
   auto st = register_test_protocols(*h);

@@ -37,6 +37,8 @@ struct side {
     while (auto e = core.poll_event()) {
       if (auto* est = std::get_if<conn::established>(&*e)) {
         established = *est;
+        // `established` promises a running muxer (streams are opened right away on it).
+        EXPECT_NE(core.mux(), nullptr) << "established before the muxer exists";
         continue;
       }
       std::visit(

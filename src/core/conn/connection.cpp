@@ -188,12 +188,18 @@ void connection::start_mux() {
 
 void connection::poll_transmit(bytes& out) {
   if (m_mux && m_channel) {
-    // Encrypt the session's frames in Noise-frame-sized pieces straight into the output.
-    for (;;) {
-      m_plain_out.clear();
-      m_mux->poll_transmit(m_plain_out, 1 << 20);
-      if (m_plain_out.empty()) break;
-      if (auto r = m_channel->encrypt(m_plain_out, m_out); !r) {
+    // Let the session write each Noise frame's plaintext straight into the output, behind
+    // room for the length prefix, and encrypt it there: no intermediate copy.
+    // At most ~1 MiB per call: the shell asks again when its write completes.
+    while (m_out.size() < (std::size_t{1} << 20) && m_mux->wants_transmit()) {
+      const std::size_t at = m_out.size();
+      m_out.resize(at + noise::frame_header_size);
+      m_mux->poll_transmit(m_out, noise::max_frame_plaintext);
+      if (m_out.size() == at + noise::frame_header_size) {
+        m_out.resize(at);
+        break;
+      }
+      if (auto r = m_channel->seal(m_out, at); !r) {
         fail(r.error());
         break;
       }
