@@ -1,5 +1,7 @@
 #include "node/services.hpp"
 
+#include <array>
+
 #include <boost/asio/steady_timer.hpp>
 #include <spdlog/spdlog.h>
 
@@ -194,6 +196,8 @@ private:
 
 /// Keeps the muxer fed without queueing more than this much per stream.
 constexpr std::size_t perf_high_water = 512 * 1024;
+/// perf data is zeros: one shared buffer, never rewritten.
+const std::array<std::uint8_t, 256 * 1024> perf_zeros{};
 
 class perf_server final : public stream_handler {
 public:
@@ -212,14 +216,13 @@ public:
 private:
   void send_more(stream& s) {
     while (!s.write_closed() && s.buffered() < perf_high_water) {
-      m_buf.clear();
-      if (m_core.poll_transmit(m_buf, 256 * 1024) == 0) break;
-      s.write(m_buf);
+      const std::size_t n = m_core.take(perf_zeros.size());
+      if (n == 0) break;
+      s.write(bytes_view(perf_zeros).first(n));
     }
     if (m_core.is_done() && !s.write_closed()) s.close_write();
   }
   perf::server m_core;
-  bytes m_buf;
 };
 
 class perf_client final : public stream_handler {
@@ -256,10 +259,16 @@ public:
 
 private:
   void send_more(stream& s) {
-    while (!s.write_closed() && s.buffered() < perf_high_water) {
+    if (!m_header_written) {  // the 8-byte header goes first, once
+      m_header_written = true;
       m_buf.clear();
-      if (m_core.poll_transmit(m_buf, 256 * 1024) == 0) break;
+      m_core.poll_transmit(m_buf, perf::header_size);
       s.write(m_buf);
+    }
+    while (!s.write_closed() && s.buffered() < perf_high_water) {
+      const std::size_t n = m_core.take_upload(perf_zeros.size());
+      if (n == 0) break;
+      s.write(bytes_view(perf_zeros).first(n));
     }
     if (m_core.should_close_write() && !s.write_closed()) s.close_write();
   }
@@ -293,6 +302,7 @@ private:
   std::shared_ptr<bool> m_alive;
   stream* m_stream = nullptr;
   bytes m_buf;
+  bool m_header_written = false;
   bool m_finished = false;
 };
 

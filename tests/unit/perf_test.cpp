@@ -137,3 +137,26 @@ TEST(Perf, ClientErrors) {
   EXPECT_EQ(c3.on_eof(t0).error(), perf::errc::early_eof);
   EXPECT_EQ(c3.feed(bytes{0}, t0).error(), perf::errc::data_after_eof);
 }
+
+TEST(PerfTake, CountsZeroBytesWithoutWritingThem) {
+  using namespace std::chrono_literals;
+  const starling::time_point t0{};
+  starling::perf::client c(100, 0, t0);
+  EXPECT_EQ(c.take_upload(64), 0u) << "nothing before the header is out";
+  starling::bytes hdr;
+  ASSERT_EQ(c.poll_transmit(hdr, starling::perf::header_size), starling::perf::header_size);
+  EXPECT_EQ(c.take_upload(64), 64u);
+  EXPECT_EQ(c.take_upload(64), 36u);
+  EXPECT_EQ(c.take_upload(64), 0u);
+  EXPECT_TRUE(c.should_close_write());
+
+  starling::perf::server s;
+  starling::bytes req{0, 0, 0, 0, 0, 0, 0, 10};
+  ASSERT_TRUE(s.feed(req));
+  EXPECT_EQ(s.take(4), 0u) << "nothing before the client's EOF";
+  ASSERT_TRUE(s.on_eof());
+  EXPECT_EQ(s.take(4), 4u);
+  EXPECT_EQ(s.take(100), 6u);
+  EXPECT_EQ(s.take(100), 0u);
+  EXPECT_TRUE(s.is_done());
+}

@@ -75,6 +75,13 @@ std::size_t client::poll_transmit(bytes& out, std::size_t max_chunk) {
   return n + z;
 }
 
+std::size_t client::take_upload(std::size_t max_chunk) {
+  if (m_header_sent < header_size) return 0;
+  const std::size_t n = static_cast<std::size_t>(std::min<std::uint64_t>(m_upload - m_sent, max_chunk));
+  m_sent += n;
+  return n;
+}
+
 result<void> client::feed(bytes_view in, time_point now) {
   (void)now;
   if (m_eof) return make_error_code(errc::data_after_eof);
@@ -139,6 +146,13 @@ result<void> server::on_eof() {
 std::size_t server::poll_transmit(bytes& out, std::size_t max_chunk) {
   if (!m_eof || m_error) return 0;
   const std::size_t n = append_zeros(out, m_requested - m_sent, max_chunk);
+  m_sent += n;
+  return n;
+}
+
+std::size_t server::take(std::size_t max_chunk) {
+  if (!m_eof || m_error) return 0;
+  const std::size_t n = static_cast<std::size_t>(std::min<std::uint64_t>(m_requested - m_sent, max_chunk));
   m_sent += n;
   return n;
 }

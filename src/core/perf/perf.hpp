@@ -62,6 +62,10 @@ public:
   /// Appends up to `max_chunk` bytes to send (header first, then zeros); returns how many.
   /// Returns 0 once everything was handed out: then should_close_write() is true.
   std::size_t poll_transmit(bytes& out, std::size_t max_chunk = default_chunk);
+  /// Like poll_transmit() for the zero data bytes, without writing them: returns how many the
+  /// caller must send (from a zero buffer of its own). Returns 0 while the header has not been
+  /// handed out in full, and once everything was.
+  std::size_t take_upload(std::size_t max_chunk);
 
   /// True once the header and whole upload were handed out: the caller half-closes (once).
   bool should_close_write() const noexcept { return m_header_sent == header_size && m_sent == m_upload; }
@@ -121,6 +125,9 @@ public:
 
   /// After on_eof(), appends up to `max_chunk` zero bytes; returns how many (0 when done).
   std::size_t poll_transmit(bytes& out, std::size_t max_chunk = default_chunk);
+  /// Like poll_transmit() without writing the zero bytes: returns how many the caller must
+  /// send (from a zero buffer of its own); 0 before on_eof() and when done.
+  std::size_t take(std::size_t max_chunk);
 
   /// True once every requested byte was handed out: the caller closes its write side.
   bool is_done() const noexcept { return m_eof && !m_error && m_sent == m_requested; }
