@@ -141,13 +141,13 @@ void tcp_driver::do_write() {
 }
 
 void tcp_driver::arm_timer() {
+  // Lazy re-arming: Yamux moves its keep-alive deadline on every frame, and re-arming an Asio
+  // timer costs a timerfd syscall plus a cancelled handler. A later deadline leaves the armed
+  // (earlier) one alone; when it fires, on_deadline() is a no-op for the core (cores accept
+  // early calls) and the timer is armed again at the real deadline.
   const time_point at = m_core.next_deadline();
-  if (at == m_timer_at) return;
+  if (at == no_deadline || at >= m_timer_at) return;
   m_timer_at = at;
-  if (at == no_deadline) {
-    m_timer.cancel();
-    return;
-  }
   m_timer.expires_at(std::chrono::steady_clock::time_point(
       std::chrono::duration_cast<std::chrono::steady_clock::duration>(at.time_since_epoch())));
   m_timer.async_wait([this, keep = m_keepalive](boost::system::error_code ec) {
