@@ -112,6 +112,7 @@ result<multiformats::multiaddr> host::listen(const multiformats::multiaddr& addr
     m_listen_addrs.push_back(full);
   }
   accept_next(l);
+  push_identify();  // peers already connected learn the new address
   return full;
 }
 
@@ -182,7 +183,24 @@ void host::dial(const multiformats::multiaddr& addr, dial_fn done) {
   });
 }
 
-void host::set_handler(std::string protocol, handler_factory f) { m_handlers[std::move(protocol)] = std::move(f); }
+void host::set_handler(std::string protocol, handler_factory f) {
+  const bool is_new = m_handlers.find(protocol) == m_handlers.end();
+  m_handlers[std::move(protocol)] = std::move(f);
+  if (is_new) push_identify();
+}
+
+void host::push_identify() {
+  for (auto& c : m_conns) {
+    if (!c->established() || c->closed() || c->closing()) continue;
+    std::weak_ptr<connection> weak = c;
+    c->open_stream({std::string(identify::push_protocol_id)}, make_identify_pusher(*this),
+                   [weak](std::error_code ec) {
+                     if (auto conn = weak.lock()) {
+                       spdlog::debug("identify push to {} failed: {}", conn->peer().to_string(), ec.message());
+                     }
+                   });
+  }
+}
 
 std::vector<std::string> host::protocols() const {
   std::vector<std::string> out;

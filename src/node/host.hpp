@@ -121,6 +121,10 @@ public:
   /// Protocols we serve, sorted.
   std::vector<std::string> protocols() const;
 
+  /// Sends our current identify record to every connected peer (/ipfs/id/push/1.0.0). Called
+  /// by listen() and set_handler() when what we announce changes while peers are connected.
+  void push_identify();
+
   /// Every connection, established or handshaking.
   std::vector<std::shared_ptr<connection>> connections() const;
 

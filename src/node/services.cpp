@@ -49,6 +49,21 @@ private:
   stream* m_stream = nullptr;
 };
 
+/// Outbound /ipfs/id/push/1.0.0: send our current record, close.
+class identify_pusher final : public stream_handler {
+public:
+  explicit identify_pusher(host& h) : m_host(h) {}
+  void on_open(stream& s) override {
+    s.write(identify::encode(make_identify_info(m_host, s.conn())));
+    s.close_write();
+  }
+  void on_data(stream&, bytes_view) override {}  // the listener sends nothing
+  void on_read_closed(stream& s) override { s.close_write(); }
+
+private:
+  host& m_host;
+};
+
 class identify_reader final : public stream_handler {
 public:
   explicit identify_reader(std::function<void(stream&, result<identify::info>)> done)
@@ -311,6 +326,10 @@ private:
 std::unique_ptr<stream_handler> make_identify_reader(
     std::function<void(stream&, result<identify::info>)> done) {
   return std::make_unique<identify_reader>(std::move(done));
+}
+
+std::unique_ptr<stream_handler> make_identify_pusher(host& h) {
+  return std::make_unique<identify_pusher>(h);
 }
 
 std::unique_ptr<stream_handler> make_ping_client(

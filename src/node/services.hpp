@@ -22,6 +22,9 @@ void register_default_services(host& h);
 std::unique_ptr<stream_handler> make_identify_reader(
     std::function<void(stream&, result<identify::info>)> done);
 
+/// Outbound identify push: sends this host's current record and closes.
+std::unique_ptr<stream_handler> make_identify_pusher(host& h);
+
 /// Outbound ping: sends `count` pings `interval` apart on one stream. `on_reply` gets each
 /// RTT (or the error of that ping: timeout or mismatch, which ends the run); `on_done` runs
 /// once at the end.

@@ -368,3 +368,26 @@ TEST_F(host_test, shutdown_closes_peers_cleanly) {
 }
 
 }  // namespace
+
+TEST_F(host_test, identify_push_announces_a_new_listen_address) {
+  test_node a(ctx), b(ctx);
+  a.listen();
+  auto c = connect(b, a);
+  ASSERT_TRUE(c);
+  ASSERT_TRUE(run([&] { return b.of<node::peer_identified>().size() == 1; }));
+  ASSERT_EQ(b.of<node::peer_identified>()[0].info.listen_addrs.size(), 1u);
+
+  // a starts listening on a second port while b is connected: b hears of it by push.
+  auto second = a.h.listen(*multiformats::multiaddr::parse("/ip4/127.0.0.1/tcp/0"));
+  ASSERT_TRUE(second);
+  ASSERT_TRUE(run([&] { return b.of<node::peer_identified>().size() == 2; }));
+  const auto pushed = b.of<node::peer_identified>()[1];  // of<>() returns a copy
+  EXPECT_EQ(pushed.peer, a.h.id());
+  ASSERT_EQ(pushed.info.listen_addrs.size(), 2u);
+  auto la = multiformats::multiaddr::from_bytes(pushed.info.listen_addrs[1]);
+  ASSERT_TRUE(la);
+  EXPECT_EQ(*la, second->without_peer());
+  ASSERT_EQ(b.h.connections().size(), 1u);
+  ASSERT_TRUE(b.h.connections()[0]->identify_info());
+  EXPECT_EQ(b.h.connections()[0]->identify_info()->listen_addrs.size(), 2u);
+}
