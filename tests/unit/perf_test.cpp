@@ -139,8 +139,6 @@ TEST(Perf, ClientErrors) {
 }
 
 TEST(PerfTake, CountsZeroBytesWithoutWritingThem) {
-  using namespace std::chrono_literals;
-  const starling::time_point t0{};
   starling::perf::client c(100, 0, t0);
   EXPECT_EQ(c.take_upload(64), 0u) << "nothing before the header is out";
   starling::bytes hdr;
