@@ -7,7 +7,7 @@
 #include <google/protobuf/io/zero_copy_stream_impl_lite.h>
 
 #include "core/noise/errc.hpp"
-#include "core/proto/keys.pb.h"
+#include "core/multiformats/keys.hpp"
 #include "core/proto/noise_payload.pb.h"
 
 namespace starling::noise {
@@ -44,11 +44,7 @@ std::string serialize_deterministic(const google::protobuf::MessageLite& m) {
 }  // namespace
 
 bytes encode_ed25519_public_key(const crypto::ed25519_public& pub) {
-  pb::PublicKey k;
-  k.set_type(pb::Ed25519);
-  k.set_data(pub.data(), pub.size());
-  const std::string s = serialize_deterministic(k);
-  return bytes(s.begin(), s.end());
+  return multiformats::encode_public_key(pub);
 }
 
 libp2p_handshake::libp2p_handshake(role rl, const crypto::ed25519_keypair& identity,
@@ -97,12 +93,15 @@ result<void> libp2p_handshake::check_payload(bytes_view payload) {
   if (!p.ParseFromArray(payload.data(), static_cast<int>(payload.size()))) {
     return make_error_code(errc::malformed_payload);
   }
-  pb::PublicKey key;
-  if (!key.ParseFromString(p.identity_key())) return make_error_code(errc::malformed_payload);
-  if (key.type() != pb::Ed25519) return make_error_code(errc::unsupported_key_type);
-  if (key.data().size() != 32) return make_error_code(errc::malformed_payload);
-  crypto::ed25519_public pub{};
-  std::copy(key.data().begin(), key.data().end(), pub.begin());
+  // The shared strict decoder: canonical encoding only, and no protobuf log line per bad key
+  // (protobuf logs missing required fields to stderr, which a peer could use to flood logs).
+  auto key = multiformats::decode_public_key(as_bytes(p.identity_key()));
+  if (!key) {
+    return make_error_code(key.error() == multiformats::errc::unsupported_key_type
+                               ? errc::unsupported_key_type
+                               : errc::malformed_payload);
+  }
+  const crypto::ed25519_public pub = *key;
 
   const auto& rs = m_hs.remote_static();
   if (!rs) return make_error_code(errc::missing_key);
