@@ -11,7 +11,18 @@ start=$(date +%s)
 
 scripts/install-deps.sh
 if [[ -f tests/interop/package.json ]]; then
-  (cd tests/interop && npm ci --no-audit --no-fund --loglevel=error)
+  # The registry can time out now and then: use the local cache first and retry.
+  for attempt in 1 2 3 4; do
+    if (cd tests/interop && npm ci --prefer-offline --no-audit --no-fund --loglevel=error); then
+      break
+    fi
+    if ((attempt == 4)); then
+      echo "npm ci failed 4 times: the js-libp2p interop peer cannot be installed" >&2
+      exit 1
+    fi
+    echo "npm ci failed (attempt $attempt); retrying in $((attempt * 10)) s" >&2
+    sleep $((attempt * 10))
+  done
 fi
 
 jobs=$(nproc)
