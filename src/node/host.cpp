@@ -100,6 +100,7 @@ result<multiformats::multiaddr> host::listen(const multiformats::multiaddr& addr
   ip.port = bound.port();
   auto full = STARLING_TRY(multiformats::multiaddr::from_tcp_endpoint(ip).with_peer(m_id));
   m_listeners.push_back(l);
+  m_bound_addrs.push_back(multiformats::multiaddr::from_tcp_endpoint(ip));
   if (ep.address().is_unspecified()) {
     // A wildcard listener is reachable on every address of its family: announce those.
     for (const auto& ia : io::list_interface_addresses()) {

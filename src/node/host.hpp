@@ -109,6 +109,9 @@ public:
   result<multiformats::multiaddr> listen(const multiformats::multiaddr& addr);
   /// Every bound listen address, with /p2p/<id>.
   const std::vector<multiformats::multiaddr>& listen_addrs() const noexcept { return m_listen_addrs; }
+  /// Every listener as bound: wildcard addresses stay wildcards (with the real port, no /p2p/).
+  /// Discovery uses these to work out what each interface can reach.
+  const std::vector<multiformats::multiaddr>& bound_addrs() const noexcept { return m_bound_addrs; }
 
   /// Dials a peer. A trailing /p2p/<id> is verified in the handshake (peer id mismatch fails
   /// the dial). An already established connection to that peer is reused. When the peer
@@ -169,6 +172,7 @@ private:
   multiformats::peer_id m_id;
   std::vector<std::shared_ptr<listener>> m_listeners;
   std::vector<multiformats::multiaddr> m_listen_addrs;
+  std::vector<multiformats::multiaddr> m_bound_addrs;
   std::vector<std::shared_ptr<connection>> m_conns;
   std::map<std::string, handler_factory, std::less<>> m_handlers;
   std::function<void(const host_event&)> m_on_event;
