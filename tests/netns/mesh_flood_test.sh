@@ -166,8 +166,8 @@ for i in 1 2 3 4; do
 done
 real_ids=${real_ids%,}
 
-node() { stl_node "$1" "$2" ++ --interface eth0 --listen "/ip4/$(lan_ip "$2")/tcp/4001"; }
-node n1 h1
+real_node() { stl_node "$1" "$2" ++ --interface eth0 --listen "/ip4/$(lan_ip "$2")/tcp/4001"; }
+real_node n1 h1
 stl_wait_started n1
 lan_check "n1 kept the identity made beforehand" test "$(stl_id n1)," == "${real_ids%%,*},"
 sleep 1
@@ -182,7 +182,7 @@ flood_once 1
 tf=$(stl_now_ms)
 sleep 1
 t0=$(stl_now_ms)
-for i in 2 3 4; do node "n$i" "h$i"; done
+for i in 2 3 4; do real_node "n$i" "h$i"; done
 stl_wait_started n2 n3 n4
 if ! stl_wait_full_mesh "$FIND_BOUND_S" n1 n2 n3 n4; then
   for n in $STL_NOT_YET; do echo "# $n is connected to: $(stl_peer_ids "$n" | tr '\n' ' ')"; done

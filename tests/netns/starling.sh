@@ -70,12 +70,22 @@ stl_mdns_node() {
   stl_node "$name" "$host" ++ --interface eth0 "$@"
 }
 
-# stl_wait_started NAME... : wait until each node printed its id and all its listen addresses.
+# stl_wait_started NAME... : wait until each node printed its id and all its listen addresses
+# (15 s); fails at once, with the node's last words, when the node exited instead.
 stl_wait_started() {
-  local name
+  local name pid out need deadline
   for name in "$@"; do
-    lan_wait_lines "$name" $((1 + STL_NODE_NLISTEN[$name])) 15 ||
-      lan_fail "node $name did not print its id and addresses (see $(lan_err "$name"))"
+    pid=$(lan_pid "$name")
+    out=$(lan_out "$name")
+    need=$((1 + STL_NODE_NLISTEN[$name]))
+    deadline=$((SECONDS + 15))
+    until [[ -f $out && $(wc -l <"$out") -ge $need ]]; do
+      if lan_wait_gone "$pid" 0; then
+        lan_fail "node $name exited at start: $(tail -n 3 "$(lan_err "$name")" | tr '\n' ' ')"
+      fi
+      ((SECONDS >= deadline)) && lan_fail "node $name did not print its id and addresses (see $(lan_err "$name"))"
+      sleep 0.05
+    done
   done
 }
 
@@ -278,17 +288,27 @@ stl_first_log_ms() {
 # stl_mesh_log_ms NAME... : from the logs, when the last "connected to|from" line that completed
 # the mesh was printed: the maximum over pairs (A, B) of the first time A logged a connection
 # with B. Prints ms since the epoch (a lower bound of the full-mesh time: it ignores later
-# disconnects, which the polled figure does not).
+# disconnects, which the polled figure does not). Exit 1 when a pair never logged one.
 stl_mesh_log_ms() {
-  local a b t max=0
+  local a b ids max="" t
   for a in "$@"; do
-    for b in "$@"; do
-      [[ $a == "$b" ]] && continue
-      t=$(stl_first_log_ms "$a" "connected (to|from) $(stl_id "$b") ") || return 1
-      ((t > max)) && max=$t
-    done
+    ids=""
+    for b in "$@"; do [[ $a == "$b" ]] || ids+="$(stl_id "$b") "; done
+    # One pass per log: the first "connected" time of each wanted id; print the latest of them.
+    t=$(awk -v want="$ids" '
+      BEGIN { n = split(want, w, " "); for (i = 1; i <= n; i++) wanted[w[i]] = 1 }
+      $3 == "connected" && ($4 == "to" || $4 == "from") && ($5 in wanted) && !($5 in seen) {
+        seen[$5] = $1; got++
+      }
+      END {
+        if (got < n) exit 1
+        best = ""
+        for (id in seen) if (seen[id] > best) best = seen[id]
+        print best
+      }' "$(lan_err "$a")") || return 1
+    [[ -z $max || $t > $max ]] && max=$t
   done
-  printf '%s\n' "$max"
+  stl_log_ms "$max"
 }
 
 # stl_rss_kb NAME: VmRSS of node NAME in KiB (from /proc/PID/status).
