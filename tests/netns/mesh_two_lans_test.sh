@@ -55,7 +55,7 @@ known_has() {
 import json, sys
 d = json.load(sys.stdin)
 ok = any(k.get("id") == sys.argv[1] and sys.argv[2] in k.get("sources", []) for k in d.get("known", []))
-sys.exit(0 if d.get("ok") and ok else 1)' "$2" "$3"
+sys.exit(0 if d.get("ok", True) and ok else 1)' "$2" "$3"
 }
 wait_known() {
   local deadline=$((SECONDS + $4))

@@ -90,7 +90,23 @@ stl_wait_started() {
 }
 
 # stl_id NAME: the node's peer id (first line of its stdout).
-stl_id() { sed -n 1p "$(lan_out "$1")"; }
+stl_id() { stl__id "$1"; printf '%s\n' "$REPLY"; }
+# stl__id NAME: the same in $REPLY, without a fork (the watches below need 100s of them).
+stl__id() {
+  REPLY=""
+  read -r REPLY <"$LAN_DIR/$1.out" 2>/dev/null || true
+  [[ -n $REPLY ]] || REPLY=${STL_PRE_ID[$1]:-}
+}
+
+# stl_make_id NAME: create node NAME's identity now (`starling id --data-dir`), so that its id
+# is known (stl_id) and a watch can be armed before the node starts. stl_node NAME uses it.
+stl_make_id() {
+  local name=$1
+  STL_NODE_DATA[$name]=${STL_DATA_DIR:-$LAN_DIR/$name.data}
+  STL_PRE_ID[$name]=$("$STARLING_BIN" id --data-dir "${STL_NODE_DATA[$name]}") ||
+    lan_fail "starling id --data-dir ${STL_NODE_DATA[$name]} failed"
+}
+declare -gA STL_PRE_ID=()
 
 # stl_addr NAME [IP]: the node's listen multiaddr with /p2p/ (the one on IP, default the first).
 stl_addr() {
@@ -156,12 +172,14 @@ stl_known() { stl_ctl peers "$1" --all --json; }
 stl_status() { stl_ctl status "$1" --json; }
 
 # stl_json_ids: read `peers --json` on stdin, print the distinct connected peer ids, sorted
-# (exit 1 unless it says "ok": true). grep, not python: the mesh polls run it for every node
-# several times a second and must not steal the CPU the nodes are being timed on.
+# (exit 1 unless it is a "peers" answer; the CLI prints the node's answer without "ok").
+# grep, not python: the mesh polls run it for every node several times a second and must not
+# steal the CPU the nodes are being timed on.
 stl_json_ids() {
   local json
   json=$(cat)
-  grep -qE '"ok"[[:space:]]*:[[:space:]]*true' <<<"$json" || return 1
+  grep -qE '"peers"[[:space:]]*:' <<<"$json" || return 1
+  grep -qE '"ok"[[:space:]]*:[[:space:]]*false' <<<"$json" && return 1
   grep -oE '"id"[[:space:]]*:[[:space:]]*"[^"]+"' <<<"$json" | sed -E 's/.*"([^"]+)"$/\1/' | sort -u
 }
 
@@ -209,73 +227,138 @@ stl_lacks_peers() {
   return 0
 }
 
-# stl__poll_all SECONDS PREDICATE NAME... : poll PREDICATE NAME for every NAME (in parallel)
-# until it holds for all, or SECONDS pass. Sets STL_AT_MS to the time it held. Returns 1 on
-# timeout, with STL_NOT_YET listing the names that still failed.
-stl__poll_all() {
-  local secs=$1 pred=$2
+# Timed waits over many nodes. The CLI costs a process start per call (80 ms idle, 0.3-1 s on
+# a loaded 2-core machine), too coarse to time a mesh, so these use one python poller that asks
+# every node's control socket ({"cmd":"peers"}, the same request `starling peers` sends) about
+# every 20 ms. A watch is armed before the event it times: it answers "ready" after its first
+# round, and the test then triggers the event (kill, link down...) and collects the result.
+#
+# stl_watch MODE SECONDS SPEC... : start the poller in the background and wait until it is
+# ready. MODE "have": every node is connected to all of its ids; "lack": to none of them. SPEC is
+# NAME=ID,ID,... (the node's data directory from stl_node, or preset in STL_NODE_DATA[NAME]).
+# stl_watch_result: wait for it; 0 when the condition held (STL_AT_MS: when it was seen),
+# 1 on timeout (STL_NOT_YET: the nodes that did not satisfy it).
+STL_POLLER='
+import json, socket, sys, time
+mode, secs = sys.argv[1], float(sys.argv[2])
+specs = []
+for a in sys.argv[3:]:
+    name, sock, ids = a.split("|")
+    specs.append((name, sock, set(x for x in ids.split(",") if x)))
+def peers(path):
+    try:
+        s = socket.socket(socket.AF_UNIX)
+        s.settimeout(2)
+        s.connect(path)
+        s.sendall(b"{\"cmd\":\"peers\"}\n")
+        buf = b""
+        while not buf.endswith(b"\n"):
+            x = s.recv(65536)
+            if not x:
+                break
+            buf += x
+        s.close()
+        d = json.loads(buf)
+        return {p["id"] for p in d.get("peers", [])} if d.get("ok") else None
+    except (OSError, ValueError):
+        return None
+pause = max(0.02, 0.004 * len(specs))
+deadline = time.time() + secs
+ready = False
+while True:
+    bad = []
+    for name, path, ids in specs:
+        got = peers(path)
+        if got is None or (mode == "have" and not ids <= got) or (mode == "lack" and ids & got):
+            bad.append(name)
+    now = time.time()
+    if not ready:
+        print("ready", flush=True)
+        ready = True
+    if not bad:
+        print("ok %d" % (now * 1000), flush=True)
+        sys.exit(0)
+    if now >= deadline:
+        print("timeout %d %s" % (now * 1000, " ".join(bad)), flush=True)
+        sys.exit(1)
+    time.sleep(pause)
+'
+STL_WATCH_N=0
+stl_watch() {
+  local mode=$1 secs=$2 spec name ids
   shift 2
-  local deadline=$(($(stl_now_ms) + secs * 1000)) name i
-  local -a pids names
-  while :; do
-    pids=() names=()
-    for name in "$@"; do
-      "$pred" "$name" >/dev/null 2>&1 &
-      pids+=($!)
-      names+=("$name")
-    done
-    STL_NOT_YET=""
-    for i in "${!pids[@]}"; do
-      wait "${pids[i]}" || STL_NOT_YET+="${names[i]} "
-    done
-    STL_AT_MS=$(stl_now_ms)
-    [[ -z $STL_NOT_YET ]] && return 0
-    ((STL_AT_MS >= deadline)) && return 1
-    sleep 0.05
+  local -a args=()
+  for spec in "$@"; do
+    name=${spec%%=*}
+    ids=${spec#*=}
+    args+=("$name|${STL_NODE_DATA[$name]:?no data dir for $name}/control.sock|$ids")
+  done
+  STL_WATCH_N=$((STL_WATCH_N + 1))
+  STL_WATCH_OUT=$LAN_DIR/watch$STL_WATCH_N.out
+  "$STL_PY" -c "$STL_POLLER" "$mode" "$secs" "${args[@]}" >"$STL_WATCH_OUT" 2>&1 &
+  STL_WATCH_PID=$!
+  local deadline=$((SECONDS + 30))
+  until grep -q '^ready' "$STL_WATCH_OUT" 2>/dev/null; do
+    if ! kill -0 "$STL_WATCH_PID" 2>/dev/null || ((SECONDS >= deadline)); then
+      lan_fail "the control-socket poller did not start: $(cat "$STL_WATCH_OUT")"
+    fi
+    sleep 0.02
   done
 }
+stl_watch_result() {
+  wait "$STL_WATCH_PID"
+  local last
+  last=$(tail -n 1 "$STL_WATCH_OUT")
+  STL_AT_MS=$(awk '{print $2}' <<<"$last")
+  STL_NOT_YET=""
+  [[ $last == ok* ]] && return 0
+  STL_NOT_YET=$(cut -d' ' -f3- <<<"$last")
+  return 1
+}
 
-# stl_wait_full_mesh SECONDS NAME... : wait until each NAME is connected to every other NAME.
-# STL_AT_MS: when that was seen (the poll, all nodes queried at once, takes some tens of ms).
-stl_wait_full_mesh() {
-  local secs=$1 name
+# stl__ids_except NAME NAME... : the ids of the NAMEs other than the first, comma-separated.
+stl__ids_except() {
+  local me=$1 n out=""
   shift
-  declare -gA STL__MESH_WANT=()
-  for name in "$@"; do
-    STL__MESH_WANT[$name]=""
-    local other
-    for other in "$@"; do
-      [[ $other == "$name" ]] || STL__MESH_WANT[$name]+="$(stl_id "$other") "
-    done
+  for n in "$@"; do
+    [[ $n == "$me" ]] && continue
+    stl__id "$n"
+    out+="$REPLY,"
   done
-  stl__poll_all "$secs" stl__mesh_ok "$@"
-}
-stl__mesh_ok() {
-  # shellcheck disable=SC2086
-  stl_has_peers "$1" ${STL__MESH_WANT[$1]}
+  printf '%s\n' "${out%,}"
 }
 
-# stl_wait_all_have SECONDS PEER_ID NAME... : wait until every NAME is connected to PEER_ID.
-stl_wait_all_have() {
-  local secs=$1
-  STL__ID=$2
-  shift 2
-  stl__poll_all "$secs" stl__has_one "$@"
+# stl_watch_full_mesh SECONDS NAME... : arm a watch for "each NAME connected to all the others".
+stl_watch_full_mesh() {
+  local secs=$1 n
+  shift
+  local -a specs=()
+  local all
+  all=,$(stl__ids_except "" "$@"),
+  for n in "$@"; do
+    stl__id "$n"
+    local mine=${all/,$REPLY,/,}
+    mine=${mine#,}
+    specs+=("$n=${mine%,}")
+  done
+  stl_watch have "$secs" "${specs[@]}"
 }
-stl__has_one() { stl_has_peers "$1" "$STL__ID"; }
+# stl_wait_full_mesh SECONDS NAME... : wait until each NAME is connected to every other NAME
+# (STL_AT_MS: when it was seen; STL_NOT_YET on timeout).
+stl_wait_full_mesh() { stl_watch_full_mesh "$@" && stl_watch_result; }
 
-# stl_wait_all_lack SECONDS "PEER_ID..." NAME... : wait until no NAME is connected to any of the
-# (space-separated) PEER_IDs.
-stl_wait_all_lack() {
-  local secs=$1
-  STL__IDS=$2
-  shift 2
-  stl__poll_all "$secs" stl__lacks "$@"
+# stl_watch_all SECONDS have|lack "PEER_ID..." NAME... : arm a watch for "every NAME is
+# connected to all of (have) / none of (lack) the space-separated PEER_IDs".
+stl_watch_all() {
+  local secs=$1 mode=$2 ids=${3// /,} n
+  shift 3
+  local -a specs=()
+  for n in "$@"; do specs+=("$n=$ids"); done
+  stl_watch "$mode" "$secs" "${specs[@]}"
 }
-stl__lacks() {
-  # shellcheck disable=SC2086
-  stl_lacks_peers "$1" $STL__IDS
-}
+# stl_wait_all_have SECONDS PEER_ID NAME... / stl_wait_all_lack SECONDS "PEER_ID..." NAME...
+stl_wait_all_have() { local s=$1 i=$2; shift 2; stl_watch_all "$s" have "$i" "$@" && stl_watch_result; }
+stl_wait_all_lack() { local s=$1 i=$2; shift 2; stl_watch_all "$s" lack "$i" "$@" && stl_watch_result; }
 
 # stl_first_log_ms NAME REGEX: time (ms since the epoch) of NAME's first log line matching the
 # extended REGEX; exit 1 when there is none.
@@ -316,3 +399,23 @@ stl_rss_kb() { awk '/^VmRSS:/ {print $2}' "/proc/$(lan_pid "$1")/status"; }
 
 # stl_median N...: the median of integers (lower middle for an even count).
 stl_median() { printf '%s\n' "$@" | sort -n | awk '{a[NR]=$1} END {if (NR) print a[int((NR+1)/2)]}'; }
+
+# stl_last_log_ms NAME REGEX: time (ms since the epoch) of NAME's last log line matching REGEX.
+stl_last_log_ms() {
+  local line
+  line=$(grep -E -- "$2" "$(lan_err "$1")" 2>/dev/null | tail -n 1)
+  [[ -n $line ]] || return 1
+  stl_log_ms "$line"
+}
+
+# stl_logged_all_ms REGEX NAME... : the latest, over NAMEs, of each one's last log line matching
+# REGEX (e.g. when the last of them logged "disconnected <id>"); exit 1 if one has none.
+stl_logged_all_ms() {
+  local re=$1 n t max=0
+  shift
+  for n in "$@"; do
+    t=$(stl_last_log_ms "$n" "$re") || return 1
+    ((t > max)) && max=$t
+  done
+  printf '%s\n' "$max"
+}
