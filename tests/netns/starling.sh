@@ -94,7 +94,7 @@ stl_id() { stl__id "$1"; printf '%s\n' "$REPLY"; }
 # stl__id NAME: the same in $REPLY, without a fork (the watches below need 100s of them).
 stl__id() {
   REPLY=""
-  read -r REPLY <"$LAN_DIR/$1.out" 2>/dev/null || true
+  [[ -s $LAN_DIR/$1.out ]] && read -r REPLY <"$LAN_DIR/$1.out"
   [[ -n $REPLY ]] || REPLY=${STL_PRE_ID[$1]:-}
 }
 
