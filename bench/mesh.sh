@@ -38,13 +38,20 @@ lan_log "$((maxn + 1)) hosts ready"
 
 run=0
 # start_mesh N: start nodes m1..mN (fresh data dirs) on h1..hN; names in MESH.
+# Identities are made first and the full-mesh watch is armed before the first node starts;
+# MESH_T0 is taken just before the first start.
 start_mesh() {
   local n=$1 i
   run=$((run + 1))
   MESH=()
   for i in $(seq 1 "$n"); do
-    STL_DATA_DIR=$LAN_DIR/r$run-m$i.data stl_node "m$i" "h$i" ++ --interface eth0
+    STL_DATA_DIR=$LAN_DIR/r$run-m$i.data stl_make_id "m$i"
     MESH+=("m$i")
+  done
+  stl_watch_full_mesh 60 "${MESH[@]}"
+  MESH_T0=$(stl_now_ms)
+  for i in $(seq 1 "$n"); do
+    STL_DATA_DIR=$LAN_DIR/r$run-m$i.data stl_node "m$i" "h$i" ++ --interface eth0
   done
 }
 stop_mesh() {
@@ -54,16 +61,23 @@ stop_mesh() {
   MESH=()
 }
 med() { stl_median "$@"; }
+# rss_report: VmRSS of the nodes of a 31-node mesh (each connected to 30 peers).
+rss_report() {
+  local m rss=() c
+  for m in "${MESH[@]}"; do rss+=("$(stl_rss_kb "$m")"); done
+  c=$(stl_peer_count m1)
+  RESULT[rss30]="median $(med "${rss[@]}") KiB over 31 nodes (min $(printf '%s\n' "${rss[@]}" | sort -n | head -1), max $(printf '%s\n' "${rss[@]}" | sort -n | tail -1); m1 connected to $c peers)"
+}
 declare -A RESULT=()
 
 # --- time to full mesh --------------------------------------------------------------------------
 for n in $SIZES; do
   polled=() logged=()
   for r in $(seq 1 "$RUNS"); do
-    t0=$(stl_now_ms)
     start_mesh "$n"
+    t0=$MESH_T0
     stl_wait_started "${MESH[@]}"
-    if stl_wait_full_mesh 60 "${MESH[@]}"; then
+    if stl_watch_result; then
       polled+=($((STL_AT_MS - t0)))
       lg=$(stl_mesh_log_ms "${MESH[@]}") && logged+=($((lg - t0)))
       lan_log "full mesh of $n, run $r: ${polled[-1]} ms polled, ${logged[-1]:-?} ms log"
@@ -71,14 +85,7 @@ for n in $SIZES; do
       lan_log "full mesh of $n, run $r: NOT reached in 60 s (missing: $STL_NOT_YET)"
       polled+=(999999)
     fi
-    if ((n >= 31 && r == RUNS)); then
-      # Memory of nodes connected to 30 peers (kept running from the last run).
-      rss=()
-      for m in "${MESH[@]}"; do rss+=("$(stl_rss_kb "$m")"); done
-      RESULT[rss30]="$(med "${rss[@]}") KiB (min $(printf '%s\n' "${rss[@]}" | sort -n | head -1), max $(printf '%s\n' "${rss[@]}" | sort -n | tail -1))"
-      c=$(stl_peer_count m1)
-      RESULT[rss30]+=" (m1 connected to $c peers)"
-    fi
+    ((n == 31 && r == RUNS)) && rss_report
     stop_mesh
   done
   RESULT[mesh$n]="$(med "${polled[@]}") ms polled / $(med "${logged[@]:-0}") ms log  (runs: ${polled[*]})"
@@ -87,30 +94,25 @@ if [[ -z ${RESULT[rss30]:-} ]]; then
   # SIZES without 31+: make a 31-node mesh for the memory figure.
   start_mesh 31
   stl_wait_started "${MESH[@]}"
-  stl_wait_full_mesh 60 "${MESH[@]}" || lan_log "31-node mesh not full (missing: $STL_NOT_YET)"
-  rss=()
-  for m in "${MESH[@]}"; do rss+=("$(stl_rss_kb "$m")"); done
-  RESULT[rss30]="$(med "${rss[@]}") KiB"
+  stl_watch_result || lan_log "31-node mesh not full (missing: $STL_NOT_YET)"
+  sleep 2
+  rss_report
   stop_mesh
 fi
 
 # --- join latency, dead-peer detection, idle traffic on a 10-node mesh --------------------------
 start_mesh 10
 stl_wait_started "${MESH[@]}"
-stl_wait_full_mesh 30 "${MESH[@]}" || lan_log "10-node mesh not full (missing: $STL_NOT_YET)"
+stl_watch_result || lan_log "10-node mesh not full (missing: $STL_NOT_YET)"
 base=("${MESH[@]}")
-want=""
-for m in "${base[@]}"; do want+="$(stl_id "$m") "; done
+want=$(stl__ids_except "" "${base[@]}")
 joins=()
 for r in $(seq 1 "$RUNS"); do
+  STL_NODE_DATA[j$r]=$LAN_DIR/join$r.data
+  stl_watch have 30 "j$r=$want"
   t0=$(stl_now_ms)
   STL_DATA_DIR=$LAN_DIR/join$r.data stl_node "j$r" h$((maxn + 1)) ++ --interface eth0
-  # shellcheck disable=SC2086
-  until stl_has_peers "j$r" $want 2>/dev/null; do
-    (($(stl_now_ms) - t0 > 30000)) && break
-    sleep 0.02
-  done
-  joins+=($(($(stl_now_ms) - t0)))
+  if stl_watch_result; then joins+=($((STL_AT_MS - t0))); else joins+=(999999); fi
   lan_log "join $r: ${joins[-1]} ms"
   lan_kill "j$r" TERM
   sleep 1
@@ -124,9 +126,10 @@ for r in $(seq 1 "$RUNS"); do
   others=()
   for m in "${base[@]}"; do [[ $m == "$victim" ]] || others+=("$m"); done
   stl_wait_full_mesh 30 "${base[@]}" || lan_log "mesh not full before link-down run $r"
+  stl_watch_all 30 lack "$vid" "${others[@]}"
   t0=$(stl_now_ms)
   lan_link_down "h$((r + 1))"
-  if stl_wait_all_lack 30 "$vid" "${others[@]}"; then drops+=($((STL_AT_MS - t0))); else drops+=(999999); fi
+  if stl_watch_result; then drops+=($((STL_AT_MS - t0))); else drops+=(999999); fi
   lan_log "dead-peer run $r: ${drops[-1]} ms"
   lan_link_up "h$((r + 1))"
 done

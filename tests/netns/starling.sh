@@ -102,6 +102,7 @@ stl__id() {
 # is known (stl_id) and a watch can be armed before the node starts. stl_node NAME uses it.
 stl_make_id() {
   local name=$1
+  rm -f "$LAN_DIR/$name.out"  # a previous node of that name: its id is not this one
   STL_NODE_DATA[$name]=${STL_DATA_DIR:-$LAN_DIR/$name.data}
   STL_PRE_ID[$name]=$("$STARLING_BIN" id --data-dir "${STL_NODE_DATA[$name]}") ||
     lan_fail "starling id --data-dir ${STL_NODE_DATA[$name]} failed"
