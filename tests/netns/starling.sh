@@ -306,6 +306,7 @@ stl_watch() {
     sleep 0.02
   done
 }
+# shellcheck disable=SC2034  # STL_AT_MS and STL_NOT_YET are read by the tests
 stl_watch_result() {
   wait "$STL_WATCH_PID"
   local last
