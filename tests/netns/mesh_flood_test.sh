@@ -16,8 +16,10 @@
 #  - n1's memory (VmRSS) stays bounded: growth over the first phase < RSS_BOUND_KB (default
 #    32768) and over the second, equally long phase < RSS_PHASE2_KB (default 8192) (a leak
 #    grows linearly with the packets; bounded tables stop growing once full);
-#  - n1 still answers its control socket, knows a bounded number of peers (< 2048), and sent
-#    a bounded number of mDNS packets (answers are rate-limited: < 4 per second of flood);
+#  - n1 still answers its control socket, knows a bounded number of peers (< 2048), counted
+#    the malformed packets (status "mdns.malformed" >= half of those sent: some "bad" ones,
+#    e.g. dnsaddr values that are not multiaddrs, are valid DNS) and sent a bounded number of
+#    mDNS packets (answers are rate-limited: < 4 per second of flood);
 #  - the mesh of four is still full after the flood.
 # Exit 0 PASS, 1 FAIL, 77 SKIP (not root / no namespaces). STARLING_BIN picks the binary.
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -210,10 +212,14 @@ lan_check "n1 grew $((rss2 - rss1)) KiB over phase 2 (< $RSS_PHASE2_KB KiB: no g
   test $((rss2 - rss1)) -lt "$RSS_PHASE2_KB"
 
 st=$(stl_status n1) || lan_fail "n1 no longer answers status after the flood"
-read -r known sent <<<"$("$STL_PY" -c '
+read -r known sent malformed <<<"$("$STL_PY" -c '
 import json, sys
 d = json.load(sys.stdin)
-print(d["known_peers"], d["mdns"]["packets_sent"])' <<<"$st")"
+print(d["known_peers"], d["mdns"]["packets_sent"], d["mdns"].get("malformed", -1))' <<<"$st")"
+bad_sent=$(($(grep -o 'malformed=[0-9]*' "$(lan_out flood1)" | cut -d= -f2) + $(grep -o 'malformed=[0-9]*' "$(lan_out flood2)" | cut -d= -f2)))
+printf 'measured: n1 counted %d malformed mDNS packets of the %d malformed ones sent\n' "$malformed" "$bad_sent"
+lan_check "n1 counted the malformed packets as such (status mdns.malformed $malformed >= half of $bad_sent)" \
+  test "$malformed" -ge $((bad_sent / 2))
 printf 'measured: after the flood n1 knows %d peers and sent %d mDNS packets during %d s of flood\n' \
   "$known" $((sent - sent0)) "$flood_s"
 lan_check "n1 knows a bounded number of peers ($known < 2048)" test "$known" -lt 2048
