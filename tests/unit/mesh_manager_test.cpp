@@ -460,6 +460,74 @@ TEST_F(mesh_manager, healthiest_candidates_first) {
   EXPECT_EQ(order, (std::vector<std::string>{boot, st, px}));
 }
 
+TEST_F(mesh_manager, fewer_failures_dialled_first) {
+  mesh::config c;
+  c.max_parallel_dials = 1;
+  mesh::manager m(c, fake_id(0), rng);
+  const auto a = fake_id(70), b = fake_id(71);
+  m.discovered(a, {addr(70)}, mesh::source::pex, t0);
+  auto d = m.poll_dial(t0);
+  ASSERT_TRUE(d);
+  ASSERT_EQ(d->peer_id, a);
+  m.dial_finished(d->dial_id, std::error_code(std::make_error_code(std::errc::timed_out)), t0);
+  m.discovered(b, {addr(71)}, mesh::source::pex, t0 + 1h);
+  // Both due: the one that never failed goes first.
+  d = m.poll_dial(t0 + 1h);
+  ASSERT_TRUE(d);
+  EXPECT_EQ(d->peer_id, b);
+}
+
+TEST_F(mesh_manager, inbound_connection_during_our_dial_causes_no_second_dial) {
+  const auto p = fake_id(80);
+  mesh::manager m({}, fake_id(0), rng);
+  m.discovered(p, {addr(80)}, mesh::source::pex, t0);
+  auto d = m.poll_dial(t0);
+  ASSERT_TRUE(d);
+  m.connected(p, t0 + 1ms);     // the peer dialled us at the same time
+  m.disconnected(p, t0 + 2ms);  // and that connection closed (e.g. duplicate pruned)
+  EXPECT_EQ(m.find(p)->state, mesh::peer_state::dialing);
+  EXPECT_FALSE(m.poll_dial(t0 + 1s));
+  m.dial_finished(d->dial_id, p, t0 + 3ms);
+  EXPECT_EQ(m.find(p)->state, mesh::peer_state::connected);
+  EXPECT_EQ(m.connected_count(), 1u);
+
+  // Our dial failing while the inbound connection stands is no failure.
+  m.disconnected(p, t0 + 1s);
+  auto d2 = m.poll_dial(t0 + 2s);
+  ASSERT_TRUE(d2);
+  m.connected(p, t0 + 2s);
+  m.dial_finished(d2->dial_id, std::error_code(std::make_error_code(std::errc::connection_reset)), t0 + 2s);
+  EXPECT_EQ(m.find(p)->state, mesh::peer_state::connected);
+  EXPECT_EQ(m.find(p)->failures, 0u);
+}
+
+TEST_F(mesh_manager, keyless_bootstrap_follows_a_new_identity) {
+  mesh::manager m({}, fake_id(0), rng);
+  const std::string baddr = "/ip4/192.168.7.2/tcp/4001";
+  ASSERT_TRUE(m.add_bootstrap(baddr, t0));
+  const auto old_id = fake_id(90), new_id = fake_id(91);
+  auto d = m.poll_dial(t0);
+  ASSERT_TRUE(d);
+  m.dial_finished(d->dial_id, old_id, t0);
+  m.disconnected(old_id, t0 + 1s);
+  d = m.poll_dial(m.next_deadline());
+  ASSERT_TRUE(d);
+  EXPECT_TRUE(d->peer_id.empty());
+  m.dial_finished(d->dial_id, new_id, t0 + 2s);  // the node restarted with a new key
+  EXPECT_EQ(m.find(old_id), nullptr);           // no reason left to keep the old one
+  ASSERT_NE(m.find(new_id), nullptr);
+  EXPECT_EQ(m.find(new_id)->state, mesh::peer_state::connected);
+  EXPECT_EQ(m.bootstraps()[0].peer_id, new_id);
+}
+
+TEST_F(mesh_manager, bootstrap_list_is_bounded) {
+  mesh::manager m({}, fake_id(0), rng);
+  for (std::size_t i = 0; i < mesh::max_bootstrap_addrs; ++i)
+    ASSERT_TRUE(m.add_bootstrap(addr(static_cast<int>(i)), t0));
+  EXPECT_EQ(m.add_bootstrap("/ip4/1.1.1.1/tcp/1", t0).error(), mesh::errc::too_many_bootstraps);
+  EXPECT_EQ(drain(m, t0).size(), mesh::config{}.max_parallel_dials);
+}
+
 TEST_F(mesh_manager, timer_driven_loop_never_spins) {
   mesh::config c;
   c.max_parallel_dials = 2;
