@@ -28,6 +28,7 @@
 
 using namespace starling;
 using namespace std::chrono_literals;
+namespace asio = boost::asio;
 
 namespace {
 

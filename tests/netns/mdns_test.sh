@@ -31,9 +31,9 @@ lan_switch b
 lan_host h1 a
 lan_host h2 a
 lan_host ra a
+lan_host rb b
 lan_host gw a 254
 lan_attach gw b 254
-lan_host rb b
 
 # The observer: prints one line per datagram heard on 224.0.0.251:5353 via IFACE_IP:
 #   "<src ip> q|r <dnsaddr value>..."  (q = query, r = response)
@@ -99,10 +99,7 @@ done
 observe obs_h1 h1 "$(lan_ip h1)" 12   # another mDNS process on h1, bound to 5353 too
 observe obs_ra ra "$(lan_ip ra)" 12
 node n1 h1 eth0 "/ip4/$(lan_ip h1)/tcp/0" 1 12000
-node n2 h2 eth0 "/ip4/$(lan_ip h2)/tcp/0" 1 12000
-id1=$(node_id n1)
-id2=$(node_id n2)
-# Garbage on the LAN while they run.
+# Garbage on the LAN while n1 runs (it waits for n2).
 lan_exec ra python3 -c '
 import socket, sys
 s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
@@ -110,6 +107,9 @@ s.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_IF, socket.inet_aton(sys.arg
 for p in (b"\xde\xad\xbe\xef", b"\x00\x00\x84\x00\x00\x00\x00\x05\x00\x00\x00\x00\xc0", b"\x00" * 12 + b"\x3f" * 40):
     s.sendto(p, ("224.0.0.251", 5353))
 ' "$(lan_ip ra)"
+node n2 h2 eth0 "/ip4/$(lan_ip h2)/tcp/0" 1 12000
+id1=$(node_id n1)
+id2=$(node_id n2)
 lan_check "n1 and n2 both discover and see each other again (gtest passes)" \
   both_pass n1 n2 15
 lan_check "n1 discovered n2 on eth0 with n2's LAN address only" \
