@@ -37,12 +37,12 @@ inline std::error_code make_error_code(store_errc e) noexcept {
 
 /// One row of the store.
 struct stored_peer {
-  std::string peer_id;             ///< peer id text (base58)
-  std::vector<std::string> addrs;  ///< multiaddr text without /p2p/, newest first
-  std::int64_t last_seen = 0;      ///< unix seconds
-  std::int64_t last_connected = 0; ///< unix seconds, 0 = never
-  std::uint32_t failures = 0;      ///< consecutive failed dials
-  unsigned sources = 0;            ///< mesh::source bits
+  std::string peer_id;              ///< peer id text (base58)
+  std::vector<std::string> addrs;   ///< multiaddr text without /p2p/, newest first
+  std::int64_t last_seen = 0;       ///< unix seconds
+  std::int64_t last_connected = 0;  ///< unix seconds, 0 = never
+  std::uint32_t failures = 0;       ///< consecutive failed dials
+  unsigned sources = 0;             ///< mesh::source bits
 };
 
 /// The peer store. Created by `open`; closing (destruction) checkpoints nothing by hand: the

@@ -300,6 +300,24 @@ TEST_F(peer_store_test, an_unwritable_location_errors_clearly) {
   }
 }
 
+TEST_F(peer_store_test, a_writer_elsewhere_makes_save_busy_then_it_recovers) {
+  auto s = open_ok();
+  ASSERT_TRUE(s);
+  sqlite3* other = nullptr;
+  ASSERT_EQ(::sqlite3_open(m_db.c_str(), &other), SQLITE_OK);
+  ASSERT_EQ(::sqlite3_exec(other, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr), SQLITE_OK);
+  auto r = s->save({make_peer("A", 1)});
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error(), store_errc::busy);
+  EXPECT_NE(s->last_error().find("locked by another process"), std::string::npos)
+      << s->last_error();
+  EXPECT_TRUE(s->load());  // WAL: readers are not blocked by the writer
+  ::sqlite3_exec(other, "ROLLBACK", nullptr, nullptr, nullptr);
+  ::sqlite3_close(other);
+  ASSERT_TRUE(s->save({make_peer("A", 1)})) << s->last_error();
+  EXPECT_EQ(*s->count(), 1u);
+}
+
 TEST_F(peer_store_test, hand_edited_rows_load_without_failing) {
   { ASSERT_TRUE(open_ok()); }
   raw_sql(
