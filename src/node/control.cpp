@@ -43,7 +43,15 @@ public:
 
 constexpr std::size_t max_response_bytes = 16 * 1024 * 1024;
 
-std::error_code last_errno() { return {errno, std::generic_category()}; }
+std::error_code last_errno() { return {errno, std::system_category()}; }
+
+/// Asio reports errno values in Boost's system category; give callers the std one so that
+/// comparisons such as `ec == std::errc::permission_denied` hold.
+std::error_code to_std(const boost::system::error_code& e) {
+  if (e.category() == boost::system::system_category() || e.category() == boost::system::generic_category())
+    return {e.value(), std::system_category()};
+  return e;
+}
 
 bool path_fits(const fs::path& p) {
   return !p.empty() && p.native().size() < sizeof(sockaddr_un{}.sun_path);
@@ -71,7 +79,7 @@ result<probe_result> probe(const fs::path& p) {
   // EAGAIN: the listener's backlog is full, so somebody listens.
   if (rc == 0 || err == EAGAIN || err == EINPROGRESS) return probe_result::answers;
   if (err == ECONNREFUSED || err == ENOENT) return probe_result::refused;
-  return std::error_code(err, std::generic_category());
+  return std::error_code(err, std::system_category());
 }
 
 /// The directory must exist, be ours and writable only by us: otherwise another user could
@@ -96,7 +104,7 @@ result<int> take_lock(const fs::path& socket_path) {
     int err = errno;
     ::close(fd);
     if (err == EWOULDBLOCK) return control_errc::already_running;
-    return std::error_code(err, std::generic_category());
+    return std::error_code(err, std::system_category());
   }
   return fd;
 }
@@ -142,6 +150,9 @@ std::string describe_control_error(std::error_code ec, const fs::path& socket_pa
     return "data directory " + d + " must exist, belong to you and not be writable by others (chmod 700 " + d + ")";
   if (ec == control_errc::not_a_socket)
     return socket_path.string() + " exists and is not a socket: move it away";
+  if (ec == std::errc::permission_denied)
+    return "cannot use the control socket " + socket_path.string() +
+           ": permission denied (does the node run as another user?)";
   return "control socket " + socket_path.string() + ": " + ec.message();
 }
 
@@ -305,13 +316,13 @@ result<std::unique_ptr<control_server>> control_server::start(asio::io_context& 
   auto st = std::make_shared<state>(ctx, std::move(h), options);
   boost::system::error_code ec;
   st->acceptor.open(local(), ec);
-  if (ec) return fail(ec);
+  if (ec) return fail(to_std(ec));
   // Owner-only from the moment the file exists (umask), and chmod in case umask was ignored.
   const mode_t old_mask = ::umask(0177);
   st->acceptor.bind(local::endpoint(path.native()), ec);
   ::umask(old_mask);
   if (ec == asio::error::address_in_use) return fail(control_errc::already_running);
-  if (ec) return fail(ec);
+  if (ec) return fail(to_std(ec));
   if (::chmod(path.c_str(), 0600) != 0) {
     auto e = last_errno();
     ::unlink(path.c_str());
@@ -320,7 +331,7 @@ result<std::unique_ptr<control_server>> control_server::start(asio::io_context& 
   st->acceptor.listen(asio::socket_base::max_listen_connections, ec);
   if (ec) {
     ::unlink(path.c_str());
-    return fail(ec);
+    return fail(to_std(ec));
   }
   st->accept();
   return std::unique_ptr<control_server>(new control_server(path, std::move(st), *lock));
@@ -387,7 +398,7 @@ result<json> control_request(const fs::path& path, const json& request, std::chr
         connect_ec == boost::system::errc::no_such_file_or_directory ||
         connect_ec == boost::system::errc::not_a_directory)
       return json_error(control_errc::no_node_running);
-    return json_error(connect_ec);
+    return json_error(to_std(connect_ec));
   }
   std::string_view line;
   if (!read_ec) {

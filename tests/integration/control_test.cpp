@@ -437,6 +437,20 @@ TEST(ControlClient, GarbageAnswerIsABadResponse) {
   }
 }
 
+TEST(ControlClient, ErrorLinesNameTheDataDirectory) {
+  using starling::node::describe_control_error;
+  const fs::path sock = "/home/pi/.local/share/starling/control.sock";
+  EXPECT_EQ(describe_control_error(control_errc::timeout, sock),
+            "the node running with data directory /home/pi/.local/share/starling did not answer in time");
+  EXPECT_EQ(describe_control_error(control_errc::bad_response, sock),
+            "the node running with data directory /home/pi/.local/share/starling sent an invalid response");
+  EXPECT_EQ(describe_control_error(std::error_code(EACCES, std::system_category()), sock),
+            "cannot use the control socket /home/pi/.local/share/starling/control.sock: permission denied "
+            "(does the node run as another user?)");
+  EXPECT_EQ(starling::node::control_socket_path("/d"), fs::path("/d/control.sock"));
+  EXPECT_STREQ(starling::node::control_category().name(), "control");
+}
+
 // ------------------------------------------------------------------ formatting
 
 namespace ct = starling::app::control_text;
