@@ -44,11 +44,11 @@ for n in a1 a2 b1 b2; do
 done
 for n in a1 a2; do
   lan_check "gw identified $n, connected over LAN a" \
-    lan_wait_log gw "connected from $(stl_id "$n") via /ip4/$(lan_ip "$n")/" 10
+    lan_wait_log gw "connected (from|to) $(stl_id "$n") via /ip4/$(lan_ip "$n")/" 10
 done
 for n in b1 b2; do
   lan_check "gw identified $n, connected over LAN b" \
-    lan_wait_log gw "connected from $(stl_id "$n") via /ip4/$(lan_ip "$n")/" 10
+    lan_wait_log gw "connected (from|to) $(stl_id "$n") via /ip4/$(lan_ip "$n")/" 10
 done
 for n in a1 a2 b1 b2; do
   lan_check "gw identified $n" stl_wait_identified gw "$(stl_id "$n")" 10
