@@ -202,9 +202,9 @@ lan_kill js0a
 lan_kill js0b
 
 # The js address js announces for Starling must be exactly Starling's listen address.
-# check_round N JS ST [no-dial]
+# check_round N JS ST [no-dial] [SECONDS for Starling to discover js]
 check_round() {
-  local r=$1 js=$2 st=$3 mode=${4:-}
+  local r=$1 js=$2 st=$3 mode=${4:-} st_secs=${5:-15}
   local jid sid saddr
   jid=$(js_id "$js")
   sid=$(stl_id "$st")
@@ -214,7 +214,7 @@ check_round() {
   lan_check "round $r: Starling runs mDNS on eth0" lan_wait_log "$st" "mdns: running on eth0" 5
   lan_check "round $r: js (@libp2p/mdns) discovers Starling's id with its listen address $saddr" \
     js_discovered "$js" 15 "$sid" "$saddr"
-  lan_check "round $r: Starling discovers js via mdns on eth0" st_discovered "$st" "$jid" 15
+  lan_check "round $r: Starling discovers js via mdns on eth0" st_discovered "$st" "$jid" "$st_secs"
   lan_check "round $r: Starling connected to/from js" st_connected "$st" "$jid" 15
   if [[ $mode == no-dial ]]; then
     lan_check "round $r: js sees an inbound connection from Starling (js does not dial)" \
@@ -235,7 +235,9 @@ check_round() {
 echo "# round 1: Starling first, then js (js dials on discovery) (t=${SECONDS}s)"
 st_start st1 h2
 js_start js1 h1
-check_round 1 js1 st1
+# js never announces, it only answers queries: Starling, started first, learns of js at its
+# next periodic query (query_interval 10 s), hence the longer wait for that check here.
+check_round 1 js1 st1 dial 25
 lan_kill js1
 lan_kill st1
 
