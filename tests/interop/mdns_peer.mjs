@@ -128,7 +128,9 @@ async function dialPeer (id, mas) {
   if (dialing.has(id) || node.getConnections().some(c => c.remotePeer.toString() === id)) return
   dialing.add(id)
   try {
-    const conn = await node.dial(mas, { signal: AbortSignal.timeout(10000) })
+    // with /p2p/<id>: js then reuses a connection to that peer, and the handshake checks the id
+    const targets = mas.map(m => m.encapsulate(`/p2p/${id}`))
+    const conn = await node.dial(targets, { signal: AbortSignal.timeout(10000) })
     emit({ event: 'dial', id, ok: true, addr: conn.remoteAddr.toString() })
   } catch (err) {
     emit({ event: 'dial', id, ok: false, error: errMsg(err) })

@@ -39,6 +39,8 @@ command -v node >/dev/null ||
 [[ -d $INTEROP/node_modules/@libp2p/mdns && -d $INTEROP/node_modules/libp2p ]] ||
   lan_fail "js-libp2p with @libp2p/mdns is not installed: run npm ci in $INTEROP (scripts/test.sh does this)"
 command -v python3 >/dev/null || lan_fail "python3 is not on PATH"
+# the interpreter itself, not a wrapper such as a pyenv shim (seconds per start on a busy machine)
+PY=$(python3 -c 'import sys; print(sys.executable)')
 stl_require_bin
 
 # ---------------------------------------------------------------------------------------------
@@ -62,7 +64,7 @@ js_start() {
 
 # js_id NAME: the js node's peer id.
 js_id() {
-  python3 -c '
+  "$PY" -c '
 import json, sys
 for line in open(sys.argv[1]):
     e = json.loads(line)
@@ -73,7 +75,7 @@ for line in open(sys.argv[1]):
 
 # js_addr NAME: its first listen address without /p2p/.
 js_addr() {
-  python3 -c '
+  "$PY" -c '
 import json, sys
 for line in open(sys.argv[1]):
     e = json.loads(line)
@@ -87,7 +89,7 @@ for line in open(sys.argv[1]):
 js_wait() {
   local name=$1 secs=$2 expr=$3
   shift 3
-  python3 - "$(lan_out "$name")" "$secs" "$expr" "$@" <<'EOF'
+  "$PY" - "$(lan_out "$name")" "$secs" "$expr" "$@" <<'EOF'
 import json, sys, time
 path, secs, expr, A = sys.argv[1], float(sys.argv[2]), sys.argv[3], sys.argv[4:]
 deadline = time.monotonic() + secs
@@ -160,7 +162,7 @@ st_connected() { lan_wait_log "$1" "connected (to|from) $2" "${3:-15}"; }
 
 start_sniffer() {
   local host=$1
-  lan_spawn sniff "$host" python3 -c '
+  lan_spawn sniff "$host" "$PY" -c '
 import json, socket, struct, sys, time
 s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM, socket.IPPROTO_UDP)
 s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
