@@ -31,7 +31,7 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # shellcheck source=starling.sh
 . "$HERE/starling.sh"
 LAN_TEST_NAME=netns_js_mdns
-lan_init 170
+lan_init 240
 
 INTEROP=$STL_REPO/tests/interop
 command -v node >/dev/null ||
@@ -213,7 +213,7 @@ check_round() {
   saddr=$(st_addr_of "$st")
   [[ -n $jid && -n $sid && -n $saddr ]] || lan_fail "round $r: missing ids/addresses (js '$jid', starling '$sid' '$saddr')"
   echo "#   js $jid, starling $sid at $saddr"
-  lan_check "round $r: Starling runs mDNS on eth0" lan_wait_log "$st" "mdns: running on eth0" 5
+  lan_check "round $r: Starling runs mDNS on eth0" lan_wait_log "$st" "mdns: running on eth0" 10
   lan_check "round $r: js (@libp2p/mdns) discovers Starling's id with its listen address $saddr" \
     js_discovered "$js" 15 "$sid" "$saddr"
   lan_check "round $r: Starling discovers js via mdns on eth0" st_discovered "$st" "$jid" "$st_secs"
