@@ -184,6 +184,121 @@ void host::dial(const multiformats::multiaddr& addr, dial_fn done) {
   });
 }
 
+/// State of one dial_any(): the TCP attempts still running, sockets that connected while a
+/// handshake was already under way, and whether that handshake is running.
+struct host::multi_dial {
+  std::optional<multiformats::peer_id> expected;
+  dial_fn done;
+  std::size_t connecting = 0;
+  bool handshaking = false;
+  bool finished = false;
+  std::error_code last_error;
+  std::vector<std::pair<io::tcp::socket, multiformats::multiaddr>> reserve;
+  std::vector<std::shared_ptr<io::tcp::socket>> sockets;  ///< for cancelling the rest
+  std::vector<std::shared_ptr<asio::steady_timer>> timers;
+};
+
+void host::dial_any(std::optional<multiformats::peer_id> expected, std::vector<multiformats::multiaddr> addrs,
+                    std::chrono::milliseconds attempt_timeout, dial_fn done) {
+  if (m_shutting_down) return done(make_error_code(host_errc::shutting_down));
+  if (expected) {
+    for (auto& c : m_conns) {
+      if (c->established() && !c->closing() && c->peer() == *expected) return done(c);
+    }
+  }
+  if (m_conns.size() >= m_cfg.max_connections) return done(make_error_code(host_errc::too_many_connections));
+  auto d = std::make_shared<multi_dial>();
+  d->expected = std::move(expected);
+  d->done = std::move(done);
+  d->last_error = make_error_code(host_errc::not_tcp);
+  std::vector<std::pair<io::tcp::endpoint, multiformats::multiaddr>> targets;
+  for (auto& a : addrs) {
+    auto ep = to_endpoint(a);
+    if (!ep) continue;
+    const bool dup = std::any_of(targets.begin(), targets.end(), [&](auto& t) { return t.first == *ep; });
+    if (!dup) targets.emplace_back(*ep, a.without_peer());
+  }
+  if (targets.empty()) {
+    auto f = std::move(d->done);
+    return f(d->last_error);
+  }
+  d->connecting = targets.size();
+  for (auto& [ep, addr] : targets) {
+    auto sock = std::make_shared<io::tcp::socket>(m_ctx);
+    auto timer = std::make_shared<asio::steady_timer>(m_ctx, attempt_timeout);
+    d->sockets.push_back(sock);
+    d->timers.push_back(timer);
+    std::weak_ptr<io::tcp::socket> weak_sock = sock;
+    timer->async_wait([weak_sock](boost::system::error_code ec) {
+      auto s = weak_sock.lock();
+      if (!ec && s) {
+        boost::system::error_code ignored;
+        s->close(ignored);
+      }
+    });
+    sock->async_connect(ep, [this, d, sock, timer, addr = addr](boost::system::error_code ec) {
+      timer->cancel();
+      --d->connecting;
+      if (d->finished || m_shutting_down) {
+        boost::system::error_code ignored;
+        sock->close(ignored);
+        if (!d->finished && m_shutting_down) d->last_error = make_error_code(host_errc::shutting_down);
+        multi_dial_next(d);
+        return;
+      }
+      if (ec) {
+        d->last_error = ec == asio::error::operation_aborted || ec == asio::error::bad_descriptor
+                            ? make_error_code(host_errc::dial_timeout)
+                            : std::error_code(ec);
+        emit(connection_failed{addr, d->last_error});
+      } else {
+        d->reserve.emplace_back(std::move(*sock), addr);
+      }
+      multi_dial_next(d);
+    });
+  }
+}
+
+namespace {
+/// Ends a dial_any(): closes what is left and hands the result out.
+template <class D>
+void finish_multi_dial(D& d, result<std::shared_ptr<connection>> r) {
+  d.finished = true;
+  boost::system::error_code ignored;
+  for (auto& s : d.sockets) {
+    if (s->is_open()) s->close(ignored);
+  }
+  for (auto& t : d.timers) t->cancel();
+  for (auto& entry : d.reserve) entry.first.close(ignored);
+  d.reserve.clear();
+  auto f = std::move(d.done);
+  f(std::move(r));
+}
+}  // namespace
+
+void host::multi_dial_next(const std::shared_ptr<multi_dial>& d) {
+  if (d->finished || d->handshaking) return;
+  if (m_shutting_down) return finish_multi_dial(*d, make_error_code(host_errc::shutting_down));
+  if (!d->reserve.empty()) {
+    auto [sock, addr] = std::move(d->reserve.front());
+    d->reserve.erase(d->reserve.begin());
+    if (m_conns.size() >= m_cfg.max_connections) {
+      return finish_multi_dial(*d, make_error_code(host_errc::too_many_connections));
+    }
+    d->handshaking = true;
+    auto c = add_connection(std::move(sock), conn::direction::outbound, d->expected);
+    m_dial_waiters.emplace(c.get(), [this, d, addr = addr](result<std::shared_ptr<connection>> r) {
+      d->handshaking = false;
+      if (r) return finish_multi_dial(*d, std::move(r));
+      d->last_error = r.error();
+      spdlog::debug("dial via {} failed in the handshake: {}", addr.to_string(), r.error().message());
+      multi_dial_next(d);
+    });
+    return;
+  }
+  if (d->connecting == 0) finish_multi_dial(*d, d->last_error);
+}
+
 void host::set_handler(std::string protocol, handler_factory f) {
   const bool is_new = m_handlers.find(protocol) == m_handlers.end();
   m_handlers[std::move(protocol)] = std::move(f);

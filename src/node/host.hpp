@@ -119,6 +119,16 @@ public:
   /// close as the duplicate (it closes gracefully); connections() holds the survivor.
   void dial(const multiformats::multiaddr& addr, dial_fn done);
 
+  /// Dials a peer at several candidate addresses at once, as discovery needs: every TCP
+  /// connect starts together, each bounded by `attempt_timeout`; the first socket to connect
+  /// goes on to the handshake, and others that connect meanwhile wait in reserve in case that
+  /// handshake fails (a stale or spoofed address pointing at another node). With `expected`,
+  /// every handshake checks the peer id. `done` gets the connection, or the last error once
+  /// every address failed. An established connection to `expected` is reused. Addresses
+  /// that are not TCP are skipped (not_tcp if none is left).
+  void dial_any(std::optional<multiformats::peer_id> expected, std::vector<multiformats::multiaddr> addrs,
+                std::chrono::milliseconds attempt_timeout, dial_fn done);
+
   /// Registers the handler for inbound streams of `protocol` (also listed in identify).
   void set_handler(std::string protocol, handler_factory f);
   /// Protocols we serve, sorted.
@@ -145,6 +155,8 @@ private:
   friend class connection;
   friend void register_default_services(host&);
   struct listener;
+  struct multi_dial;
+  void multi_dial_next(const std::shared_ptr<multi_dial>& d);
   // called by connection
   void connection_established(const std::shared_ptr<connection>& c, const conn::established& e);
   void connection_closed(const std::shared_ptr<connection>& c, std::error_code ec);

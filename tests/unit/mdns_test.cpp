@@ -285,8 +285,13 @@ TEST(Mdns, TwoCoresDiscoverEachOther) {
   a.on_deadline(t0 + 1s);
   for (const auto& o : drain_tx(a)) ASSERT_TRUE(a.feed(o.packet, 1, "self", t0 + 1s));
   ev = drain_events(a);
-  ASSERT_EQ(ev.size(), 1u);
+  ASSERT_GE(ev.size(), 1u);
   EXPECT_EQ(discovered(ev[0]).peer_id, make_id(2));
+  // b's start-up announcement and its second one: news once, then a sighting.
+  for (std::size_t i = 1; i < ev.size(); ++i) {
+    ASSERT_TRUE(std::holds_alternative<mdns::peer_seen>(ev[i]));
+    EXPECT_EQ(std::get<mdns::peer_seen>(ev[i]).peer_id, make_id(2));
+  }
   EXPECT_EQ(a.peer_count(), 1u);
 }
 
@@ -314,12 +319,16 @@ TEST(Mdns, ParsesJsGoAndRustShapedResponses) {
   EXPECT_EQ(discovered(ev[1]).addrs, (std::vector<std::string>{"/ip4/192.168.1.20/tcp/4001", "/ip4/192.168.1.20/udp/4001/quic-v1"}));
   EXPECT_EQ(discovered(ev[2]).peer_id, rs);
   EXPECT_EQ(discovered(ev[2]).addrs, (std::vector<std::string>{"/ip4/192.168.1.30/tcp/4001", "/ip6/fe80::30/tcp/4001"}));
-  // The same announcement again is a refresh, not news.
+  // The same announcement again is a refresh, not news: only a peer_seen.
   ASSERT_TRUE(c.feed(rust_response("rsrsrsrsrsrsrsrsrsrsrsrsrsrsrsrs",
                                    {"dnsaddr=/ip4/192.168.1.30/tcp/4001/p2p/" + rs,
                                     "dnsaddr=/ip6/fe80::30/tcp/4001/p2p/" + rs}),
                      1, "rust", t0 + 5s));
-  EXPECT_TRUE(drain_events(c).empty());
+  ev = drain_events(c);
+  ASSERT_EQ(ev.size(), 1u);
+  ASSERT_TRUE(std::holds_alternative<mdns::peer_seen>(ev[0]));
+  EXPECT_EQ(std::get<mdns::peer_seen>(ev[0]).peer_id, rs);
+  EXPECT_EQ(std::get<mdns::peer_seen>(ev[0]).interface_index, 1u);
 }
 
 TEST(Mdns, FiltersBadAndForeignAddresses) {
@@ -385,6 +394,10 @@ TEST(Mdns, PeersExpireWhenTheirTtlRunsOut) {
   bytes refresh = header(0x8400, 0, 1, 0);
   put_ptr(refresh, peer_name + "._p2p._udp.local", 30);
   ASSERT_TRUE(c.feed(refresh, 1, "x", t0 + 20s));
+  auto seen = drain_events(c);
+  ASSERT_EQ(seen.size(), 1u);
+  ASSERT_TRUE(std::holds_alternative<mdns::peer_seen>(seen[0]));
+  EXPECT_EQ(std::get<mdns::peer_seen>(seen[0]).peer_id, id);
   c.on_deadline(t0 + 49s);
   EXPECT_TRUE(drain_events(c).empty());
   EXPECT_LE(c.next_deadline(), t0 + 50s);
@@ -560,4 +573,124 @@ TEST(Mdns, InterfacesCanChangeAtRuntime) {
   ASSERT_EQ(ev.size(), 1u);
   EXPECT_TRUE(std::holds_alternative<mdns::peer_expired>(ev[0]));
   EXPECT_EQ(c.set_interface({4, {"nope"}}, t0).error(), mdns::errc::invalid_address);
+}
+
+TEST(Mdns, EveryLaterResponseOfATrackedPeerIsSeen) {
+  auto c = make_core(make_config(1));
+  c.start(t0);
+  const std::string id = make_id(60);
+  const auto pkt = rust_response(peer_name, {"dnsaddr=/ip4/10.0.0.6/tcp/1/p2p/" + id});
+  ASSERT_TRUE(c.feed(pkt, 1, "x", t0));
+  auto ev = drain_events(c);
+  ASSERT_EQ(ev.size(), 1u);
+  EXPECT_TRUE(std::holds_alternative<mdns::peer_discovered>(ev[0]));
+  for (int i = 1; i <= 3; ++i) ASSERT_TRUE(c.feed(pkt, 1, "x", t0 + i * 1s));
+  ev = drain_events(c);
+  ASSERT_EQ(ev.size(), 3u);
+  for (const auto& e : ev) {
+    ASSERT_TRUE(std::holds_alternative<mdns::peer_seen>(e));
+    EXPECT_EQ(std::get<mdns::peer_seen>(e).peer_id, id);
+  }
+  // New addresses are news again (discovered, not seen); a goodbye is an expiry, not a sighting.
+  ASSERT_TRUE(c.feed(rust_response(peer_name, {"dnsaddr=/ip4/10.0.0.7/tcp/1/p2p/" + id}), 1, "x", t0 + 5s));
+  ev = drain_events(c);
+  ASSERT_EQ(ev.size(), 1u);
+  EXPECT_EQ(discovered(ev[0]).addrs, std::vector<std::string>{"/ip4/10.0.0.7/tcp/1"});
+  ASSERT_TRUE(c.feed(rust_response(peer_name, {"dnsaddr=/ip4/10.0.0.7/tcp/1/p2p/" + id}, 0), 1, "x", t0 + 6s));
+  ev = drain_events(c);
+  ASSERT_EQ(ev.size(), 1u);
+  EXPECT_TRUE(std::holds_alternative<mdns::peer_expired>(ev[0]));
+  // A response from a peer nobody tracks (heard first as a bare PTR) is neither.
+  bytes bare = header(0x8400, 0, 1, 0);
+  put_ptr(bare, "unknown" + peer_name + "._p2p._udp.local");
+  ASSERT_TRUE(c.feed(bare, 1, "x", t0 + 7s));
+  EXPECT_TRUE(drain_events(c).empty());
+}
+
+namespace {
+int queries_in(const std::vector<mdns::outgoing>& tx, std::uint32_t iface) {
+  int n = 0;
+  for (const auto& o : tx) n += o.interface_index == iface && o.packet == mdns::detail::build_query();
+  return n;
+}
+}  // namespace
+
+TEST(Mdns, DuplicateQuestionSuppression) {
+  auto cfg = make_config(1);
+  cfg.interfaces.push_back({2, {"/ip4/172.16.0.1/tcp/4001"}});
+  auto c = make_core(cfg);
+  c.start(t0);
+  ASSERT_EQ(queries_in(drain_tx(c), 1), 1);
+  c.on_deadline(t0 + 250ms);
+  c.on_deadline(t0 + 1s);
+  drain_tx(c);
+  // Our own query looped back at once does not count...
+  ASSERT_TRUE(c.feed(query_packet(), 1, "self", t0 + 1s + 2ms));
+  // ...another node's identical query on interface 1 later does.
+  ASSERT_TRUE(c.feed(query_packet(), 1, "other", t0 + 5s));
+  drain_tx(c);
+  ASSERT_EQ(c.next_deadline(), t0 + 11s);
+  c.on_deadline(t0 + 11s);
+  auto tx = drain_tx(c);
+  EXPECT_EQ(queries_in(tx, 1), 0) << "someone asked on 1 since our last query";
+  EXPECT_EQ(queries_in(tx, 2), 1) << "nobody asked on 2";
+  EXPECT_EQ(c.queries_suppressed(), 1u);
+  // Suppression lasts one round: nobody asked again, so we ask at 21 s.
+  c.on_deadline(t0 + 21s);
+  tx = drain_tx(c);
+  EXPECT_EQ(queries_in(tx, 1), 1);
+  EXPECT_EQ(queries_in(tx, 2), 1);
+  // A query that is not the plain one (unicast reply wanted, or carrying known answers, or
+  // another question) does not suppress ours.
+  bytes qu = query_packet();
+  qu[qu.size() - 2] |= 0x80;  // QU bit
+  ASSERT_TRUE(c.feed(qu, 1, "other", t0 + 25s));
+  bytes known = header(0, 1, 1, 0);
+  put_name(known, "_p2p._udp.local");
+  put16(known, 12);
+  put16(known, 1);
+  put_ptr(known, "x" + peer_name + "._p2p._udp.local", 100);
+  ASSERT_TRUE(c.feed(known, 1, "other", t0 + 26s));
+  ASSERT_TRUE(c.feed(query_packet("_other._tcp.local"), 1, "other", t0 + 27s));
+  drain_tx(c);
+  c.on_deadline(t0 + 31s);
+  EXPECT_EQ(queries_in(drain_tx(c), 1), 1);
+  // Switched off: always ask.
+  cfg.suppress_duplicate_queries = false;
+  auto d = make_core(cfg);
+  d.start(t0);
+  drain_tx(d);
+  ASSERT_TRUE(d.feed(query_packet(), 1, "other", t0 + 100ms));
+  d.on_deadline(t0 + 250ms);
+  EXPECT_EQ(queries_in(drain_tx(d), 1), 1);
+  EXPECT_EQ(d.queries_suppressed(), 0u);
+}
+
+TEST(Mdns, ThirtyIdleNodesSendFewQueries) {
+  // 30 cores on one link, started 0..29 s apart: with suppression only about one query per
+  // interval crosses the link once the start-up queries are over.
+  std::vector<mdns::core> nodes;
+  for (std::uint64_t i = 0; i < 30; ++i) nodes.push_back(make_core(make_config(100 + i, {"/ip4/10.0.0." + std::to_string(i + 1) + "/tcp/4001"}), 100 + i));
+  int queries_after_warmup = 0;
+  const time_point start = t0;
+  for (int ms = 0; ms <= 120'000; ms += 10) {
+    const time_point now = start + std::chrono::milliseconds(ms);
+    if (ms % 1000 == 0 && ms / 1000 < 30) nodes[static_cast<std::size_t>(ms / 1000)].start(now);
+    std::vector<bytes> wire;
+    for (auto& n : nodes) {
+      if (n.next_deadline() <= now) n.on_deadline(now);
+      while (auto o = n.poll_transmit()) {
+        if (o->packet == mdns::detail::build_query() && ms > 60'000) ++queries_after_warmup;
+        wire.push_back(std::move(o->packet));
+      }
+    }
+    for (const auto& p : wire) {
+      for (auto& n : nodes) ASSERT_TRUE(n.feed(p, 1, "lan", now));
+    }
+    for (auto& n : nodes) drain_events(n);
+  }
+  // 60 s of steady state at one query per 10 s interval: about 6, never 30 per interval.
+  EXPECT_LE(queries_after_warmup, 12);
+  EXPECT_GE(queries_after_warmup, 5);
+  for (auto& n : nodes) EXPECT_EQ(n.peer_count(), 29u);
 }

@@ -107,9 +107,11 @@ core::iface_state* core::find_iface(std::uint32_t index) {
   return nullptr;
 }
 
-void core::queue_query(std::uint32_t index) {
+void core::queue_query(iface_state& s, time_point now) {
   if (m_tx.size() >= max_pending_transmits) m_tx.pop_front();
-  m_tx.push_back({index, detail::build_query()});
+  m_tx.push_back({s.index, detail::build_query()});
+  s.last_query = now;
+  s.foreign_query_seen = false;
 }
 
 void core::queue_response(iface_state& s, time_point now) {
@@ -194,7 +196,7 @@ result<void> core::set_interface(const interface_config& iface, time_point now) 
   } else {
     request_response(*s, now);
   }
-  queue_query(s->index);
+  queue_query(*s, now);
   return {};
 }
 
@@ -236,7 +238,15 @@ time_point core::next_deadline() const {
 void core::on_deadline(time_point now) {
   if (!m_running) return;
   if (m_next_query <= now) {
-    for (const auto& s : m_ifaces) queue_query(s.index);
+    for (auto& s : m_ifaces) {
+      if (m_cfg.suppress_duplicate_queries && s.foreign_query_seen) {
+        // RFC 6762 section 7.3: treat ours as sent; the answers to theirs reach us too.
+        s.foreign_query_seen = false;
+        ++m_queries_suppressed;
+        continue;
+      }
+      queue_query(s, now);
+    }
     // Next slot of the schedule that is still ahead (a late call skips missed slots).
     while (m_next_query <= now) {
       ++m_query_step;
@@ -276,6 +286,13 @@ void core::handle_query(const dns::message& m, iface_state& s, time_point now) {
            (q.qclass == dns::class_in || q.qclass == dns::type::any);
   });
   if (!asks) return;
+  // A plain query like ours from someone else (not our own looped back): our next scheduled
+  // query on this interface is redundant.
+  const bool plain = m.questions.size() == 1 && m.questions[0].qtype == dns::type::ptr &&
+                     !m.questions[0].unicast_response && m.answers.empty();
+  if (plain && (s.last_query == time_point::min() || now - s.last_query >= m_cfg.own_echo_window)) {
+    s.foreign_query_seen = true;
+  }
   // Known-answer suppression (RFC 6762 section 7.1): the asker already holds our PTR with at
   // least half its lifetime left.
   const auto half = static_cast<std::uint32_t>(m_cfg.ttl.count() / 2);
@@ -349,6 +366,7 @@ void core::handle_response(const dns::message& m, std::uint32_t index, std::stri
         if (by_name(p)) {
           p.expires = now + ttl;
           p.last_seen = now;
+          push_event(peer_seen{p.peer_id, index});
         }
       }
       continue;
@@ -364,7 +382,10 @@ void core::handle_response(const dns::message& m, std::uint32_t index, std::stri
       it->addrs = addrs;
       it->expires = now + ttl;
       it->last_seen = now;
-      if (!changed) continue;
+      if (!changed) {
+        push_event(peer_seen{std::move(id_text), index});
+        continue;
+      }
     } else {
       if (m_cfg.max_peers == 0) continue;
       if (m_peers.size() >= m_cfg.max_peers) {

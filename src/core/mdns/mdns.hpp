@@ -83,6 +83,13 @@ struct config {
   std::size_t max_addrs_per_peer = 32;
   std::size_t max_ip_records = 8;  ///< A plus AAAA records per response
   std::size_t max_pending_events = 4096;
+  /// Duplicate-question suppression (RFC 6762 section 7.3): a scheduled query is skipped on an
+  /// interface where someone else sent the same plain query (PTR `_p2p._udp.local`, no
+  /// known answers, multicast reply wanted) since our last one; the responses to it reach us
+  /// too. A query seen within `own_echo_window` after we sent ours is taken for our own packet
+  /// looped back by the kernel and does not count.
+  bool suppress_duplicate_queries = true;
+  std::chrono::milliseconds own_echo_window{100};
 };
 
 /// A packet to multicast on an interface.
@@ -104,8 +111,14 @@ struct peer_expired {
   std::string peer_id;
   std::uint32_t interface_index = 0;
 };
+/// A tracked peer answered again on an interface with nothing new (same name, same addresses):
+/// it is still there. Emitted for every such response (peer_discovered covers changes).
+struct peer_seen {
+  std::string peer_id;
+  std::uint32_t interface_index = 0;
+};
 /// What poll_event() returns.
-using event = std::variant<peer_discovered, peer_expired>;
+using event = std::variant<peer_discovered, peer_expired, peer_seen>;
 
 /// The discovery state machine. Not thread-safe; one owner drives it.
 class core {
@@ -149,6 +162,8 @@ public:
   const std::string& peer_name() const noexcept { return m_name; }
   /// Number of (interface, peer) pairs tracked.
   std::size_t peer_count() const noexcept { return m_peers.size(); }
+  /// Scheduled queries skipped so far because another node had just asked the same.
+  std::uint64_t queries_suppressed() const noexcept { return m_queries_suppressed; }
 
 private:
   struct iface_state {
@@ -157,6 +172,8 @@ private:
     time_point last_response = time_point::min();
     std::optional<time_point> response_due;
     bool announced = false;
+    time_point last_query = time_point::min();  ///< when we last sent a query here
+    bool foreign_query_seen = false;  ///< someone asked our question since our last query
   };
   struct tracked_peer {
     std::uint32_t iface = 0;
@@ -170,7 +187,7 @@ private:
   core(config cfg, multiformats::peer_id id, std::string name);
 
   iface_state* find_iface(std::uint32_t index);
-  void queue_query(std::uint32_t index);
+  void queue_query(iface_state& s, time_point now);
   void queue_response(iface_state& s, time_point now);
   void request_response(iface_state& s, time_point now);
   void queue_goodbye(const iface_state& s);
@@ -191,6 +208,7 @@ private:
   std::deque<event> m_events;
   bool m_running = false;
   std::size_t m_query_step = 0;
+  std::uint64_t m_queries_suppressed = 0;
   time_point m_started{};
   time_point m_next_query = no_deadline;
 };

@@ -1,0 +1,40 @@
+// `starling peers` and `starling status`: one request over the control socket, then print.
+#include "control_commands.hpp"
+
+#include <filesystem>
+
+#include "commands.hpp"
+#include "node/control.hpp"
+#include "node/data_dir.hpp"
+
+namespace starling::app {
+
+namespace {
+
+int run_control(const control_options& o, control_text::view v) {
+  const std::filesystem::path dir = o.data_dir.empty() ? node::default_data_dir() : std::filesystem::path(o.data_dir);
+  const auto sock = node::control_socket_path(dir);
+  auto r = node::control_request(sock, control_text::request_for(v));
+  if (!r) {
+    print_error(node::describe_control_error(r.error(), sock));
+    return 1;
+  }
+  auto out = control_text::render_response(*r, v, o.json);
+  if (!out.ok) {
+    print_error(out.text);
+    return 1;
+  }
+  std::fwrite(out.text.data(), 1, out.text.size(), stdout);
+  std::fflush(stdout);
+  return 0;
+}
+
+}  // namespace
+
+int run_peers(const control_options& o) {
+  return run_control(o, o.all ? control_text::view::known : control_text::view::peers);
+}
+
+int run_status(const control_options& o) { return run_control(o, control_text::view::status); }
+
+}  // namespace starling::app
