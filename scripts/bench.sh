@@ -25,7 +25,7 @@ rss_kib() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
 
 # start_node NAME -> sets NODE_PID, NODE_ADDR
 start_node() {
-  "$STARLING" node --data-dir "$TMP/$1" --listen /ip4/127.0.0.1/tcp/0 >"$TMP/$1.out" 2>"$TMP/$1.err" &
+  "$STARLING" node --data-dir "$TMP/$1" --listen /ip4/127.0.0.1/tcp/0 --no-mdns >"$TMP/$1.out" 2>"$TMP/$1.err" &
   NODE_PID=$!
   PIDS+=("$NODE_PID")
   for _ in $(seq 100); do grep -q '/tcp/' "$TMP/$1.out" && break; sleep 0.05; done

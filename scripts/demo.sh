@@ -25,7 +25,7 @@ bold=$'\e[1m' dim=$'\e[2m' green=$'\e[32m' reset=$'\e[0m'
 
 start_node() {  # name, extra args...
   local name=$1; shift
-  "$bin" node --data-dir "$work/$name" --listen /ip4/127.0.0.1/tcp/0 "$@" \
+  "$bin" node --data-dir "$work/$name" --listen /ip4/127.0.0.1/tcp/0 --no-mdns "$@" \
     >"$work/$name.out" 2>"$work/$name.log" &
   pids+=($!)
   for _ in $(seq 100); do

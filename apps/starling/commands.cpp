@@ -12,6 +12,7 @@
 
 #include "core/multiformats/multiaddr.hpp"
 #include "core/noise/errc.hpp"
+#include "node/daemon.hpp"
 #include "node/data_dir.hpp"
 #include "node/host.hpp"
 #include "node/services.hpp"
@@ -109,45 +110,62 @@ int run_id(const std::string& data_dir) {
 int run_node(const node_options& opts) {
   if (!init_crypto()) return 1;
   node_options o = opts;
-  node::host_config cfg;
+  node::daemon_config dc;
+  std::vector<std::string> cfg_interfaces;
+  std::optional<long> cfg_dead_ms;
   if (!o.config_file.empty()) {
     try {
       auto t = toml::parse_file(o.config_file);
       if (o.data_dir.empty()) o.data_dir = t["data_dir"].value_or(std::string());
-      auto strings = [&](const char* key, std::vector<std::string>& out) {
+      auto strings = [](const toml::node_view<toml::node>& v, std::vector<std::string>& out) {
         if (!out.empty()) return;  // flags win
-        if (auto* arr = t[key].as_array()) {
-          for (auto& v : *arr) {
-            if (auto s = v.value<std::string>()) out.push_back(*s);
+        if (auto* arr = v.as_array()) {
+          for (auto& e : *arr) {
+            if (auto str = e.value<std::string>()) out.push_back(*str);
           }
         }
       };
-      strings("listen", o.listen);
-      strings("bootstrap", o.bootstrap);
-      cfg.early_muxer = t["early_muxer"].value_or(true);
-      cfg.max_connections = t["limits"]["max_connections"].value_or(cfg.max_connections);
-      cfg.max_pending_handshakes = t["limits"]["max_pending_handshakes"].value_or(cfg.max_pending_handshakes);
-      cfg.max_per_peer = t["limits"]["max_per_peer"].value_or(cfg.max_per_peer);
-      cfg.max_inbound_streams = t["limits"]["max_inbound_streams"].value_or(cfg.max_inbound_streams);
+      strings(t["listen"], o.listen);
+      strings(t["bootstrap"], o.bootstrap);
+      strings(t["mdns"]["interfaces"], cfg_interfaces);
+      strings(t["mdns"]["deny"], dc.mdns_opts.deny);
+      dc.mdns = t["mdns"]["enabled"].value_or(true);
+      dc.host.early_muxer = t["early_muxer"].value_or(true);
+      auto& lim = dc.host;
+      lim.max_connections = t["limits"]["max_connections"].value_or(lim.max_connections);
+      lim.max_pending_handshakes = t["limits"]["max_pending_handshakes"].value_or(lim.max_pending_handshakes);
+      lim.max_per_peer = t["limits"]["max_per_peer"].value_or(lim.max_per_peer);
+      lim.max_inbound_streams = t["limits"]["max_inbound_streams"].value_or(lim.max_inbound_streams);
+      dc.mesh.target_connections = t["mesh"]["target_connections"].value_or(dc.mesh.target_connections);
+      if (auto v = t["mesh"]["dead_peer_timeout_ms"].value<long>()) cfg_dead_ms = *v;
     } catch (const toml::parse_error& e) {
       print_error("cannot read config " + o.config_file + ": " + std::string(e.description()) + " (line " +
                   std::to_string(e.source().begin.line) + ")");
       return 1;
     }
   }
-  if (o.no_early_muxer) cfg.early_muxer = false;
+  if (o.no_early_muxer) dc.host.early_muxer = false;
+  if (o.no_mdns) dc.mdns = false;
+  dc.mdns_opts.interfaces = o.interfaces.empty() ? cfg_interfaces : o.interfaces;
+  if (o.max_connections) dc.mesh.target_connections = *o.max_connections;
+  const long dead_ms = o.dead_peer_timeout_ms ? *o.dead_peer_timeout_ms : cfg_dead_ms.value_or(3000);
+  if (dead_ms < 0) {
+    print_error("dead_peer_timeout_ms must be 0 or more");
+    return 1;
+  }
+  dc.dead_peer_timeout = std::chrono::milliseconds(dead_ms);
+  node::apply_dead_peer_timeout(dc.host, dc.dead_peer_timeout);
+  dc.host.handshake_timeout = std::chrono::milliseconds(5000);
   if (o.listen.empty()) o.listen = {"/ip4/0.0.0.0/tcp/4001"};
 
-  std::vector<multiaddr> listen, bootstrap;
   for (auto& text : o.listen) {
     auto a = parse_addr(text);
     if (!a) return 1;
-    listen.push_back(*a);
+    dc.listen.push_back(*a);
   }
   for (auto& text : o.bootstrap) {
-    auto a = parse_addr(text);
-    if (!a) return 1;
-    bootstrap.push_back(*a);
+    if (!parse_addr(text)) return 1;
+    dc.bootstrap.push_back(text);
   }
   crypto::system_rng rng;
   std::string detail;
@@ -157,51 +175,27 @@ int run_node(const node_options& opts) {
     print_error(detail.empty() ? kp.error().message() : detail);
     return 1;
   }
+  dc.data_dir = dir;
 
   asio::io_context ctx;
-  node::host h(ctx, *kp, cfg);
-  for (auto& a : listen) {
-    auto r = h.listen(a);
-    if (!r) {
-      print_error("cannot listen on " + a.to_string() + ": " + r.error().message());
-      return 1;
-    }
-  }
-  h.on_event([](const node::host_event& e) {
-    std::visit(
-        [](const auto& ev) {
-          using T = std::decay_t<decltype(ev)>;
-          if constexpr (std::is_same_v<T, node::peer_connected>) {
-            spdlog::info("connected {} {} via {}{}", ev.dir == conn::direction::inbound ? "from" : "to",
-                         ev.peer.to_string(), ev.addr.to_string(), ev.early_muxer ? " (early muxer)" : "");
-          } else if constexpr (std::is_same_v<T, node::peer_identified>) {
-            spdlog::info("identified {}: agent '{}', {} protocols, {} addresses", ev.peer.to_string(),
-                         ev.info.agent_version, ev.info.protocols.size(), ev.info.listen_addrs.size());
-          } else if constexpr (std::is_same_v<T, node::peer_disconnected>) {
-            spdlog::info("disconnected {}{}", ev.peer.to_string(),
-                         ev.reason ? ": " + ev.reason.message() : std::string());
-          } else {
-            spdlog::debug("connection to {} failed: {}", ev.addr.to_string(), ev.reason.message());
-          }
-        },
-        e);
-  });
   // Signals are caught before anything is printed: a script may send SIGTERM as soon as it
   // has read our addresses, and that must be a clean shutdown.
   asio::signal_set signals(ctx, SIGINT, SIGTERM);
+  std::string error;
+  auto d = node::daemon::start(ctx, *kp, std::move(dc), error);
+  if (!d) {
+    print_error(error.empty() ? d.error().message() : error);
+    return 1;
+  }
+  auto& daemon = **d;
   signals.async_wait([&](boost::system::error_code ec, int sig) {
     if (ec) return;
-    spdlog::info("signal {}: closing connections", sig);
-    h.shutdown([&] { ctx.stop(); });
+    spdlog::info("signal {}: leaving the mesh", sig);
+    daemon.shutdown([&] { ctx.stop(); });
   });
-  std::printf("%s\n", h.id().to_string().c_str());
-  for (auto& a : h.listen_addrs()) std::printf("%s\n", a.to_string().c_str());
+  std::printf("%s\n", daemon.get_host().id().to_string().c_str());
+  for (auto& a : daemon.get_host().listen_addrs()) std::printf("%s\n", a.to_string().c_str());
   std::fflush(stdout);
-  for (auto& b : bootstrap) {
-    h.dial(b, [b](result<std::shared_ptr<node::connection>> c) {
-      if (!c) spdlog::warn("{}", dial_error(b, c.error()));
-    });
-  }
 
   ctx.run();
   return 0;

@@ -3,6 +3,7 @@
 /// user errors as one line on stderr.
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -14,6 +15,10 @@ struct node_options {
   std::vector<std::string> bootstrap;
   std::string config_file;
   bool no_early_muxer = false;
+  std::vector<std::string> interfaces;
+  bool no_mdns = false;
+  std::optional<std::size_t> max_connections;
+  std::optional<long> dead_peer_timeout_ms;
 };
 
 struct ping_options {

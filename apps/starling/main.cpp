@@ -6,6 +6,7 @@
 #include <cstdio>
 
 #include "commands.hpp"
+#include "control_commands.hpp"
 
 int main(int argc, char** argv) {
   using namespace starling::app;
@@ -25,12 +26,21 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}));
 
   node_options node_opts;
-  auto* node_cmd = app.add_subcommand("node", "run the node: listen, serve identify/ping/perf");
+  auto* node_cmd = app.add_subcommand("node", "run the node: listen, discover peers, keep the mesh connected");
   node_cmd->add_option("--data-dir", node_opts.data_dir, "identity and state (default: $XDG_DATA_HOME/starling)");
   node_cmd->add_option("--listen", node_opts.listen, "multiaddr to listen on (repeatable), e.g. /ip4/127.0.0.1/tcp/0");
   node_cmd->add_option("--bootstrap", node_opts.bootstrap, "peer multiaddr to connect to at start (repeatable)");
   node_cmd->add_option("--config", node_opts.config_file, "TOML config file (flags override it)");
   node_cmd->add_flag("--no-early-muxer", node_opts.no_early_muxer, "do not offer Yamux inside the Noise handshake");
+  node_cmd->add_option("--interface", node_opts.interfaces,
+                       "run mDNS discovery only on this interface (repeatable; default: every multicast LAN interface)");
+  node_cmd->add_flag("--no-mdns", node_opts.no_mdns, "turn mDNS discovery off");
+  node_cmd->add_option("--max-connections", node_opts.max_connections,
+                       "connect to at most this many discovered peers (default 32)")
+      ->check(CLI::Range(0, 100000));
+  node_cmd->add_option("--dead-peer-timeout", node_opts.dead_peer_timeout_ms,
+                       "milliseconds after which a silent peer is dropped (default 3000; 0 disables keep-alive)")
+      ->check(CLI::Range(0, 3600000));
 
   std::string id_dir;
   auto* id_cmd = app.add_subcommand("id", "print this node's peer id (creating the identity if needed)");
@@ -50,6 +60,17 @@ int main(int argc, char** argv) {
   perf_cmd->add_option("--download-bytes", perf_opts.download, "bytes to receive (default 0)");
   perf_cmd->add_flag("--json", perf_opts.json, "print JSON lines like the libp2p perf tools");
 
+  control_options peers_opts;
+  auto* peers_cmd = app.add_subcommand("peers", "list the peers the running node is connected to");
+  peers_cmd->add_option("--data-dir", peers_opts.data_dir, "the node's data directory (default: $XDG_DATA_HOME/starling)");
+  peers_cmd->add_flag("--json", peers_opts.json, "print the node's JSON answer");
+  peers_cmd->add_flag("--all", peers_opts.all, "every known peer (discovered, learned, remembered), not only connected ones");
+
+  control_options status_opts;
+  auto* status_cmd = app.add_subcommand("status", "show the running node's state");
+  status_cmd->add_option("--data-dir", status_opts.data_dir, "the node's data directory (default: $XDG_DATA_HOME/starling)");
+  status_cmd->add_flag("--json", status_opts.json, "print the node's JSON answer");
+
   CLI11_PARSE(app, argc, argv);
   spdlog::set_level(spdlog::level::from_str(log_level));
 
@@ -57,5 +78,7 @@ int main(int argc, char** argv) {
   if (*id_cmd) return run_id(id_dir);
   if (*ping_cmd) return run_ping(ping_opts);
   if (*perf_cmd) return run_perf(perf_opts);
+  if (*peers_cmd) return run_peers(peers_opts);
+  if (*status_cmd) return run_status(status_opts);
   return 2;
 }

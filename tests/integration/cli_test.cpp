@@ -142,7 +142,7 @@ protected:
     return {l[0], l[1]};
   }
   std::vector<std::string> node_args(const std::string& name) const {
-    return {"node", "--data-dir", dir(name), "--listen", "/ip4/127.0.0.1/tcp/0"};
+    return {"node", "--data-dir", dir(name), "--listen", "/ip4/127.0.0.1/tcp/0", "--no-mdns"};
   }
 
   fs::path m_dir;
@@ -224,7 +224,7 @@ TEST_F(cli_test, port_in_use_is_one_line_error) {
   auto [id, addr] = start_node(n);
   ASSERT_FALSE(addr.empty());
   const std::string port_part = addr.substr(0, addr.find("/p2p/"));
-  child m({"node", "--data-dir", dir("b"), "--listen", port_part});
+  child m({"node", "--data-dir", dir("b"), "--listen", port_part, "--no-mdns"});
   EXPECT_NE(m.wait(), 0);
   EXPECT_EQ(line_count(m.err()), 1u) << m.err();
   EXPECT_NE(m.err().find("in use"), std::string::npos) << m.err();

@@ -354,7 +354,7 @@ public:
     if (!::mkdtemp(tmpl)) throw std::runtime_error("mkdtemp failed");
     m_dir = tmpl;
     std::vector<std::string> argv = {starling_binary().string(), "node", "--data-dir", m_dir.string(),
-                                     "--listen", "/ip4/127.0.0.1/tcp/0"};
+                                     "--listen", "/ip4/127.0.0.1/tcp/0", "--no-mdns"};
     if (!early_muxer) argv.push_back("--no-early-muxer");
     m_proc = std::make_unique<child_process>(ctx, argv, std::filesystem::path(), false);
   }

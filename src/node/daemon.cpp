@@ -1,0 +1,601 @@
+#include "node/daemon.hpp"
+
+#include <net/if.h>
+
+#include <boost/asio/post.hpp>
+#include <nlohmann/json.hpp>
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+
+#include "io/clock.hpp"
+#include "node/control.hpp"
+#include "node/peer_store.hpp"
+#include "node/pex_service.hpp"
+
+namespace starling::node {
+
+namespace asio = boost::asio;
+using namespace std::chrono_literals;
+using json = nlohmann::json;
+
+void apply_dead_peer_timeout(host_config& cfg, std::chrono::milliseconds dead_peer_timeout) {
+  if (dead_peer_timeout.count() <= 0) {
+    cfg.keepalive = 0ms;
+    return;
+  }
+  // A ping every third of the time, and a reply late by the other two thirds means dead: a
+  // peer that goes silent right after a reply is noticed after at most the whole time.
+  cfg.keepalive = std::max<std::chrono::milliseconds>(dead_peer_timeout / 3, 50ms);
+  cfg.keepalive_timeout = std::max<std::chrono::milliseconds>(dead_peer_timeout - cfg.keepalive, 50ms);
+}
+
+namespace {
+
+std::string interface_name(std::uint32_t index) {
+  char buf[IF_NAMESIZE] = {};
+  if (::if_indextoname(index, buf) == nullptr) return "if" + std::to_string(index);
+  return buf;
+}
+
+double seconds(clock_duration d) { return std::chrono::duration<double>(d).count(); }
+
+const char* source_name(mesh::source s) {
+  switch (s) {
+    case mesh::source::mdns: return "mdns";
+    case mesh::source::bootstrap: return "bootstrap";
+    case mesh::source::pex: return "pex";
+    case mesh::source::store: return "store";
+    case mesh::source::identify: return "identify";
+    case mesh::source::inbound: return "inbound";
+  }
+  return "?";
+}
+
+const char* state_name(mesh::peer_state s) {
+  switch (s) {
+    case mesh::peer_state::idle: return "idle";
+    case mesh::peer_state::dialing: return "dialing";
+    case mesh::peer_state::connected: return "connected";
+    case mesh::peer_state::backoff: return "backoff";
+  }
+  return "?";
+}
+
+json metrics_json(const metrics& m) {
+  return json{
+      {"connections_opened_inbound", m.connections_opened_inbound},
+      {"connections_opened_outbound", m.connections_opened_outbound},
+      {"connections_closed_inbound", m.connections_closed_inbound},
+      {"connections_closed_outbound", m.connections_closed_outbound},
+      {"connections_established", m.connections_established},
+      {"connections_closed_by_error", m.connections_closed_by_error},
+      {"handshake_failures_timeout", m.handshake_failures_timeout},
+      {"handshake_failures_negotiation", m.handshake_failures_negotiation},
+      {"handshake_failures_security", m.handshake_failures_security},
+      {"handshake_failures_io", m.handshake_failures_io},
+      {"handshake_failures_other", m.handshake_failures_other},
+      {"protocol_errors", m.protocol_errors},
+      {"inbound_refused_limit", m.inbound_refused_limit},
+      {"refused_per_peer", m.refused_per_peer},
+      {"duplicates_closed", m.duplicates_closed},
+      {"streams_opened_inbound", m.streams_opened_inbound},
+      {"streams_opened_outbound", m.streams_opened_outbound},
+      {"streams_reset_by_peer", m.streams_reset_by_peer},
+      {"streams_reset_locally", m.streams_reset_locally},
+      {"streams_refused", m.streams_refused},
+      {"stream_negotiation_failures", m.stream_negotiation_failures},
+      {"stream_negotiation_timeouts", m.stream_negotiation_timeouts},
+      {"bytes_in", m.bytes_in},
+      {"bytes_out", m.bytes_out},
+  };
+}
+
+bool serves_pex(const identify::info& info) {
+  return std::find(info.protocols.begin(), info.protocols.end(), pex::protocol_id) != info.protocols.end();
+}
+
+}  // namespace
+
+daemon::daemon(asio::io_context& ctx, const crypto::ed25519_keypair& id, daemon_config cfg)
+    : m_ctx(ctx), m_cfg(std::move(cfg)), m_host(std::make_unique<host>(ctx, id, m_cfg.host)),
+      m_mesh(m_cfg.mesh, m_host->id().to_string(), m_rng), m_timer(ctx), m_pex_timer(ctx), m_flush_timer(ctx),
+      m_started_wall(std::chrono::system_clock::now()), m_started(io::now()) {}
+
+daemon::~daemon() {
+  *m_alive = false;
+  m_timer.cancel();
+  m_pex_timer.cancel();
+  m_flush_timer.cancel();
+  m_host->on_event(nullptr);
+  if (m_mdns) m_mdns->shutdown();
+  if (m_control) m_control->stop();
+}
+
+result<std::unique_ptr<daemon>> daemon::start(asio::io_context& ctx, const crypto::ed25519_keypair& id,
+                                              daemon_config cfg, std::string& error) {
+  std::unique_ptr<daemon> d(new daemon(ctx, id, std::move(cfg)));
+  STARLING_TRY(d->init(error));
+  return d;
+}
+
+result<void> daemon::init(std::string& error) {
+  const auto now = io::now();
+  if (m_cfg.use_control_socket) {
+    const auto path = control_socket_path(m_cfg.data_dir);
+    auto c = control_server::start(m_ctx, path, [this](const json& req) { return handle_control(req); });
+    if (!c) {
+      error = describe_control_error(c.error(), path);
+      return c.error();
+    }
+    m_control = std::move(*c);
+  }
+  for (auto& a : m_cfg.listen) {
+    auto r = m_host->listen(a);
+    if (!r) {
+      error = "cannot listen on " + a.to_string() + ": " + r.error().message();
+      return r.error();
+    }
+  }
+  m_host->set_handler(std::string(pex::protocol_id),
+                      make_pex_server([this](const std::string& asker) { return pex_list(asker); }));
+  m_host->on_event([this](const host_event& e) { on_host_event(e); });
+
+  if (m_cfg.use_peer_store) {
+    const auto path = m_cfg.data_dir / "peers.db";
+    std::string detail;
+    auto s = peer_store::open(path, detail);
+    if (!s) {
+      // The node works without memory; say so once and carry on (the file is left alone).
+      spdlog::warn("{}; running without a peer store", detail.empty() ? s.error().message() : detail);
+    } else {
+      m_store = std::move(*s);
+      const auto unix_now =
+          std::chrono::duration_cast<std::chrono::seconds>(m_started_wall.time_since_epoch()).count();
+      if (auto p = m_store->prune(m_cfg.mesh.max_known_peers, unix_now, 30 * 24 * 3600); !p) {
+        spdlog::warn("peer store: prune failed: {}", p.error().message());
+      }
+      if (auto peers = m_store->load(m_cfg.mesh.max_known_peers)) {
+        for (auto& sp : *peers) {
+          if (sp.peer_id == m_host->id().to_string() || sp.addrs.empty()) continue;
+          m_mesh.discovered(sp.peer_id, sp.addrs, mesh::source::store, now);
+        }
+        if (!peers->empty()) spdlog::info("peer store: {} known peers", peers->size());
+      } else {
+        spdlog::warn("peer store: cannot load: {}", peers.error().message());
+      }
+    }
+  }
+  for (auto& b : m_cfg.bootstrap) {
+    if (auto r = m_mesh.add_bootstrap(b, now); !r) {
+      error = "bad bootstrap address " + b + ": " + r.error().message();
+      return r.error();
+    }
+  }
+  const bool loopback_only =
+      !m_cfg.listen.empty() &&
+      std::all_of(m_cfg.listen.begin(), m_cfg.listen.end(), [](const auto& a) { return a.is_loopback(); });
+  if (m_cfg.mdns && loopback_only && m_cfg.mdns_opts.interfaces.empty()) {
+    // Nothing to announce that a LAN could reach, and a loopback-only node is usually a test
+    // or a local tool: stay off the LAN unless interfaces are named.
+    spdlog::info("mdns: off (listening on loopback only; name an --interface to discover anyway)");
+  } else if (m_cfg.mdns) {
+    mdns_service::callbacks cb;
+    cb.discovered = [this](const mdns::peer_discovered& ev) {
+      spdlog::info("discovered {} via mdns on {}: {} addresses", ev.peer_id, interface_name(ev.interface_index),
+                   ev.addrs.size());
+      m_mesh.discovered(ev.peer_id, ev.addrs, mesh::source::mdns, io::now());
+      pump();
+    };
+    cb.expired = [this](const mdns::peer_expired& ev) {
+      spdlog::debug("mdns: {} gone from {}", ev.peer_id, interface_name(ev.interface_index));
+      m_mesh.lost(ev.peer_id, mesh::source::mdns, io::now());
+      pump();
+    };
+    cb.seen = [this](const std::string& peer, std::uint32_t) {
+      m_mesh.discovered(peer, {}, mesh::source::mdns, io::now());
+      pump();
+    };
+    auto m = mdns_service::start(*m_host, m_cfg.mdns_opts, std::move(cb));
+    if (!m) {
+      error = "cannot start mDNS: " + m.error().message() + " (use --no-mdns to run without it)";
+      return m.error();
+    }
+    m_mdns = std::move(*m);
+    auto names = m_mdns->interfaces();
+    std::string joined;
+    for (auto& n : names) joined += (joined.empty() ? "" : ",") + n;
+    spdlog::info("mdns: running on {}", joined.empty() ? "no interface yet" : joined);
+  } else {
+    spdlog::info("mdns: off");
+  }
+  if (!m_cfg.pex_initial.empty()) {
+    schedule_pex(m_cfg.pex_initial.front());
+  } else {
+    schedule_pex(m_cfg.pex_interval);
+  }
+  schedule_flush();
+  pump();
+  return {};
+}
+
+std::vector<std::string> daemon::mdns_interfaces() const {
+  return m_mdns ? m_mdns->interfaces() : std::vector<std::string>{};
+}
+
+// --- the mesh manager's clock and dials ---------------------------------------------------
+
+void daemon::pump() {
+  if (m_shutting_down) return;
+  const auto now = io::now();
+  if (m_mesh.next_deadline() <= now) m_mesh.on_deadline(now);
+  while (auto req = m_mesh.poll_dial(now)) start_dial(std::move(*req));
+  arm_timer();
+}
+
+void daemon::arm_timer() {
+  const auto at = m_mesh.next_deadline();
+  if (at == m_timer_at) return;
+  m_timer_at = at;
+  if (at == no_deadline) {
+    m_timer.cancel();
+    return;
+  }
+  m_timer.expires_at(std::chrono::time_point_cast<asio::steady_timer::duration>(at));
+  m_timer.async_wait([this, alive = m_alive](boost::system::error_code ec) {
+    if (ec || !*alive) return;
+    m_timer_at = no_deadline;
+    pump();
+  });
+}
+
+void daemon::start_dial(mesh::dial_request req) {
+  std::optional<multiformats::peer_id> expected;
+  if (!req.peer_id.empty()) {
+    auto p = multiformats::peer_id::parse(req.peer_id);
+    if (!p) {
+      m_mesh.dial_finished(req.dial_id, result<std::string>(p.error()), io::now());
+      return;
+    }
+    expected = *p;
+  }
+  std::vector<multiformats::multiaddr> addrs;
+  for (auto& text : req.addrs) {
+    if (auto a = multiformats::multiaddr::parse(text)) {
+      if (!expected) expected = a->peer();  // a bootstrap address may carry the id
+      addrs.push_back(a->without_peer());
+    }
+  }
+  spdlog::debug("dialling {} at {} addresses", req.peer_id.empty() ? req.addrs.front() : req.peer_id,
+                addrs.size());
+  m_host->dial_any(expected, std::move(addrs), m_cfg.dial_attempt_timeout,
+                   [this, alive = m_alive, id = req.dial_id, peer = req.peer_id](
+                       result<std::shared_ptr<connection>> r) {
+                     if (!*alive) return;
+                     // dial_any may answer at once (reused connection): never re-enter pump().
+                     asio::post(m_ctx, [this, alive, id, peer, r = std::move(r)] {
+                       if (!*alive || m_shutting_down) return;
+                       if (r && (*r)->peer() == m_host->id()) {
+                         // A bootstrap address without an id that turned out to be us.
+                         (*r)->close();
+                         m_mesh.dial_finished(id, (*r)->peer().to_string(), io::now());
+                       } else if (r && (*r)->closed()) {
+                         // Gone before this ran: the manager must not think it connected.
+                         m_mesh.dial_finished(id, result<std::string>(make_error_code(host_errc::connection_closed)),
+                                              io::now());
+                       } else if (r) {
+                         m_mesh.dial_finished(id, (*r)->peer().to_string(), io::now());
+                       } else {
+                         spdlog::debug("dial {} failed: {}", peer, r.error().message());
+                         m_mesh.dial_finished(id, result<std::string>(r.error()), io::now());
+                       }
+                       if (!peer.empty()) mark_dirty(peer);
+                       pump();
+                     });
+                   });
+}
+
+// --- host events ------------------------------------------------------------------------
+
+std::shared_ptr<connection> daemon::connection_to(const std::string& peer_id) const {
+  for (auto& c : m_host->connections()) {
+    if (c->established() && !c->closing() && c->peer().to_string() == peer_id) return c;
+  }
+  return nullptr;
+}
+
+std::vector<std::string> daemon::useful_addrs(const connection& c, const identify::info& info) const {
+  std::vector<std::string> out;
+  const bool via_loopback = c.remote_addr().is_loopback();
+  auto add = [&](const multiformats::multiaddr& a) {
+    auto ep = a.tcp_endpoint();
+    if (!ep || ep->port == 0) return;
+    if (a.is_loopback() && !via_loopback) return;  // their loopback is not ours
+    const std::string ip = ep->ip_string();
+    if (ip == "0.0.0.0" || ip == "::") return;
+    if (ep->is_v6 && ep->ip[0] == 0xfe && (ep->ip[1] & 0xc0) == 0x80 && ep->zone.empty()) return;
+    auto text = a.without_peer().to_string();
+    if (std::find(out.begin(), out.end(), text) == out.end()) out.push_back(std::move(text));
+  };
+  // The address we dialled is known to work: first.
+  if (c.dir() == conn::direction::outbound) add(c.remote_addr());
+  for (auto& raw : info.listen_addrs) {
+    if (auto a = multiformats::multiaddr::from_bytes(raw)) add(*a);
+  }
+  return out;
+}
+
+void daemon::on_host_event(const host_event& e) {
+  const auto now = io::now();
+  std::visit(
+      [&](const auto& ev) {
+        using T = std::decay_t<decltype(ev)>;
+        if constexpr (std::is_same_v<T, peer_connected>) {
+          spdlog::info("connected {} {} via {}{}", ev.dir == conn::direction::inbound ? "from" : "to",
+                       ev.peer.to_string(), ev.addr.to_string(), ev.early_muxer ? " (early muxer)" : "");
+          m_mesh.connected(ev.peer.to_string(), now);
+          mark_dirty(ev.peer.to_string());
+        } else if constexpr (std::is_same_v<T, peer_identified>) {
+          spdlog::info("identified {}: agent '{}', {} protocols, {} addresses", ev.peer.to_string(),
+                       ev.info.agent_version, ev.info.protocols.size(), ev.info.listen_addrs.size());
+          const auto id = ev.peer.to_string();
+          if (auto c = connection_to(id)) {
+            auto addrs = useful_addrs(*c, ev.info);
+            if (!addrs.empty()) m_mesh.discovered(id, addrs, mesh::source::identify, now);
+            // Ask once per connection, when identify first shows pex (a push repeats it).
+            if (serves_pex(ev.info) && !m_pex_asked.contains(c.get())) {
+              m_pex_asked.insert(c.get());
+              ask_pex(c);
+            }
+          }
+          mark_dirty(id);
+        } else if constexpr (std::is_same_v<T, peer_disconnected>) {
+          spdlog::info("disconnected {}{}", ev.peer.to_string(),
+                       ev.reason ? ": " + ev.reason.message() : std::string());
+          m_mesh.disconnected(ev.peer.to_string(), now);
+          mark_dirty(ev.peer.to_string());
+          std::erase_if(m_pex_asked, [&](const connection* p) {
+            for (auto& c : m_host->connections()) {
+              if (c.get() == p) return false;
+            }
+            return true;
+          });
+        } else {
+          spdlog::debug("connection to {} failed: {}", ev.addr.to_string(), ev.reason.message());
+        }
+      },
+      e);
+  pump();
+}
+
+// --- peer exchange ------------------------------------------------------------------------
+
+void daemon::ask_pex(const std::shared_ptr<connection>& c) {
+  const std::string from = c->peer().to_string();
+  c->open_stream(
+      {std::string(pex::protocol_id)},
+      make_pex_client(*m_host, pex::answer_timeout, [this, alive = m_alive, from](result<std::vector<pex::peer_record>> r) {
+        if (!*alive || m_shutting_down) return;
+        if (!r) {
+          spdlog::debug("peer exchange with {} failed: {}", from, r.error().message());
+          return;
+        }
+        const auto now = io::now();
+        const auto self = m_host->id().to_string();
+        std::size_t fresh = 0;
+        for (auto& rec : *r) {
+          if (rec.peer_id == self || rec.addrs.empty()) continue;
+          if (!m_mesh.find(rec.peer_id)) ++fresh;
+          m_mesh.discovered(rec.peer_id, rec.addrs, mesh::source::pex, now);
+        }
+        if (fresh > 0) spdlog::info("learned {} new peers from {} (peer exchange)", fresh, from);
+        pump();
+      }),
+      [from](std::error_code ec) { spdlog::debug("peer exchange stream to {} failed: {}", from, ec.message()); });
+}
+
+std::vector<pex::peer_record> daemon::pex_list(const std::string& asker) const {
+  std::vector<pex::peer_record> out;
+  bool asker_on_loopback = false;
+  if (auto c = connection_to(asker)) asker_on_loopback = c->remote_addr().is_loopback();
+  std::set<std::string> listed;
+  for (auto& c : m_host->connections()) {
+    if (!c->established() || c->closing()) continue;
+    auto id = c->peer().to_string();
+    if (id == asker || !listed.insert(id).second) continue;
+    const auto* k = m_mesh.find(id);
+    if (!k) continue;
+    pex::peer_record rec{id, {}};
+    for (auto& a : k->addrs) {
+      auto m = multiformats::multiaddr::parse(a);
+      if (!m || (m->is_loopback() && !asker_on_loopback)) continue;
+      rec.addrs.push_back(a);
+    }
+    if (!rec.addrs.empty()) out.push_back(std::move(rec));
+  }
+  return out;
+}
+
+void daemon::schedule_pex(std::chrono::milliseconds after) {
+  m_pex_timer.expires_after(after);
+  m_pex_timer.async_wait([this, alive = m_alive](boost::system::error_code ec) {
+    if (ec || !*alive) return;
+    pex_round();
+  });
+}
+
+void daemon::pex_round() {
+  if (m_shutting_down) return;
+  for (auto& c : m_host->connections()) {
+    if (!c->established() || c->closing() || !c->identify_info() || !serves_pex(*c->identify_info())) continue;
+    ask_pex(c);
+  }
+  ++m_pex_step;
+  if (m_pex_step < m_cfg.pex_initial.size()) {
+    schedule_pex(m_cfg.pex_initial[m_pex_step] - m_cfg.pex_initial[m_pex_step - 1]);
+  } else {
+    schedule_pex(m_cfg.pex_interval);
+  }
+}
+
+// --- the peer store -----------------------------------------------------------------------
+
+void daemon::mark_dirty(const std::string& peer_id) {
+  if (m_store) m_dirty.insert(peer_id);
+}
+
+void daemon::schedule_flush() {
+  if (!m_store) return;
+  m_flush_timer.expires_after(m_cfg.store_flush_interval);
+  m_flush_timer.async_wait([this, alive = m_alive](boost::system::error_code ec) {
+    if (ec || !*alive) return;
+    flush_store();
+    schedule_flush();
+  });
+}
+
+void daemon::flush_store() {
+  if (!m_store || m_dirty.empty()) return;
+  const auto now = io::now();
+  const auto wall = std::chrono::system_clock::now();
+  auto unix_at = [&](time_point tp) -> std::int64_t {
+    if (tp == time_point{}) return 0;
+    const auto at = wall - std::chrono::duration_cast<std::chrono::system_clock::duration>(now - tp);
+    return std::chrono::duration_cast<std::chrono::seconds>(at.time_since_epoch()).count();
+  };
+  std::vector<stored_peer> batch;
+  for (auto& id : m_dirty) {
+    const auto* k = m_mesh.find(id);
+    if (!k) {
+      if (auto r = m_store->forget(id); !r) spdlog::debug("peer store: forget failed: {}", r.error().message());
+      continue;
+    }
+    if (k->addrs.empty()) continue;
+    stored_peer sp;
+    sp.peer_id = k->peer_id;
+    sp.addrs = k->addrs;
+    sp.last_seen = unix_at(k->last_seen);
+    sp.last_connected = unix_at(k->last_connected);
+    sp.failures = k->failures;
+    sp.sources = k->sources;
+    batch.push_back(std::move(sp));
+  }
+  m_dirty.clear();
+  if (batch.empty()) return;
+  if (auto r = m_store->save(batch); !r) spdlog::warn("peer store: save failed: {}", r.error().message());
+}
+
+// --- shutdown -----------------------------------------------------------------------------
+
+void daemon::shutdown(std::function<void()> done) {
+  if (m_shutting_down) return;
+  m_shutting_down = true;
+  m_timer.cancel();
+  m_pex_timer.cancel();
+  m_flush_timer.cancel();
+  if (m_mdns) m_mdns->shutdown();  // goodbye: peers forget us at once
+  // Everyone still connected was seen just now.
+  for (auto& c : m_host->connections()) {
+    if (c->established()) mark_dirty(c->peer().to_string());
+  }
+  flush_store();
+  m_host->shutdown([this, alive = m_alive, done = std::move(done)] {
+    if (*alive) {
+      flush_store();
+      if (m_control) m_control->stop();
+    }
+    done();
+  });
+}
+
+// --- the control socket ----------------------------------------------------------------------
+
+json daemon::handle_control(const json& request) {
+  const auto cmd = request.is_object() ? request.value("cmd", std::string()) : std::string();
+  if (cmd == "peers") return peers_json();
+  if (cmd == "known") return known_json();
+  if (cmd == "status") return status_json();
+  return json{{"ok", false}, {"error", cmd.empty() ? "missing \"cmd\"" : "unknown command '" + cmd + "'"}};
+}
+
+json daemon::peers_json() const {
+  const auto now = io::now();
+  const auto wall = std::chrono::system_clock::now();
+  json list = json::array();
+  std::set<std::string> seen;
+  for (auto& c : m_host->connections()) {
+    if (!c->established() || c->closing()) continue;
+    auto id = c->peer().to_string();
+    if (!seen.insert(id).second) continue;
+    const auto age = now - c->since();
+    const double since_unix =
+        std::chrono::duration<double>(wall.time_since_epoch()).count() - seconds(age);
+    json p{{"id", id},
+           {"addr", c->remote_addr().to_string()},
+           {"direction", c->dir() == conn::direction::inbound ? "inbound" : "outbound"},
+           {"rtt_ms", nullptr},
+           {"since", since_unix},
+           {"connected_seconds", seconds(age)},
+           {"bytes_in", c->bytes_in()},
+           {"bytes_out", c->bytes_out()},
+           {"agent", c->identify_info() ? c->identify_info()->agent_version : std::string()}};
+    if (c->rtt().count() > 0) p["rtt_ms"] = std::chrono::duration<double, std::milli>(c->rtt()).count();
+    list.push_back(std::move(p));
+  }
+  return json{{"ok", true}, {"peers", std::move(list)}};
+}
+
+json daemon::known_json() const {
+  const auto now = io::now();
+  json list = json::array();
+  for (auto& k : m_mesh.peers()) {
+    json sources = json::array();
+    for (auto s : {mesh::source::bootstrap, mesh::source::mdns, mesh::source::pex, mesh::source::store,
+                   mesh::source::identify, mesh::source::inbound}) {
+      if (k.sources & mesh::bit(s)) sources.push_back(source_name(s));
+    }
+    json p{{"id", k.peer_id},
+           {"addrs", k.addrs},
+           {"sources", std::move(sources)},
+           {"state", state_name(k.state)},
+           {"failures", k.failures},
+           {"last_seen_seconds_ago", nullptr},
+           {"next_dial_in_ms", nullptr}};
+    if (k.last_seen != time_point{}) p["last_seen_seconds_ago"] = seconds(now - k.last_seen);
+    if (k.state == mesh::peer_state::backoff || k.state == mesh::peer_state::idle) {
+      p["next_dial_in_ms"] =
+          std::max<std::int64_t>(0, std::chrono::duration_cast<std::chrono::milliseconds>(k.next_attempt - now).count());
+    }
+    list.push_back(std::move(p));
+  }
+  return json{{"ok", true}, {"known", std::move(list)}};
+}
+
+json daemon::status_json() const {
+  json listen = json::array();
+  for (auto& a : m_host->listen_addrs()) listen.push_back(a.to_string());
+  std::size_t conns = 0;
+  for (auto& c : m_host->connections()) conns += c->established() && !c->closing() ? 1 : 0;
+  json mdns{{"enabled", m_mdns != nullptr}, {"interfaces", mdns_interfaces()}};
+  if (m_mdns) {
+    const auto s = m_mdns->stats();
+    mdns["packets_sent"] = s.packets_sent;
+    mdns["packets_received"] = s.packets_received;
+    mdns["bytes_sent"] = s.bytes_sent;
+    mdns["bytes_received"] = s.bytes_received;
+    mdns["malformed"] = s.malformed;
+  }
+  return json{{"ok", true},
+              {"id", m_host->id().to_string()},
+              {"agent", m_host->config().agent_version},
+              {"uptime_seconds", seconds(io::now() - m_started)},
+              {"data_dir", m_cfg.data_dir.string()},
+              {"listen", std::move(listen)},
+              {"connected_peers", m_mesh.connected_count()},
+              {"known_peers", m_mesh.peers().size()},
+              {"connections", conns},
+              {"mdns", std::move(mdns)},
+              {"metrics", metrics_json(m_host->metrics())}};
+}
+
+}  // namespace starling::node

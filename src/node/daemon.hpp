@@ -1,0 +1,125 @@
+#pragma once
+/// What `starling node` runs: a host plus everything that keeps it in a mesh. mDNS discovery
+/// on the chosen interfaces, bootstrap peers, peer exchange, the mesh manager that decides
+/// whom to dial, the SQLite peer store that remembers peers across restarts, and the control
+/// socket that `starling peers` and `starling status` talk to. All on the io_context's one
+/// thread; the daemon owns the glue, each piece keeps its own rules.
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <chrono>
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <nlohmann/json_fwd.hpp>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "core/common/result.hpp"
+#include "core/mesh/manager.hpp"
+#include "core/pex/pex.hpp"
+#include "node/host.hpp"
+#include "node/mdns_service.hpp"
+
+namespace starling::node {
+
+class control_server;
+class peer_store;
+
+/// Settings of a daemon. The defaults suit a LAN of small devices.
+struct daemon_config {
+  host_config host;
+  std::filesystem::path data_dir;
+  std::vector<multiformats::multiaddr> listen;
+  std::vector<std::string> bootstrap;  ///< multiaddr text, /p2p/ optional
+  bool mdns = true;
+  mdns_options mdns_opts;
+  mesh::config mesh;
+  /// A silent peer is dropped within this time (Yamux keep-alive: ping every third of it,
+  /// declared dead when the reply is two thirds late). 0 disables keep-alive.
+  std::chrono::milliseconds dead_peer_timeout{3000};
+  /// Each candidate address of a discovered peer gets this long to accept TCP.
+  std::chrono::milliseconds dial_attempt_timeout{1500};
+  /// Peer exchange: asked of every connected peer at these times after start, then every
+  /// `pex_interval`; also of each peer once identify shows it serves pex.
+  std::vector<std::chrono::milliseconds> pex_initial{std::chrono::milliseconds{3000},
+                                                     std::chrono::milliseconds{8000}};
+  std::chrono::milliseconds pex_interval{30000};
+  std::chrono::milliseconds store_flush_interval{3000};
+  bool use_peer_store = true;
+  bool use_control_socket = true;
+};
+
+/// Turns a dead-peer time into the host's keep-alive settings.
+void apply_dead_peer_timeout(host_config& cfg, std::chrono::milliseconds dead_peer_timeout);
+
+class daemon {
+public:
+  /// Starts everything: the control socket first (a second node on the same data directory
+  /// is refused before it binds anything), then listeners, the peer store, mDNS, bootstrap.
+  /// Errors come back as one readable line in `error` (and the error code).
+  static result<std::unique_ptr<daemon>> start(boost::asio::io_context& ctx, const crypto::ed25519_keypair& id,
+                                               daemon_config cfg, std::string& error);
+  ~daemon();
+  daemon(const daemon&) = delete;
+  daemon& operator=(const daemon&) = delete;
+
+  host& get_host() noexcept { return *m_host; }
+  const mesh::manager& mesh() const noexcept { return m_mesh; }
+  /// mDNS interfaces in use (empty when off).
+  std::vector<std::string> mdns_interfaces() const;
+
+  /// Answers one control request (see docs/architecture.md "Control socket").
+  nlohmann::json handle_control(const nlohmann::json& request);
+
+  /// Says goodbye on mDNS, saves the peer store, closes every connection gracefully, removes
+  /// the control socket, then calls `done`.
+  void shutdown(std::function<void()> done);
+
+private:
+  daemon(boost::asio::io_context& ctx, const crypto::ed25519_keypair& id, daemon_config cfg);
+  result<void> init(std::string& error);
+  void on_host_event(const host_event& e);
+  void pump();
+  void arm_timer();
+  void start_dial(mesh::dial_request req);
+  void ask_pex(const std::shared_ptr<connection>& c);
+  void pex_round();
+  void schedule_pex(std::chrono::milliseconds after);
+  std::vector<pex::peer_record> pex_list(const std::string& asker) const;
+  void mark_dirty(const std::string& peer_id);
+  void flush_store();
+  void schedule_flush();
+  /// Addresses worth remembering for a peer from its identify record and connection.
+  std::vector<std::string> useful_addrs(const connection& c, const identify::info& info) const;
+  std::shared_ptr<connection> connection_to(const std::string& peer_id) const;
+
+  nlohmann::json peers_json() const;
+  nlohmann::json known_json() const;
+  nlohmann::json status_json() const;
+
+  boost::asio::io_context& m_ctx;
+  daemon_config m_cfg;
+  std::unique_ptr<host> m_host;
+  crypto::system_rng m_rng;
+  mesh::manager m_mesh;
+  std::unique_ptr<mdns_service> m_mdns;
+  std::unique_ptr<peer_store> m_store;
+  std::unique_ptr<control_server> m_control;
+  boost::asio::steady_timer m_timer;
+  boost::asio::steady_timer m_pex_timer;
+  boost::asio::steady_timer m_flush_timer;
+  time_point m_timer_at = no_deadline;
+  std::size_t m_pex_step = 0;
+  std::set<std::string> m_dirty;
+  /// Connections already asked for peer exchange after identify.
+  std::set<const connection*> m_pex_asked;
+  std::chrono::system_clock::time_point m_started_wall;
+  time_point m_started{};
+  bool m_shutting_down = false;
+  /// Alive while the daemon is; callbacks that may outlive it check it.
+  std::shared_ptr<bool> m_alive = std::make_shared<bool>(true);
+};
+
+}  // namespace starling::node
