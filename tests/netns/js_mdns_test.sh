@@ -14,8 +14,11 @@
 #   - js's mDNS reports Starling's peer id with Starling's exact listen address (js accepted our
 #     answer or announcement: PTR, TXT placement, dnsaddr format, peer id);
 #   - Starling logs "discovered <js id> via mdns on eth0: N addresses" (we read js's answers);
-#   - a connection is up on both sides and each identified the other (Starling logs
-#     "identified <js id>", js emits identify with agent starling/...).
+#   - libp2p's own peer:discovery event carries that address too;
+#   - a connection is up on both sides (round 1: js's own dial to the announced address; round 3:
+#     inbound on js, which never dials) and each identified the other (Starling logs
+#     "identified <js id>", js emits identify with agent starling/...);
+#   - exactly one connection remains: js does not deduplicate simultaneous dials, Starling must.
 #
 # Network safety: everything runs inside this run's namespaces (lan.sh). js's multicast-dns
 # binds 0.0.0.0:5353 and joins 224.0.0.251 on all interfaces it sees, which is acceptable only
@@ -123,6 +126,12 @@ js_none() {
 js_discovered() {       # js_discovered NAME SECONDS PEER_ID [EXACT_ADDR]
   js_wait "$1" "$2" 'e.get("event") == "discovery" and e["id"] == A[0] and (len(A) < 2 or A[1] in e["addrs"])' "${@:3}" >/dev/null
 }
+js_peer_discovery() {   # js_peer_discovery NAME SECONDS PEER_ID EXACT_ADDR: libp2p's own event
+  js_wait "$1" "$2" 'e.get("event") == "peer:discovery" and e["id"] == A[0] and A[1] in e["addrs"]' "${@:3}" >/dev/null
+}
+js_dialled_addr() {     # js_dialled_addr NAME SECONDS PEER_ID ADDR: js's outbound connection to ADDR
+  js_wait "$1" "$2" 'e.get("event") == "connect" and e["id"] == A[0] and e["direction"] == "outbound" and e["addr"] == A[1] + "/p2p/" + A[0]' "${@:3}" >/dev/null
+}
 js_connected() {        # js_connected NAME SECONDS PEER_ID [DIRECTION]
   js_wait "$1" "$2" 'e.get("event") == "connect" and e["id"] == A[0] and (len(A) < 2 or e["direction"] == A[1])' "${@:3}" >/dev/null
 }
@@ -131,6 +140,37 @@ js_identified() {       # js_identified NAME SECONDS PEER_ID AGENT_PREFIX
 }
 js_dialed_ok() {        # js_dialed_ok NAME SECONDS PEER_ID
   js_wait "$1" "$2" 'e.get("event") == "dial" and e["id"] == A[0] and e["ok"]' "${@:3}" >/dev/null
+}
+# js_one_connection NAME SECONDS PEER_ID: js's open connections to PEER_ID (connects minus
+# disconnects) settle at exactly one and stay so for a second: js does not deduplicate
+# simultaneous dials, so when both sides dialled, Starling must close the same duplicate.
+js_one_connection() {
+  "$PY" - "$(lan_out "$1")" "$2" "$3" <<'EOF2'
+import json, sys, time
+path, secs, peer = sys.argv[1], float(sys.argv[2]), sys.argv[3]
+deadline = time.monotonic() + secs
+stable_since = None
+while True:
+    n = 0
+    for line in open(path).read().splitlines():
+        try:
+            e = json.loads(line)
+        except ValueError:
+            continue
+        if e.get("id") == peer and e.get("event") in ("connect", "disconnect"):
+            n += 1 if e["event"] == "connect" else -1
+    now = time.monotonic()
+    if n == 1:
+        stable_since = stable_since or now
+        if now - stable_since >= 1.0:
+            sys.exit(0)
+    else:
+        stable_since = None
+    if now >= deadline:
+        print("js has %d open connections to %s" % (n, peer), file=sys.stderr)
+        sys.exit(1)
+    time.sleep(0.1)
+EOF2
 }
 js_no_fatal() { js_none "$1" 'e.get("event") == "error" and e.get("fatal")'; }
 js_never_dialed() { js_none "$1" 'e.get("event") == "dial"'; }
@@ -204,7 +244,7 @@ lan_kill js0a
 lan_kill js0b
 
 # The js address js announces for Starling must be exactly Starling's listen address.
-# check_round N JS ST [no-dial] [SECONDS for Starling to discover js]
+# check_round N JS ST [dial|js-dials|no-dial] [SECONDS for Starling to discover js]
 check_round() {
   local r=$1 js=$2 st=$3 mode=${4:-} st_secs=${5:-15}
   local jid sid saddr
@@ -216,18 +256,28 @@ check_round() {
   lan_check "round $r: Starling runs mDNS on eth0" lan_wait_log "$st" "mdns: running on eth0" 10
   lan_check "round $r: js (@libp2p/mdns) discovers Starling's id with its listen address $saddr" \
     js_discovered "$js" 15 "$sid" "$saddr"
+  lan_check "round $r: libp2p emits peer:discovery for Starling with that address" \
+    js_peer_discovery "$js" 5 "$sid" "$saddr"
   lan_check "round $r: Starling discovers js via mdns on eth0" st_discovered "$st" "$jid" "$st_secs"
   lan_check "round $r: Starling connected to/from js" st_connected "$st" "$jid" 15
   if [[ $mode == no-dial ]]; then
     lan_check "round $r: js sees an inbound connection from Starling (js does not dial)" \
       js_connected "$js" 15 "$sid" inbound
     lan_check "round $r: js never dialled" js_never_dialed "$js"
+  elif [[ $mode == js-dials ]]; then
+    # Starling, first on the LAN, and js find each other within milliseconds of js's start; js
+    # dials at once (it has no tie-break), Starling dials only if its id is lower (else it waits
+    # its tie-break delay and sees js's connection): js's own outbound connection to the
+    # announced address exists either way (it may then be closed as a duplicate)
+    lan_check "round $r: js dialled Starling at the announced address" js_dialled_addr "$js" 15 "$sid" "$saddr"
+    lan_check "round $r: js's dial of the discovered addresses succeeded" js_dialed_ok "$js" 15 "$sid"
   else
     lan_check "round $r: js sees the connection" js_connected "$js" 15 "$sid"
     lan_check "round $r: js's dial of the discovered addresses succeeded" js_dialed_ok "$js" 15 "$sid"
   fi
   lan_check "round $r: Starling identified js" stl_wait_identified "$st" "$jid" 15
   lan_check "round $r: js identified Starling (agent starling/...)" js_identified "$js" 15 "$sid" "starling/"
+  lan_check "round $r: exactly one connection between them (duplicates closed)" js_one_connection "$js" 6 "$sid"
   lan_check "round $r: no fatal js errors" js_no_fatal "$js"
   # informational: who dialled, and what Starling logged about js
   grep -m3 -E "discovered $jid|connected (to|from) $jid" "$(lan_err "$st")" | sed 's/^/#   starling: /'
@@ -237,21 +287,21 @@ check_round() {
 echo "# round 1: Starling first, then js (js dials on discovery) (t=${SECONDS}s)"
 st_start st1 h2
 js_start js1 h1
-# js never announces, it only answers queries: Starling, started first, learns of js at its
-# next periodic query (query_interval 10 s), hence the longer wait for that check here.
-check_round 1 js1 st1 dial 25
+# js sends no announcement, but multicast loopback hands it its own first query, which it
+# answers: that response tells Starling about js at once (no wait for Starling's next query).
+check_round 1 js1 st1 js-dials
 lan_kill js1
 lan_kill st1
 
 if [[ -z ${JS_MDNS_QUICK:-} ]]; then
-  echo "# round 2: js first, then Starling (js dials on discovery)"
+  echo "# round 2: js first, then Starling (js dials on discovery) (t=${SECONDS}s)"
   js_start js2 h1
   st_start st2 h2
   check_round 2 js2 st2
   lan_kill st2
   lan_kill js2
 
-  echo "# round 3: js first with --no-dial, then Starling (Starling must dial)"
+  echo "# round 3: js first with --no-dial, then Starling (Starling must dial) (t=${SECONDS}s)"
   js_start js3 h1 --no-dial
   st_start st3 h2
   check_round 3 js3 st3 no-dial
