@@ -203,7 +203,7 @@ st_connected() { lan_wait_log "$1" "connected (to|from) $2" "${3:-15}"; }
 start_sniffer() {
   local host=$1
   lan_spawn sniff "$host" "$PY" -c '
-import json, socket, struct, sys, time
+import json, socket, sys, time
 s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM, socket.IPPROTO_UDP)
 s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
 s.bind(("224.0.0.251", 5353))     # the group address only, inside the test namespace
