@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# Starling demo: three nodes on 127.0.0.1 connect (TCP + Noise + Yamux), identify and ping
-# each other, then measure encrypted throughput. Everything stays on loopback and is cleaned
-# up on exit. Usage: scripts/demo.sh
+# Starling demo. Part one: three nodes on 127.0.0.1 connect (TCP + Noise + Yamux), identify
+# and ping each other, then measure encrypted throughput. Part two (as root): six devices on a
+# virtual LAN of network namespaces find each other by mDNS with no configuration, lose one
+# and heal (scripts/demo_lan.sh). Traffic stays on loopback or inside the namespaces the demo
+# creates; everything is cleaned up on exit. Usage: scripts/demo.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -104,4 +106,16 @@ else
   echo "Only $total of 6 identifications happened; logs are in $work" >&2
   trap - EXIT
   exit 1
+fi
+
+# Part two: discovery with no configuration on a virtual LAN (network namespaces; root only).
+set +e
+STARLING_BIN=$bin scripts/demo_lan.sh
+code=$?
+set -e
+if ((code == 77)); then
+  echo
+  echo "${dim}(The zero-config LAN part needs root to create network namespaces: sudo scripts/demo.sh)${reset}"
+elif ((code != 0)); then
+  exit "$code"
 fi

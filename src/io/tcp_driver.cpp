@@ -105,7 +105,7 @@ void tcp_driver::do_read() {
     m_stats.bytes_in += n;
     // Once closing, the core is done: what the peer still sends is read and dropped so
     // that its EOF can be seen (and the socket closes without an RST).
-    if (!m_closing) after_core_call(m_core.feed(bytes_view(buf).first(n), now()));
+    if (!m_closing) after_core_call(m_core.feed_inplace(std::span<std::uint8_t>(buf).first(n), now()));
     if (!m_closed) do_read();
   });
 }

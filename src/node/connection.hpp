@@ -101,6 +101,9 @@ private:
 
   // io::byte_core
   result<void> feed(bytes_view in, time_point now) override { return m_core.feed(in, now); }
+  result<void> feed_inplace(std::span<std::uint8_t> in, time_point now) override {
+    return m_core.feed_inplace(in, now);
+  }
   void poll_transmit(bytes& out) override;
   time_point next_deadline() const override;
   result<void> on_deadline(time_point now) override;

@@ -14,7 +14,9 @@
 #include <filesystem>
 #include <fstream>
 #include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
 #include <random>
+#include <thread>
 #include <string>
 #include <vector>
 
@@ -273,6 +275,61 @@ TEST_F(cli_test, perf_json_final_line) {
   EXPECT_NE(last.find("\"uploadBytes\":3000000"), std::string::npos) << last;
   EXPECT_NE(last.find("\"downloadBytes\":5000000"), std::string::npos) << last;
   EXPECT_NE(last.find("\"timeSeconds\":"), std::string::npos) << last;
+}
+
+}  // namespace
+
+namespace {
+
+TEST_F(cli_test, peers_and_status_talk_to_the_running_node) {
+  child a(node_args("a"));
+  auto [aid, aaddr] = start_node(a);
+  ASSERT_FALSE(aaddr.empty());
+  auto bargs = node_args("b");
+  bargs.insert(bargs.end(), {"--bootstrap", aaddr});
+  child b(bargs);
+  auto [bid, baddr] = start_node(b);
+  ASSERT_FALSE(baddr.empty());
+  // b's table lists a once the bootstrap dial is through.
+  std::string table;
+  for (int i = 0; i < 100; ++i) {
+    child p({"peers", "--data-dir", dir("b")});
+    ASSERT_EQ(p.wait(), 0) << p.err();
+    table = p.out();
+    if (table.find(aid) != std::string::npos) break;
+    std::this_thread::sleep_for(50ms);
+  }
+  EXPECT_NE(table.find(aid), std::string::npos) << table;
+  EXPECT_NE(table.find("out"), std::string::npos) << table;
+
+  child s({"status", "--data-dir", dir("a"), "--json"});
+  ASSERT_EQ(s.wait(), 0) << s.err();
+  auto j = nlohmann::json::parse(s.out(), nullptr, false);
+  ASSERT_FALSE(j.is_discarded()) << s.out();
+  EXPECT_EQ(j["id"], aid);
+  EXPECT_EQ(j["mdns"]["enabled"], false);
+  EXPECT_FALSE(j.contains("ok"));
+
+  child all({"peers", "--data-dir", dir("b"), "--all", "--json"});
+  ASSERT_EQ(all.wait(), 0) << all.err();
+  EXPECT_NE(all.out().find("bootstrap"), std::string::npos) << all.out();
+}
+
+TEST_F(cli_test, peers_without_a_node_is_one_line_error) {
+  child p({"peers", "--data-dir", dir("nobody")});
+  EXPECT_EQ(p.wait(), 1);
+  EXPECT_EQ(line_count(p.err()), 1u) << p.err();
+  EXPECT_NE(p.err().find("no node is running with data directory"), std::string::npos) << p.err();
+}
+
+TEST_F(cli_test, second_node_on_one_data_dir_is_one_line_error) {
+  child a(node_args("a"));
+  auto [aid, aaddr] = start_node(a);
+  ASSERT_FALSE(aaddr.empty());
+  child again(node_args("a"));
+  EXPECT_EQ(again.wait(), 1);
+  EXPECT_EQ(line_count(again.err()), 1u) << again.err();
+  EXPECT_NE(again.err().find("already running"), std::string::npos) << again.err();
 }
 
 }  // namespace

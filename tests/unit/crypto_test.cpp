@@ -1,5 +1,9 @@
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <array>
+#include <set>
+
 #include "core/common/bytes.hpp"
 #include "core/crypto/crypto.hpp"
 
@@ -74,4 +78,21 @@ TEST(Crypto, SeededRngIsDeterministic) {
   EXPECT_NE(x, z);
   a.fill(x);
   EXPECT_NE(x, y);
+}
+
+TEST(Crypto, SystemRngPoolNeverRepeatsAndServesLargeRequests) {
+  ASSERT_TRUE(crypto::init());
+  crypto::system_rng r;
+  std::set<std::array<std::uint8_t, 32>> seen;
+  for (int i = 0; i < 200; ++i) {  // crosses several pool refills
+    std::array<std::uint8_t, 32> a{};
+    r.fill(a);
+    EXPECT_TRUE(seen.insert(a).second) << i;
+  }
+  starling::bytes big(5000, 0);
+  r.fill(big);
+  EXPECT_GT(std::count(big.begin(), big.end(), 0), 0);
+  EXPECT_LT(std::count(big.begin(), big.end(), 0), 100);  // ~20 zeros expected of 5000 random bytes
+  std::array<std::uint8_t, 1> one{};
+  r.fill(std::span<std::uint8_t>(one).first(0));  // empty request is fine
 }

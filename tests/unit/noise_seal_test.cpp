@@ -81,3 +81,66 @@ TEST(NoiseSeal, AfterFailureRefuses) {
   bytes buf(frame_header_size + 3, 0);
   EXPECT_EQ(ch.seal(buf, 0).error(), make_error_code(errc::channel_failed));
 }
+
+// open_inplace: the same plaintext as feed(), however the wire bytes are split across calls,
+// without copying complete frames out of the input.
+TEST(NoiseOpenInplace, SameAsFeedForEverySplit) {
+  ASSERT_TRUE(crypto::init());
+  auto sender = make_channel(0x11, 0x22);
+  bytes wire;
+  const bytes a = pattern_bytes(1000), b = pattern_bytes(7), c = pattern_bytes(max_frame_plaintext + 300);
+  ASSERT_TRUE(sender.encrypt(a, wire));
+  ASSERT_TRUE(sender.encrypt({}, wire));
+  ASSERT_TRUE(sender.encrypt(b, wire));
+  ASSERT_TRUE(sender.encrypt(c, wire));
+  bytes expected = a;
+  append(expected, b);
+  append(expected, c);
+  for (std::size_t cut : {std::size_t{0}, std::size_t{1}, std::size_t{2}, std::size_t{500}, std::size_t{1018},
+                          std::size_t{1019}, std::size_t{1020}, wire.size() - 1, wire.size()}) {
+    auto receiver = make_channel(0x22, 0x11);
+    bytes input = wire;  // open_inplace overwrites its input
+    bytes got;
+    std::vector<bytes_view> views;
+    ASSERT_TRUE(receiver.open_inplace(std::span<std::uint8_t>(input).first(cut), views)) << cut;
+    for (auto v : views) append(got, v);
+    views.clear();
+    ASSERT_TRUE(receiver.open_inplace(std::span<std::uint8_t>(input).subspan(cut), views)) << cut;
+    for (auto v : views) append(got, v);
+    EXPECT_EQ(got, expected) << "cut " << cut;
+    EXPECT_EQ(receiver.recv_nonce(), 5u);  // c takes two frames
+    EXPECT_FALSE(receiver.has_buffered_input());
+  }
+}
+
+TEST(NoiseOpenInplace, CompleteFramesAreDecryptedWhereTheyLie) {
+  ASSERT_TRUE(crypto::init());
+  auto sender = make_channel(0x11, 0x22);
+  bytes wire;
+  const bytes plain = pattern_bytes(64);
+  ASSERT_TRUE(sender.encrypt(plain, wire));
+  auto receiver = make_channel(0x22, 0x11);
+  std::vector<bytes_view> views;
+  ASSERT_TRUE(receiver.open_inplace(wire, views));
+  ASSERT_EQ(views.size(), 1u);
+  EXPECT_EQ(views[0].data(), wire.data() + frame_header_size);  // no copy
+  EXPECT_EQ(bytes(views[0].begin(), views[0].end()), plain);
+}
+
+TEST(NoiseOpenInplace, TamperedFrameFailsAndKillsChannel) {
+  ASSERT_TRUE(crypto::init());
+  auto sender = make_channel(0x11, 0x22);
+  bytes wire;
+  ASSERT_TRUE(sender.encrypt(pattern_bytes(10), wire));
+  ASSERT_TRUE(sender.encrypt(pattern_bytes(10), wire));
+  wire.back() ^= 1;
+  auto receiver = make_channel(0x22, 0x11);
+  std::vector<bytes_view> views;
+  auto r = receiver.open_inplace(wire, views);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error(), make_error_code(errc::decrypt_failed));
+  EXPECT_EQ(views.size(), 1u);  // the good frame before the bad one
+  bytes more = {0, 0};
+  views.clear();
+  EXPECT_FALSE(receiver.open_inplace(more, views));
+}

@@ -479,3 +479,17 @@ TEST(YamuxSession, KeepaliveBetweenPeers) {
   }
   EXPECT_FALSE(a.s.is_dead());
 }
+
+TEST(YamuxSession, HasEventsTellsWhetherPollEventWouldReturnSomething) {
+  peer a(y::role::dialer), b(y::role::listener);
+  EXPECT_FALSE(b.s.has_events());
+  auto id = a.s.open_stream().value();
+  ASSERT_EQ(a.s.write(id, as_bytes("hi")).value(), 2u);
+  bytes buf;
+  a.s.poll_transmit(buf);
+  ASSERT_TRUE(b.s.feed(buf, time_point(std::chrono::seconds(1))));
+  EXPECT_TRUE(b.s.has_events());
+  b.drain_events();
+  EXPECT_FALSE(b.s.has_events());
+  EXPECT_EQ(b.text(1), "hi");
+}

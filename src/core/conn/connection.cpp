@@ -78,6 +78,19 @@ result<void> connection::feed(bytes_view raw, time_point now) {
   return {};
 }
 
+result<void> connection::feed_inplace(std::span<std::uint8_t> raw, time_point now) {
+  if (m_stage != stage::muxed) return feed(raw, now);
+  m_now = now;
+  m_frames.clear();
+  auto r = m_channel->open_inplace(raw, m_frames);
+  if (!r) return fail(r.error());
+  for (bytes_view f : m_frames) {
+    if (m_mux->is_dead()) break;  // e.g. the peer's GoAway(error): the rest is ignored
+    if (auto y = m_mux->feed(f, now); !y) return fail(y.error());
+  }
+  return {};
+}
+
 result<void> connection::run_security_mss(bytes_view in) {
   bytes rest;
   if (m_sec_dialer) {

@@ -5,6 +5,8 @@
 /// raw socket bytes. See docs/architecture.md, "One connection, end to end".
 
 #include <optional>
+#include <span>
+#include <vector>
 #include <string>
 #include <variant>
 
@@ -70,10 +72,16 @@ public:
   /// Raw bytes from the socket. Errors come from mss, noise, yamux or errc::closed; the
   /// connection is then dead: flush poll_transmit (it may hold a GoAway) and close.
   [[nodiscard]] result<void> feed(bytes_view raw, time_point now);
+  /// feed() for a writable input the caller leaves untouched until it has drained
+  /// poll_event(): once the muxer runs, Noise frames are decrypted in place inside `raw` and
+  /// handed to Yamux without a copy. Same errors as feed().
+  [[nodiscard]] result<void> feed_inplace(std::span<std::uint8_t> raw, time_point now);
   /// Appends raw bytes for the socket (handshake messages, or encrypted Yamux frames).
   void poll_transmit(bytes& out);
   /// Next event: `established` once, then Yamux events.
   std::optional<event> poll_event();
+  /// True when poll_event() may return something (false: it certainly returns nullopt).
+  bool has_events() const noexcept { return (m_established && m_mux) || (m_mux && m_mux->has_events()); }
 
   /// The Yamux session; null until established. Calls into it must be followed by
   /// poll_transmit (the shell's flush).
@@ -128,6 +136,7 @@ private:
   bytes m_out;        ///< raw bytes queued for the socket
   bytes m_plain_in;   ///< decrypted bytes (reused)
   bytes m_plain_out;  ///< plaintext waiting to be encrypted (reused)
+  std::vector<bytes_view> m_frames;  ///< plaintext views of feed_inplace (reused)
 };
 
 }  // namespace starling::conn

@@ -2,13 +2,48 @@
 
 #include <sodium.h>
 
+#include <pthread.h>
+
+#include <array>
 #include <cstring>
 
 namespace starling::crypto {
 
 bool init() noexcept { return sodium_init() >= 0; }
 
-void system_rng::fill(std::span<std::uint8_t> out) { randombytes_buf(out.data(), out.size()); }
+namespace {
+/// Small requests (ping payloads, Yamux ping values, Noise keys) are served from a per-thread
+/// pool refilled from the OS in one call, instead of one getrandom syscall each. Bytes handed
+/// out are wiped from the pool; a forked child drops the pool it inherited.
+struct random_pool {
+  static constexpr std::size_t size = 1024;
+  std::array<std::uint8_t, size> bytes{};
+  std::size_t used = size;  ///< bytes[used, size) are fresh
+};
+thread_local random_pool t_pool;
+
+void drop_pool_in_child() noexcept {
+  sodium_memzero(t_pool.bytes.data(), t_pool.bytes.size());
+  t_pool.used = random_pool::size;
+}
+}  // namespace
+
+void system_rng::fill(std::span<std::uint8_t> out) {
+  static const bool fork_hook = pthread_atfork(nullptr, nullptr, drop_pool_in_child) == 0;
+  (void)fork_hook;
+  random_pool& p = t_pool;
+  if (out.size() > random_pool::size / 4) {
+    randombytes_buf(out.data(), out.size());
+    return;
+  }
+  if (random_pool::size - p.used < out.size()) {
+    randombytes_buf(p.bytes.data(), p.bytes.size());
+    p.used = 0;
+  }
+  std::memcpy(out.data(), p.bytes.data() + p.used, out.size());
+  sodium_memzero(p.bytes.data() + p.used, out.size());
+  p.used += out.size();
+}
 
 seeded_rng::seeded_rng(std::uint64_t seed) {
   for (int i = 0; i < 8; ++i) m_key[i] = static_cast<std::uint8_t>(seed >> (8 * i));

@@ -113,6 +113,51 @@ result<void> secure_channel::process(bytes_view in, bytes& plain_out) {
   return {};
 }
 
+result<void> secure_channel::open_inplace(std::span<std::uint8_t> in, std::vector<bytes_view>& plain) {
+  if (m_failed) return make_error_code(errc::channel_failed);
+  if (!m_pending.empty()) {  // handshake leftovers (connection cores drain them at once)
+    m_pending_plain.clear();
+    auto r = feed({}, m_pending_plain);
+    if (!r) return r;
+    if (!m_pending_plain.empty()) plain.push_back(m_pending_plain);
+  }
+  auto open_at = [&](std::span<std::uint8_t> body) -> result<void> {
+    auto r = m_recv.decrypt_inplace({}, body);
+    if (!r) {
+      m_failed = true;
+      return r;
+    }
+    plain.emplace_back(body.data(), body.size() - crypto::aead_tag_size);
+    return {};
+  };
+  // First complete a frame left partial by the previous call (copied: it spans two reads).
+  if (!m_rx.empty()) {
+    if (m_rx.size() < 2) {
+      const std::size_t take = std::min<std::size_t>(2 - m_rx.size(), in.size());
+      append(m_rx, bytes_view(in.first(take)));
+      in = in.subspan(take);
+      if (m_rx.size() < 2) return {};
+    }
+    const std::size_t len = (std::size_t{m_rx[0]} << 8) | m_rx[1];
+    const std::size_t take = std::min(len - (m_rx.size() - 2), in.size());
+    append(m_rx, bytes_view(in.first(take)));
+    in = in.subspan(take);
+    if (m_rx.size() - 2 < len) return {};
+    std::swap(m_rx, m_rx_done);  // m_rx_done keeps the plaintext alive; m_rx is reused
+    m_rx.clear();
+    if (auto r = open_at(std::span<std::uint8_t>(m_rx_done).subspan(2)); !r) return r;
+  }
+  // Then every complete frame where it lies.
+  while (in.size() >= 2) {
+    const std::size_t len = (std::size_t{in[0]} << 8) | in[1];
+    if (in.size() - 2 < len) break;
+    if (auto r = open_at(in.subspan(2, len)); !r) return r;
+    in = in.subspan(2 + len);
+  }
+  append(m_rx, bytes_view(in));
+  return {};
+}
+
 result<void> secure_channel::feed(bytes_view in, bytes& plain_out) {
   if (m_failed) return make_error_code(errc::channel_failed);
   if (!m_pending.empty()) {

@@ -3,6 +3,8 @@
 /// Sans-I/O: encrypt() appends frames to send, feed() takes received bytes and yields plaintext.
 
 #include <cstddef>
+#include <span>
+#include <vector>
 
 #include "core/common/bytes.hpp"
 #include "core/common/result.hpp"
@@ -52,6 +54,14 @@ public:
   /// the connection.
   result<void> feed(bytes_view in, bytes& plain_out);
 
+  /// Zero-copy variant of feed() for a caller whose input buffer is writable and stays
+  /// untouched until it has used the result: decrypts every complete frame in place inside
+  /// `in` and appends a view of each frame's plaintext to `plain` (valid until `in` changes or
+  /// the next call; a frame completing one buffered from an earlier call is decrypted in the
+  /// channel's own buffer). An incomplete trailing frame is buffered. Errors and the state
+  /// after them as for feed().
+  result<void> open_inplace(std::span<std::uint8_t> in, std::vector<bytes_view>& plain);
+
   /// Bytes encrypt() will append for `plain_len` plaintext bytes (to reserve capacity).
   static std::size_t frames_size(std::size_t plain_len) noexcept;
   /// True when received bytes are waiting (a partial frame or handshake leftovers).
@@ -71,6 +81,8 @@ private:
   cipher_state m_send;
   cipher_state m_recv;
   bytes m_rx;       // partial frame (header and/or part of the body)
+  bytes m_rx_done;  // the last frame completed from m_rx by open_inplace (its plaintext is lent)
+  bytes m_pending_plain;  // plaintext of handshake leftovers lent by open_inplace
   bytes m_pending;  // raw leftovers from the handshake, processed first
   bool m_failed = false;
 };

@@ -48,6 +48,8 @@ public:
   /// session. Drain after every feed/on_deadline/poll_transmit (sending a FIN can complete a
   /// close): events are queued without another bound than the input that caused them.
   std::optional<event> poll_event();
+  /// True when poll_event() may return something (false: it certainly returns nullopt).
+  bool has_events() const noexcept { return !m_events.empty() || m_closed_event_pending; }
 
   /// Opens an outbound stream; its SYN rides on its first frame (a zero-length WindowUpdate
   /// at the next poll_transmit when nothing else is written).
