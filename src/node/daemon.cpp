@@ -182,8 +182,13 @@ result<void> daemon::init(std::string& error) {
   } else if (m_cfg.mdns) {
     mdns_service::callbacks cb;
     cb.discovered = [this](const mdns::peer_discovered& ev) {
-      spdlog::info("discovered {} via mdns on {}: {} addresses", ev.peer_id, interface_name(ev.interface_index),
-                   ev.addrs.size());
+      if (log_discovery(io::now())) {
+        spdlog::info("discovered {} via mdns on {}: {} addresses", ev.peer_id, interface_name(ev.interface_index),
+                     ev.addrs.size());
+      } else {
+        spdlog::debug("discovered {} via mdns on {}: {} addresses", ev.peer_id, interface_name(ev.interface_index),
+                      ev.addrs.size());
+      }
       m_mesh.discovered(ev.peer_id, ev.addrs, mesh::source::mdns, io::now());
       pump();
     };
@@ -217,6 +222,28 @@ result<void> daemon::init(std::string& error) {
   schedule_flush();
   pump();
   return {};
+}
+
+bool daemon::log_discovery(time_point now) {
+  // A LAN has a handful of new peers at a time; a flood of fake announcements must not turn
+  // into a flood of log lines. Past the budget, one summary line per window.
+  constexpr auto window = std::chrono::seconds(10);
+  constexpr std::size_t budget = 16;
+  if (now - m_discovery_window_start >= window) {
+    if (m_discoveries_unlogged > 0) {
+      spdlog::info("mdns: {} more peers discovered in the last {} s (not logged one by one)",
+                   m_discoveries_unlogged, std::chrono::duration_cast<std::chrono::seconds>(now - m_discovery_window_start).count());
+    }
+    m_discovery_window_start = now;
+    m_discoveries_logged = 0;
+    m_discoveries_unlogged = 0;
+  }
+  if (m_discoveries_logged < budget) {
+    ++m_discoveries_logged;
+    return true;
+  }
+  ++m_discoveries_unlogged;
+  return false;
 }
 
 std::vector<std::string> daemon::mdns_interfaces() const {

@@ -34,7 +34,14 @@ struct daemon_config {
   std::vector<multiformats::multiaddr> listen;
   std::vector<std::string> bootstrap;  ///< multiaddr text, /p2p/ optional
   bool mdns = true;
-  mdns_options mdns_opts;
+  /// mDNS settings. Once the first queries are out, a node queries every 30 s (the core's
+  /// default is 10 s): new nodes announce themselves anyway, a lost connection is re-dialled
+  /// without mDNS, and what each node receives grows with the number of nodes on the LAN.
+  mdns_options mdns_opts = [] {
+    mdns_options o;
+    o.core.query_interval = std::chrono::seconds(30);
+    return o;
+  }();
   mesh::config mesh;
   /// A silent peer is dropped within this time (Yamux keep-alive: ping every third of it,
   /// declared dead when the reply is two thirds late). 0 disables keep-alive.
@@ -94,6 +101,8 @@ private:
   /// Addresses worth remembering for a peer from its identify record and connection.
   std::vector<std::string> useful_addrs(const connection& c, const identify::info& info) const;
   std::shared_ptr<connection> connection_to(const std::string& peer_id) const;
+  /// Whether a discovery may be logged at info level (a budget per 10 s window).
+  bool log_discovery(time_point now);
 
   nlohmann::json peers_json() const;
   nlohmann::json known_json() const;
@@ -118,6 +127,9 @@ private:
   std::chrono::system_clock::time_point m_started_wall;
   time_point m_started{};
   bool m_shutting_down = false;
+  time_point m_discovery_window_start{};
+  std::size_t m_discoveries_logged = 0;
+  std::size_t m_discoveries_unlogged = 0;
   /// Alive while the daemon is; callbacks that may outlive it check it.
   std::shared_ptr<bool> m_alive = std::make_shared<bool>(true);
 };
