@@ -563,3 +563,37 @@ TEST_F(mesh_manager, timer_driven_loop_never_spins) {
 }
 
 }  // namespace
+
+namespace {
+
+TEST_F(mesh_manager, a_flood_of_one_packet_mdns_peers_leaves_room_for_real_ones) {
+  mesh::config c;
+  c.max_parallel_dials = 8;
+  c.tie_break_delay = 0ms;
+  mesh::manager m(c, fake_id(0), rng);
+  // 200 "peers" each named by one mDNS packet (a flood of fakes).
+  for (int i = 1; i <= 200; ++i) m.discovered(fake_id(static_cast<std::uint64_t>(i)), {addr(i)}, mesh::source::mdns, t0);
+  auto first = drain(m, t0);
+  EXPECT_EQ(first.size(), 4u);  // half the slots at most
+  EXPECT_EQ(m.next_deadline(), no_deadline);  // no spinning while they are in flight
+  // A real peer answers again (it answers every query): it is dialled at once, past the flood.
+  const auto real = fake_id(1000);
+  m.discovered(real, {addr(900)}, mesh::source::mdns, t0 + 10ms);
+  EXPECT_EQ(m.next_deadline(), no_deadline);  // seen once: as unproven as the fakes
+  EXPECT_TRUE(drain(m, t0 + 10ms).empty());
+  m.discovered(real, {}, mesh::source::mdns, t0 + 20ms);
+  EXPECT_LE(m.next_deadline(), t0 + 20ms);
+  auto next = drain(m, t0 + 20ms);
+  ASSERT_EQ(next.size(), 1u);
+  EXPECT_EQ(next[0].peer_id, real);
+  // Peers from an authenticated source are never held back by the flood either.
+  m.discovered(fake_id(2000), {addr(901)}, mesh::source::pex, t0 + 30ms);
+  auto pex = drain(m, t0 + 30ms);
+  ASSERT_EQ(pex.size(), 1u);
+  EXPECT_EQ(pex[0].peer_id, fake_id(2000));
+  // When a fake dial fails, another unproven one may go.
+  m.dial_finished(first[0].dial_id, std::error_code(std::make_error_code(std::errc::timed_out)), t0 + 1500ms);
+  EXPECT_EQ(drain(m, t0 + 1500ms).size(), 1u);
+}
+
+}  // namespace

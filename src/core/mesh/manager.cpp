@@ -81,15 +81,17 @@ int source_rank(unsigned sources) {
   return 4;
 }
 
-/// Health order of dial candidates: fewer failures, connected more recently, better source,
-/// due earlier.
+/// Health order of dial candidates: fewer failures, proven before unproven, connected more
+/// recently, better source, due earlier.
 struct health {
   std::uint32_t failures;
   time_point last_connected;
   int rank;
   time_point due;
+  bool unproven = false;
   bool better_than(const health& o) const {
     if (failures != o.failures) return failures < o.failures;
+    if (unproven != o.unproven) return !unproven;
     if (last_connected != o.last_connected) return last_connected > o.last_connected;
     if (rank != o.rank) return rank < o.rank;
     return due < o.due;
@@ -105,6 +107,19 @@ bool worse(const known_peer& a, const known_peer& b) {
   return a.last_seen < b.last_seen;
 }
 }  // namespace
+
+bool manager::unproven(const peer_entry& p) {
+  return p.info.sources == bit(source::mdns) && p.info.sightings < 2 && p.info.last_connected == time_point{} &&
+         !p.explicit_bootstrap && !p.keyless_bootstrap;
+}
+
+std::size_t manager::unproven_dials() const {
+  std::size_t n = 0;
+  for (const auto& [id, d] : m_dials) n += d.unproven ? 1 : 0;
+  return n;
+}
+
+std::size_t manager::unproven_cap() const { return std::max<std::size_t>(1, m_cfg.max_parallel_dials / 2); }
 
 bool manager::evict_one() {
   peer_map::iterator worst = m_peers.end();
@@ -294,6 +309,7 @@ void manager::discovered(std::string_view peer_id, const std::vector<std::string
     p = add_peer(*id, now, false);
     if (!p) return;
     p->info.sources = bit(src);
+    if (src == source::mdns) p->info.sightings = 1;
     // Tie-break for peers found by mDNS at the same moment on both sides: the lower id dials.
     if (src == source::mdns && !(m_self < *id)) p->info.next_attempt = now + m_cfg.tie_break_delay;
     merge_addrs(*p, fresh);
@@ -301,6 +317,7 @@ void manager::discovered(std::string_view peer_id, const std::vector<std::string
   }
   p->info.sources |= bit(src);
   p->info.last_seen = now;
+  if (src == source::mdns && p->info.sightings < UINT32_MAX) ++p->info.sightings;
   merge_addrs(*p, fresh);
   if (src == source::mdns && p->info.state == peer_state::backoff) {
     time_point t = now;
@@ -420,10 +437,13 @@ std::optional<dial_request> manager::poll_dial(time_point now) {
   peer_entry* best_peer = nullptr;
   bootstrap_entry* best_boot = nullptr;
   std::optional<health> best;
+  const bool unproven_full = unproven_dials() >= unproven_cap();
   for (auto& [id, p] : m_peers) {
     if (!peer_candidate(p) || p.info.next_attempt > now) continue;
     if (!room && !p.explicit_bootstrap) continue;
-    health h{p.info.failures, p.info.last_connected, source_rank(p.info.sources), p.info.next_attempt};
+    const bool weak = unproven(p);
+    if (weak && unproven_full) continue;
+    health h{p.info.failures, p.info.last_connected, source_rank(p.info.sources), p.info.next_attempt, weak};
     if (!best || h.better_than(*best)) {
       best = h;
       best_peer = &p;
@@ -444,7 +464,7 @@ std::optional<dial_request> manager::poll_dial(time_point now) {
   if (best_boot) {
     best_boot->state = peer_state::dialing;
     req.addrs = {best_boot->addr};
-    m_dials[req.dial_id] = dial_target{{}, static_cast<std::size_t>(best_boot - m_bootstraps.data()) + 1};
+    m_dials[req.dial_id] = dial_target{{}, static_cast<std::size_t>(best_boot - m_bootstraps.data()) + 1, false};
     return req;
   }
   if (!best_peer) return std::nullopt;
@@ -453,7 +473,7 @@ std::optional<dial_request> manager::poll_dial(time_point now) {
   best_peer->has_attempted = true;
   req.peer_id = best_peer->info.peer_id;
   req.addrs = best_peer->info.addrs;
-  m_dials[req.dial_id] = dial_target{req.peer_id, 0};
+  m_dials[req.dial_id] = dial_target{req.peer_id, 0, unproven(*best_peer)};
   return req;
 }
 
@@ -461,8 +481,10 @@ time_point manager::next_deadline() const {
   if (m_dials.size() >= m_cfg.max_parallel_dials) return no_deadline;
   const bool room = target_room();
   time_point t = no_deadline;
+  const bool unproven_full = unproven_dials() >= unproven_cap();
   for (const auto& [id, p] : m_peers) {
     if (!peer_candidate(p) || (!room && !p.explicit_bootstrap)) continue;
+    if (unproven_full && unproven(p)) continue;  // only a dial_finished can make it dialable
     t = std::min(t, p.info.next_attempt);
   }
   for (const auto& b : m_bootstraps) {

@@ -84,6 +84,7 @@ struct known_peer {
   peer_state state = peer_state::idle;
   time_point first_seen{}, last_seen{}, last_connected{}, next_attempt{};
   std::uint32_t failures = 0;  ///< consecutive failed dials
+  std::uint32_t sightings = 0;  ///< mDNS responses that named it (saturates)
 };
 
 /// A dial the caller should start; report its outcome with dial_finished(dial_id, ...).
@@ -193,9 +194,18 @@ private:
   struct dial_target {
     std::string peer_id;       ///< requested id (empty for keyless bootstrap)
     std::size_t bootstrap = 0;  ///< index into m_bootstraps + 1 for a keyless bootstrap dial, else 0
+    bool unproven = false;      ///< see unproven()
   };
 
   using peer_map = std::map<std::string, peer_entry, std::less<>>;
+
+  /// A peer we know of from a single mDNS packet and nothing else (never connected, not a
+  /// bootstrap, not learned from an authenticated peer). A flood of fake announcements is all
+  /// of this kind, so such dials get at most half the parallel slots: real peers, which
+  /// answer every query and so are seen again within a second, are dialled past the flood.
+  static bool unproven(const peer_entry& p);
+  std::size_t unproven_dials() const;
+  std::size_t unproven_cap() const;
 
   std::optional<std::string> canonical_id(std::string_view text) const;
   peer_entry* lookup(std::string_view id);
