@@ -7,8 +7,8 @@
 # every packet on the LAN as hex, for the post-mortem). Rounds:
 #   0. js <-> js: two js nodes find, connect to and identify each other (validates the LAN, the
 #      multicast route and the js peer itself; if this fails, nothing below means anything);
-#   1. Starling first, then js (js dials on discovery);
-#   2. js first, then Starling (js dials on discovery);
+#   1. Starling first, then js (js dials on discovery; Starling never dials: --max-connections 0);
+#   2. js first, then Starling (the same);
 #   3. js first with --no-dial, then Starling: the connection must come from Starling.
 # Each Starling round checks both directions separately:
 #   - js's mDNS reports Starling's peer id with Starling's exact listen address (js accepted our
@@ -181,8 +181,9 @@ js_never_dialed() { js_none "$1" 'e.get("event") == "dial"'; }
 # st_start NAME HOST: `starling node` with mDNS on eth0 only, listening on HOST's address.
 st_start() {
   local name=$1 host=$2
+  shift 2
   lan_spawn "$name" "$host" "$STARLING_BIN" node --data-dir "$LAN_DIR/$name.data" \
-    --listen "/ip4/$(lan_ip "$host")/tcp/0" --interface eth0
+    --listen "/ip4/$(lan_ip "$host")/tcp/0" --interface eth0 "$@"
   STL_NODE_NLISTEN[$name]=1
   stl_wait_started "$name"
 }
@@ -265,10 +266,8 @@ check_round() {
       js_connected "$js" 15 "$sid" inbound
     lan_check "round $r: js never dialled" js_never_dialed "$js"
   elif [[ $mode == js-dials ]]; then
-    # Starling, first on the LAN, and js find each other within milliseconds of js's start; js
-    # dials at once (it has no tie-break), Starling dials only if its id is lower (else it waits
-    # its tie-break delay and sees js's connection): js's own outbound connection to the
-    # announced address exists either way (it may then be closed as a duplicate)
+    # Starling does not dial in this round (--max-connections 0): the connection is js's own
+    # dial of the announced address.
     lan_check "round $r: js dialled Starling at the announced address" js_dialled_addr "$js" 15 "$sid" "$saddr"
     lan_check "round $r: js's dial of the discovered addresses succeeded" js_dialed_ok "$js" 15 "$sid"
   else
@@ -284,8 +283,12 @@ check_round() {
   js_wait "$js" 0 'e.get("event") == "connect" and e["id"] == A[0]' "$sid" | sed 's/^/#   js: /'
 }
 
+# Rounds 1 and 2 test js finding and dialling us: Starling runs with --max-connections 0
+# (it discovers but never dials), otherwise whichever side dials first decides what js's
+# peer:discovery carries (a peer that connected first gets one without addresses). Round 3
+# tests the other way: js never dials, so Starling must.
 echo "# round 1: Starling first, then js (js dials on discovery) (t=${SECONDS}s)"
-st_start st1 h2
+st_start st1 h2 --max-connections 0
 js_start js1 h1
 # js sends no announcement, but multicast loopback hands it its own first query, which it
 # answers: that response tells Starling about js at once (no wait for Starling's next query).
@@ -296,7 +299,7 @@ lan_kill st1
 if [[ -z ${JS_MDNS_QUICK:-} ]]; then
   echo "# round 2: js first, then Starling (js dials on discovery) (t=${SECONDS}s)"
   js_start js2 h1
-  st_start st2 h2
+  st_start st2 h2 --max-connections 0
   check_round 2 js2 st2
   lan_kill st2
   lan_kill js2
