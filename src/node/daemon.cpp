@@ -24,10 +24,12 @@ void apply_dead_peer_timeout(host_config& cfg, std::chrono::milliseconds dead_pe
     cfg.keepalive = 0ms;
     return;
   }
-  // A ping every third of the time, and a reply late by the other two thirds means dead: a
-  // peer that goes silent right after a reply is noticed after at most the whole time.
-  cfg.keepalive = std::max<std::chrono::milliseconds>(dead_peer_timeout / 3, 50ms);
-  cfg.keepalive_timeout = std::max<std::chrono::milliseconds>(dead_peer_timeout - cfg.keepalive, 50ms);
+  // A ping every quarter of the time, and a reply later than half of it means dead: a peer
+  // that goes silent right after a reply is noticed after three quarters of the time (the
+  // next ping, then its timeout), one that goes silent just before a ping after half of it;
+  // the last quarter is slack for a busy machine.
+  cfg.keepalive = std::max<std::chrono::milliseconds>(dead_peer_timeout / 4, 50ms);
+  cfg.keepalive_timeout = std::max<std::chrono::milliseconds>(dead_peer_timeout / 2, 50ms);
 }
 
 namespace {

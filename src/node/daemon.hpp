@@ -43,8 +43,9 @@ struct daemon_config {
     return o;
   }();
   mesh::config mesh;
-  /// A silent peer is dropped within this time (Yamux keep-alive: ping every third of it,
-  /// declared dead when the reply is two thirds late). 0 disables keep-alive.
+  /// A silent peer is dropped within this time (Yamux keep-alive: a ping every quarter of it,
+  /// declared dead when a reply is half of it late: dropped after 1/2 to 3/4 of it). 0
+  /// disables keep-alive.
   std::chrono::milliseconds dead_peer_timeout{3000};
   /// Each candidate address of a discovered peer gets this long to accept TCP.
   std::chrono::milliseconds dial_attempt_timeout{1500};
