@@ -372,10 +372,7 @@ void daemon::on_host_event(const host_event& e) {
             auto addrs = useful_addrs(*c, ev.info);
             if (!addrs.empty()) m_mesh.discovered(id, addrs, mesh::source::identify, now);
             // Ask once per connection, when identify first shows pex (a push repeats it).
-            if (serves_pex(ev.info) && !m_pex_asked.contains(c.get())) {
-              m_pex_asked.insert(c.get());
-              ask_pex(c);
-            }
+            if (serves_pex(ev.info) && first_pex_ask(c)) ask_pex(c);
           }
           mark_dirty(id);
         } else if constexpr (std::is_same_v<T, peer_disconnected>) {
@@ -383,12 +380,6 @@ void daemon::on_host_event(const host_event& e) {
                        ev.reason ? ": " + ev.reason.message() : std::string());
           m_mesh.disconnected(ev.peer.to_string(), now);
           mark_dirty(ev.peer.to_string());
-          std::erase_if(m_pex_asked, [&](const connection* p) {
-            for (auto& c : m_host->connections()) {
-              if (c.get() == p) return false;
-            }
-            return true;
-          });
         } else {
           spdlog::debug("connection to {} failed: {}", ev.addr.to_string(), ev.reason.message());
         }
@@ -398,6 +389,15 @@ void daemon::on_host_event(const host_event& e) {
 }
 
 // --- peer exchange ------------------------------------------------------------------------
+
+bool daemon::first_pex_ask(const std::shared_ptr<connection>& c) {
+  std::erase_if(m_pex_asked, [](const std::weak_ptr<connection>& w) { return w.expired(); });
+  for (auto& w : m_pex_asked) {
+    if (w.lock() == c) return false;
+  }
+  m_pex_asked.push_back(c);
+  return true;
+}
 
 void daemon::ask_pex(const std::shared_ptr<connection>& c) {
   const std::string from = c->peer().to_string();
@@ -424,23 +424,15 @@ void daemon::ask_pex(const std::shared_ptr<connection>& c) {
 }
 
 std::vector<pex::peer_record> daemon::pex_list(const std::string& asker) const {
+  // Every connected peer with the addresses we know for it; the pex server removes the asker
+  // and loopback addresses (unless the asker is on loopback) itself.
   std::vector<pex::peer_record> out;
-  bool asker_on_loopback = false;
-  if (auto c = connection_to(asker)) asker_on_loopback = c->remote_addr().is_loopback();
   std::set<std::string> listed;
   for (auto& c : m_host->connections()) {
     if (!c->established() || c->closing()) continue;
     auto id = c->peer().to_string();
     if (id == asker || !listed.insert(id).second) continue;
-    const auto* k = m_mesh.find(id);
-    if (!k) continue;
-    pex::peer_record rec{id, {}};
-    for (auto& a : k->addrs) {
-      auto m = multiformats::multiaddr::parse(a);
-      if (!m || (m->is_loopback() && !asker_on_loopback)) continue;
-      rec.addrs.push_back(a);
-    }
-    if (!rec.addrs.empty()) out.push_back(std::move(rec));
+    if (const auto* k = m_mesh.find(id); k && !k->addrs.empty()) out.push_back({id, k->addrs});
   }
   return out;
 }

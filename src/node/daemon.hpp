@@ -93,6 +93,8 @@ private:
   void arm_timer();
   void start_dial(mesh::dial_request req);
   void ask_pex(const std::shared_ptr<connection>& c);
+  /// True the first time it is called for `c` (identify and its pushes repeat).
+  bool first_pex_ask(const std::shared_ptr<connection>& c);
   void pex_round();
   void schedule_pex(std::chrono::milliseconds after);
   std::vector<pex::peer_record> pex_list(const std::string& asker) const;
@@ -123,8 +125,8 @@ private:
   time_point m_timer_at = no_deadline;
   std::size_t m_pex_step = 0;
   std::set<std::string> m_dirty;
-  /// Connections already asked for peer exchange after identify.
-  std::set<const connection*> m_pex_asked;
+  /// Connections already asked for peer exchange after identify (expired ones pruned).
+  std::vector<std::weak_ptr<connection>> m_pex_asked;
   std::chrono::system_clock::time_point m_started_wall;
   time_point m_started{};
   bool m_shutting_down = false;

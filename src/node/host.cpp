@@ -150,38 +150,8 @@ std::shared_ptr<connection> host::add_connection(io::tcp::socket s, conn::direct
 }
 
 void host::dial(const multiformats::multiaddr& addr, dial_fn done) {
-  if (m_shutting_down) return done(make_error_code(host_errc::shutting_down));
-  auto ep = to_endpoint(addr);
-  if (!ep) return done(ep.error());
-  auto expected = addr.peer();
-  if (expected) {
-    for (auto& c : m_conns) {
-      if (c->established() && !c->closing() && c->peer() == *expected) return done(c);
-    }
-  }
-  if (m_conns.size() >= m_cfg.max_connections) return done(make_error_code(host_errc::too_many_connections));
-  auto sock = std::make_shared<io::tcp::socket>(m_ctx);
-  auto timer = std::make_shared<asio::steady_timer>(m_ctx, m_cfg.dial_timeout);
-  auto finished = std::make_shared<bool>(false);
-  timer->async_wait([sock, finished](boost::system::error_code ec) {
-    if (!ec && !*finished) {
-      boost::system::error_code ignored;
-      sock->close(ignored);
-    }
-  });
-  sock->async_connect(*ep, [this, sock, timer, finished, expected, addr, done = std::move(done)](
-                                boost::system::error_code ec) mutable {
-    *finished = true;
-    timer->cancel();
-    if (ec) {
-      std::error_code why = ec == asio::error::operation_aborted ? make_error_code(host_errc::dial_timeout)
-                                                                   : std::error_code(ec);
-      emit(connection_failed{addr, why});
-      return done(why);
-    }
-    auto c = add_connection(std::move(*sock), conn::direction::outbound, expected);
-    m_dial_waiters.emplace(c.get(), std::move(done));
-  });
+  // One address is a dial_any() of one: the same reuse, limits, timeout and errors.
+  dial_any(addr.peer(), {addr}, m_cfg.dial_timeout, std::move(done));
 }
 
 /// State of one dial_any(): the TCP attempts still running, sockets that connected while a
