@@ -7,6 +7,8 @@
 #include "core/common/bytes.hpp"
 #include "core/crypto/crypto.hpp"
 
+#include <sodium.h>
+
 using namespace starling;
 
 namespace {
@@ -66,6 +68,62 @@ TEST(Crypto, AeadRoundTripAndTamper) {
   EXPECT_EQ(inplace, c);
   ASSERT_TRUE(crypto::aead_decrypt_inplace(k, 5, as_bytes("ad"), inplace));
   EXPECT_EQ(as_chars(bytes_view(inplace).first(5)), "hello");
+}
+
+// The AEAD runs on OpenSSL's libcrypto (docs/decisions/0005-openssl-aead.md); its output must
+// be byte for byte what libsodium, the reference the Noise vectors were checked with, produces.
+TEST(Crypto, AeadMatchesLibsodiumAtEverySize) {
+  ASSERT_TRUE(crypto::init());
+  crypto::aead_key k{};
+  for (std::size_t i = 0; i < k.size(); ++i) k[i] = static_cast<std::uint8_t>(0x80 + i);
+  for (const std::size_t len : {0UL, 1UL, 15UL, 16UL, 63UL, 64UL, 65UL, 1023UL, 4096UL, 65519UL}) {
+    for (const std::string_view ad : {std::string_view{}, std::string_view{"associated data"}}) {
+      SCOPED_TRACE(testing::Message() << "len " << len << " ad " << ad.size());
+      bytes plain(len);
+      for (std::size_t i = 0; i < len; ++i) plain[i] = static_cast<std::uint8_t>(i * 31 + 7);
+      const std::uint64_t n = 0x0102030405060708ULL + len;
+      std::array<std::uint8_t, 12> nonce{};
+      for (int i = 0; i < 8; ++i) nonce[4 + i] = static_cast<std::uint8_t>(n >> (8 * i));
+      bytes expected(len + crypto::aead_tag_size);
+      unsigned long long elen = 0;
+      crypto_aead_chacha20poly1305_ietf_encrypt(expected.data(), &elen, plain.data(), len,
+                                                reinterpret_cast<const std::uint8_t*>(ad.data()),
+                                                ad.size(), nullptr, nonce.data(), k.data());
+      bytes c;
+      crypto::aead_encrypt(k, n, as_bytes(ad), plain, c);
+      EXPECT_EQ(c, expected);
+      bytes inplace = plain;
+      inplace.resize(len + crypto::aead_tag_size);
+      crypto::aead_encrypt_inplace(k, n, as_bytes(ad), inplace);
+      EXPECT_EQ(inplace, expected);
+      bytes p;
+      ASSERT_TRUE(crypto::aead_decrypt(k, n, as_bytes(ad), expected, p));
+      EXPECT_EQ(p, plain);
+      ASSERT_TRUE(crypto::aead_decrypt_inplace(k, n, as_bytes(ad), inplace));
+      EXPECT_TRUE(std::equal(plain.begin(), plain.end(), inplace.begin()));
+    }
+  }
+}
+
+TEST(Crypto, AeadForgeryIsRejectedAndLeavesNoPlaintext) {
+  crypto::aead_key k{};
+  k[0] = 9;
+  const bytes plain(1000, 0x5a);
+  bytes c;
+  crypto::aead_encrypt(k, 1, {}, plain, c);
+  for (const std::size_t flip : {std::size_t{0}, std::size_t{999}, c.size() - 1}) {
+    bytes forged = c;
+    forged[flip] ^= 0x01;
+    bytes p;
+    EXPECT_FALSE(crypto::aead_decrypt(k, 1, {}, forged, p));
+    EXPECT_TRUE(std::all_of(p.begin(), p.end(), [](std::uint8_t b) { return b == 0; }));
+    EXPECT_FALSE(crypto::aead_decrypt_inplace(k, 1, {}, forged));
+    EXPECT_TRUE(std::all_of(forged.begin(), forged.end(), [](std::uint8_t b) { return b == 0; }));
+  }
+  // Wrong associated data and too-short input fail too.
+  bytes p;
+  EXPECT_FALSE(crypto::aead_decrypt(k, 1, as_bytes("x"), c, p));
+  EXPECT_FALSE(crypto::aead_decrypt(k, 1, {}, bytes_view(c).first(15), p));
 }
 
 TEST(Crypto, SeededRngIsDeterministic) {
