@@ -247,6 +247,7 @@ private:
 struct js_options {
   bool early_muxer = true;
   bool connection_monitor = false;  ///< js's default is on; most tests turn it off for determinism
+  std::optional<int> monitor_interval_ms;  ///< js's connection-monitor ping interval (js default 10 s)
   std::optional<int> max_streams;
   std::string agent = "js-interop-peer/1.0";
 };
@@ -259,6 +260,10 @@ public:
                                      "--timeout", "170", "--agent", o.agent};
     if (!o.early_muxer) argv.push_back("--no-early-muxer");
     if (!o.connection_monitor) argv.push_back("--no-connection-monitor");
+    if (o.monitor_interval_ms) {
+      argv.push_back("--monitor-interval");
+      argv.push_back(std::to_string(*o.monitor_interval_ms));
+    }
     if (o.max_streams) {
       argv.push_back("--max-streams");
       argv.push_back(std::to_string(*o.max_streams));

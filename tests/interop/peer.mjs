@@ -68,6 +68,7 @@ const { values: flags } = parseArgs({
     'max-streams': { type: 'string' },
     agent: { type: 'string' },
     'no-connection-monitor': { type: 'boolean', default: false },
+    'monitor-interval': { type: 'string' },
     'js-inbound-limits': { type: 'boolean', default: false },
     timeout: { type: 'string', default: '600' },
     help: { type: 'boolean', default: false }
@@ -77,7 +78,7 @@ const { values: flags } = parseArgs({
 
 if (flags.help) {
   process.stderr.write(`usage: node --import ./polyfill.mjs peer.mjs [--listen MA]... [--seed HEX32]
-  [--no-early-muxer] [--max-streams N] [--agent STR] [--no-connection-monitor]
+  [--no-early-muxer] [--max-streams N] [--agent STR] [--no-connection-monitor] [--monitor-interval MS]
   [--js-inbound-limits] [--timeout SECONDS]
 Commands are JSON lines on stdin; events are JSON lines on stdout (see README.md).
 `)
@@ -337,7 +338,11 @@ const node = await createLibp2p({
   transports: [tcp()],
   connectionEncrypters: [instrumentedNoise(flags['no-early-muxer'])],
   streamMuxers: [yamux(yamuxInit)],
-  connectionMonitor: { enabled: !flags['no-connection-monitor'] },
+  connectionMonitor: {
+    enabled: !flags['no-connection-monitor'],
+    // js pings every 10 s by default; tests shorten it to see many rounds in a few minutes
+    ...(flags['monitor-interval'] != null ? { pingInterval: Number(flags['monitor-interval']) } : {})
+  },
   // js refuses (TCP reset) a host's 6th inbound connection within one second
   // (inboundConnectionThreshold 5) and caps pending/total connections; tests
   // reconnect from 127.0.0.1 quickly, so loopback is allow-listed unless
