@@ -296,8 +296,23 @@ void connection::on_mux_event(const yamux::event& ev) {
           if (it->second.open) it->second.handler->on_writable(*it->second.s);
         } else if constexpr (std::is_same_v<T, yamux::session_closed>) {
           m_driver.close(e.error);
+        } else if constexpr (std::is_same_v<T, yamux::go_away_received>) {
+          // GoAway with an error code kills the session (session_closed follows). A normal
+          // GoAway means the peer takes no new streams: let the open ones finish, then close
+          // our side too instead of keeping a connection nobody can use.
+          if (e.code == 0 && !m_peer_going_away) {
+            m_peer_going_away = true;
+            spdlog::debug("{} sent GoAway: closing once {} open stream(s) finish", m_peer.to_string(),
+                          m_streams.size());
+            auto pending = std::move(m_pending_opens);
+            m_pending_opens.clear();
+            for (auto& p : pending) {
+              if (p.failed) p.failed(make_error_code(host_errc::connection_closed));
+            }
+            close_if_peer_gone();
+          }
         } else {
-          // stream_acked, ping_rtt (read through rtt()), go_away_received: nothing to do.
+          // stream_acked, ping_rtt (read through rtt()): nothing to do.
         }
       },
       ev);
@@ -381,6 +396,11 @@ void connection::finish_stream(yamux::stream_id id, std::error_code ec) {
   } else if (en.failed) {
     en.failed(ec ? ec : make_error_code(host_errc::connection_closed));
   }
+  close_if_peer_gone();
+}
+
+void connection::close_if_peer_gone() {
+  if (m_peer_going_away && !m_closing && !m_closed && m_streams.empty()) close();
 }
 
 void connection::pump(stream& s) {

@@ -56,8 +56,9 @@ public:
   // --- what the host and `starling peers` show ---
   bool established() const noexcept { return m_established; }
   bool closed() const noexcept { return m_closed; }
-  /// close() or abort() was called, or the socket is gone: no new streams, not reused.
-  bool closing() const noexcept { return m_closing || m_closed; }
+  /// close() or abort() was called, the socket is gone, or the peer sent GoAway(0) (then we
+  /// close as soon as the streams already open are done): no new streams, not reused.
+  bool closing() const noexcept { return m_closing || m_closed || m_peer_going_away; }
   const multiformats::peer_id& peer() const noexcept { return m_peer; }
   conn::direction dir() const noexcept { return m_cfg.dir; }
   /// The peer's address as we see it (/ip4/../tcp/..).
@@ -117,6 +118,8 @@ private:
   void on_stream_data(entry& en, bytes_view data);
   void negotiate(entry& en, bytes_view data);
   void finish_stream(yamux::stream_id id, std::error_code ec);
+  /// After the peer's GoAway(0): close once no stream is left.
+  void close_if_peer_gone();
   void pump(stream& s);
   void pump_quietly(stream& s);
   void pump_all();
@@ -142,6 +145,7 @@ private:
   bool m_close_pending = false;  ///< close() asked; GoAway waits for the streams to drain
   bool m_in_progress = false;
   bool m_closing = false;
+  bool m_peer_going_away = false;  ///< GoAway(0) received: close once m_streams is empty
   bool m_announced = false;
   std::size_t m_inbound_negotiating = 0;
   /// Streams in negotiation with their deadlines, oldest first (entries of streams that

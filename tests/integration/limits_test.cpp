@@ -150,6 +150,29 @@ TEST_F(limits_test, malformed_yamux_frame_gets_go_away_and_close) {
   expect_still_serving(a);
 }
 
+// A peer that sends GoAway(0) takes no new streams; the host must not keep the useless
+// connection open: it lets the streams already open finish (here: its identify stream, which
+// the raw peer never answers, until the negotiation timeout), then closes with its own GoAway.
+TEST_F(limits_test, peer_go_away_normal_closes_the_connection_once_streams_finish) {
+  node::host_config cfg = test_node::quiet_config();
+  cfg.stream_negotiation_timeout = 500ms;
+  test_node a(ctx, cfg);
+  auto addr = a.listen();
+  raw_peer::options o;
+  bytes frame(yamux::header_size);
+  yamux::encode_header({0, yamux::frame_type::go_away, 0, 0, yamux::go_away_code::normal}, frame.data());
+  o.after_handshake = frame;
+  auto p = raw(addr, o);
+  ASSERT_TRUE(run([&] { return p->established; }));
+  ASSERT_TRUE(run([&] { return p->closed; }, 5s)) << "the host kept a connection whose peer said GoAway";
+  ASSERT_TRUE(p->go_away);
+  EXPECT_EQ(*p->go_away, yamux::go_away_code::normal);
+  ASSERT_TRUE(run([&] { return a.h.connections().empty(); }));
+  EXPECT_EQ(a.h.metrics().protocol_errors, 0u);
+  EXPECT_EQ(a.h.metrics().connections_closed_by_error, 0u);
+  expect_still_serving(a);
+}
+
 TEST_F(limits_test, stream_flood_is_bounded) {
   auto cfg = test_node::quiet_config();
   cfg.max_inbound_streams = 64;
