@@ -39,6 +39,12 @@ void stream::write(bytes_view data) {
   m_conn.pump(*this);
 }
 
+std::size_t stream::write_room() const noexcept {
+  if (write_closed() || buffered() > 0) return 0;
+  auto* mux = m_conn.m_core.mux();  // m_conn is a reference: not const here
+  return mux ? mux->write_room(m_id) : 0;
+}
+
 void stream::close_write() {
   if (write_closed()) return;
   m_close_write_requested = true;

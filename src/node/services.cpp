@@ -209,10 +209,26 @@ private:
 
 // ---- perf ----
 
-/// Keeps the muxer fed without queueing more than this much per stream.
-constexpr std::size_t perf_high_water = 512 * 1024;
 /// perf data is zeros: one shared buffer, never rewritten.
 const std::array<std::uint8_t, 256 * 1024> perf_zeros{};
+/// What a sender writes when the muxer has no room: queued in the stream, it brings
+/// on_writable() once there is room again, and is small enough that its copy is noise.
+constexpr std::size_t perf_probe = 16 * 1024;
+
+/// Sends perf's zero bytes (`take(max)` says how many of them are still due): exactly as many
+/// as the muxer takes at once, so that they go from perf_zeros into the Yamux buffer with no
+/// copy into the stream's own queue.
+template <class Take>
+void write_zeros(stream& s, Take take) {
+  while (!s.write_closed()) {
+    const std::size_t room = s.write_room();
+    if (room == 0 && s.buffered() > 0) return;  // a probe is queued: on_writable() follows
+    const std::size_t n = take(room > 0 ? std::min(room, perf_zeros.size()) : perf_probe);
+    if (n == 0) return;
+    s.write(bytes_view(perf_zeros).first(n));
+    if (room == 0) return;
+  }
+}
 
 class perf_server final : public stream_handler {
 public:
@@ -230,11 +246,7 @@ public:
 
 private:
   void send_more(stream& s) {
-    while (!s.write_closed() && s.buffered() < perf_high_water) {
-      const std::size_t n = m_core.take(perf_zeros.size());
-      if (n == 0) break;
-      s.write(bytes_view(perf_zeros).first(n));
-    }
+    write_zeros(s, [this](std::size_t max) { return m_core.take(max); });
     if (m_core.is_done() && !s.write_closed()) s.close_write();
   }
   perf::server m_core;
@@ -280,11 +292,7 @@ private:
       m_core.poll_transmit(m_buf, perf::header_size);
       s.write(m_buf);
     }
-    while (!s.write_closed() && s.buffered() < perf_high_water) {
-      const std::size_t n = m_core.take_upload(perf_zeros.size());
-      if (n == 0) break;
-      s.write(bytes_view(perf_zeros).first(n));
-    }
+    write_zeros(s, [this](std::size_t max) { return m_core.take_upload(max); });
     if (m_core.should_close_write() && !s.write_closed()) s.close_write();
   }
   void drain() {

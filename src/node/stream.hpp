@@ -30,6 +30,10 @@ public:
   /// a sender that produces data on its own (perf) writes only while buffered() is low and
   /// continues in on_writable().
   void write(bytes_view data);
+  /// Bytes the muxer takes now, straight from the caller's buffer (0 while anything is
+  /// queued here). A sender that writes at most this much is never copied into the stream's
+  /// own queue; writing when it is 0 queues the bytes and on_writable() follows.
+  std::size_t write_room() const noexcept;
   /// Bytes queued by write() that the muxer has not taken yet.
   std::size_t buffered() const noexcept { return m_out.size() - m_out_pos; }
   /// Half-close: FIN after the queued bytes.

@@ -181,6 +181,36 @@ TEST(YamuxSession, WindowExhaustionAndUpdates) {
   EXPECT_EQ(b.s.consume(id, 1024 * 1024).error(), y::errc::bad_consume);
 }
 
+TEST(YamuxSession, WriteRoomIsExactlyWhatWriteAccepts) {
+  peer a(y::role::dialer), b(y::role::listener);
+  b.auto_consume = false;
+  wire l{a, b};
+  auto id = a.s.open_stream().value();
+  const std::size_t room = a.s.write_room(id);
+  EXPECT_EQ(room, 256u * 1024 + 64 * 1024);  // the peer's window plus the write slack
+  bytes chunk(100 * 1024, 0x11);
+  EXPECT_EQ(a.s.write(id, chunk).value(), chunk.size());
+  EXPECT_EQ(a.s.write_room(id), room - chunk.size());
+  bytes rest(a.s.write_room(id), 0x22);
+  EXPECT_EQ(a.s.write(id, rest).value(), rest.size());
+  EXPECT_EQ(a.s.write_room(id), 0u);
+  EXPECT_TRUE(a.take_log().empty());
+  // A write with no room is refused and brings "writable" once the peer consumes.
+  EXPECT_EQ(a.s.write(id, chunk).value(), 0u);
+  l.pump();
+  ASSERT_TRUE(b.s.consume(id, 256 * 1024));
+  l.pump();
+  EXPECT_EQ(a.take_log(), (std::vector<std::string>{"acked 1", "writable 1"}));
+  EXPECT_GT(a.s.write_room(id), 0u);
+  // No room on a write-closed, reset or unknown stream, nor on a dead session.
+  ASSERT_TRUE(a.s.close_write(id));
+  EXPECT_EQ(a.s.write_room(id), 0u);
+  auto id2 = a.s.open_stream().value();
+  ASSERT_TRUE(a.s.reset(id2));
+  EXPECT_EQ(a.s.write_room(id2), 0u);
+  EXPECT_EQ(a.s.write_room(y::stream_id{99}), 0u);
+}
+
 TEST(YamuxSession, LargeTransferGrowsWindowTo16MiB) {
   peer a(y::role::dialer), b(y::role::listener);
   wire l{a, b};

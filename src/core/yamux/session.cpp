@@ -24,6 +24,11 @@ detail::stream* session::find(std::uint32_t id) noexcept {
   return it == m_streams.end() ? nullptr : &it->second;
 }
 
+const detail::stream* session::find(std::uint32_t id) const noexcept {
+  auto it = m_streams.find(id);
+  return it == m_streams.end() ? nullptr : &it->second;
+}
+
 std::optional<stream_info> session::info(stream_id id) const {
   auto it = m_streams.find(static_cast<std::uint32_t>(id));
   if (it == m_streams.end()) return std::nullopt;
@@ -134,6 +139,14 @@ result<std::size_t> session::write(stream_id id, bytes_view data) {
   s->tx.insert(s->tx.end(), data.begin(), data.begin() + static_cast<std::ptrdiff_t>(n));
   enqueue_send(*s);
   return n;
+}
+
+std::size_t session::write_room(stream_id id) const noexcept {
+  if (m_dead) return 0;
+  const auto* s = find(static_cast<std::uint32_t>(id));
+  if (s == nullptr || s->closed || s->fin_queued) return 0;
+  const std::uint64_t limit = s->send.buffer_limit(write_cap(), m_cfg.write_slack);
+  return limit > s->tx_pending() ? static_cast<std::size_t>(limit - s->tx_pending()) : 0;
 }
 
 result<void> session::close_write(stream_id id) {

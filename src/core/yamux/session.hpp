@@ -61,6 +61,10 @@ public:
   /// peer's window is full: retry after stream_writable).
   /// Errors: session_dead; unknown_stream (reset, closed or never opened); write_closed.
   [[nodiscard]] result<std::size_t> write(stream_id id, bytes_view data);
+  /// How many bytes write() would accept now (0 for a dead session or an unknown, closed or
+  /// write-closed stream). A sender that writes at most this much never has bytes refused; a
+  /// write when it is 0 is refused and makes stream_writable follow once there is room.
+  std::size_t write_room(stream_id id) const noexcept;
 
   /// Half-closes our side: FIN goes out after the buffered data.
   /// Errors: session_dead; unknown_stream; write_closed (already called).
@@ -118,6 +122,7 @@ private:
   };
 
   detail::stream* find(std::uint32_t id) noexcept;
+  const detail::stream* find(std::uint32_t id) const noexcept;
   void erase(std::uint32_t id);
   void push_event(ev_kind k, std::uint32_t id, std::int64_t value = 0) { m_events.push_back({k, id, value}); }
   void die(std::error_code ec, std::optional<std::uint32_t> go_away_code);
