@@ -4,6 +4,8 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/write.hpp>
 
+#include <unistd.h>
+
 #include "io/clock.hpp"
 
 namespace starling::io {
@@ -25,7 +27,23 @@ tcp_driver::tcp_driver(tcp::socket socket, byte_core& core, callbacks cb)
   m_remote = m_socket.remote_endpoint(ignored);
   m_local = m_socket.local_endpoint(ignored);
   m_socket.set_option(tcp::no_delay(true), ignored);
+  reregister();
   m_socket.non_blocking(true, ignored);
+}
+
+void tcp_driver::reregister() {
+  // A socket connected with async_connect keeps write interest (EPOLLOUT) registered with the
+  // reactor for good. Each re-arm of our read wait (an EPOLL_CTL_MOD) then reports the socket
+  // writable at once: one extra, empty reactor round per read on every dialled connection.
+  // Handing the descriptor to the reactor afresh starts it with read interest only; writes
+  // are direct and ask for write interest only when the socket is full.
+  if (!m_socket.is_open()) return;
+  boost::system::error_code ec;
+  const auto protocol = m_local.protocol();
+  const auto fd = m_socket.release(ec);
+  if (ec) return;  // still ours and registered as before
+  m_socket.assign(protocol, fd, ec);
+  if (ec) ::close(fd);  // the socket stays closed: the first read fails and closes the driver
 }
 
 void tcp_driver::start(std::shared_ptr<void> keepalive) {

@@ -69,6 +69,7 @@ public:
   tcp::endpoint local_endpoint() const noexcept { return m_local; }
 
 private:
+  void reregister();
   void do_read();
   void write_pending();
   void start_async_write(std::size_t skip);
