@@ -28,6 +28,14 @@ public:
   virtual result<void> on_deadline(time_point now) = 0;
   /// The core is finished (clean close): the shell flushes, shuts the socket down and stops.
   virtual bool finished() const = 0;
+  /// True when the owner's on_progress may have work after poll_transmit() produced output:
+  /// a core may queue events while it fills `out` (Yamux: a stream got room again, a stream
+  /// closed once its FIN left). After writing such output the shell calls on_progress once
+  /// more: at once when the write happened inside one of its own callbacks, otherwise from a
+  /// deferred handler (never from inside the owner's own call to flush()). The default, always
+  /// true, is correct but costs that deferred handler (one more reactor round) for every write
+  /// the owner starts; an owner that knows better (e.g. "the conn core has events") says so.
+  virtual bool wants_progress() const { return true; }
 };
 
 }  // namespace starling::io

@@ -1,6 +1,10 @@
 #include "io/tcp_driver.hpp"
 
+#include <boost/asio/defer.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/write.hpp>
+
+#include <unistd.h>
 
 #include "io/clock.hpp"
 
@@ -23,7 +27,23 @@ tcp_driver::tcp_driver(tcp::socket socket, byte_core& core, callbacks cb)
   m_remote = m_socket.remote_endpoint(ignored);
   m_local = m_socket.local_endpoint(ignored);
   m_socket.set_option(tcp::no_delay(true), ignored);
+  reregister();
   m_socket.non_blocking(true, ignored);
+}
+
+void tcp_driver::reregister() {
+  // A socket connected with async_connect keeps write interest (EPOLLOUT) registered with the
+  // reactor for good. Each re-arm of our read wait (an EPOLL_CTL_MOD) then reports the socket
+  // writable at once: one extra, empty reactor round per read on every dialled connection.
+  // Handing the descriptor to the reactor afresh starts it with read interest only; writes
+  // are direct and ask for write interest only when the socket is full.
+  if (!m_socket.is_open()) return;
+  boost::system::error_code ec;
+  const auto protocol = m_local.protocol();
+  const auto fd = m_socket.release(ec);
+  if (ec) return;  // still ours and registered as before
+  m_socket.assign(protocol, fd, ec);
+  if (ec) ::close(fd);  // the socket stays closed: the first read fails and closes the driver
 }
 
 void tcp_driver::start(std::shared_ptr<void> keepalive) {
@@ -33,17 +53,115 @@ void tcp_driver::start(std::shared_ptr<void> keepalive) {
 }
 
 void tcp_driver::flush() {
-  if (m_closed) return;
+  if (m_closed || m_write_failed) return;
   if (m_lingering) return;  // our FIN is out: nothing more can be written
-  m_core.poll_transmit(m_pending);
-  if (!m_write_in_flight && !m_pending.empty()) do_write();
+  write_pending();
+  if (m_closed || m_write_failed) return;
   if (m_core.finished() && !m_closing) close();
   if (!m_closing) arm_timer();
   if (m_closing && !m_write_in_flight && m_pending.empty()) begin_linger();
 }
 
+// Direct writes. Asio's async_write would also send at once, but it posts its completion: one
+// more reactor round (and epoll_wait) per write before the next flush can run. Here the bytes
+// go straight to the non-blocking socket and only a remainder the socket refused waits for
+// writability. Nothing in here calls the owner: on_progress is owed (m_progress_due) and paid
+// by settle_progress() after the driver's own callback, or by a deferred handler.
+void tcp_driver::write_pending() {
+  // The core hands out at most ~1 MiB per poll; keep going while the socket takes it all.
+  constexpr int max_rounds = 8;
+  bool wrote = false;
+  for (int round = 0; round < max_rounds; ++round) {
+    m_core.poll_transmit(m_pending);
+    if (m_write_in_flight || m_pending.empty()) break;
+    boost::system::error_code ec;
+    std::size_t n = m_socket.write_some(asio::buffer(m_pending), ec);
+    if (ec == asio::error::would_block || ec == asio::error::try_again) {
+      ec = {};
+      n = 0;
+    }
+    if (ec) {
+      write_failed(ec);
+      return;
+    }
+    m_stats.bytes_out += n;
+    wrote = wrote || n > 0;
+    if (n < m_pending.size()) {
+      start_async_write(n);
+      break;
+    }
+    m_pending.clear();
+    // Out of rounds with the core possibly holding more: the owed progress flushes again.
+    if (round + 1 == max_rounds) m_progress_due = true;
+  }
+  if (wrote && m_core.wants_progress()) m_progress_due = true;
+  if (m_progress_due && m_callback_depth == 0) defer_progress();
+}
+
+void tcp_driver::write_failed(std::error_code ec) {
+  // Reported from a posted handler: flush() may be running inside a call of the owner, which
+  // must not see its connection closed under its feet.
+  m_write_failed = true;
+  m_pending.clear();
+  if (!m_keepalive) return;  // not started: nothing to report to
+  asio::post(m_socket.get_executor(), [this, keep = m_keepalive, ec] { finish(ec); });
+}
+
+void tcp_driver::start_async_write(std::size_t skip) {
+  m_writing.clear();
+  std::swap(m_writing, m_pending);
+  m_write_in_flight = true;
+  asio::async_write(m_socket, asio::buffer(m_writing) + skip, [this, keep = m_keepalive](
+                                                           boost::system::error_code ec, std::size_t n) {
+    m_write_in_flight = false;
+    if (m_closed) return;
+    m_stats.bytes_out += n;
+    if (ec) {
+      m_pending.clear();
+      finish(ec);
+      return;
+    }
+    // Writing freed room: let the core refill (e.g. a perf sender waiting on the socket).
+    m_progress_due = true;
+    in_callback guard(*this);
+    run_progress();
+  });
+}
+
+void tcp_driver::defer_progress() {
+  if (m_progress_posted || !m_keepalive || m_closed) return;
+  m_progress_posted = true;
+  // defer, not post: from inside a handler on this thread it queues without waking the reactor.
+  asio::defer(m_socket.get_executor(), [this, keep = m_keepalive] {
+    m_progress_posted = false;
+    if (m_closed || !m_progress_due) return;
+    in_callback guard(*this);
+    run_progress();
+  });
+}
+
+void tcp_driver::run_progress() {
+  m_progress_due = false;
+  if (m_cb.on_progress) m_cb.on_progress();
+  if (m_closed) return;
+  flush();
+  settle_progress();
+}
+
+void tcp_driver::settle_progress() {
+  // Output written by the flush after a callback may have queued events: on_progress again,
+  // a few times at most, then from a deferred handler.
+  for (int i = 0; i < 4 && m_progress_due && !m_closed; ++i) {
+    m_progress_due = false;
+    if (m_cb.on_progress) m_cb.on_progress();
+    if (m_closed) return;
+    flush();
+  }
+  if (m_progress_due && !m_closed) defer_progress();
+}
+
 void tcp_driver::close(std::error_code ec) {
-  if (m_closed || m_closing) return;
+  if (m_closed || m_closing || m_write_failed) return;
   // What the core still has queued (e.g. the GoAway of a session that just died) goes out
   // before the FIN.
   m_core.poll_transmit(m_pending);
@@ -51,7 +169,8 @@ void tcp_driver::close(std::error_code ec) {
   m_close_reason = ec;
   m_timer.cancel();
   m_timer_at = no_deadline;
-  if (!m_write_in_flight && !m_pending.empty()) do_write();
+  write_pending();
+  if (m_closed || m_write_failed) return;
   if (!m_write_in_flight && m_pending.empty()) begin_linger();
 }
 
@@ -111,6 +230,7 @@ void tcp_driver::do_read() {
 }
 
 void tcp_driver::after_core_call(result<void> r) {
+  in_callback guard(*this);
   if (m_cb.on_progress && !m_closed) m_cb.on_progress();
   if (m_closed) return;
   if (!r) {
@@ -118,26 +238,7 @@ void tcp_driver::after_core_call(result<void> r) {
     close(r.error());
   }
   flush();
-}
-
-void tcp_driver::do_write() {
-  m_writing.clear();
-  std::swap(m_writing, m_pending);
-  m_write_in_flight = true;
-  asio::async_write(m_socket, asio::buffer(m_writing), [this, keep = m_keepalive](
-                                                           boost::system::error_code ec, std::size_t n) {
-    m_write_in_flight = false;
-    if (m_closed) return;
-    m_stats.bytes_out += n;
-    if (ec) {
-      m_pending.clear();
-      finish(ec);
-      return;
-    }
-    // Writing freed room: let the core refill (e.g. a perf sender waiting on the socket).
-    if (m_cb.on_progress) m_cb.on_progress();
-    flush();
-  });
+  settle_progress();
 }
 
 void tcp_driver::arm_timer() {

@@ -1,6 +1,13 @@
 #pragma once
-/// Drives one byte_core over one TCP socket: a read loop, a write loop that coalesces every
-/// pending byte into one write, and one timer for the core's next deadline.
+/// Drives one byte_core over one TCP socket: a read loop, direct writes with an asynchronous
+/// tail, and one timer for the core's next deadline.
+///
+/// Writes: flush() writes what the core queued straight to the non-blocking socket; only what
+/// the socket does not take goes through an asynchronous write, behind which later output
+/// waits (order is kept). A direct write never calls the owner back from inside flush() or
+/// close(): an error is reported from a posted handler, and the on_progress that follows
+/// written output (see byte_core::wants_progress) runs after the driver's own callback, or
+/// from a deferred handler when the owner called flush() itself.
 
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -28,7 +35,9 @@ struct driver_stats {
 class tcp_driver {
 public:
   struct callbacks {
-    /// After the core consumed input or handled a deadline: the owner polls the core's events.
+    /// After the core consumed input or handled a deadline, and after output was written
+    /// (writing may free room or queue events): the owner polls the core's events. Never
+    /// called from inside flush(), close() or abort().
     std::function<void()> on_progress;
     /// Exactly once, when the connection is gone. `ec` is empty on a clean close.
     std::function<void(std::error_code ec)> on_closed;
@@ -41,7 +50,8 @@ public:
   /// Start reading and flush whatever the core has queued.
   void start(std::shared_ptr<void> keepalive);
   /// Write whatever the core has queued now and re-arm the timer. Call after any API call
-  /// into the core from outside the driver's own callbacks.
+  /// into the core from outside the driver's own callbacks. Calls no callback itself (an
+  /// on_closed for a clean close with no linger excepted, as close()).
   void flush();
   /// Flush what is queued, then half-close (FIN) and wait up to the linger time for the
   /// peer's EOF, discarding what it still sends, so that our last bytes are not lost to an
@@ -59,21 +69,40 @@ public:
   tcp::endpoint local_endpoint() const noexcept { return m_local; }
 
 private:
+  void reregister();
   void do_read();
-  void do_write();
+  void write_pending();
+  void start_async_write(std::size_t skip);
+  void write_failed(std::error_code ec);
   void arm_timer();
   void finish(std::error_code ec);
   void begin_linger();
   void after_core_call(result<void> r);
+  void run_progress();
+  void settle_progress();
+  void defer_progress();
+
+  /// Marks the driver's own callbacks (read, timer, write completion, deferred progress).
+  struct in_callback {
+    explicit in_callback(tcp_driver& d) : m_d(d) { ++m_d.m_callback_depth; }
+    ~in_callback() { --m_d.m_callback_depth; }
+    in_callback(const in_callback&) = delete;
+    in_callback& operator=(const in_callback&) = delete;
+    tcp_driver& m_d;
+  };
 
   tcp::socket m_socket;
   asio::steady_timer m_timer;
   byte_core& m_core;
   callbacks m_cb;
   std::shared_ptr<void> m_keepalive;
-  bytes m_pending;  ///< filled by the core, swapped into m_writing
-  bytes m_writing;  ///< the buffer of the write in flight
+  bytes m_pending;  ///< filled by the core; written directly unless a write is in flight
+  bytes m_writing;  ///< the buffer of the asynchronous write in flight
   bool m_write_in_flight = false;
+  bool m_write_failed = false;   ///< a direct write failed; finish() is posted
+  bool m_progress_due = false;   ///< output was written: on_progress owes the owner a call
+  bool m_progress_posted = false;
+  int m_callback_depth = 0;
   bool m_read_in_flight = false;
   bool m_closing = false;    ///< close() called: flushing, then lingering
   bool m_lingering = false;  ///< FIN sent; waiting for the peer's EOF

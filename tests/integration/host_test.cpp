@@ -391,3 +391,69 @@ TEST_F(host_test, identify_push_announces_a_new_listen_address) {
   ASSERT_TRUE(b.h.connections()[0]->identify_info());
   EXPECT_EQ(b.h.connections()[0]->identify_info()->listen_addrs.size(), 2u);
 }
+
+namespace {
+
+/// Echoes what it gets, then closes its write side at once (it never waits for our EOF).
+class echo_once_then_fin final : public node::stream_handler {
+public:
+  void on_data(node::stream& s, bytes_view d) override {
+    s.write(d);
+    s.close_write();
+  }
+};
+
+}  // namespace
+
+// The driver writes straight to the socket, also from inside the owner's own flush() (here:
+// close_write() called from the test body, outside every driver callback). Sending our FIN
+// after the peer's closes the stream inside poll_transmit; that event must still reach the
+// handler, although no byte will ever come from the peer again (keep-alive is off).
+TEST_F(host_test, stream_closed_by_a_write_outside_callbacks_is_reported) {
+  test_node a(ctx), b(ctx);
+  a.h.set_handler("/starling/test/echo-fin/1.0.0", [] { return std::make_unique<echo_once_then_fin>(); });
+  a.listen();
+  auto c = connect(b, a);
+  ASSERT_TRUE(c);
+  auto st = std::make_shared<recorder_state>();
+  c->open_stream({"/starling/test/echo-fin/1.0.0"}, std::make_unique<recorder>(st, "hello"));
+  ASSERT_TRUE(run([&] { return st->read_closed && st->data == "hello"; }));
+  ASSERT_FALSE(st->closed);
+  ASSERT_TRUE(st->s);
+  st->s->close_write();  // not inside any callback of the connection
+  ASSERT_TRUE(run([&] { return st->closed; }, 3s));
+  EXPECT_FALSE(st->close_ec);
+}
+
+// Writes from outside callbacks on several streams at once, more than the socket buffers:
+// direct writes, asynchronous remainders and what queues behind them stay in order.
+TEST_F(host_test, bulk_writes_from_outside_callbacks_arrive_in_order) {
+  test_node a(ctx), b(ctx);
+  a.listen();
+  auto c = connect(b, a);
+  ASSERT_TRUE(c);
+  constexpr int n = 8;
+  std::vector<std::shared_ptr<recorder_state>> st;
+  std::vector<std::string> sent(n);
+  for (int i = 0; i < n; ++i) {
+    st.push_back(std::make_shared<recorder_state>());
+    c->open_stream({echo_protocol}, std::make_unique<recorder>(st.back()));
+  }
+  ASSERT_TRUE(run([&] { return std::all_of(st.begin(), st.end(), [](auto& s) { return s->opened; }); }));
+  // 64 rounds of one 16 KiB chunk per stream (8 MiB in all), written back to back.
+  for (int round = 0; round < 64; ++round) {
+    for (int i = 0; i < n; ++i) {
+      std::string chunk(16 * 1024, static_cast<char>('a' + (round + i) % 26));
+      chunk[0] = static_cast<char>('0' + i);
+      sent[i] += chunk;
+      st[i]->s->write(as_bytes(chunk));
+    }
+  }
+  for (int i = 0; i < n; ++i) st[i]->s->close_write();
+  ASSERT_TRUE(run([&] { return std::all_of(st.begin(), st.end(), [](auto& s) { return s->closed; }); }, 20s));
+  for (int i = 0; i < n; ++i) {
+    EXPECT_FALSE(st[i]->close_ec) << i;
+    EXPECT_TRUE(st[i]->data == sent[i]) << i << ": " << st[i]->data.size() << " of " << sent[i].size();
+  }
+  EXPECT_GE(c->bytes_out(), static_cast<std::uint64_t>(n) * 64 * 16 * 1024);
+}

@@ -19,6 +19,8 @@ struct side {
   side(conn::direction dir, std::uint64_t seed, time_point now, bool early = true, bool lazy = false,
        std::optional<crypto::ed25519_public> expected = std::nullopt)
       : rng(seed), id(crypto::ed25519_generate(rng)), core(make_cfg(dir, early, lazy, expected), id, rng, now) {}
+  side(const conn::config& cfg, std::uint64_t seed, time_point now)
+      : rng(seed), id(crypto::ed25519_generate(rng)), core(cfg, id, rng, now) {}
 
   static conn::config make_cfg(conn::direction dir, bool early, bool lazy,
                                std::optional<crypto::ed25519_public> expected) {
@@ -30,6 +32,7 @@ struct side {
     c.handshake_timeout = 5s;
     c.mux.keepalive_interval = 0s;
     c.mux.ping_on_start = false;
+    c.mux_hold = 0s;  // the initiator's hold has its own tests below
     return c;
   }
 
@@ -302,6 +305,168 @@ TEST_F(conn_pair, close_during_handshake_finishes_at_once) {
   d.core.close();
   EXPECT_TRUE(d.core.finished());
   EXPECT_EQ(d.core.feed(as_bytes(std::string("x")), now).error(), conn::errc::closed);
+}
+
+// ---- the initiator's hold (Yamux output waits for the responder's first Yamux frame) ----
+
+conn::config hold_cfg(conn::direction dir, bool early = true) {
+  conn::config c = side::make_cfg(dir, early, false, std::nullopt);
+  c.mux_hold = 100ms;
+  return c;
+}
+
+TEST_F(conn_pair, initiator_holds_yamux_until_the_responders_first_frame) {
+  for (bool early : {true, false}) {
+    side d(hold_cfg(conn::direction::outbound, early), 1, now);
+    side l(hold_cfg(conn::direction::inbound, early), 2, now);
+    pump(d, l);
+    ASSERT_TRUE(d.established && l.established) << early;
+    EXPECT_TRUE(d.core.holding_mux_output());
+    EXPECT_FALSE(l.core.holding_mux_output());  // the responder never holds
+    EXPECT_EQ(d.core.next_deadline(), now + 100ms);
+
+    auto id = d.core.mux()->open_stream();
+    ASSERT_TRUE(id);
+    ASSERT_TRUE(d.core.mux()->write(*id, as_bytes(std::string("early"))));
+    bytes out;
+    d.core.poll_transmit(out);
+    EXPECT_TRUE(out.empty()) << "Yamux bytes left while holding";
+    EXPECT_TRUE(d.core.on_deadline(now + 99ms));  // before the hold deadline: still held
+    d.core.poll_transmit(out);
+    EXPECT_TRUE(out.empty());
+
+    // The responder opens a stream (as identify does): its SYN releases the dialer.
+    auto lid = l.core.mux()->open_stream();
+    ASSERT_TRUE(lid);
+    bytes syn;
+    l.core.poll_transmit(syn);
+    ASSERT_FALSE(syn.empty());
+    ASSERT_TRUE(d.core.feed(syn, now + 1ms));
+    d.drain();
+    EXPECT_FALSE(d.core.holding_mux_output());
+    EXPECT_EQ(d.core.next_deadline(), no_deadline);
+    pump(d, l);
+    ASSERT_FALSE(d.err || l.err);
+    ASSERT_EQ(l.opened.size(), 1u);
+    EXPECT_EQ(l.opened[0], *id);
+    EXPECT_EQ(std::string(as_chars(l.received)), "early");
+  }
+}
+
+TEST_F(conn_pair, final_handshake_message_is_never_held_and_yamux_never_rides_on_it) {
+  for (bool early : {true, false}) {
+    side d(hold_cfg(conn::direction::outbound, early), 3, now);
+    side l(hold_cfg(conn::direction::inbound, early), 4, now);
+    // Run the handshake by hand; the dialer opens a stream the moment it is established.
+    bool opened = false;
+    // (Without the early muxer the dialer is established one round trip later, after the echo.)
+    for (int i = 0; i < 20 && !(l.established && opened); ++i) {
+      bytes ab, ba;
+      d.core.poll_transmit(ab);
+      l.core.poll_transmit(ba);
+      deliver(ba, d, SIZE_MAX);
+      d.drain();
+      if (d.established && !opened) {
+        opened = true;
+        auto id = d.core.mux()->open_stream();
+        ASSERT_TRUE(id);
+        ASSERT_TRUE(d.core.mux()->write(*id, as_bytes(std::string("x"))));
+        d.core.poll_transmit(ab);  // message 3 (or the muxer proposal) and nothing of Yamux
+      }
+      deliver(ab, l, SIZE_MAX);
+      l.drain();
+    }
+    ASSERT_FALSE(d.err || l.err) << early;
+    ASSERT_TRUE(opened && l.established) << early;
+    EXPECT_TRUE(l.opened.empty()) << "a Yamux frame rode on the handshake";
+    EXPECT_TRUE(d.core.holding_mux_output());
+  }
+}
+
+TEST_F(conn_pair, hold_ends_at_its_deadline_when_the_responder_stays_silent) {
+  side d(hold_cfg(conn::direction::outbound), 5, now);
+  side l(hold_cfg(conn::direction::inbound), 6, now);
+  pump(d, l);
+  ASSERT_TRUE(d.established && l.established);
+  auto id = d.core.mux()->open_stream();
+  ASSERT_TRUE(id);
+  ASSERT_TRUE(d.core.mux()->write(*id, as_bytes(std::string("late"))));
+  EXPECT_EQ(d.core.next_deadline(), now + 100ms);
+  ASSERT_TRUE(d.core.on_deadline(now + 100ms));
+  EXPECT_FALSE(d.core.holding_mux_output());
+  bytes out;
+  d.core.poll_transmit(out);
+  ASSERT_FALSE(out.empty());
+  ASSERT_TRUE(l.core.feed(out, now + 100ms));
+  l.drain();
+  ASSERT_EQ(l.opened.size(), 1u);
+  EXPECT_EQ(std::string(as_chars(l.received)), "late");
+}
+
+TEST_F(conn_pair, responder_output_is_never_held) {
+  side d(hold_cfg(conn::direction::outbound), 7, now);
+  side l(hold_cfg(conn::direction::inbound), 8, now);
+  // Up to message 3: the responder is established and has heard nothing of Yamux.
+  for (int i = 0; i < 20 && !l.established; ++i) {
+    bytes ab, ba;
+    d.core.poll_transmit(ab);
+    l.core.poll_transmit(ba);
+    deliver(ab, l, SIZE_MAX);
+    deliver(ba, d, SIZE_MAX);
+    d.drain();
+    l.drain();
+  }
+  ASSERT_TRUE(l.established);
+  EXPECT_FALSE(l.core.holding_mux_output());
+  auto id = l.core.mux()->open_stream();
+  ASSERT_TRUE(id);
+  bytes out;
+  l.core.poll_transmit(out);
+  EXPECT_FALSE(out.empty());
+}
+
+TEST_F(conn_pair, close_while_holding_sends_the_go_away) {
+  side d(hold_cfg(conn::direction::outbound), 9, now);
+  side l(hold_cfg(conn::direction::inbound), 10, now);
+  pump(d, l);
+  ASSERT_TRUE(d.core.holding_mux_output());
+  auto id = d.core.mux()->open_stream();
+  ASSERT_TRUE(id);
+  ASSERT_TRUE(d.core.mux()->write(*id, as_bytes(std::string("bye"))));
+  d.core.close();
+  bytes out;
+  d.core.poll_transmit(out);
+  EXPECT_TRUE(d.core.finished());
+  ASSERT_TRUE(l.core.feed(out, now));
+  l.drain();
+  EXPECT_EQ(std::string(as_chars(l.received)), "bye");  // queued data goes before the GoAway
+  ASSERT_TRUE(l.go_away);
+  EXPECT_EQ(*l.go_away, 0u);
+}
+
+TEST_F(conn_pair, two_default_cores_need_no_hold_deadline) {
+  // With Yamux's ping on start (the node's default) the responder writes at once.
+  conn::config dc = hold_cfg(conn::direction::outbound), lc = hold_cfg(conn::direction::inbound);
+  dc.mux.ping_on_start = lc.mux.ping_on_start = true;
+  side d(dc, 11, now);
+  side l(lc, 12, now);
+  pump(d, l);
+  ASSERT_TRUE(d.established && l.established);
+  auto id = d.core.mux()->open_stream();
+  ASSERT_TRUE(id);
+  ASSERT_TRUE(d.core.mux()->write(*id, as_bytes(std::string("now"))));
+  // What the shell does: the start ping is due at once (a deadline in the past); the clock
+  // never moves, so the hold deadline never passes.
+  for (int i = 0; i < 5 && l.received.empty(); ++i) {
+    for (side* s : {&d, &l}) {
+      if (s->core.next_deadline() <= now) {
+        ASSERT_TRUE(s->core.on_deadline(now));
+      }
+    }
+    pump(d, l);
+  }
+  EXPECT_FALSE(d.core.holding_mux_output());
+  EXPECT_EQ(std::string(as_chars(l.received)), "now");
 }
 
 }  // namespace

@@ -1,5 +1,6 @@
 #include "core/conn/connection.hpp"
 
+#include <algorithm>
 #include <string>
 
 namespace starling::conn {
@@ -66,11 +67,7 @@ result<void> connection::feed(bytes_view raw, time_point now) {
       m_plain_in.clear();
       auto r = m_channel->feed(raw, m_plain_in);
       if (!r) return fail(r.error());
-      if (m_stage == stage::muxed) {
-        auto y = m_mux->feed(m_plain_in, now);
-        if (!y) return fail(y.error());
-        return {};
-      }
+      if (m_stage == stage::muxed) return feed_mux(m_plain_in);
       return run_plaintext(m_plain_in);
     }
     case stage::dead: return m_error ? m_error : make_error_code(errc::closed);
@@ -86,7 +83,7 @@ result<void> connection::feed_inplace(std::span<std::uint8_t> raw, time_point no
   if (!r) return fail(r.error());
   for (bytes_view f : m_frames) {
     if (m_mux->is_dead()) break;  // e.g. the peer's GoAway(error): the rest is ignored
-    if (auto y = m_mux->feed(f, now); !y) return fail(y.error());
+    if (auto y = feed_mux(f); !y) return y;
   }
   return {};
 }
@@ -152,11 +149,7 @@ result<void> connection::start_secure(noise::secure_channel ch) {
     m_plain_in.clear();
     if (auto r = m_channel->feed({}, m_plain_in); !r) return fail(r.error());
     if (m_plain_in.empty()) return {};
-    if (m_stage == stage::muxed) {
-      if (auto y = m_mux->feed(m_plain_in, m_now); !y)
-        return fail(y.error());
-      return {};
-    }
+    if (m_stage == stage::muxed) return feed_mux(m_plain_in);
     bytes copy = m_plain_in;
     return run_plaintext(copy);
   }
@@ -186,21 +179,41 @@ result<void> connection::run_plaintext(bytes_view plain) {
   }
   if (m_mux_dialer || m_mux_listener) return {};
   start_mux();
-  if (!rest.empty()) {
-    if (auto y = m_mux->feed(rest, m_now); !y)
-      return fail(y.error());
-  }
+  if (!rest.empty()) return feed_mux(rest);
   return {};
 }
 
+// The initiator's hold.
+// As the Noise initiator we send the last handshake message (XX message 3). Yamux frames
+// written right behind it reach the responder in the same segment, and a responder may not be
+// ready for them yet: js-libp2p (3.x) starts its muxer reading before the code that accepts
+// inbound streams has subscribed, so a stream we open in that window is silently lost (it is
+// reset 10 s later). So, as initiator, every Yamux byte (not the handshake or muxer
+// multistream-select bytes, and not inject_plaintext) waits until the responder's first Yamux
+// frame has arrived, or until `mux_hold` has passed. The responder never holds. Every libp2p
+// implementation (js, go, rust, Starling) opens identify as soon as its connection exists, so
+// that first frame proves the responder is ready; a peer that never writes first costs the
+// hold time once. A closing or failed connection stops holding, so its GoAway goes out.
 void connection::start_mux() {
   m_mux.emplace(m_cfg.dir == direction::outbound ? yamux::role::dialer : yamux::role::listener,
                 m_cfg.mux);
   m_stage = stage::muxed;
+  if (m_cfg.dir == direction::outbound && m_cfg.mux_hold.count() > 0) {
+    m_holding = true;
+    m_hold_until = m_now + m_cfg.mux_hold;
+  }
+}
+
+result<void> connection::feed_mux(bytes_view plain) {
+  if (plain.empty()) return {};
+  m_holding = false;  // the responder's muxer is running
+  if (auto y = m_mux->feed(plain, m_now); !y) return fail(y.error());
+  return {};
 }
 
 void connection::poll_transmit(bytes& out) {
-  if (m_mux && m_channel) {
+  if (m_holding && (m_closing || m_stage == stage::dead || m_mux->is_dead())) m_holding = false;
+  if (m_mux && m_channel && !m_holding) {
     // Let the session write each Noise frame's plaintext straight into the output, behind
     // room for the length prefix, and encrypt it there: no intermediate copy.
     // At most ~1 MiB per call: the shell asks again when its write completes.
@@ -243,7 +256,8 @@ std::optional<event> connection::poll_event() {
 time_point connection::next_deadline() const noexcept {
   if (m_stage == stage::dead) return no_deadline;
   if (m_stage != stage::muxed) return m_handshake_deadline;
-  return m_mux->next_deadline();
+  const time_point mux = m_mux->next_deadline();
+  return m_holding ? std::min(mux, m_hold_until) : mux;
 }
 
 result<void> connection::on_deadline(time_point now) {
@@ -253,6 +267,7 @@ result<void> connection::on_deadline(time_point now) {
     if (now >= m_handshake_deadline) return fail(make_error_code(errc::handshake_timeout));
     return {};
   }
+  if (m_holding && now >= m_hold_until) m_holding = false;
   if (auto r = m_mux->on_deadline(now); !r) return fail(r.error());
   return {};
 }

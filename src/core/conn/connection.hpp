@@ -49,6 +49,10 @@ struct config {
   std::optional<crypto::ed25519_public> expected_remote;
   /// Security and muxer negotiation must finish within this time.
   clock_duration handshake_timeout = std::chrono::seconds(10);
+  /// Noise initiator only: how long Yamux output is held back after the handshake while the
+  /// responder has sent no Yamux frame yet (see "The initiator's hold" in connection.cpp).
+  /// 0 = never hold.
+  clock_duration mux_hold = std::chrono::milliseconds(100);
   yamux::config mux;
 };
 
@@ -87,13 +91,20 @@ public:
   /// poll_transmit (the shell's flush).
   yamux::session* mux() noexcept { return m_mux ? &*m_mux : nullptr; }
   bool is_established() const noexcept { return m_stage == stage::muxed; }
+  /// True while Yamux output is held back (Noise initiator, before the responder's first
+  /// Yamux frame or the hold deadline). Handshake and muxer-negotiation bytes are never held.
+  bool holding_mux_output() const noexcept { return m_holding; }
 
+  /// The earliest of the handshake timer, the end of the initiator's hold and the Yamux
+  /// session's timers; `no_deadline` when there is none.
   time_point next_deadline() const noexcept;
-  /// Errors: handshake_timeout, or the Yamux session's keep-alive timeout.
+  /// Errors: handshake_timeout, or the Yamux session's keep-alive timeout. Ends the initiator's
+  /// hold when its deadline passed (the caller then flushes poll_transmit as always).
   [[nodiscard]] result<void> on_deadline(time_point now);
 
   /// Encrypts `plain` and queues it for the socket as if the muxer had written it, bypassing
   /// Yamux (for tests and tools that must send malformed muxer frames; the node never does).
+  /// Not subject to the initiator's hold: it goes out ahead of any held Yamux output.
   /// Errors: errc::closed before the secure channel exists or after the connection died.
   [[nodiscard]] result<void> inject_plaintext(bytes_view plain);
 
@@ -114,6 +125,7 @@ private:
   result<void> start_secure(noise::secure_channel ch);
   result<void> run_plaintext(bytes_view plain);
   void start_mux();
+  result<void> feed_mux(bytes_view plain);
 
   config m_cfg;
   crypto::ed25519_keypair m_identity;
@@ -123,6 +135,8 @@ private:
   time_point m_now;  ///< the latest time seen, for calls made from inside feed()
   std::error_code m_error;
   bool m_closing = false;
+  bool m_holding = false;        ///< Yamux output held back (initiator, see mux_hold)
+  time_point m_hold_until = no_deadline;
 
   std::optional<mss::dialer> m_sec_dialer;
   std::optional<mss::listener> m_sec_listener;
