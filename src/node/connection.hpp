@@ -109,6 +109,8 @@ private:
   time_point next_deadline() const override;
   result<void> on_deadline(time_point now) override;
   bool finished() const override { return m_core.finished(); }
+  /// The driver's progress call after a write is needed only if the core queued events.
+  bool wants_progress() const override { return m_core.has_events(); }
 
   void on_progress();
   void on_closed(std::error_code ec);

@@ -24,6 +24,7 @@ conn::config make_cfg(conn::direction dir, bool early, bool lazy) {
   c.lazy_security = lazy;
   c.mux.keepalive_interval = std::chrono::seconds(0);
   c.mux.ping_on_start = false;
+  c.mux_hold = std::chrono::seconds(0);  // the dialer's Yamux bytes must reach the listener
   return c;
 }
 
