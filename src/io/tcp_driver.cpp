@@ -6,8 +6,6 @@
 
 #include <unistd.h>
 
-#include <cstring>
-
 #include "io/clock.hpp"
 
 namespace starling::io {
@@ -15,8 +13,8 @@ namespace starling::io {
 namespace {
 constexpr std::size_t read_chunk = 256 * 1024;
 
-/// One large read buffer per network thread, shared by all its connections: it is filled only
-/// inside a read handler, and the core consumes the bytes before the handler returns.
+/// One read buffer per network thread, shared by all its connections: a socket is read only
+/// once it is readable (async_wait), and the core consumes the bytes before the next read.
 bytes& shared_read_buffer() {
   thread_local bytes buf(read_chunk);
   return buf;
@@ -202,50 +200,38 @@ void tcp_driver::abort(std::error_code ec) {
 
 void tcp_driver::do_read() {
   m_read_in_flight = true;
-  // A read into the connection's small buffer, not a wait for readability: Asio re-arms a
-  // wait with an epoll_ctl on every call, while a queued read costs no syscall (the socket
-  // stays registered for input). The reactor may perform the read long before our handler
-  // runs, so the buffer must be the connection's own; a small one keeps connections cheap.
-  m_socket.async_read_some(asio::buffer(m_first), [this, keep = m_keepalive](boost::system::error_code ec,
-                                                                             std::size_t first) {
+  // Asio re-arms this wait with an epoll_ctl each time. A queued async_read_some would not,
+  // but Boost 1.81's reactor then tries every next read speculatively (it stops only at EOF),
+  // so an EAGAIN recv replaces the epoll_ctl, and it needs a buffer per connection because
+  // the reactor may read before our handler runs. Measured: no change in ping round trips
+  // (docs/benchmarks.md), so the shared buffer and the wait stay.
+  m_socket.async_wait(tcp::socket::wait_read, [this, keep = m_keepalive](boost::system::error_code ec) {
     m_read_in_flight = false;
     if (m_closed) return;
-    if (ec) {
-      read_failed(ec);
+    bytes& buf = shared_read_buffer();
+    std::size_t n = 0;
+    if (!ec) n = m_socket.read_some(asio::buffer(buf), ec);
+    if (ec == asio::error::would_block || ec == asio::error::try_again) {
+      do_read();  // spurious wake-up
       return;
     }
-    // The small buffer came back full: the rest of what the socket holds goes straight into
-    // the thread's large buffer, behind those first bytes.
-    bytes& buf = shared_read_buffer();
-    std::memcpy(buf.data(), m_first.data(), first);
-    std::size_t n = first;
-    boost::system::error_code more_ec;
-    if (first == m_first.size()) {
-      n += m_socket.read_some(asio::buffer(buf) + first, more_ec);
-      if (more_ec == asio::error::would_block || more_ec == asio::error::try_again) more_ec = {};
+    if (ec) {
+      // EOF or reset from the peer: nothing more to write to it. While we close, the reason
+      // stays ours.
+      m_pending.clear();
+      if (m_closing) {
+        finish(m_close_reason);
+      } else {
+        finish(ec == asio::error::eof ? std::error_code{} : std::error_code(ec));
+      }
+      return;
     }
     m_stats.bytes_in += n;
     // Once closing, the core is done: what the peer still sends is read and dropped so
     // that its EOF can be seen (and the socket closes without an RST).
     if (!m_closing) after_core_call(m_core.feed_inplace(std::span<std::uint8_t>(buf).first(n), now()));
-    if (m_closed) return;
-    if (more_ec) {
-      read_failed(more_ec);  // after the bytes that came before it
-      return;
-    }
-    do_read();
+    if (!m_closed) do_read();
   });
-}
-
-void tcp_driver::read_failed(boost::system::error_code ec) {
-  // EOF or reset from the peer: nothing more to write to it. While we close, the reason
-  // stays ours.
-  m_pending.clear();
-  if (m_closing) {
-    finish(m_close_reason);
-  } else {
-    finish(ec == asio::error::eof ? std::error_code{} : std::error_code(ec));
-  }
 }
 
 void tcp_driver::after_core_call(result<void> r) {

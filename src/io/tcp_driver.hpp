@@ -11,7 +11,6 @@
 
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
-#include <array>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -72,7 +71,6 @@ public:
 private:
   void reregister();
   void do_read();
-  void read_failed(boost::system::error_code ec);
   void write_pending();
   void start_async_write(std::size_t skip);
   void write_failed(std::error_code ec);
@@ -100,9 +98,6 @@ private:
   std::shared_ptr<void> m_keepalive;
   bytes m_pending;  ///< filled by the core; written directly unless a write is in flight
   bytes m_writing;  ///< the buffer of the asynchronous write in flight
-  /// The reactor reads here first (it may do so before our handler runs, so the buffer cannot
-  /// be shared); big enough for a typical small message, so one recv serves it.
-  std::array<std::uint8_t, 512> m_first{};
   bool m_write_in_flight = false;
   bool m_write_failed = false;   ///< a direct write failed; finish() is posted
   bool m_progress_due = false;   ///< output was written: on_progress owes the owner a call
