@@ -204,23 +204,12 @@ void aead_encrypt(const aead_key& k, std::uint64_t n, bytes_view ad, bytes_view 
 }
 
 bool aead_decrypt(const aead_key& k, std::uint64_t n, bytes_view ad, bytes_view cipher, bytes& out) {
+  // In place on a copy: one code path (and one forgery rule) for both forms.
   if (cipher.size() < aead_tag_size) return false;
-  const std::size_t clen = cipher.size() - aead_tag_size;
-  out.resize(clen);
-  const auto nonce = noise_nonce(n);
-  switch (openssl_open(k, nonce, ad, out.data(), cipher.data(), clen, cipher.data() + clen)) {
-    case open_result::ok:
-      return true;
-    case open_result::forged:
-      sodium_memzero(out.data(), out.size());
-      return false;
-    case open_result::unavailable:
-      break;
-  }
-  unsigned long long len = 0;
-  return crypto_aead_chacha20poly1305_ietf_decrypt(out.data(), &len, nullptr, cipher.data(),
-                                                   cipher.size(), ad.data(), ad.size(),
-                                                   nonce.data(), k.data()) == 0;
+  out.assign(cipher.begin(), cipher.end());
+  if (!aead_decrypt_inplace(k, n, ad, std::span<std::uint8_t>(out))) return false;
+  out.resize(out.size() - aead_tag_size);
+  return true;
 }
 
 void aead_encrypt_inplace(const aead_key& k, std::uint64_t n, bytes_view ad,
