@@ -1,0 +1,31 @@
+# Targets the layers link for logging, libsodium and SQLite: shared libraries normally, static
+# archives (and header-only spdlog + fmt) when STARLING_STATIC is on. See
+# docs/decisions/0006-static-release.md for why, and docs/benchmarks.md for what it saves.
+add_library(starling_log INTERFACE)
+add_library(starling_sodium INTERFACE)
+add_library(starling_sqlite INTERFACE)
+find_package(SQLite3 REQUIRED)
+
+if(NOT STARLING_STATIC)
+  target_link_libraries(starling_log INTERFACE spdlog::spdlog)
+  target_link_libraries(starling_sodium INTERFACE PkgConfig::SODIUM)
+  target_link_libraries(starling_sqlite INTERFACE SQLite::SQLite3)
+  return()
+endif()
+
+# Debian ships spdlog and fmt only as shared libraries, and either one would load the shared
+# libstdc++ again: use both header-only (spdlog's default without SPDLOG_COMPILED_LIB).
+target_compile_definitions(starling_log INTERFACE SPDLOG_FMT_EXTERNAL)
+target_link_libraries(starling_log INTERFACE fmt::fmt-header-only Threads::Threads)
+
+find_library(STARLING_SODIUM_A NAMES libsodium.a REQUIRED)
+target_include_directories(starling_sodium INTERFACE ${SODIUM_INCLUDE_DIRS})
+target_link_libraries(starling_sodium INTERFACE ${STARLING_SODIUM_A} Threads::Threads)
+
+find_library(STARLING_SQLITE_A NAMES libsqlite3.a REQUIRED)
+target_include_directories(starling_sqlite INTERFACE ${SQLite3_INCLUDE_DIRS})
+target_link_libraries(starling_sqlite INTERFACE ${STARLING_SQLITE_A} Threads::Threads ${CMAKE_DL_LIBS} m)
+
+# Every function and object in its own section, so that the linker can drop what nothing uses.
+add_compile_options(-ffunction-sections -fdata-sections)
+add_link_options(-static-libstdc++ -static-libgcc -Wl,--gc-sections)
