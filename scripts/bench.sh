@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every Starling benchmark side by side with its baseline on loopback and prints a table.
 # usage: scripts/bench.sh [BUILD_DIR]     (default build/dev; needs the targets starling,
-#        aead_bench, tcp_pingpong, conn_setup, conn_memory; iperf3 and node optional)
+#        aead_bench, tcp_pingpong, ping_latency, conn_setup, conn_memory; iperf3 and node
+#        optional)
 # Env: RUNS (default 5) transfers per direction, BYTES (default 268435456) per transfer.
 # Everything it starts listens on 127.0.0.1 and is killed on exit.
 set -euo pipefail
@@ -83,17 +84,26 @@ if command -v node >/dev/null && [ -d tests/interop/node_modules ]; then
 fi
 
 # --- ping round trip vs raw TCP ping-pong of 32 bytes ---
-: >"$TMP/ping"; : >"$TMP/pp"; : >"$TMP/pphot"; : >"$TMP/ppproc"
+# Like for like, at two paces (10 ms and 1 ms between round trips; the 1 ms pace is steadier
+# on a VM): two threads of one process (raw TCP; `ping_latency`: two Starling hosts on two
+# threads), and two processes (raw TCP with epoll; `starling ping` against the node process).
+pp_median() { sed 's/.*"median_us":\([0-9.]*\).*/\1/'; }
+for f in pp10 pp1 pphot ppproc10 ppproc1 lat10 lat1 ping10 ping1; do : >"$TMP/$f"; done
 for i in $(seq "$RUNS"); do
-  # same size, same 10 ms pause between round trips as the ping below; and back to back
-  "$BENCH/tcp_pingpong" 200 10 | sed 's/.*"median_us":\([0-9.]*\).*/\1/' >>"$TMP/pp"
-  "$BENCH/tcp_pingpong" 2000 0 | sed 's/.*"median_us":\([0-9.]*\).*/\1/' >>"$TMP/pphot"
-  # two processes waiting in epoll, as two nodes do (shown for scale; the goal uses the above)
-  "$BENCH/tcp_pingpong" 200 10 processes | sed 's/.*"median_us":\([0-9.]*\).*/\1/' >>"$TMP/ppproc"
-  "$STARLING" ping "$PERF_ADDR" -c 200 -i 0.01 >"$TMP/ping.$i" 2>&1 || true
-  grep -o 'time=[0-9.]*' "$TMP/ping.$i" | cut -d= -f2 | median | awk '{print $1 * 1000}' >>"$TMP/ping"
+  "$BENCH/tcp_pingpong" 2000 0 | pp_median >>"$TMP/pphot"
+  for pace in 10 1; do
+    count=$((pace == 10 ? 200 : 1000))
+    "$BENCH/tcp_pingpong" "$count" "$pace" | pp_median >>"$TMP/pp$pace"
+    "$BENCH/ping_latency" "$count" "$pace" | pp_median >>"$TMP/lat$pace"
+    "$BENCH/tcp_pingpong" "$count" "$pace" processes | pp_median >>"$TMP/ppproc$pace"
+    "$STARLING" ping "$PERF_ADDR" -c "$count" -i "$(awk -v p="$pace" 'BEGIN { print p / 1000 }')" \
+      >"$TMP/ping$pace.$i" 2>&1 || true
+    grep -o 'time=[0-9.]*' "$TMP/ping$pace.$i" | cut -d= -f2 | median | awk '{print $1 * 1000}' >>"$TMP/ping$pace"
+  done
 done
-PING_US=$(median <"$TMP/ping"); PP_US=$(median <"$TMP/pp"); PP_HOT_US=$(median <"$TMP/pphot"); PP_PROC_US=$(median <"$TMP/ppproc")
+for f in pp10 pp1 pphot ppproc10 ppproc1 lat10 lat1 ping10 ping1; do
+  declare "M_$f=$(median <"$TMP/$f")"
+done
 
 # --- connection setups per second ---
 : >"$TMP/cs"
@@ -118,10 +128,16 @@ printf '%-44s %11.0f MB/s  %s x AEAD\n' "starling perf upload (client -> node)" 
 printf '%-44s %11.0f MB/s\n' "iperf3 raw TCP 127.0.0.1" "$IPERF"
 printf '%-44s %11.0f MB/s  starling/js %s\n' "js-libp2p node-to-node perf download" "$JS_DL" "$(ratio "$DL" "$JS_DL")"
 printf '%-44s %11.0f MB/s  starling/js %s\n' "js-libp2p node-to-node perf upload" "$JS_UL" "$(ratio "$UL" "$JS_UL")"
-printf '%-44s %11.1f us\n' "raw TCP 32-byte ping-pong RTT, back to back" "$PP_HOT_US"
-printf '%-44s %11.1f us\n' "raw TCP 32-byte ping-pong RTT, 10 ms apart" "$PP_US"
-printf '%-44s %11.1f us\n' "raw TCP ping-pong, 2 processes + epoll, 10 ms" "$PP_PROC_US"
-printf '%-44s %11.1f us    %s (goal <= 1.5)\n' "starling ping RTT (-c 200 -i 0.01)" "$PING_US" "$(ratio "$PING_US" "$PP_US") x raw TCP 10 ms apart, $(ratio "$PING_US" "$PP_HOT_US") x back to back"
+printf '%-44s %11.1f us\n' "raw TCP 32-byte ping-pong RTT, back to back" "$M_pphot"
+for pace in 10 1; do
+  pp="M_pp$pace"; lat="M_lat$pace"; proc="M_ppproc$pace"; cli="M_ping$pace"
+  printf '%-44s %11.1f us\n' "raw TCP ping-pong, 2 threads, $pace ms apart" "${!pp}"
+  printf '%-44s %11.1f us    %s x 2 threads (goal <= 1.5)\n' "starling ping, 2 hosts in 1 process, $pace ms" \
+    "${!lat}" "$(ratio "${!lat}" "${!pp}")"
+  printf '%-44s %11.1f us\n' "raw TCP ping-pong, 2 processes + epoll, $pace ms" "${!proc}"
+  printf '%-44s %11.1f us    %s x 2 processes (goal <= 1.5); %s x 2 threads\n' "starling ping CLI -> node, $pace ms apart" \
+    "${!cli}" "$(ratio "${!cli}" "${!proc}")" "$(ratio "${!cli}" "${!pp}")"
+done
 printf '%-44s %11.0f /s\n' "connection setups (TCP+Noise+Yamux+identify)" "$SETUPS"
 printf '%-44s %11d KiB   (goal < 8192)\n' "idle node VmRSS" "$IDLE_RSS"
 printf '%-44s %11d KiB\n' "node VmRSS after the perf transfers" "$AFTER_PERF_RSS"
