@@ -1,10 +1,12 @@
 // Baseline for the ping benchmark: round trips of a 32-byte message over raw TCP on loopback.
-// usage: tcp_pingpong [ROUNDS] [INTERVAL_MS] [threads|processes]
+// usage: tcp_pingpong [ROUNDS] [INTERVAL_MS] [threads|threads-epoll|processes]
 //   -> prints median and p99 round-trip in microseconds.
 // INTERVAL_MS (default 0) pauses between round trips like `starling ping -i`: both sides then
 // go idle between pings, which is what a ping with an interval measures.
 // threads (default): both ends in this process, one thread each, blocking reads and writes:
 //   the cheapest ping-pong there is, and the baseline the goal is judged against.
+// threads-epoll: both ends in this process, one thread each, and each waits in epoll_wait on a
+//   non-blocking socket, as an event loop does: the counterpart of bench/ping_latency.
 // processes: the server end in a child process, and both ends wait in epoll_wait on a
 //   non-blocking socket, as two `starling node` processes do: what an event loop alone costs.
 #include <boost/asio.hpp>
@@ -59,7 +61,13 @@ int epoll_for(int fd) {
 int main(int argc, char** argv) {
   const int rounds = argc > 1 ? std::atoi(argv[1]) : 2000;
   const int interval_ms = argc > 2 ? std::atoi(argv[2]) : 0;
-  const bool processes = argc > 3 && std::strcmp(argv[3], "processes") == 0;
+  const char* mode = argc > 3 ? argv[3] : "threads";
+  const bool processes = std::strcmp(mode, "processes") == 0;
+  const bool use_epoll = processes || std::strcmp(mode, "threads-epoll") == 0;
+  if (!use_epoll && std::strcmp(mode, "threads") != 0) {
+    std::fprintf(stderr, "usage: tcp_pingpong [ROUNDS] [INTERVAL_MS] [threads|threads-epoll|processes]\n");
+    return 2;
+  }
   asio::io_context server_ctx;
   tcp::acceptor acceptor(server_ctx, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
   const auto ep = acceptor.local_endpoint();
@@ -68,7 +76,7 @@ int main(int argc, char** argv) {
     s.set_option(tcp::no_delay(true));
     std::array<char, msg> buf{};
     boost::system::error_code ec;
-    if (processes) {
+    if (use_epoll) {
       s.non_blocking(true);
       const int efd = epoll_for(s.native_handle());
       while (epoll_read(efd, s.native_handle(), buf.data()))
@@ -99,7 +107,7 @@ int main(int argc, char** argv) {
   c.connect(ep);
   c.set_option(tcp::no_delay(true));
   int efd = -1;
-  if (processes) {
+  if (use_epoll) {
     c.non_blocking(true);
     efd = epoll_for(c.native_handle());
   }
@@ -109,7 +117,7 @@ int main(int argc, char** argv) {
   for (int i = 0; i < rounds; ++i) {
     if (interval_ms > 0 && i > 0) std::this_thread::sleep_for(std::chrono::milliseconds(interval_ms));
     auto t0 = std::chrono::steady_clock::now();
-    if (processes) {
+    if (use_epoll) {
       if (::send(c.native_handle(), buf.data(), msg, MSG_NOSIGNAL) != static_cast<ssize_t>(msg) ||
           !epoll_read(efd, c.native_handle(), buf.data())) {
         std::fprintf(stderr, "tcp_pingpong: the server went away\n");
@@ -129,6 +137,6 @@ int main(int argc, char** argv) {
   }
   std::sort(rtt.begin(), rtt.end());
   std::printf("{\"rounds\":%d,\"interval_ms\":%d,\"mode\":\"%s\",\"median_us\":%.1f,\"p99_us\":%.1f}\n", rounds,
-              interval_ms, processes ? "processes" : "threads", rtt[rtt.size() / 2], rtt[rtt.size() * 99 / 100]);
+              interval_ms, mode, rtt[rtt.size() / 2], rtt[rtt.size() * 99 / 100]);
   return 0;
 }

@@ -88,12 +88,14 @@ fi
 # on a VM): two threads of one process (raw TCP; `ping_latency`: two Starling hosts on two
 # threads), and two processes (raw TCP with epoll; `starling ping` against the node process).
 pp_median() { sed 's/.*"median_us":\([0-9.]*\).*/\1/'; }
-for f in pp10 pp1 pphot ppproc10 ppproc1 lat10 lat1 ping10 ping1; do : >"$TMP/$f"; done
+all_pp="pp10 pp1 pphot ppep10 ppep1 ppproc10 ppproc1 lat10 lat1 ping10 ping1"
+for f in $all_pp; do : >"$TMP/$f"; done
 for i in $(seq "$RUNS"); do
   "$BENCH/tcp_pingpong" 2000 0 | pp_median >>"$TMP/pphot"
   for pace in 10 1; do
     count=$((pace == 10 ? 200 : 1000))
     "$BENCH/tcp_pingpong" "$count" "$pace" | pp_median >>"$TMP/pp$pace"
+    "$BENCH/tcp_pingpong" "$count" "$pace" threads-epoll | pp_median >>"$TMP/ppep$pace"
     "$BENCH/ping_latency" "$count" "$pace" | pp_median >>"$TMP/lat$pace"
     "$BENCH/tcp_pingpong" "$count" "$pace" processes | pp_median >>"$TMP/ppproc$pace"
     "$STARLING" ping "$PERF_ADDR" -c "$count" -i "$(awk -v p="$pace" 'BEGIN { print p / 1000 }')" \
@@ -101,7 +103,7 @@ for i in $(seq "$RUNS"); do
     grep -o 'time=[0-9.]*' "$TMP/ping$pace.$i" | cut -d= -f2 | median | awk '{print $1 * 1000}' >>"$TMP/ping$pace"
   done
 done
-for f in pp10 pp1 pphot ppproc10 ppproc1 lat10 lat1 ping10 ping1; do
+for f in $all_pp; do
   declare "M_$f=$(median <"$TMP/$f")"
 done
 
@@ -130,10 +132,11 @@ printf '%-44s %11.0f MB/s  starling/js %s\n' "js-libp2p node-to-node perf downlo
 printf '%-44s %11.0f MB/s  starling/js %s\n' "js-libp2p node-to-node perf upload" "$JS_UL" "$(ratio "$UL" "$JS_UL")"
 printf '%-44s %11.1f us\n' "raw TCP 32-byte ping-pong RTT, back to back" "$M_pphot"
 for pace in 10 1; do
-  pp="M_pp$pace"; lat="M_lat$pace"; proc="M_ppproc$pace"; cli="M_ping$pace"
+  pp="M_pp$pace"; ep="M_ppep$pace"; lat="M_lat$pace"; proc="M_ppproc$pace"; cli="M_ping$pace"
   printf '%-44s %11.1f us\n' "raw TCP ping-pong, 2 threads, $pace ms apart" "${!pp}"
-  printf '%-44s %11.1f us    %s x 2 threads (goal <= 1.5)\n' "starling ping, 2 hosts in 1 process, $pace ms" \
-    "${!lat}" "$(ratio "${!lat}" "${!pp}")"
+  printf '%-44s %11.1f us\n' "raw TCP ping-pong, 2 threads + epoll, $pace ms" "${!ep}"
+  printf '%-44s %11.1f us    %s x 2 threads (goal <= 1.5); %s x 2 threads + epoll\n' \
+    "starling ping, 2 hosts in 1 process, $pace ms" "${!lat}" "$(ratio "${!lat}" "${!pp}")" "$(ratio "${!lat}" "${!ep}")"
   printf '%-44s %11.1f us\n' "raw TCP ping-pong, 2 processes + epoll, $pace ms" "${!proc}"
   printf '%-44s %11.1f us    %s x 2 processes (goal <= 1.5); %s x 2 threads\n' "starling ping CLI -> node, $pace ms apart" \
     "${!cli}" "$(ratio "${!cli}" "${!proc}")" "$(ratio "${!cli}" "${!pp}")"
