@@ -192,12 +192,20 @@ open_result openssl_open(const aead_key& k, const std::array<std::uint8_t, 12>& 
   int len = 0;
   return EVP_DecryptFinal_ex(c, out + clen, &len) == 1 ? open_result::ok : open_result::forged;
 }
+
+/// Below this many bytes libsodium is the faster of the two: OpenSSL's per-call set-up through
+/// its provider interface costs more than its faster cipher saves. Measured with
+/// bench/aead_bench: 457 vs 541 ns at 64 bytes, 1083 vs 660 ns at 1024; even at about 230.
+constexpr std::size_t openssl_min_size = 256;
 }  // namespace
 
 void aead_encrypt(const aead_key& k, std::uint64_t n, bytes_view ad, bytes_view plain, bytes& out) {
   out.resize(plain.size() + aead_tag_size);
   const auto nonce = noise_nonce(n);
-  if (openssl_seal(k, nonce, ad, out.data(), plain.data(), plain.size(), out.data() + plain.size())) return;
+  if (plain.size() >= openssl_min_size &&
+      openssl_seal(k, nonce, ad, out.data(), plain.data(), plain.size(), out.data() + plain.size())) {
+    return;
+  }
   unsigned long long len = 0;
   crypto_aead_chacha20poly1305_ietf_encrypt(out.data(), &len, plain.data(), plain.size(), ad.data(),
                                             ad.size(), nullptr, nonce.data(), k.data());
@@ -216,7 +224,9 @@ void aead_encrypt_inplace(const aead_key& k, std::uint64_t n, bytes_view ad,
                           std::span<std::uint8_t> buf) {
   const auto nonce = noise_nonce(n);
   const std::size_t plen = buf.size() - aead_tag_size;
-  if (openssl_seal(k, nonce, ad, buf.data(), buf.data(), plen, buf.data() + plen)) return;
+  if (plen >= openssl_min_size && openssl_seal(k, nonce, ad, buf.data(), buf.data(), plen, buf.data() + plen)) {
+    return;
+  }
   unsigned long long maclen = 0;
   crypto_aead_chacha20poly1305_ietf_encrypt_detached(buf.data(), buf.data() + plen, &maclen,
                                                      buf.data(), plen, ad.data(), ad.size(),
@@ -228,19 +238,26 @@ bool aead_decrypt_inplace(const aead_key& k, std::uint64_t n, bytes_view ad,
   if (buf.size() < aead_tag_size) return false;
   const auto nonce = noise_nonce(n);
   const std::size_t clen = buf.size() - aead_tag_size;
-  switch (openssl_open(k, nonce, ad, buf.data(), buf.data(), clen, buf.data() + clen)) {
+  const open_result r = clen >= openssl_min_size
+                            ? openssl_open(k, nonce, ad, buf.data(), buf.data(), clen, buf.data() + clen)
+                            : open_result::unavailable;
+  switch (r) {
     case open_result::ok:
       return true;
     case open_result::forged:
-      // The buffer now holds unauthenticated plaintext; nobody may read it.
-      sodium_memzero(buf.data(), buf.size());
-      return false;
+      break;
     case open_result::unavailable:
+      if (crypto_aead_chacha20poly1305_ietf_decrypt_detached(buf.data(), nullptr, buf.data(), clen,
+                                                             buf.data() + clen, ad.data(), ad.size(),
+                                                             nonce.data(), k.data()) == 0) {
+        return true;
+      }
       break;
   }
-  return crypto_aead_chacha20poly1305_ietf_decrypt_detached(buf.data(), nullptr, buf.data(), clen,
-                                                            buf.data() + clen, ad.data(), ad.size(),
-                                                            nonce.data(), k.data()) == 0;
+  // Forged: OpenSSL has left unauthenticated plaintext in the buffer, libsodium the
+  // ciphertext. Either way the caller gets zeros, whichever backend ran.
+  sodium_memzero(buf.data(), buf.size());
+  return false;
 }
 
 sha256_digest sha256(bytes_view data) {
