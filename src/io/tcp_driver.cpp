@@ -6,6 +6,9 @@
 
 #include <unistd.h>
 
+#include <memory>
+#include <span>
+
 #include "io/clock.hpp"
 
 namespace starling::io {
@@ -15,9 +18,11 @@ constexpr std::size_t read_chunk = 256 * 1024;
 
 /// One read buffer per network thread, shared by all its connections: a socket is read only
 /// once it is readable (async_wait), and the core consumes the bytes before the next read.
-bytes& shared_read_buffer() {
-  thread_local bytes buf(read_chunk);
-  return buf;
+/// Left uninitialised on purpose: its pages become resident only as reads fill them, so a node
+/// that only ever sees small messages keeps one page of it, not 256 KiB.
+std::span<std::uint8_t> shared_read_buffer() {
+  thread_local const std::unique_ptr<std::uint8_t[]> buf(new std::uint8_t[read_chunk]);
+  return {buf.get(), read_chunk};
 }
 }  // namespace
 
@@ -208,9 +213,9 @@ void tcp_driver::do_read() {
   m_socket.async_wait(tcp::socket::wait_read, [this, keep = m_keepalive](boost::system::error_code ec) {
     m_read_in_flight = false;
     if (m_closed) return;
-    bytes& buf = shared_read_buffer();
+    const std::span<std::uint8_t> buf = shared_read_buffer();
     std::size_t n = 0;
-    if (!ec) n = m_socket.read_some(asio::buffer(buf), ec);
+    if (!ec) n = m_socket.read_some(asio::buffer(buf.data(), buf.size()), ec);
     if (ec == asio::error::would_block || ec == asio::error::try_again) {
       do_read();  // spurious wake-up
       return;
@@ -229,7 +234,7 @@ void tcp_driver::do_read() {
     m_stats.bytes_in += n;
     // Once closing, the core is done: what the peer still sends is read and dropped so
     // that its EOF can be seen (and the socket closes without an RST).
-    if (!m_closing) after_core_call(m_core.feed_inplace(std::span<std::uint8_t>(buf).first(n), now()));
+    if (!m_closing) after_core_call(m_core.feed_inplace(buf.first(n), now()));
     if (!m_closed) do_read();
   });
 }
