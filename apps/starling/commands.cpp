@@ -134,6 +134,7 @@ int run_node(const node_options& opts) {
       auto& lim = dc.host;
       lim.max_connections = t["limits"]["max_connections"].value_or(lim.max_connections);
       lim.max_pending_handshakes = t["limits"]["max_pending_handshakes"].value_or(lim.max_pending_handshakes);
+      lim.max_pending_per_ip = t["limits"]["max_pending_per_ip"].value_or(lim.max_pending_per_ip);
       lim.max_per_peer = t["limits"]["max_per_peer"].value_or(lim.max_per_peer);
       lim.max_inbound_streams = t["limits"]["max_inbound_streams"].value_or(lim.max_inbound_streams);
       dc.mesh.target_connections = t["mesh"]["target_connections"].value_or(dc.mesh.target_connections);

@@ -63,6 +63,8 @@ public:
   conn::direction dir() const noexcept { return m_cfg.dir; }
   /// The peer's address as we see it (/ip4/../tcp/..).
   const multiformats::multiaddr& remote_addr() const noexcept { return m_remote_addr; }
+  /// The remote end's IP address (unspecified if the socket never had one).
+  boost::asio::ip::address remote_ip() const noexcept { return m_driver.remote_endpoint().address(); }
   const multiformats::multiaddr& local_addr() const noexcept { return m_local_addr; }
   time_point since() const noexcept { return m_since; }
   /// Last Yamux ping round trip (zero until measured).

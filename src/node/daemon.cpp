@@ -79,6 +79,7 @@ json metrics_json(const metrics& m) {
       {"handshake_failures_other", m.handshake_failures_other},
       {"protocol_errors", m.protocol_errors},
       {"inbound_refused_limit", m.inbound_refused_limit},
+      {"inbound_refused_per_ip", m.inbound_refused_per_ip},
       {"refused_per_peer", m.refused_per_peer},
       {"duplicates_closed", m.duplicates_closed},
       {"streams_opened_inbound", m.streams_opened_inbound},

@@ -121,12 +121,24 @@ void host::accept_next(const std::shared_ptr<listener>& l) {
   l->acceptor.async_accept([this, l](boost::system::error_code ec, io::tcp::socket s) {
     if (ec == asio::error::operation_aborted || m_shutting_down || !l->acceptor.is_open()) return;
     if (!ec) {
+      boost::system::error_code ep_ec;
+      const auto from = s.remote_endpoint(ep_ec).address();
       std::size_t pending = 0;
-      for (auto& c : m_conns) pending += c->established() ? 0 : 1;
+      std::size_t pending_from = 0;
+      for (auto& c : m_conns) {
+        if (c->established()) continue;
+        ++pending;
+        if (!ep_ec && c->dir() == conn::direction::inbound && c->remote_ip() == from) ++pending_from;
+      }
+      boost::system::error_code ignored;
       if (m_conns.size() >= m_cfg.max_connections || pending >= m_cfg.max_pending_handshakes) {
         ++m_metrics.inbound_refused_limit;
         spdlog::debug("refusing inbound connection: {} connections, {} handshaking", m_conns.size(), pending);
-        boost::system::error_code ignored;
+        s.close(ignored);
+      } else if (pending_from >= m_cfg.max_pending_per_ip) {
+        ++m_metrics.inbound_refused_per_ip;
+        spdlog::debug("refusing inbound connection from {}: {} handshakes from there already", from.to_string(),
+                      pending_from);
         s.close(ignored);
       } else {
         add_connection(std::move(s), conn::direction::inbound, std::nullopt);

@@ -44,6 +44,7 @@ struct metrics {
   std::uint64_t protocol_errors = 0;
 
   std::uint64_t inbound_refused_limit = 0;     ///< accept refused: max_connections / pending
+  std::uint64_t inbound_refused_per_ip = 0;    ///< accept refused: max_pending_per_ip
   std::uint64_t refused_per_peer = 0;          ///< closed after the handshake: max_per_peer
   std::uint64_t duplicates_closed = 0;         ///< simultaneous-dial losers closed
 

@@ -165,6 +165,7 @@ public:
     bytes raw_after_handshake;  ///< raw (unencrypted) socket bytes once established
     int silent_streams = 0;  ///< Yamux streams opened (and left without a byte) once established
     std::optional<crypto::ed25519_keypair> identity;
+    std::string source_ip;   ///< bind to this local address first (e.g. 127.0.0.2), if set
   };
 
   raw_peer(asio::io_context& ctx, options o)
@@ -175,6 +176,11 @@ public:
     auto ep = *a.tcp_endpoint();
     auto sock = std::make_shared<io::tcp::socket>(m_ctx);
     auto self = shared_from_this();
+    if (!m_opts.source_ip.empty()) {
+      const auto src = asio::ip::make_address(m_opts.source_ip);
+      sock->open(src.is_v4() ? io::tcp::v4() : io::tcp::v6());
+      sock->bind(io::tcp::endpoint(src, 0));
+    }
     sock->async_connect(io::tcp::endpoint(asio::ip::make_address(ep.ip_string()), ep.port),
                         [this, self, sock](boost::system::error_code ec) {
                           if (ec) {

@@ -89,6 +89,29 @@ TEST_F(limits_test, max_pending_handshakes_refuses_extra_and_silent_client_times
   expect_still_serving(a);
 }
 
+TEST_F(limits_test, max_pending_per_ip_refuses_one_address_but_not_others) {
+  auto cfg = test_node::quiet_config();
+  cfg.max_pending_handshakes = 8;
+  cfg.max_pending_per_ip = 2;
+  test_node a(ctx, cfg);
+  auto addr = a.listen();  // 127.0.0.1; the silent peers come from 127.0.0.2 (also loopback)
+  raw_peer::options silent;
+  silent.handshake = false;
+  silent.source_ip = "127.0.0.2";
+  auto first = raw(addr, silent);
+  auto second = raw(addr, silent);
+  ASSERT_TRUE(run([&] { return first->connected && second->connected && a.h.connections().size() == 2; }));
+  auto third = raw(addr, silent);
+  ASSERT_TRUE(run([&] { return third->closed; }));  // refused at accept
+  EXPECT_EQ(third->bytes_received, 0u);
+  EXPECT_EQ(a.h.metrics().inbound_refused_per_ip, 1u);
+  EXPECT_EQ(a.h.metrics().inbound_refused_limit, 0u);
+  // Another address (127.0.0.1) still gets in while both silent handshakes are pending.
+  expect_still_serving(a);
+  EXPECT_FALSE(first->closed);
+  EXPECT_FALSE(second->closed);
+}
+
 TEST_F(limits_test, garbage_before_handshake_closes_that_connection) {
   test_node a(ctx);
   auto addr = a.listen();
