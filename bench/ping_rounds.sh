@@ -13,12 +13,18 @@ D=$(mktemp -d)
 P=$!
 trap 'kill $P 2>/dev/null; rm -rf "$D"' EXIT
 for _ in $(seq 50); do grep -q /tcp/ "$D/out" && break; sleep 0.1; done
-ADDR=$(grep /tcp/ "$D/out" | head -1)
+ADDR=$(grep /tcp/ "$D/out" | head -1 || true)
+if [[ -z $ADDR ]]; then
+  echo "ping_rounds: the node did not start (see $D/out)" >&2
+  exit 1
+fi
 for _ in $(seq "$R"); do
-  t=$("$B/bench/tcp_pingpong" "$N" "$I" | us)
-  l=$("$B/bench/ping_latency" "$N" "$I" | us)
-  p=$("$B/bench/tcp_pingpong" "$N" "$I" processes | us)
+  t=$("$B/bench/tcp_pingpong" "$N" "$I" | us || true)
+  l=$("$B/bench/ping_latency" "$N" "$I" | us || true)
+  p=$("$B/bench/tcp_pingpong" "$N" "$I" processes | us || true)
   c=$("$B/bin/starling" ping "$ADDR" -c "$N" -i "$(awk -v i="$I" 'BEGIN { print i / 1000 }')" |
-    grep -o 'time=[0-9.]*' | cut -d= -f2 | med | awk '{ print $1 * 1000 }')
-  echo "$t $l $p $c" | awk '{ printf "threads %5.1f  in-process %5.1f (%.2fx)  processes %5.1f  cli %5.1f (%.2fx processes, %.2fx threads)\n", $1, $2, $2 / $1, $3, $4, $4 / $3, $4 / $1 }'
+    { grep -o 'time=[0-9.]*' || true; } | cut -d= -f2 | med | awk '{ print $1 * 1000 }')
+  echo "${t:-0} ${l:-0} ${p:-0} ${c:-0}" | awk 'function r(a, b) { return b > 0 ? sprintf("%.2fx", a / b) : "nan" }
+    { printf "threads %5.1f  in-process %5.1f (%s)  processes %5.1f  cli %5.1f (%s threads, %s processes)\n",
+      $1, $2, r($2, $1), $3, $4, r($4, $1), r($4, $3) }'
 done

@@ -121,7 +121,7 @@ int main(int argc, char** argv) {
       if (::send(c.native_handle(), buf.data(), msg, MSG_NOSIGNAL) != static_cast<ssize_t>(msg) ||
           !epoll_read(efd, c.native_handle(), buf.data())) {
         std::fprintf(stderr, "tcp_pingpong: the server went away\n");
-        return 1;
+        std::_Exit(1);  // a server thread may still be joinable
       }
     } else {
       asio::write(c, asio::buffer(buf));

@@ -4,6 +4,10 @@
 add_library(starling_log INTERFACE)
 add_library(starling_sodium INTERFACE)
 add_library(starling_sqlite INTERFACE)
+# Linked by the programs we ship or run as one self-contained binary (`starling`, the plain
+# bench drivers), not by ones that load a shared C++ library of their own (Google Benchmark):
+# those must not carry a second, static libstdc++.
+add_library(starling_static_runtime INTERFACE)
 find_package(SQLite3 REQUIRED)
 
 if(NOT STARLING_STATIC)
@@ -18,14 +22,16 @@ endif()
 target_compile_definitions(starling_log INTERFACE SPDLOG_FMT_EXTERNAL)
 target_link_libraries(starling_log INTERFACE fmt::fmt-header-only Threads::Threads)
 
-find_library(STARLING_SODIUM_A NAMES libsodium.a REQUIRED)
+find_library(STARLING_SODIUM_A NAMES libsodium.a HINTS ${SODIUM_LIBRARY_DIRS} REQUIRED)
 target_include_directories(starling_sodium INTERFACE ${SODIUM_INCLUDE_DIRS})
 target_link_libraries(starling_sodium INTERFACE ${STARLING_SODIUM_A} Threads::Threads)
 
-find_library(STARLING_SQLITE_A NAMES libsqlite3.a REQUIRED)
+get_filename_component(sqlite_dir "${SQLite3_LIBRARY}" DIRECTORY)
+find_library(STARLING_SQLITE_A NAMES libsqlite3.a HINTS ${sqlite_dir} REQUIRED)
 target_include_directories(starling_sqlite INTERFACE ${SQLite3_INCLUDE_DIRS})
 target_link_libraries(starling_sqlite INTERFACE ${STARLING_SQLITE_A} Threads::Threads ${CMAKE_DL_LIBS} m)
 
 # Every function and object in its own section, so that the linker can drop what nothing uses.
 add_compile_options(-ffunction-sections -fdata-sections)
-add_link_options(-static-libstdc++ -static-libgcc -Wl,--gc-sections)
+add_link_options(-Wl,--gc-sections)
+target_link_options(starling_static_runtime INTERFACE -static-libstdc++ -static-libgcc)

@@ -117,18 +117,31 @@ result<multiformats::multiaddr> host::listen(const multiformats::multiaddr& addr
   return full;
 }
 
+namespace {
+/// What the per-IP handshake limit counts by: an IPv4 address (also when it arrives mapped
+/// into IPv6 on a dual-stack listener), or an IPv6 /64, which one host usually holds whole.
+asio::ip::address address_bucket(const asio::ip::address& a) {
+  if (!a.is_v6()) return a;
+  const auto v6 = a.to_v6();
+  if (v6.is_v4_mapped()) return asio::ip::make_address_v4(asio::ip::v4_mapped, v6);
+  auto b = v6.to_bytes();
+  std::fill(b.begin() + 8, b.end(), std::uint8_t{0});
+  return asio::ip::address_v6(b);
+}
+}  // namespace
+
 void host::accept_next(const std::shared_ptr<listener>& l) {
   l->acceptor.async_accept([this, l](boost::system::error_code ec, io::tcp::socket s) {
     if (ec == asio::error::operation_aborted || m_shutting_down || !l->acceptor.is_open()) return;
     if (!ec) {
       boost::system::error_code ep_ec;
-      const auto from = s.remote_endpoint(ep_ec).address();
+      const auto from = address_bucket(s.remote_endpoint(ep_ec).address());
       std::size_t pending = 0;
       std::size_t pending_from = 0;
       for (auto& c : m_conns) {
         if (c->established()) continue;
         ++pending;
-        if (!ep_ec && c->dir() == conn::direction::inbound && c->remote_ip() == from) ++pending_from;
+        if (!ep_ec && c->dir() == conn::direction::inbound && address_bucket(c->remote_ip()) == from) ++pending_from;
       }
       boost::system::error_code ignored;
       if (m_conns.size() >= m_cfg.max_connections || pending >= m_cfg.max_pending_handshakes) {

@@ -28,8 +28,9 @@ struct host_config {
   std::size_t max_connections = 512;
   /// Inbound connections still in the handshake at most (slow-loris bound).
   std::size_t max_pending_handshakes = 64;
-  /// Of those, from one IP address at most: a single host cannot take every pending slot and
-  /// lock out the rest of the network until its handshakes time out.
+  /// Of those, from one IPv4 address or one IPv6 /64 at most: a single host cannot take every
+  /// pending slot and lock out the rest of the network until its handshakes time out.
+  /// (0 refuses every inbound connection.)
   std::size_t max_pending_per_ip = 8;
   /// Connections to one peer at most, counting ones still closing. A connection over the
   /// limit is closed as soon as its handshake reveals the peer (metrics::refused_per_peer).

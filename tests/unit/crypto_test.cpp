@@ -108,6 +108,7 @@ TEST(Crypto, AeadMatchesLibsodiumAtEverySize) {
 }
 
 TEST(Crypto, AeadForgeryIsRejectedAndLeavesNoPlaintext) {
+  ASSERT_TRUE(crypto::init());
   crypto::aead_key k{};
   k[0] = 9;
   // 100 bytes go through libsodium, 1000 through OpenSSL: both must leave zeros behind.
@@ -128,7 +129,9 @@ TEST(Crypto, AeadForgeryIsRejectedAndLeavesNoPlaintext) {
     // Wrong associated data and too-short input fail too.
     bytes p;
     EXPECT_FALSE(crypto::aead_decrypt(k, 1, as_bytes("x"), c, p));
+    EXPECT_TRUE(std::all_of(p.begin(), p.end(), [](std::uint8_t b) { return b == 0; }));
     EXPECT_FALSE(crypto::aead_decrypt(k, 1, {}, bytes_view(c).first(15), p));
+    EXPECT_TRUE(p.empty());
   }
 }
 

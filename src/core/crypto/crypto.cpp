@@ -213,7 +213,10 @@ void aead_encrypt(const aead_key& k, std::uint64_t n, bytes_view ad, bytes_view 
 
 bool aead_decrypt(const aead_key& k, std::uint64_t n, bytes_view ad, bytes_view cipher, bytes& out) {
   // In place on a copy: one code path (and one forgery rule) for both forms.
-  if (cipher.size() < aead_tag_size) return false;
+  if (cipher.size() < aead_tag_size) {
+    out.clear();
+    return false;
+  }
   out.assign(cipher.begin(), cipher.end());
   if (!aead_decrypt_inplace(k, n, ad, std::span<std::uint8_t>(out))) return false;
   out.resize(out.size() - aead_tag_size);

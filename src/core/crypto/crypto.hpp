@@ -79,8 +79,8 @@ inline constexpr std::size_t aead_tag_size = 16;
 /// Encrypt `plain` into `out` (resized to plain.size() + 16). The nonce is 4 zero bytes
 /// followed by the 64-bit little-endian counter `n`, as Noise specifies.
 void aead_encrypt(const aead_key& k, std::uint64_t n, bytes_view ad, bytes_view plain, bytes& out);
-/// Decrypt `cipher` (including its tag) into `out`. Returns false on authentication failure;
-/// `out` then holds zeros. (Frames under 256 bytes go through libsodium, larger ones through
+/// Decrypt `cipher` (including its tag) into `out`. Returns false on authentication failure
+/// (`out` then holds zeros) or input shorter than a tag (`out` then empty). (Frames under 256 bytes go through libsodium, larger ones through
 /// OpenSSL: docs/decisions/0005-openssl-aead.md.)
 bool aead_decrypt(const aead_key& k, std::uint64_t n, bytes_view ad, bytes_view cipher, bytes& out);
 /// In-place variants for the hot path: `buf` holds plaintext followed by room for the tag
