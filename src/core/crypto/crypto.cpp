@@ -200,15 +200,10 @@ constexpr std::size_t openssl_min_size = 256;
 }  // namespace
 
 void aead_encrypt(const aead_key& k, std::uint64_t n, bytes_view ad, bytes_view plain, bytes& out) {
+  // In place on a copy, as aead_decrypt: the choice of backend lives in one function.
+  out.assign(plain.begin(), plain.end());
   out.resize(plain.size() + aead_tag_size);
-  const auto nonce = noise_nonce(n);
-  if (plain.size() >= openssl_min_size &&
-      openssl_seal(k, nonce, ad, out.data(), plain.data(), plain.size(), out.data() + plain.size())) {
-    return;
-  }
-  unsigned long long len = 0;
-  crypto_aead_chacha20poly1305_ietf_encrypt(out.data(), &len, plain.data(), plain.size(), ad.data(),
-                                            ad.size(), nullptr, nonce.data(), k.data());
+  aead_encrypt_inplace(k, n, ad, std::span<std::uint8_t>(out));
 }
 
 bool aead_decrypt(const aead_key& k, std::uint64_t n, bytes_view ad, bytes_view cipher, bytes& out) {
