@@ -36,6 +36,10 @@ public:
   /// true, is correct but costs that deferred handler (one more reactor round) for every write
   /// the owner starts; an owner that knows better (e.g. "the conn core has events") says so.
   virtual bool wants_progress() const { return true; }
+  /// Called once the shell has handled a read and written what it produced, when nobody waits
+  /// on this connection: a core may do here work that would otherwise delay its next message
+  /// (Noise computes the next key streams). Must not produce output or events.
+  virtual void prepare() {}
 };
 
 }  // namespace starling::io

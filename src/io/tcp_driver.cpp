@@ -235,7 +235,12 @@ void tcp_driver::do_read() {
     // Once closing, the core is done: what the peer still sends is read and dropped so
     // that its EOF can be seen (and the socket closes without an RST).
     if (!m_closing) after_core_call(m_core.feed_inplace(buf.first(n), now()));
-    if (!m_closed) do_read();
+    if (m_closed) return;
+    do_read();
+    // What the read produced is written: the core's work for the next message, which would
+    // otherwise lie between a peer's request and our answer (and, on a client, between its
+    // next request and the socket), happens now.
+    if (!m_closing) m_core.prepare();
   });
 }
 

@@ -113,6 +113,7 @@ private:
   bool finished() const override { return m_core.finished(); }
   /// The driver's progress call after a write is needed only if the core queued events.
   bool wants_progress() const override { return m_core.has_events(); }
+  void prepare() override { m_core.prepare(); }
 
   void on_progress();
   void on_closed(std::error_code ec);

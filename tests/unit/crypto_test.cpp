@@ -163,3 +163,82 @@ TEST(Crypto, SystemRngPoolNeverRepeatsAndServesLargeRequests) {
   std::array<std::uint8_t, 1> one{};
   r.fill(std::span<std::uint8_t>(one).first(0));  // empty request is fine
 }
+
+// A key stream made ahead (aead_prepare) must give exactly libsodium's AEAD, for every
+// plaintext size it serves and past it (where the ordinary path takes over), and must serve
+// one operation with its own nonce only.
+TEST(Crypto, PreparedKeystreamMatchesLibsodium) {
+  ASSERT_TRUE(crypto::init());
+  crypto::aead_key k{};
+  for (std::size_t i = 0; i < k.size(); ++i) k[i] = static_cast<std::uint8_t>(0x40 + 3 * i);
+  for (std::size_t len = 0; len <= crypto::aead_keystream::max_plain + 70; ++len) {
+    for (const std::string_view ad : {std::string_view{}, std::string_view{"x"},
+                                      std::string_view{"sixteen bytes ad"}, std::string_view{"seventeen bytes a"}}) {
+      SCOPED_TRACE(testing::Message() << "len " << len << " ad " << ad.size());
+      bytes plain(len);
+      for (std::size_t i = 0; i < len; ++i) plain[i] = static_cast<std::uint8_t>(i * 13 + 1);
+      const std::uint64_t n = 1000 + len;
+      bytes expected;
+      crypto::aead_encrypt(k, n, as_bytes(ad), plain, expected);  // checked against libsodium above
+
+      crypto::aead_keystream ks;
+      crypto::aead_prepare(k, n, ks);
+      bytes buf = plain;
+      buf.resize(len + crypto::aead_tag_size);
+      crypto::aead_encrypt_inplace(k, n, as_bytes(ad), buf, ks);
+      ASSERT_EQ(buf, expected);
+      EXPECT_FALSE(ks.ready) << "a key stream serves one message";
+
+      crypto::aead_prepare(k, n, ks);
+      ASSERT_TRUE(crypto::aead_decrypt_inplace(k, n, as_bytes(ad), buf, ks));
+      EXPECT_TRUE(std::equal(plain.begin(), plain.end(), buf.begin()));
+      EXPECT_FALSE(ks.ready);
+    }
+  }
+}
+
+TEST(Crypto, PreparedKeystreamForAnotherNonceIsNotUsed) {
+  ASSERT_TRUE(crypto::init());
+  crypto::aead_key k{};
+  k[1] = 5;
+  const bytes plain(40, 0x33);
+  bytes expected;
+  crypto::aead_encrypt(k, 8, {}, plain, expected);
+  crypto::aead_keystream ks;
+  crypto::aead_prepare(k, 7, ks);  // the wrong nonce: the ordinary path must run
+  bytes buf = plain;
+  buf.resize(plain.size() + crypto::aead_tag_size);
+  crypto::aead_encrypt_inplace(k, 8, {}, buf, ks);
+  EXPECT_EQ(buf, expected);
+  EXPECT_FALSE(ks.ready);
+  crypto::aead_prepare(k, 7, ks);
+  EXPECT_TRUE(crypto::aead_decrypt_inplace(k, 8, {}, buf, ks));
+  EXPECT_EQ(bytes(buf.begin(), buf.begin() + 40), plain);
+}
+
+TEST(Crypto, PreparedKeystreamRejectsForgeriesAndLeavesZeros) {
+  ASSERT_TRUE(crypto::init());
+  crypto::aead_key k{};
+  k[0] = 3;
+  const bytes plain(44, 0x5a);
+  bytes c;
+  crypto::aead_encrypt(k, 2, as_bytes("ad"), plain, c);
+  for (const std::size_t flip : {std::size_t{0}, std::size_t{43}, c.size() - 1}) {
+    SCOPED_TRACE(testing::Message() << "flip " << flip);
+    bytes forged = c;
+    forged[flip] ^= 0x80;
+    crypto::aead_keystream ks;
+    crypto::aead_prepare(k, 2, ks);
+    EXPECT_FALSE(crypto::aead_decrypt_inplace(k, 2, as_bytes("ad"), forged, ks));
+    EXPECT_TRUE(std::all_of(forged.begin(), forged.end(), [](std::uint8_t b) { return b == 0; }));
+    EXPECT_FALSE(ks.ready);
+  }
+  // The wrong associated data fails too, and the genuine frame then still opens.
+  crypto::aead_keystream ks;
+  crypto::aead_prepare(k, 2, ks);
+  bytes copy = c;
+  EXPECT_FALSE(crypto::aead_decrypt_inplace(k, 2, as_bytes("xx"), copy, ks));
+  crypto::aead_prepare(k, 2, ks);
+  copy = c;
+  EXPECT_TRUE(crypto::aead_decrypt_inplace(k, 2, as_bytes("ad"), copy, ks));
+}

@@ -95,6 +95,12 @@ public:
   /// Yamux frame or the hold deadline). Handshake and muxer-negotiation bytes are never held.
   bool holding_mux_output() const noexcept { return m_holding; }
 
+  /// Work for a moment when nobody waits (the shell calls it once it has written what a read
+  /// produced): the key streams of the next Noise frame each way (secure_channel::prepare).
+  void prepare() {
+    if (m_channel && m_stage != stage::dead) m_channel->prepare();
+  }
+
   /// The earliest of the handshake timer, the end of the initiator's hold and the Yamux
   /// session's timers; `no_deadline` when there is none.
   time_point next_deadline() const noexcept;

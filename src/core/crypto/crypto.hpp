@@ -90,6 +90,34 @@ void aead_encrypt_inplace(const aead_key& k, std::uint64_t n, bytes_view ad,
 bool aead_decrypt_inplace(const aead_key& k, std::uint64_t n, bytes_view ad,
                           std::span<std::uint8_t> cipher_with_tag);
 
+/// The ChaCha20 key stream for one nonce, computed before the message that uses it: block 0
+/// (its first 32 bytes are the Poly1305 key) and blocks 1-3, enough for 192 bytes of plaintext.
+/// A node computes it for the next nonce of each direction once it has answered what it read
+/// (aead_prepare), so that the next small message costs only an XOR and a Poly1305 pass while
+/// someone waits for it. The four blocks cost about what one does: ChaCha20 runs them side by
+/// side. Each key stream serves exactly one operation with exactly its nonce, and is wiped
+/// when used.
+struct aead_keystream {
+  static constexpr std::size_t max_plain = 192;
+  std::array<std::uint8_t, 64 + max_plain> bytes{};
+  std::uint64_t nonce = 0;
+  bool ready = false;
+
+  aead_keystream() = default;
+  aead_keystream(const aead_keystream&) = default;
+  aead_keystream& operator=(const aead_keystream&) = default;
+  ~aead_keystream();
+};
+/// Fills `ks` for key `k` and nonce `n`.
+void aead_prepare(const aead_key& k, std::uint64_t n, aead_keystream& ks);
+/// aead_encrypt_inplace / aead_decrypt_inplace that use `ks` when it was prepared for `n` and
+/// the plaintext fits, and the ordinary path otherwise; either way `ks` is used up. The output
+/// is byte for byte the same.
+void aead_encrypt_inplace(const aead_key& k, std::uint64_t n, bytes_view ad,
+                          std::span<std::uint8_t> buf_with_tag_room, aead_keystream& ks);
+bool aead_decrypt_inplace(const aead_key& k, std::uint64_t n, bytes_view ad,
+                          std::span<std::uint8_t> cipher_with_tag, aead_keystream& ks);
+
 // ---- SHA-256 and HMAC-SHA-256 ----
 using sha256_digest = std::array<std::uint8_t, 32>;
 sha256_digest sha256(bytes_view data);

@@ -8,6 +8,12 @@ void cipher_state::initialize_key(const crypto::aead_key& k) noexcept {
   m_k = k;
   m_n = 0;
   m_has_key = true;
+  m_ks.ready = false;
+}
+
+void cipher_state::prepare() {
+  if (!m_has_key || m_n == max_nonce || (m_ks.ready && m_ks.nonce == m_n)) return;
+  crypto::aead_prepare(m_k, m_n, m_ks);
 }
 
 result<void> cipher_state::encrypt_with_ad(bytes_view ad, bytes_view plain, bytes& out) {
@@ -44,7 +50,7 @@ result<void> cipher_state::decrypt_with_ad(bytes_view ad, bytes_view cipher, byt
 
 result<void> cipher_state::encrypt_inplace(bytes_view ad, std::span<std::uint8_t> buf) {
   if (m_n == max_nonce) return make_error_code(errc::nonce_exhausted);
-  crypto::aead_encrypt_inplace(m_k, m_n, ad, buf);
+  crypto::aead_encrypt_inplace(m_k, m_n, ad, buf, m_ks);
   ++m_n;
   return {};
 }
@@ -52,7 +58,7 @@ result<void> cipher_state::encrypt_inplace(bytes_view ad, std::span<std::uint8_t
 result<void> cipher_state::decrypt_inplace(bytes_view ad, std::span<std::uint8_t> buf) {
   if (m_n == max_nonce) return make_error_code(errc::nonce_exhausted);
   if (buf.size() < crypto::aead_tag_size) return make_error_code(errc::message_too_short);
-  if (!crypto::aead_decrypt_inplace(m_k, m_n, ad, buf)) return make_error_code(errc::decrypt_failed);
+  if (!crypto::aead_decrypt_inplace(m_k, m_n, ad, buf, m_ks)) return make_error_code(errc::decrypt_failed);
   ++m_n;
   return {};
 }

@@ -24,7 +24,10 @@ public:
   /// True once a key was set.
   bool has_key() const noexcept { return m_has_key; }
   /// SetNonce: for tests of nonce exhaustion and for rekey-less resumption.
-  void set_nonce(std::uint64_t n) noexcept { m_n = n; }
+  void set_nonce(std::uint64_t n) noexcept {
+    m_n = n;
+    m_ks.ready = false;
+  }
   /// The nonce the next operation will use.
   std::uint64_t nonce() const noexcept { return m_n; }
 
@@ -41,11 +44,15 @@ public:
   /// Hot path: decrypts ciphertext+tag in place (plaintext = first size-16 bytes). Requires a
   /// key. Errors: decrypt_failed, message_too_short, nonce_exhausted.
   result<void> decrypt_inplace(bytes_view ad, std::span<std::uint8_t> cipher_with_tag);
+  /// Computes the key stream of the next nonce now (crypto::aead_keystream), so that the next
+  /// small encrypt_inplace / decrypt_inplace is cheaper. For a moment when nobody waits.
+  void prepare();
 
 private:
   crypto::aead_key m_k{};
   std::uint64_t m_n = 0;
   bool m_has_key = false;
+  crypto::aead_keystream m_ks;  ///< for nonce m_ks.nonce when m_ks.ready
 };
 
 }  // namespace starling::noise

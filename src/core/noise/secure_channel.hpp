@@ -66,6 +66,12 @@ public:
   static std::size_t frames_size(std::size_t plain_len) noexcept;
   /// True when received bytes are waiting (a partial frame or handshake leftovers).
   bool has_buffered_input() const noexcept { return !m_rx.empty() || !m_pending.empty(); }
+  /// Computes the key streams of the next frame each way (cipher_state::prepare), for when
+  /// nobody waits: the next small frame then costs an XOR and a Poly1305 pass.
+  void prepare() {
+    m_send.prepare();
+    m_recv.prepare();
+  }
   /// Nonce of the next outgoing frame (= frames sent so far).
   std::uint64_t send_nonce() const noexcept { return m_send.nonce(); }
   /// Nonce of the next incoming frame (= frames received so far).
