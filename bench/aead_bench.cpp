@@ -4,11 +4,15 @@
 //  - BM_openssl: OpenSSL libcrypto's EVP ChaCha20-Poly1305 called directly.
 //  - BM_starling: starling::crypto::aead_encrypt_inplace, the function Noise transport frames
 //    go through (it picks its backend; see docs/decisions/0005-openssl-aead.md).
+//  - BM_starling_prepare / BM_starling_prepared: a small frame split in two, as a node runs
+//    it: the key stream made ahead (aead_prepare, while nobody waits), then the frame
+//    encrypted with it (what is left while someone waits).
 #include <benchmark/benchmark.h>
 #include <openssl/evp.h>
 #include <sodium.h>
 
 #include <array>
+#include <vector>
 
 #include "core/crypto/crypto.hpp"
 
@@ -70,10 +74,47 @@ void BM_starling(benchmark::State& state) {
   set_bytes(state);
 }
 
+void BM_starling_prepare(benchmark::State& state) {
+  starling::crypto::init();
+  starling::crypto::aead_key key{};
+  key[0] = 1;
+  starling::crypto::aead_keystream ks;
+  std::uint64_t n = 0;
+  for (auto _ : state) {
+    starling::crypto::aead_prepare(key, n++, ks);
+    benchmark::DoNotOptimize(ks.bytes.data());
+  }
+}
+
+void BM_starling_prepared(benchmark::State& state) {
+  starling::crypto::init();
+  starling::crypto::aead_key key{};
+  key[0] = 1;
+  starling::bytes buf(static_cast<std::size_t>(state.range(0)) + starling::crypto::aead_tag_size);
+  // Key streams for a batch of nonces are made untimed; then the batch is encrypted, timed.
+  constexpr std::size_t batch = 256;
+  std::vector<starling::crypto::aead_keystream> ks(batch);
+  std::uint64_t n = 0;
+  std::size_t i = batch;
+  for (auto _ : state) {
+    if (i == batch) {
+      state.PauseTiming();
+      for (std::size_t j = 0; j < batch; ++j) starling::crypto::aead_prepare(key, n + j, ks[j]);
+      i = 0;
+      state.ResumeTiming();
+    }
+    starling::crypto::aead_encrypt_inplace(key, n++, {}, buf, ks[i++]);
+    benchmark::DoNotOptimize(buf.data());
+  }
+  set_bytes(state);
+}
+
 void sizes(benchmark::internal::Benchmark* b) {
   for (int s : {64, 1024, 16 * 1024, 65519}) b->Arg(s);
 }
 BENCHMARK(BM_libsodium)->Apply(sizes);
 BENCHMARK(BM_openssl)->Apply(sizes);
 BENCHMARK(BM_starling)->Apply(sizes);
+BENCHMARK(BM_starling_prepare);
+BENCHMARK(BM_starling_prepared)->Arg(44)->Arg(64)->Arg(192);
 }  // namespace
