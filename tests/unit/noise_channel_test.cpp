@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <utility>
 
 #include "core/noise/errc.hpp"
 #include "core/noise/secure_channel.hpp"
@@ -15,14 +16,19 @@ class NoiseChannel : public ::testing::Test {
 protected:
   void SetUp() override {
     ASSERT_TRUE(crypto::init());
+    const auto [a, b] = keyed();
+    m_a.emplace(a, b);
+    m_b.emplace(b, a);
+  }
+  /// The two directions' cipher states every channel of these tests uses.
+  static std::pair<cipher_state, cipher_state> keyed() {
     crypto::aead_key k1{}, k2{};
     k1.fill(0x11);
     k2.fill(0x22);
-    cipher_state a, b;
-    a.initialize_key(k1);
-    b.initialize_key(k2);
-    m_a.emplace(a, b);
-    m_b.emplace(b, a);
+    std::pair<cipher_state, cipher_state> p;
+    p.first.initialize_key(k1);
+    p.second.initialize_key(k2);
+    return p;
   }
   static bytes pattern_bytes(std::size_t n) {
     bytes b(n);
@@ -160,16 +166,9 @@ TEST_F(NoiseChannel, ThroughputSmokeCheck) {
 // wire: a prepared sender and an unprepared one write the same bytes, and a prepared receiver
 // opens both small frames and frames too large for the prepared key stream.
 TEST_F(NoiseChannel, PreparedFramesAreTheSameBytes) {
+  const auto [a, b] = keyed();
   std::optional<secure_channel> plain_a;
-  {
-    crypto::aead_key k1{}, k2{};
-    k1.fill(0x11);
-    k2.fill(0x22);
-    cipher_state a, b;
-    a.initialize_key(k1);
-    b.initialize_key(k2);
-    plain_a.emplace(a, b);
-  }
+  plain_a.emplace(a, b);  // the same keys as m_a, never prepared
   for (const std::size_t len : {0UL, 44UL, 192UL, 193UL, 1000UL, 44UL}) {
     SCOPED_TRACE(testing::Message() << "len " << len);
     const bytes msg = pattern_bytes(len);
@@ -182,7 +181,7 @@ TEST_F(NoiseChannel, PreparedFramesAreTheSameBytes) {
     ASSERT_TRUE(m_b->feed(w1, got));
     EXPECT_EQ(got, msg);
     m_b->prepare();
-    m_b->prepare();  // twice is once: the key stream for this nonce is kept
+    m_b->prepare();  // a second prepare() for the same nonce must do no harm
   }
   // A tampered frame still fails with a prepared receiver.
   bytes w, got;
