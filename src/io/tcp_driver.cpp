@@ -1,9 +1,14 @@
 #include "io/tcp_driver.hpp"
 
 #include <boost/asio/defer.hpp>
+#include <boost/asio/detail/reactor.hpp>
+#include <boost/asio/execution/context.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/query.hpp>
 #include <boost/asio/write.hpp>
+#include <boost/version.hpp>
 
+#include <sys/epoll.h>
 #include <unistd.h>
 
 #include <memory>
@@ -14,7 +19,7 @@
 namespace starling::io {
 
 namespace {
-constexpr std::size_t read_chunk = 256 * 1024;
+constexpr std::size_t read_chunk = std::size_t{256} * 1024;
 
 /// One read buffer per network thread, shared by all its connections: a socket is read only
 /// once it is readable (async_wait), and the core consumes the bytes before the next read.
@@ -26,6 +31,134 @@ std::span<std::uint8_t> shared_read_buffer() {
 }
 }  // namespace
 
+// A read wait without a system call (decision 0007). Asio's reactor registers each socket with
+// epoll once, edge-triggered. Its async_wait re-arms that registration with an epoll_ctl on
+// every wait, since it cannot know whether the edge was already consumed; async_read_some
+// instead tries a recv first, which fails with EAGAIN after every message. Either is one
+// system call per read, paid while the peer waits for our answer.
+//
+// The driver knows more than Asio: a recv that returned less than it asked for emptied the
+// socket, so new data will raise a new edge, and read_waiter, our own reactor operation, joins
+// the socket's read queue without a system call and completes on that edge. One thing a short
+// read does not tell is whether the peer's FIN or RST came with the data: the kernel reports
+// it by the next recv, and its edge may be spent. So the socket is also registered for
+// EPOLLRDHUP, the waiter keeps the events of the wake-up that completed it, and a short read
+// after a wake-up that reported a hang-up (or after any wake-up but the waiter's) is not taken
+// as empty: the driver reads again at once, like async_read_some would.
+//
+// Asio offers none of this publicly: the waiter reads three of its private members (the
+// reactor's epoll descriptor, a descriptor's registered events, an operation's result). So
+// it is built only for the reactor it was written against, Boost 1.81's epoll reactor (Debian
+// 12); anywhere else every wait is an async_wait, as before.
+#if defined(BOOST_ASIO_HAS_EPOLL) && !defined(BOOST_ASIO_HAS_IO_URING_AS_DEFAULT) && BOOST_VERSION == 108100
+#define STARLING_QUIET_READ_WAIT 1
+namespace {
+using reactor_type = asio::detail::epoll_reactor;
+using descriptor_state = reactor_type::descriptor_state;
+
+/// Access to a private member M, named by a tag type: explicit instantiation is exempt from
+/// access checks ([temp.spec.general]/6), so the instantiation below may name M and leaves
+/// behind a friend function that returns the pointer to it.
+template <class Tag, typename Tag::type M>
+struct private_member {
+  friend typename Tag::type member(Tag) { return M; }
+};
+struct epoll_fd_tag {
+  using type = int reactor_type::*;
+  friend type member(epoll_fd_tag);
+};
+struct registered_events_tag {
+  using type = std::uint32_t descriptor_state::*;
+  friend type member(registered_events_tag);
+};
+struct task_result_tag {  // a descriptor's ready events while the reactor performs its ops
+  using type = unsigned int asio::detail::scheduler_operation::*;
+  friend type member(task_result_tag);
+};
+template struct private_member<epoll_fd_tag, &reactor_type::epoll_fd_>;
+template struct private_member<registered_events_tag, &descriptor_state::registered_events_>;
+template struct private_member<task_result_tag, &asio::detail::scheduler_operation::task_result_>;
+
+/// basic_socket's protected implementation: the descriptor and its reactor data.
+struct socket_access : tcp::socket {
+  using tcp::socket::impl_;
+};
+auto& socket_impl(tcp::socket& s) { return (s.*(&socket_access::impl_)).get_implementation(); }
+
+/// True while this thread starts a read_waiter: its perform() then declines, so the reactor
+/// queues it instead of completing it. Per thread, so a reactor run on another thread is
+/// never mistaken for the start.
+thread_local bool t_starting_wait = false;
+
+constexpr std::uint32_t hangup_events = EPOLLRDHUP | EPOLLHUP | EPOLLERR;
+}  // namespace
+
+struct tcp_driver::read_waiter : asio::detail::reactor_op {
+  read_waiter(tcp_driver& d, reactor_type& r)
+      : reactor_op(boost::system::error_code(), &perform, &complete), driver(d), reactor(r) {}
+
+  /// Adds EPOLLRDHUP to the socket's registration (one epoll_ctl per connection), so that a
+  /// wake-up says when the peer's FIN is in. False if that failed: the driver then waits with
+  /// async_wait only.
+  bool watch_hangups() {
+    auto& impl = socket_impl(driver.m_socket);
+    descriptor_state* state = impl.reactor_data_;
+    if (state == nullptr) return false;
+    std::uint32_t& registered = state->*member(registered_events_tag{});
+    epoll_event ev{};
+    ev.events = registered | EPOLLRDHUP;
+    ev.data.ptr = state;
+    if (::epoll_ctl(reactor.*member(epoll_fd_tag{}), EPOLL_CTL_MOD, impl.socket_, &ev) != 0) return false;
+    registered |= EPOLLRDHUP;  // Asio's later re-registrations (write interest) keep it
+    return true;
+  }
+
+  void start(std::shared_ptr<void> keepalive) {
+    queued = true;
+    keep = std::move(keepalive);
+    auto& impl = socket_impl(driver.m_socket);
+    t_starting_wait = true;
+    reactor.start_op(reactor_type::read_op, impl.socket_, impl.reactor_data_, this,
+                     /*is_continuation=*/true, /*allow_speculative=*/true);
+    t_starting_wait = false;
+  }
+
+  /// Called by the reactor: from start_op (declined, so it queues; start_op calls epoll_ctl
+  /// only for write operations) and, with the descriptor's ready events, on an edge.
+  static status perform(reactor_op* base) {
+    if (t_starting_wait) return not_done;
+    auto* self = static_cast<read_waiter*>(base);
+    if (descriptor_state* state = socket_impl(self->driver.m_socket).reactor_data_) {
+      // A C-style cast, the one cast that may reach a private base class.
+      const auto* op = (const asio::detail::scheduler_operation*)state;  // NOLINT
+      self->events = op->*member(task_result_tag{});
+    }
+    return done;
+  }
+
+  static void complete(void* owner, asio::detail::scheduler_operation* base,
+                       const boost::system::error_code&, std::size_t) {
+    auto* self = static_cast<read_waiter*>(base);
+    const std::shared_ptr<void> keep = std::move(self->keep);  // may own *self: released last
+    const boost::system::error_code ec = self->ec_;
+    const bool hangup = (self->events & hangup_events) != 0;
+    self->ec_ = {};
+    self->events = 0;
+    self->queued = false;
+    if (owner == nullptr) return;  // the io_context is being destroyed
+    self->driver.on_readable(ec, /*short_read_empties=*/!hangup);
+  }
+
+  tcp_driver& driver;
+  reactor_type& reactor;
+  std::shared_ptr<void> keep;  ///< the driver's owner, held while queued
+  std::uint32_t events = 0;    ///< the epoll events of the wake-up that completed the wait
+  bool queued = false;         ///< in the reactor's or the scheduler's queue: not startable
+};
+#else
+struct tcp_driver::read_waiter {};
+#endif
+
 tcp_driver::tcp_driver(tcp::socket socket, byte_core& core, callbacks cb)
     : m_socket(std::move(socket)), m_timer(m_socket.get_executor()), m_core(core), m_cb(std::move(cb)) {
   boost::system::error_code ignored;
@@ -34,6 +167,23 @@ tcp_driver::tcp_driver(tcp::socket socket, byte_core& core, callbacks cb)
   m_socket.set_option(tcp::no_delay(true), ignored);
   reregister();
   m_socket.non_blocking(true, ignored);
+#ifdef STARLING_QUIET_READ_WAIT
+  if (m_socket.is_open()) {
+    auto& context = asio::query(m_socket.get_executor(), asio::execution::context);
+    m_waiter = std::make_unique<read_waiter>(*this, asio::use_service<reactor_type>(context));
+    if (!m_waiter->watch_hangups()) m_waiter.reset();
+  }
+#endif
+}
+
+tcp_driver::~tcp_driver() = default;
+
+bool tcp_driver::quiet_wait_supported() noexcept {
+#ifdef STARLING_QUIET_READ_WAIT
+  return true;
+#else
+  return false;
+#endif
 }
 
 void tcp_driver::reregister() {
@@ -203,45 +353,64 @@ void tcp_driver::abort(std::error_code ec) {
   finish(ec);
 }
 
-void tcp_driver::do_read() {
+void tcp_driver::do_read(bool drained) {
+  // One read at a time: a close() from inside the read handler may already have started the
+  // linger's read, and an operation must never be queued twice.
+  if (m_read_in_flight) return;
   m_read_in_flight = true;
-  // Asio re-arms this wait with an epoll_ctl each time. A queued async_read_some would not,
-  // but Boost 1.81's reactor then tries every next read speculatively (it stops only at EOF),
-  // so an EAGAIN recv replaces the epoll_ctl, and it needs a buffer per connection because
-  // the reactor may read before our handler runs. Measured: no change in ping round trips
-  // (docs/benchmarks.md), so the shared buffer and the wait stay.
-  m_socket.async_wait(tcp::socket::wait_read, [this, keep = m_keepalive](boost::system::error_code ec) {
-    m_read_in_flight = false;
-    if (m_closed) return;
-    const std::span<std::uint8_t> buf = shared_read_buffer();
-    std::size_t n = 0;
-    if (!ec) n = m_socket.read_some(asio::buffer(buf.data(), buf.size()), ec);
-    if (ec == asio::error::would_block || ec == asio::error::try_again) {
-      do_read();  // spurious wake-up
-      return;
+#ifdef STARLING_QUIET_READ_WAIT
+  if (m_waiter && !m_waiter->queued) {
+    if (drained) {
+      ++m_stats.quiet_waits;
+      m_waiter->start(m_keepalive);
+    } else {
+      // Not known to be empty (the first read, a full buffer, a hang-up reported): read again
+      // at once. The recv says which: more data, the peer's EOF, or EAGAIN, and then the
+      // socket is empty.
+      asio::defer(m_socket.get_executor(), [this, keep = m_keepalive] { on_readable({}, false); });
     }
-    if (ec) {
-      // EOF or reset from the peer: nothing more to write to it. While we close, the reason
-      // stays ours.
-      m_pending.clear();
-      if (m_closing) {
-        finish(m_close_reason);
-      } else {
-        finish(ec == asio::error::eof ? std::error_code{} : std::error_code(ec));
-      }
-      return;
+    return;
+  }
+#else
+  (void)drained;
+#endif
+  m_socket.async_wait(tcp::socket::wait_read,
+                      [this, keep = m_keepalive](boost::system::error_code ec) { on_readable(ec, false); });
+}
+
+void tcp_driver::on_readable(boost::system::error_code ec, bool short_read_empties) {
+  m_read_in_flight = false;
+  if (m_closed) return;
+  const std::span<std::uint8_t> buf = shared_read_buffer();
+  std::size_t n = 0;
+  if (!ec) n = m_socket.read_some(asio::buffer(buf.data(), buf.size()), ec);
+  if (ec == asio::error::would_block || ec == asio::error::try_again) {
+    do_read(/*drained=*/true);  // nothing there: the socket is empty
+    return;
+  }
+  if (ec) {
+    // EOF or reset from the peer: nothing more to write to it. While we close, the reason
+    // stays ours.
+    m_pending.clear();
+    if (m_closing) {
+      finish(m_close_reason);
+    } else {
+      finish(ec == asio::error::eof ? std::error_code{} : std::error_code(ec));
     }
-    m_stats.bytes_in += n;
-    // Once closing, the core is done: what the peer still sends is read and dropped so
-    // that its EOF can be seen (and the socket closes without an RST).
-    if (!m_closing) after_core_call(m_core.feed_inplace(buf.first(n), now()));
-    if (m_closed) return;
-    do_read();
-    // What the read produced is written: the core's work for the next message, which would
-    // otherwise lie between a peer's request and our answer (and, on a client, between its
-    // next request and the socket), happens now.
-    if (!m_closing) m_core.prepare();
-  });
+    return;
+  }
+  m_stats.bytes_in += n;
+  // Once closing, the core is done: what the peer still sends is read and dropped so
+  // that its EOF can be seen (and the socket closes without an RST).
+  if (!m_closing) after_core_call(m_core.feed_inplace(buf.first(n), now()));
+  if (m_closed) return;
+  // A short read emptied the socket (a stream recv stops only when the data runs out), unless
+  // a FIN or RST may wait behind the data (see read_waiter).
+  do_read(/*drained=*/short_read_empties && n < buf.size());
+  // What the read produced is written: the core's work for the next message, which would
+  // otherwise lie between a peer's request and our answer (and, on a client, between its
+  // next request and the socket), happens now.
+  if (!m_closing) m_core.prepare();
 }
 
 void tcp_driver::after_core_call(result<void> r) {

@@ -27,6 +27,8 @@ using tcp = asio::ip::tcp;
 struct driver_stats {
   std::uint64_t bytes_in = 0;
   std::uint64_t bytes_out = 0;
+  /// Read waits that needed no system call (tcp_driver::quiet_wait_supported).
+  std::uint64_t quiet_waits = 0;
 };
 
 /// Owned as a member by an object that lives in a shared_ptr; that owner passes itself as the
@@ -46,6 +48,7 @@ public:
   tcp_driver(tcp::socket socket, byte_core& core, callbacks cb);
   tcp_driver(const tcp_driver&) = delete;
   tcp_driver& operator=(const tcp_driver&) = delete;
+  ~tcp_driver();
 
   /// Start reading and flush whatever the core has queued.
   void start(std::shared_ptr<void> keepalive);
@@ -63,6 +66,10 @@ public:
   /// Close at once without flushing.
   void abort(std::error_code ec);
 
+  /// Whether this build waits for reads without re-arming the socket after a read that
+  /// emptied it (Boost 1.81's epoll reactor; decision 0007). Elsewhere every wait re-arms.
+  static bool quiet_wait_supported() noexcept;
+
   bool is_open() const noexcept { return !m_closed; }
   const driver_stats& stats() const noexcept { return m_stats; }
   tcp::endpoint remote_endpoint() const noexcept { return m_remote; }
@@ -70,7 +77,12 @@ public:
 
 private:
   void reregister();
-  void do_read();
+  /// Waits until the socket is readable. `drained`: our last recv emptied the socket (it
+  /// would block, or returned less than asked with no hang-up reported), so waiting needs no
+  /// system call (see read_waiter).
+  void do_read(bool drained = false);
+  /// Reads once. `short_read_empties`: a read shorter than the buffer leaves nothing behind.
+  void on_readable(boost::system::error_code ec, bool short_read_empties);
   void write_pending();
   void start_async_write(std::size_t skip);
   void write_failed(std::error_code ec);
@@ -91,7 +103,10 @@ private:
     tcp_driver& m_d;
   };
 
+  struct read_waiter;  ///< a read wait on Asio's reactor without a system call (tcp_driver.cpp)
+
   tcp::socket m_socket;
+  std::unique_ptr<read_waiter> m_waiter;  ///< null where that wait is not available
   asio::steady_timer m_timer;
   byte_core& m_core;
   callbacks m_cb;
