@@ -395,9 +395,15 @@ void host::connection_established(const std::shared_ptr<connection>& c, const co
     if (loser == c) return;
     break;
   }
-  // One peer_connected per peer: a winner replacing an announced loser is not news.
+  // One peer_connected per peer: a winner replacing an announced loser is not news, nor is a
+  // connection that comes up while an announced one is still closing. That happens when the
+  // peer resolved a simultaneous dial first: its GoAway on the loser can be read here before
+  // the winner's last handshake message, and the loser is then skipped above as closing.
+  // When that one is gone, connection_closed sees this one announced: no peer_disconnected.
   c->set_announced();
-  if (!peer_announced) emit(peer_connected{c->peer(), c->remote_addr(), c->dir(), e.early_muxer});
+  if (!peer_announced && !has_other_announced(*c)) {
+    emit(peer_connected{c->peer(), c->remote_addr(), c->dir(), e.early_muxer});
+  }
   for (auto& d : take_waiters(c.get())) d(c);
   run_identify(c);
 }

@@ -1,5 +1,7 @@
 // Fuzz target: an arbitrary ciphertext stream into secure_channel::feed, cut into pieces at
-// positions taken from the input, followed by an encrypt/decrypt round trip check.
+// positions taken from the input, followed by an encrypt/decrypt round trip check. Bits of
+// the input decide when the channels prepare their next key streams (secure_channel::prepare),
+// so frames reach both the prepared and the plain AEAD paths.
 #include <cstdint>
 #include <cstdlib>
 
@@ -20,6 +22,10 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   bytes_view in(data, size);
   if (!in.empty() && in[0] == 0) {
     noise::secure_channel tx(a, b), rx(b, a);
+    if (in.size() > 1 && (in[1] & 1) != 0) {
+      tx.prepare();
+      rx.prepare();
+    }
     bytes wire, plain;
     if (!tx.encrypt(in.subspan(1), wire)) std::abort();
     const std::size_t cut = wire.size() / 3;
@@ -37,6 +43,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   while (!in.empty()) {
     const std::size_t n = 1 + (in[0] % 97);
     const std::size_t take = std::min(n, in.size());
+    if ((in[0] & 0x80) != 0) ch.prepare();
     if (!ch.feed(in.first(take), plain)) break;
     in = in.subspan(take);
   }
