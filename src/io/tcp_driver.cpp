@@ -42,9 +42,12 @@ std::span<std::uint8_t> shared_read_buffer() {
 // the socket's read queue without a system call and completes on that edge. One thing a short
 // read does not tell is whether the peer's FIN or RST came with the data: the kernel reports
 // it by the next recv, and its edge may be spent. So the socket is also registered for
-// EPOLLRDHUP, the waiter keeps the events of the wake-up that completed it, and a short read
-// after a wake-up that reported a hang-up (or after any wake-up but the waiter's) is not taken
-// as empty: the driver reads again at once, like async_read_some would.
+// EPOLLRDHUP, the waiter looks at the events of the wake-up that completed it, and a short
+// read after a wake-up that reported a hang-up, or that may have let the reactor wait again
+// before our recv (see perform()), or after any wake-up but the waiter's, is not taken as
+// empty: the driver reads again at once, like async_read_some would. All of this assumes one
+// thread runs the io_context, as everywhere in Starling: with several, another thread's
+// epoll_wait could spend an edge between our recv and the queueing of the waiter.
 //
 // Asio offers none of this publicly: the waiter reads three of its private members (the
 // reactor's epoll descriptor, a descriptor's registered events, an operation's result). So
@@ -128,11 +131,18 @@ struct tcp_driver::read_waiter : asio::detail::reactor_op {
   static status perform(reactor_op* base) {
     if (t_starting_wait) return not_done;
     auto* self = static_cast<read_waiter*>(base);
+    std::uint32_t events = 0;
     if (descriptor_state* state = socket_impl(self->driver.m_socket).reactor_data_) {
       // A C-style cast, the one cast that may reach a private base class.
       const auto* op = (const asio::detail::scheduler_operation*)state;  // NOLINT
-      self->events = op->*member(task_result_tag{});
+      events = op->*member(task_result_tag{});
     }
+    // The reactor completes at once only the first of a socket's operations that finish in
+    // one wake-up, and it performs writes before reads. When our write finished too, this
+    // completion is posted behind the reactor's next epoll_wait, which may spend the edge of
+    // a FIN that arrives meanwhile on an empty read queue. So with a write in flight, a
+    // short read is not trusted either.
+    self->trusted = (events & hangup_events) == 0 && !self->driver.m_write_in_flight;
     return done;
   }
 
@@ -141,18 +151,18 @@ struct tcp_driver::read_waiter : asio::detail::reactor_op {
     auto* self = static_cast<read_waiter*>(base);
     const std::shared_ptr<void> keep = std::move(self->keep);  // may own *self: released last
     const boost::system::error_code ec = self->ec_;
-    const bool hangup = (self->events & hangup_events) != 0;
+    const bool trusted = self->trusted;
     self->ec_ = {};
-    self->events = 0;
+    self->trusted = false;
     self->queued = false;
     if (owner == nullptr) return;  // the io_context is being destroyed
-    self->driver.on_readable(ec, /*short_read_empties=*/!hangup);
+    self->driver.on_readable(ec, /*short_read_empties=*/trusted);
   }
 
   tcp_driver& driver;
   reactor_type& reactor;
   std::shared_ptr<void> keep;  ///< the driver's owner, held while queued
-  std::uint32_t events = 0;    ///< the epoll events of the wake-up that completed the wait
+  bool trusted = false;        ///< the wake-up reported no hang-up and no write finished
   bool queued = false;         ///< in the reactor's or the scheduler's queue: not startable
 };
 #else

@@ -220,6 +220,31 @@ TEST(TcpDriver, DataAndResetInOneWakeUpAreBothSeen) {
   ASSERT_TRUE(owner);
   ASSERT_TRUE(run_until(ctx, [&] { return owner->closed; }))
       << "the RST behind the data was missed";
+  EXPECT_TRUE(owner->close_ec) << "a reset is not a clean close";
+}
+
+TEST(TcpDriver, FinWhileAWriteWaitsForRoomIsSeen) {
+  asio::io_context ctx(1);
+  echo_pair pair(ctx);
+  const bytes first = pattern(10, 8);
+  ASSERT_EQ(round_trip(ctx, pair.client, first), first);
+  // The client sends 8 MiB and reads nothing back: the echo fills both socket buffers, and
+  // the driver's write waits for room while its reads go on. Then the FIN: the wake-ups that
+  // finish the write and those that bring the last data and the FIN may interleave.
+  const bytes big = pattern(std::size_t{8} << 20, 9);
+  bool wrote = false;
+  asio::async_write(pair.client, asio::buffer(big), [&](boost::system::error_code ec, std::size_t) {
+    EXPECT_FALSE(ec) << ec.message();
+    wrote = true;
+  });
+  auto owner = pair.lock();
+  ASSERT_TRUE(owner);
+  ASSERT_TRUE(run_until(
+      ctx, [&] { return wrote && owner->driver->stats().bytes_in == first.size() + big.size(); }));
+  pair.client.shutdown(tcp::socket::shutdown_send);
+  ASSERT_TRUE(run_until(ctx, [&] { return owner->closed; }))
+      << "the FIN was missed while a write waited";
+  EXPECT_FALSE(owner->close_ec) << owner->close_ec.message();
 }
 
 TEST(TcpDriver, AbortWakesAWaitingDriverAndReleasesItsOwner) {
