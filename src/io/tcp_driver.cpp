@@ -22,7 +22,8 @@ namespace {
 constexpr std::size_t read_chunk = std::size_t{256} * 1024;
 
 /// One read buffer per network thread, shared by all its connections: a socket is read only
-/// once it is readable (async_wait), and the core consumes the bytes before the next read.
+/// from our own handler (after a wait, or straight after a read that may have left more), and
+/// the core consumes the bytes before the next read.
 /// Left uninitialised on purpose: its pages become resident only as reads fill them, so a node
 /// that only ever sees small messages keeps one page of it, not 256 KiB.
 std::span<std::uint8_t> shared_read_buffer() {

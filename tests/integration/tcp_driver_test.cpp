@@ -14,6 +14,7 @@
 #include <optional>
 #include <vector>
 
+#include "harness.hpp"
 #include "io/byte_core.hpp"
 #include "io/tcp_driver.hpp"
 
@@ -23,6 +24,7 @@ namespace {
 namespace asio = boost::asio;
 using tcp = asio::ip::tcp;
 using namespace std::chrono_literals;
+using test::run_until;
 
 /// Sends back every byte it is fed.
 class echo_core final : public io::byte_core {
@@ -50,21 +52,6 @@ struct echo_owner {
   bool closed = false;
   std::error_code close_ec;
 };
-
-/// Runs `ctx` until `done()` or 10 s.
-template <class Pred>
-bool run_until(asio::io_context& ctx, Pred done) {
-  bool expired = false;
-  asio::steady_timer watchdog(ctx, 10s);
-  watchdog.async_wait([&](boost::system::error_code ec) { expired = !ec; });
-  while (!done() && !expired) {
-    if (ctx.stopped()) ctx.restart();
-    if (ctx.run_one_for(10s) == 0) break;
-  }
-  watchdog.cancel();
-  ctx.poll();
-  return done();
-}
 
 /// A connected pair on 127.0.0.1: `client` is a plain socket, the other end is an echo driver.
 struct echo_pair {
