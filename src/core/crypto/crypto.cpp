@@ -11,7 +11,9 @@
 
 namespace starling::crypto {
 
-bool init() noexcept { return sodium_init() >= 0; }
+bool init() noexcept {
+  return sodium_init() >= 0;
+}
 
 namespace {
 /// Small requests (ping payloads, Yamux ping values, Noise keys) are served from a per-thread
@@ -48,7 +50,8 @@ void system_rng::fill(std::span<std::uint8_t> out) {
 }
 
 seeded_rng::seeded_rng(std::uint64_t seed) {
-  for (int i = 0; i < 8; ++i) m_key[i] = static_cast<std::uint8_t>(seed >> (8 * i));
+  for (int i = 0; i < 8; ++i)
+    m_key[i] = static_cast<std::uint8_t>(seed >> (8 * i));
 }
 
 void seeded_rng::fill(std::span<std::uint8_t> out) {
@@ -108,7 +111,8 @@ bool x25519(const x25519_key& priv, const x25519_key& pub, x25519_key& out) {
 namespace {
 std::array<std::uint8_t, 12> noise_nonce(std::uint64_t n) {
   std::array<std::uint8_t, 12> nonce{};
-  for (int i = 0; i < 8; ++i) nonce[4 + i] = static_cast<std::uint8_t>(n >> (8 * i));
+  for (int i = 0; i < 8; ++i)
+    nonce[4 + i] = static_cast<std::uint8_t>(n >> (8 * i));
   return nonce;
 }
 }  // namespace
@@ -157,10 +161,12 @@ bool evp_update(EVP_CIPHER_CTX* ctx, Update update, std::uint8_t* out, const std
 
 /// Encrypts `plain` (plen bytes) to `out` (may equal plain) and writes the tag to `tag`.
 bool openssl_seal(const aead_key& k, const std::array<std::uint8_t, 12>& nonce, bytes_view ad,
-                  std::uint8_t* out, const std::uint8_t* plain, std::size_t plen, std::uint8_t* tag) {
+                  std::uint8_t* out, const std::uint8_t* plain, std::size_t plen,
+                  std::uint8_t* tag) {
   thread_local evp_aead enc(true);
   EVP_CIPHER_CTX* c = enc.ctx;
-  if (c == nullptr || EVP_EncryptInit_ex2(c, nullptr, k.data(), nonce.data(), nullptr) != 1) return false;
+  if (c == nullptr || EVP_EncryptInit_ex2(c, nullptr, k.data(), nonce.data(), nullptr) != 1)
+    return false;
   int len = 0;
   if (!ad.empty() && !evp_update(c, EVP_EncryptUpdate, nullptr, ad.data(), ad.size())) return false;
   if (!evp_update(c, EVP_EncryptUpdate, out, plain, plen)) return false;
@@ -172,9 +178,9 @@ enum class open_result { ok, forged, unavailable };
 
 /// Decrypts `cipher` (clen bytes, tag separate) to `out` (may equal cipher). On `forged` the
 /// output holds unauthenticated bytes: callers wipe it.
-open_result openssl_open(const aead_key& k, const std::array<std::uint8_t, 12>& nonce, bytes_view ad,
-                         std::uint8_t* out, const std::uint8_t* cipher, std::size_t clen,
-                         const std::uint8_t* tag) {
+open_result openssl_open(const aead_key& k, const std::array<std::uint8_t, 12>& nonce,
+                         bytes_view ad, std::uint8_t* out, const std::uint8_t* cipher,
+                         std::size_t clen, const std::uint8_t* tag) {
   thread_local evp_aead dec(false);
   EVP_CIPHER_CTX* c = dec.ctx;
   if (c == nullptr || EVP_DecryptInit_ex2(c, nullptr, k.data(), nonce.data(), nullptr) != 1) {
@@ -206,7 +212,8 @@ void aead_encrypt(const aead_key& k, std::uint64_t n, bytes_view ad, bytes_view 
   aead_encrypt_inplace(k, n, ad, std::span<std::uint8_t>(out));
 }
 
-bool aead_decrypt(const aead_key& k, std::uint64_t n, bytes_view ad, bytes_view cipher, bytes& out) {
+bool aead_decrypt(const aead_key& k, std::uint64_t n, bytes_view ad, bytes_view cipher,
+                  bytes& out) {
   // In place on a copy: one code path (and one forgery rule) for both forms.
   if (cipher.size() < aead_tag_size) {
     out.clear();
@@ -222,7 +229,8 @@ void aead_encrypt_inplace(const aead_key& k, std::uint64_t n, bytes_view ad,
                           std::span<std::uint8_t> buf) {
   const auto nonce = noise_nonce(n);
   const std::size_t plen = buf.size() - aead_tag_size;
-  if (plen >= openssl_min_size && openssl_seal(k, nonce, ad, buf.data(), buf.data(), plen, buf.data() + plen)) {
+  if (plen >= openssl_min_size &&
+      openssl_seal(k, nonce, ad, buf.data(), buf.data(), plen, buf.data() + plen)) {
     return;
   }
   unsigned long long maclen = 0;
@@ -236,18 +244,18 @@ bool aead_decrypt_inplace(const aead_key& k, std::uint64_t n, bytes_view ad,
   if (buf.size() < aead_tag_size) return false;
   const auto nonce = noise_nonce(n);
   const std::size_t clen = buf.size() - aead_tag_size;
-  const open_result r = clen >= openssl_min_size
-                            ? openssl_open(k, nonce, ad, buf.data(), buf.data(), clen, buf.data() + clen)
-                            : open_result::unavailable;
+  const open_result r = clen >= openssl_min_size ? openssl_open(k, nonce, ad, buf.data(),
+                                                                buf.data(), clen, buf.data() + clen)
+                                                 : open_result::unavailable;
   switch (r) {
     case open_result::ok:
       return true;
     case open_result::forged:
       break;
     case open_result::unavailable:
-      if (crypto_aead_chacha20poly1305_ietf_decrypt_detached(buf.data(), nullptr, buf.data(), clen,
-                                                             buf.data() + clen, ad.data(), ad.size(),
-                                                             nonce.data(), k.data()) == 0) {
+      if (crypto_aead_chacha20poly1305_ietf_decrypt_detached(
+              buf.data(), nullptr, buf.data(), clen, buf.data() + clen, ad.data(), ad.size(),
+              nonce.data(), k.data()) == 0) {
         return true;
       }
       break;
@@ -263,7 +271,9 @@ bool aead_decrypt_inplace(const aead_key& k, std::uint64_t n, bytes_view ad,
 // key stream can be made before the message exists. Checked byte for byte against
 // libsodium's own AEAD in tests/unit/crypto_test.cpp.
 
-aead_keystream::~aead_keystream() { sodium_memzero(bytes.data(), bytes.size()); }
+aead_keystream::~aead_keystream() {
+  sodium_memzero(bytes.data(), bytes.size());
+}
 
 void aead_prepare(const aead_key& k, std::uint64_t n, aead_keystream& ks) {
   const auto nonce = noise_nonce(n);
@@ -303,7 +313,8 @@ void prepared_tag(const aead_keystream& ks, bytes_view ad, const std::uint8_t* c
 
 void xor_keystream(const aead_keystream& ks, std::uint8_t* p, std::size_t len) noexcept {
   const std::uint8_t* k = ks.bytes.data() + 64;
-  for (std::size_t i = 0; i < len; ++i) p[i] ^= k[i];
+  for (std::size_t i = 0; i < len; ++i)
+    p[i] ^= k[i];
 }
 
 }  // namespace

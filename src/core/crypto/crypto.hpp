@@ -16,7 +16,7 @@ bool init() noexcept;
 
 /// Source of randomness injected into cores. Tests use a seeded fake.
 class rng {
-public:
+ public:
   virtual ~rng() = default;
   /// Fill `out` with random bytes.
   virtual void fill(std::span<std::uint8_t> out) = 0;
@@ -25,17 +25,17 @@ public:
 /// The operating system's CSPRNG through libsodium. Requests up to 256 bytes come from a
 /// per-thread pool of 1 KiB refilled in one call (not one syscall per ping or key).
 class system_rng final : public rng {
-public:
+ public:
   void fill(std::span<std::uint8_t> out) override;
 };
 
 /// Deterministic generator for tests and simulations (ChaCha20 keystream over a seed).
 class seeded_rng final : public rng {
-public:
+ public:
   explicit seeded_rng(std::uint64_t seed);
   void fill(std::span<std::uint8_t> out) override;
 
-private:
+ private:
   std::array<std::uint8_t, 32> m_key{};
   std::uint64_t m_counter = 0;
 };
@@ -46,8 +46,8 @@ using ed25519_public = std::array<std::uint8_t, 32>;
 using ed25519_signature = std::array<std::uint8_t, 64>;
 
 struct ed25519_keypair {
-  ed25519_seed seed{};      ///< the 32-byte private seed
-  ed25519_public pub{};     ///< the public key derived from the seed
+  ed25519_seed seed{};   ///< the 32-byte private seed
+  ed25519_public pub{};  ///< the public key derived from the seed
 };
 
 /// Derive the keypair of a 32-byte seed.
@@ -80,8 +80,8 @@ inline constexpr std::size_t aead_tag_size = 16;
 /// followed by the 64-bit little-endian counter `n`, as Noise specifies.
 void aead_encrypt(const aead_key& k, std::uint64_t n, bytes_view ad, bytes_view plain, bytes& out);
 /// Decrypt `cipher` (including its tag) into `out`. Returns false on authentication failure
-/// (`out` then holds zeros) or input shorter than a tag (`out` then empty). (Frames under 256 bytes go through libsodium, larger ones through
-/// OpenSSL: docs/decisions/0005-openssl-aead.md.)
+/// (`out` then holds zeros) or input shorter than a tag (`out` then empty). (Frames under 256 bytes
+/// go through libsodium, larger ones through OpenSSL: docs/decisions/0005-openssl-aead.md.)
 bool aead_decrypt(const aead_key& k, std::uint64_t n, bytes_view ad, bytes_view cipher, bytes& out);
 /// In-place variants for the hot path: `buf` holds plaintext followed by room for the tag
 /// (encrypt), or ciphertext+tag (decrypt, plaintext length = size - 16).
