@@ -1,5 +1,7 @@
 #include "core/crypto/crypto.hpp"
 
+#include "core/crypto/aead_backends.hpp"
+
 #include <openssl/evp.h>
 #include <sodium.h>
 
@@ -8,6 +10,7 @@
 #include <algorithm>
 #include <array>
 #include <cstring>
+#include <utility>
 
 namespace starling::crypto {
 
@@ -109,8 +112,13 @@ bool x25519(const x25519_key& priv, const x25519_key& pub, x25519_key& out) {
 }
 
 namespace {
-std::array<std::uint8_t, 12> noise_nonce(std::uint64_t n) {
-  std::array<std::uint8_t, 12> nonce{};
+using nonce_bytes = std::array<std::uint8_t, aead_nonce_size>;
+
+/// The 12-byte nonce Noise uses with ChaCha20-Poly1305: 4 zero bytes, then the counter `n` in
+/// little-endian order. Every counter-nonce function builds it here and then runs the same
+/// code as aead_seal / aead_open.
+nonce_bytes noise_nonce(std::uint64_t n) {
+  nonce_bytes nonce{};
   for (int i = 0; i < 8; ++i)
     nonce[4 + i] = static_cast<std::uint8_t>(n >> (8 * i));
   return nonce;
@@ -160,9 +168,8 @@ bool evp_update(EVP_CIPHER_CTX* ctx, Update update, std::uint8_t* out, const std
 }
 
 /// Encrypts `plain` (plen bytes) to `out` (may equal plain) and writes the tag to `tag`.
-bool openssl_seal(const aead_key& k, const std::array<std::uint8_t, 12>& nonce, bytes_view ad,
-                  std::uint8_t* out, const std::uint8_t* plain, std::size_t plen,
-                  std::uint8_t* tag) {
+bool openssl_seal(const aead_key& k, const nonce_bytes& nonce, bytes_view ad, std::uint8_t* out,
+                  const std::uint8_t* plain, std::size_t plen, std::uint8_t* tag) {
   thread_local evp_aead enc(true);
   EVP_CIPHER_CTX* c = enc.ctx;
   if (c == nullptr || EVP_EncryptInit_ex2(c, nullptr, k.data(), nonce.data(), nullptr) != 1)
@@ -178,9 +185,9 @@ enum class open_result { ok, forged, unavailable };
 
 /// Decrypts `cipher` (clen bytes, tag separate) to `out` (may equal cipher). On `forged` the
 /// output holds unauthenticated bytes: callers wipe it.
-open_result openssl_open(const aead_key& k, const std::array<std::uint8_t, 12>& nonce,
-                         bytes_view ad, std::uint8_t* out, const std::uint8_t* cipher,
-                         std::size_t clen, const std::uint8_t* tag) {
+open_result openssl_open(const aead_key& k, const nonce_bytes& nonce, bytes_view ad,
+                         std::uint8_t* out, const std::uint8_t* cipher, std::size_t clen,
+                         const std::uint8_t* tag) {
   thread_local evp_aead dec(false);
   EVP_CIPHER_CTX* c = dec.ctx;
   if (c == nullptr || EVP_DecryptInit_ex2(c, nullptr, k.data(), nonce.data(), nullptr) != 1) {
@@ -197,6 +204,27 @@ open_result openssl_open(const aead_key& k, const std::array<std::uint8_t, 12>& 
   if (!evp_update(c, EVP_DecryptUpdate, out, cipher, clen)) return open_result::unavailable;
   int len = 0;
   return EVP_DecryptFinal_ex(c, out + clen, &len) == 1 ? open_result::ok : open_result::forged;
+}
+
+void sodium_seal(const aead_key& k, const nonce_bytes& nonce, bytes_view ad,
+                 std::span<std::uint8_t> buf) {
+  const std::size_t plen = buf.size() - aead_tag_size;
+  unsigned long long maclen = 0;
+  crypto_aead_chacha20poly1305_ietf_encrypt_detached(buf.data(), buf.data() + plen, &maclen,
+                                                     buf.data(), plen, ad.data(), ad.size(),
+                                                     nullptr, nonce.data(), k.data());
+}
+
+/// libsodium checks the tag before it decrypts: on `forged` the buffer still holds the
+/// ciphertext.
+open_result sodium_open(const aead_key& k, const nonce_bytes& nonce, bytes_view ad,
+                        std::span<std::uint8_t> buf) {
+  const std::size_t clen = buf.size() - aead_tag_size;
+  return crypto_aead_chacha20poly1305_ietf_decrypt_detached(buf.data(), nullptr, buf.data(), clen,
+                                                            buf.data() + clen, ad.data(), ad.size(),
+                                                            nonce.data(), k.data()) == 0
+             ? open_result::ok
+             : open_result::forged;
 }
 
 /// Below this many bytes libsodium is the faster of the two: OpenSSL's per-call set-up through
@@ -225,41 +253,29 @@ bool aead_decrypt(const aead_key& k, std::uint64_t n, bytes_view ad, bytes_view 
   return true;
 }
 
+// The node's choice of backend (decision 0005): OpenSSL from openssl_min_size bytes on,
+// libsodium below that and whenever OpenSSL is unavailable.
 void aead_encrypt_inplace(const aead_key& k, std::uint64_t n, bytes_view ad,
                           std::span<std::uint8_t> buf) {
-  const auto nonce = noise_nonce(n);
+  const nonce_bytes nonce = noise_nonce(n);
   const std::size_t plen = buf.size() - aead_tag_size;
   if (plen >= openssl_min_size &&
       openssl_seal(k, nonce, ad, buf.data(), buf.data(), plen, buf.data() + plen)) {
     return;
   }
-  unsigned long long maclen = 0;
-  crypto_aead_chacha20poly1305_ietf_encrypt_detached(buf.data(), buf.data() + plen, &maclen,
-                                                     buf.data(), plen, ad.data(), ad.size(),
-                                                     nullptr, nonce.data(), k.data());
+  sodium_seal(k, nonce, ad, buf);
 }
 
 bool aead_decrypt_inplace(const aead_key& k, std::uint64_t n, bytes_view ad,
                           std::span<std::uint8_t> buf) {
   if (buf.size() < aead_tag_size) return false;
-  const auto nonce = noise_nonce(n);
+  const nonce_bytes nonce = noise_nonce(n);
   const std::size_t clen = buf.size() - aead_tag_size;
-  const open_result r = clen >= openssl_min_size ? openssl_open(k, nonce, ad, buf.data(),
-                                                                buf.data(), clen, buf.data() + clen)
-                                                 : open_result::unavailable;
-  switch (r) {
-    case open_result::ok:
-      return true;
-    case open_result::forged:
-      break;
-    case open_result::unavailable:
-      if (crypto_aead_chacha20poly1305_ietf_decrypt_detached(
-              buf.data(), nullptr, buf.data(), clen, buf.data() + clen, ad.data(), ad.size(),
-              nonce.data(), k.data()) == 0) {
-        return true;
-      }
-      break;
-  }
+  open_result r = clen >= openssl_min_size
+                      ? openssl_open(k, nonce, ad, buf.data(), buf.data(), clen, buf.data() + clen)
+                      : open_result::unavailable;
+  if (r == open_result::unavailable) r = sodium_open(k, nonce, ad, buf);
+  if (r == open_result::ok) return true;
   // Forged: OpenSSL has left unauthenticated plaintext in the buffer, libsodium the
   // ciphertext. Either way the caller gets zeros, whichever backend ran.
   sodium_memzero(buf.data(), buf.size());
@@ -275,14 +291,12 @@ aead_keystream::~aead_keystream() {
   sodium_memzero(bytes.data(), bytes.size());
 }
 
-void aead_prepare(const aead_key& k, std::uint64_t n, aead_keystream& ks) {
-  const auto nonce = noise_nonce(n);
-  crypto_stream_chacha20_ietf(ks.bytes.data(), ks.bytes.size(), nonce.data(), k.data());
-  ks.nonce = n;
-  ks.ready = true;
-}
-
 namespace {
+
+/// Blocks 0-3 of the ChaCha20 key stream for `k` and `nonce` (block counter 0 upwards).
+void fill_keystream(const aead_key& k, const nonce_bytes& nonce, aead_keystream& ks) noexcept {
+  crypto_stream_chacha20_ietf(ks.bytes.data(), ks.bytes.size(), nonce.data(), k.data());
+}
 
 /// True when `ks` may serve nonce `n` for `len` plaintext bytes. Either way it is used up.
 bool take(aead_keystream& ks, std::uint64_t n, std::size_t len) noexcept {
@@ -317,7 +331,39 @@ void xor_keystream(const aead_keystream& ks, std::uint8_t* p, std::size_t len) n
     p[i] ^= k[i];
 }
 
+/// Seals `buf` (plaintext, then room for the tag) with the key stream in `ks`, then wipes it.
+/// The plaintext is at most aead_keystream::max_plain bytes.
+void keystream_seal(aead_keystream& ks, bytes_view ad, std::span<std::uint8_t> buf) noexcept {
+  const std::size_t plen = buf.size() - aead_tag_size;
+  xor_keystream(ks, buf.data(), plen);
+  prepared_tag(ks, ad, buf.data(), plen, buf.data() + plen);
+  sodium_memzero(ks.bytes.data(), ks.bytes.size());
+}
+
+/// Opens `buf` (ciphertext, then its tag) with the key stream in `ks`, then wipes it. The tag
+/// is checked before anything is decrypted; a forgery leaves zeros, as the ordinary path does.
+bool keystream_open(aead_keystream& ks, bytes_view ad, std::span<std::uint8_t> buf) noexcept {
+  const std::size_t clen = buf.size() - aead_tag_size;
+  std::array<std::uint8_t, aead_tag_size> tag{};
+  prepared_tag(ks, ad, buf.data(), clen, tag.data());
+  const bool ok = crypto_verify_16(tag.data(), buf.data() + clen) == 0;
+  if (ok) {
+    xor_keystream(ks, buf.data(), clen);
+  } else {
+    sodium_memzero(buf.data(), buf.size());
+  }
+  sodium_memzero(tag.data(), tag.size());
+  sodium_memzero(ks.bytes.data(), ks.bytes.size());
+  return ok;
+}
+
 }  // namespace
+
+void aead_prepare(const aead_key& k, std::uint64_t n, aead_keystream& ks) {
+  fill_keystream(k, noise_nonce(n), ks);
+  ks.nonce = n;
+  ks.ready = true;
+}
 
 void aead_encrypt_inplace(const aead_key& k, std::uint64_t n, bytes_view ad,
                           std::span<std::uint8_t> buf, aead_keystream& ks) {
@@ -326,9 +372,7 @@ void aead_encrypt_inplace(const aead_key& k, std::uint64_t n, bytes_view ad,
     aead_encrypt_inplace(k, n, ad, buf);
     return;
   }
-  xor_keystream(ks, buf.data(), plen);
-  prepared_tag(ks, ad, buf.data(), plen, buf.data() + plen);
-  sodium_memzero(ks.bytes.data(), ks.bytes.size());
+  keystream_seal(ks, ad, buf);
 }
 
 bool aead_decrypt_inplace(const aead_key& k, std::uint64_t n, bytes_view ad,
@@ -339,16 +383,82 @@ bool aead_decrypt_inplace(const aead_key& k, std::uint64_t n, bytes_view ad,
   }
   const std::size_t clen = buf.size() - aead_tag_size;
   if (!take(ks, n, clen)) return aead_decrypt_inplace(k, n, ad, buf);
-  std::array<std::uint8_t, aead_tag_size> tag{};
-  prepared_tag(ks, ad, buf.data(), clen, tag.data());
-  const bool ok = crypto_verify_16(tag.data(), buf.data() + clen) == 0;
-  if (ok) {
-    xor_keystream(ks, buf.data(), clen);
-  } else {
-    sodium_memzero(buf.data(), buf.size());  // as the ordinary path: a forgery leaves zeros
+  return keystream_open(ks, ad, buf);
+}
+
+// ---- a chosen backend and any 12-byte nonce (aead_backends.hpp) ----
+// The same functions as above, without the size rule and the fallback: the caller names the
+// backend, and hears when it cannot run.
+
+aead_status aead_seal(aead_backend b, const aead_key& k, bytes_view nonce, bytes_view ad,
+                      bytes_view plain, bytes& out) {
+  out.clear();
+  if (nonce.size() != aead_nonce_size) return aead_status::bad_nonce_size;
+  if (b == aead_backend::keystream && plain.size() > aead_keystream::max_plain) {
+    return aead_status::too_long;
   }
-  sodium_memzero(ks.bytes.data(), ks.bytes.size());
-  return ok;
+  nonce_bytes nb{};
+  std::copy(nonce.begin(), nonce.end(), nb.begin());
+  bytes buf(plain.begin(), plain.end());
+  buf.resize(plain.size() + aead_tag_size);
+  const std::span<std::uint8_t> s(buf);
+  switch (b) {
+    case aead_backend::libsodium:
+      sodium_seal(k, nb, ad, s);
+      break;
+    case aead_backend::openssl:
+      if (!openssl_seal(k, nb, ad, s.data(), s.data(), plain.size(), s.data() + plain.size())) {
+        sodium_memzero(buf.data(), buf.size());
+        return aead_status::unavailable;
+      }
+      break;
+    case aead_backend::keystream: {
+      aead_keystream ks;
+      fill_keystream(k, nb, ks);
+      keystream_seal(ks, ad, s);
+      break;
+    }
+  }
+  out = std::move(buf);
+  return aead_status::ok;
+}
+
+aead_status aead_open(aead_backend b, const aead_key& k, bytes_view nonce, bytes_view ad,
+                      bytes_view cipher, bytes& out) {
+  out.clear();
+  if (nonce.size() != aead_nonce_size) return aead_status::bad_nonce_size;
+  if (cipher.size() < aead_tag_size) return aead_status::short_input;
+  const std::size_t clen = cipher.size() - aead_tag_size;
+  if (b == aead_backend::keystream && clen > aead_keystream::max_plain) {
+    return aead_status::too_long;
+  }
+  nonce_bytes nb{};
+  std::copy(nonce.begin(), nonce.end(), nb.begin());
+  bytes buf(cipher.begin(), cipher.end());
+  const std::span<std::uint8_t> s(buf);
+  open_result r = open_result::unavailable;
+  switch (b) {
+    case aead_backend::libsodium:
+      r = sodium_open(k, nb, ad, s);
+      break;
+    case aead_backend::openssl:
+      r = openssl_open(k, nb, ad, s.data(), s.data(), clen, s.data() + clen);
+      break;
+    case aead_backend::keystream: {
+      aead_keystream ks;
+      fill_keystream(k, nb, ks);
+      r = keystream_open(ks, ad, s) ? open_result::ok : open_result::forged;
+      break;
+    }
+  }
+  if (r != open_result::ok) {
+    // OpenSSL decrypts before it checks the tag: nothing it wrote may outlive the refusal.
+    sodium_memzero(buf.data(), buf.size());
+    return r == open_result::forged ? aead_status::forged : aead_status::unavailable;
+  }
+  buf.resize(clen);
+  out = std::move(buf);
+  return aead_status::ok;
 }
 
 sha256_digest sha256(bytes_view data) {
