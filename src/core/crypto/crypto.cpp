@@ -108,7 +108,11 @@ x25519_keypair x25519_generate(rng& r) {
 }
 
 bool x25519(const x25519_key& priv, const x25519_key& pub, x25519_key& out) {
-  return crypto_scalarmult(out.data(), priv.data(), pub.data()) == 0;
+  if (crypto_scalarmult(out.data(), priv.data(), pub.data()) == 0) return true;
+  // libsodium refuses some low-order points before it computes anything (`out` untouched) and
+  // any all-zero result after: either way the caller is left with zeros, not stale bytes.
+  sodium_memzero(out.data(), out.size());
+  return false;
 }
 
 namespace {

@@ -69,7 +69,11 @@ struct x25519_keypair {
 
 x25519_keypair x25519_from_private(const x25519_key& priv);
 x25519_keypair x25519_generate(rng& r);
-/// Diffie-Hellman. Returns false if the result is all zeros (low-order point).
+/// Diffie-Hellman (RFC 7748). Returns false, with `out` all zeros, when the shared secret would
+/// be all zeros: `pub` is a point of low order (or an encoding of one), so the result does not
+/// depend on `priv` and a peer could force it. The caller refuses the peer (Noise: invalid_dh).
+/// Wycheproof calls these results "acceptable"; we refuse them, as the Noise specification
+/// allows (tests/vectors/wycheproof_x25519_test.cpp).
 bool x25519(const x25519_key& priv, const x25519_key& pub, x25519_key& out);
 
 // ---- ChaCha20-Poly1305 (IETF: 12-byte nonce) ----
