@@ -5,6 +5,7 @@
 #include <set>
 
 #include "core/common/bytes.hpp"
+#include "core/crypto/aead_backends.hpp"
 #include "core/crypto/crypto.hpp"
 
 #include <sodium.h>
@@ -76,16 +77,19 @@ TEST(Crypto, AeadRoundTripAndTamper) {
 TEST(Crypto, AeadMatchesLibsodiumAtEverySize) {
   ASSERT_TRUE(crypto::init());
   crypto::aead_key k{};
-  for (std::size_t i = 0; i < k.size(); ++i) k[i] = static_cast<std::uint8_t>(0x80 + i);
+  for (std::size_t i = 0; i < k.size(); ++i)
+    k[i] = static_cast<std::uint8_t>(0x80 + i);
   for (const std::size_t len :
        {0UL, 1UL, 15UL, 16UL, 63UL, 64UL, 65UL, 255UL, 256UL, 257UL, 1023UL, 4096UL, 65519UL}) {
     for (const std::string_view ad : {std::string_view{}, std::string_view{"associated data"}}) {
       SCOPED_TRACE(testing::Message() << "len " << len << " ad " << ad.size());
       bytes plain(len);
-      for (std::size_t i = 0; i < len; ++i) plain[i] = static_cast<std::uint8_t>(i * 31 + 7);
+      for (std::size_t i = 0; i < len; ++i)
+        plain[i] = static_cast<std::uint8_t>(i * 31 + 7);
       const std::uint64_t n = 0x0102030405060708ULL + len;
       std::array<std::uint8_t, 12> nonce{};
-      for (int i = 0; i < 8; ++i) nonce[4 + i] = static_cast<std::uint8_t>(n >> (8 * i));
+      for (int i = 0; i < 8; ++i)
+        nonce[4 + i] = static_cast<std::uint8_t>(n >> (8 * i));
       bytes expected(len + crypto::aead_tag_size);
       unsigned long long elen = 0;
       crypto_aead_chacha20poly1305_ietf_encrypt(expected.data(), &elen, plain.data(), len,
@@ -170,13 +174,16 @@ TEST(Crypto, SystemRngPoolNeverRepeatsAndServesLargeRequests) {
 TEST(Crypto, PreparedKeystreamMatchesLibsodium) {
   ASSERT_TRUE(crypto::init());
   crypto::aead_key k{};
-  for (std::size_t i = 0; i < k.size(); ++i) k[i] = static_cast<std::uint8_t>(0x40 + 3 * i);
+  for (std::size_t i = 0; i < k.size(); ++i)
+    k[i] = static_cast<std::uint8_t>(0x40 + 3 * i);
   for (std::size_t len = 0; len <= crypto::aead_keystream::max_plain + 70; ++len) {
-    for (const std::string_view ad : {std::string_view{}, std::string_view{"x"},
-                                      std::string_view{"sixteen bytes ad"}, std::string_view{"seventeen bytes a"}}) {
+    for (const std::string_view ad :
+         {std::string_view{}, std::string_view{"x"}, std::string_view{"sixteen bytes ad"},
+          std::string_view{"seventeen bytes a"}}) {
       SCOPED_TRACE(testing::Message() << "len " << len << " ad " << ad.size());
       bytes plain(len);
-      for (std::size_t i = 0; i < len; ++i) plain[i] = static_cast<std::uint8_t>(i * 13 + 1);
+      for (std::size_t i = 0; i < len; ++i)
+        plain[i] = static_cast<std::uint8_t>(i * 13 + 1);
       const std::uint64_t n = 1000 + len;
       bytes expected;
       crypto::aead_encrypt(k, n, as_bytes(ad), plain, expected);  // checked against libsodium above
@@ -241,4 +248,100 @@ TEST(Crypto, PreparedKeystreamRejectsForgeriesAndLeavesZeros) {
   crypto::aead_prepare(k, 2, ks);
   copy = c;
   EXPECT_TRUE(crypto::aead_decrypt_inplace(k, 2, as_bytes("ad"), copy, ks));
+}
+
+// aead_seal / aead_open name the backend: each must give the bytes of the counter-nonce path
+// (checked against libsodium above) for a Noise nonce, on both sides of the size at which the
+// node switches to OpenSSL, and the three must agree on a nonce that is not a Noise nonce.
+TEST(Crypto, AeadBackendsGiveTheSameBytes) {
+  ASSERT_TRUE(crypto::init());
+  using crypto::aead_backend;
+  using crypto::aead_status;
+  crypto::aead_key k{};
+  for (std::size_t i = 0; i < k.size(); ++i)
+    k[i] = static_cast<std::uint8_t>(3 * i + 1);
+  const std::uint64_t n = 0x0807060504030201;
+  const bytes noise_nonce = hex("000000000102030405060708");
+  const bytes other_nonce = hex("a0a1a2a3a4a5a6a7a8a9aaab");
+  for (const std::size_t len : {0, 1, 63, 64, 192, 193, 255, 256, 257, 1000, 4096}) {
+    for (const std::string_view ad : {"", "header"}) {
+      SCOPED_TRACE(testing::Message() << "len " << len << ", ad " << ad.size());
+      bytes plain(len);
+      for (std::size_t i = 0; i < len; ++i)
+        plain[i] = static_cast<std::uint8_t>(i * 7);
+      bytes expected;
+      crypto::aead_encrypt(k, n, as_bytes(ad), plain, expected);
+      bytes first;
+      for (const aead_backend b :
+           {aead_backend::libsodium, aead_backend::openssl, aead_backend::keystream}) {
+        SCOPED_TRACE(testing::Message() << "backend " << static_cast<int>(b));
+        bytes out, back;
+        if (b == aead_backend::keystream && len > crypto::aead_keystream::max_plain) {
+          EXPECT_EQ(crypto::aead_seal(b, k, noise_nonce, as_bytes(ad), plain, out),
+                    aead_status::too_long);
+          EXPECT_EQ(crypto::aead_open(b, k, noise_nonce, as_bytes(ad), expected, back),
+                    aead_status::too_long);
+          continue;
+        }
+        ASSERT_EQ(crypto::aead_seal(b, k, noise_nonce, as_bytes(ad), plain, out), aead_status::ok);
+        EXPECT_EQ(out, expected);
+        ASSERT_EQ(crypto::aead_open(b, k, noise_nonce, as_bytes(ad), expected, back),
+                  aead_status::ok);
+        EXPECT_EQ(back, plain);
+
+        ASSERT_EQ(crypto::aead_seal(b, k, other_nonce, as_bytes(ad), plain, out), aead_status::ok);
+        EXPECT_NE(out, expected);
+        if (first.empty()) first = out;
+        EXPECT_EQ(out, first);
+        ASSERT_EQ(crypto::aead_open(b, k, other_nonce, as_bytes(ad), out, back), aead_status::ok);
+        EXPECT_EQ(back, plain);
+      }
+    }
+  }
+}
+
+// Malformed input is refused with its reason, never computed on: nonces that are not 12 bytes,
+// input shorter than a tag, and more than a key stream holds.
+TEST(Crypto, AeadBackendsRefuseMalformedInput) {
+  ASSERT_TRUE(crypto::init());
+  using crypto::aead_backend;
+  using crypto::aead_status;
+  const crypto::aead_key k{};
+  const bytes nonce(crypto::aead_nonce_size, 0);
+  for (const aead_backend b :
+       {aead_backend::libsodium, aead_backend::openssl, aead_backend::keystream}) {
+    SCOPED_TRACE(testing::Message() << "backend " << static_cast<int>(b));
+    for (const std::size_t size : {0, 8, 11, 13, 16, 24}) {
+      const bytes bad(size, 0);
+      bytes out{1, 2, 3};
+      EXPECT_EQ(crypto::aead_seal(b, k, bad, {}, as_bytes("hi"), out), aead_status::bad_nonce_size);
+      EXPECT_TRUE(out.empty());
+      out = {1, 2, 3};
+      EXPECT_EQ(crypto::aead_open(b, k, bad, {}, bytes(18, 0), out), aead_status::bad_nonce_size);
+      EXPECT_TRUE(out.empty());
+    }
+    bytes sealed, out{1};
+    ASSERT_EQ(crypto::aead_seal(b, k, nonce, {}, {}, sealed), aead_status::ok);
+    ASSERT_EQ(sealed.size(), crypto::aead_tag_size);
+    EXPECT_EQ(crypto::aead_open(b, k, nonce, {}, bytes_view(sealed).first(15), out),
+              aead_status::short_input);
+    EXPECT_TRUE(out.empty());
+    out = {1};
+    EXPECT_EQ(crypto::aead_open(b, k, nonce, {}, sealed, out), aead_status::ok);
+    EXPECT_TRUE(out.empty());
+  }
+  // The key stream holds max_plain bytes: one more is refused both ways.
+  const bytes fits(crypto::aead_keystream::max_plain, 0x11);
+  const bytes over(crypto::aead_keystream::max_plain + 1, 0x11);
+  bytes out;
+  EXPECT_EQ(crypto::aead_seal(aead_backend::keystream, k, nonce, {}, fits, out), aead_status::ok);
+  EXPECT_EQ(crypto::aead_seal(aead_backend::keystream, k, nonce, {}, over, out),
+            aead_status::too_long);
+  EXPECT_TRUE(out.empty());
+  ASSERT_EQ(crypto::aead_seal(aead_backend::libsodium, k, nonce, {}, over, out), aead_status::ok);
+  bytes back;
+  EXPECT_EQ(crypto::aead_open(aead_backend::keystream, k, nonce, {}, out, back),
+            aead_status::too_long);
+  EXPECT_EQ(crypto::aead_open(aead_backend::openssl, k, nonce, {}, out, back), aead_status::ok);
+  EXPECT_EQ(back, over);
 }
