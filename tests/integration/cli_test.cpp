@@ -16,7 +16,6 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 #include <random>
-#include <thread>
 #include <string>
 #include <vector>
 
@@ -70,6 +69,14 @@ public:
       if (!pump(end)) break;
     }
     return split(m_stdout);
+  }
+  /// Reads until stderr contains `text`, EOF, or the deadline; true when it does.
+  bool wait_stderr(const std::string& text, std::chrono::milliseconds limit = 10s) {
+    const auto end = std::chrono::steady_clock::now() + limit;
+    while (m_stderr.find(text) == std::string::npos && !m_err_eof) {
+      if (!pump(end)) break;
+    }
+    return m_stderr.find(text) != std::string::npos;
   }
   /// Reads both pipes to EOF and reaps the child; returns its exit code (-1 on timeout or
   /// signal; the child is killed then).
@@ -290,15 +297,13 @@ TEST_F(cli_test, peers_and_status_talk_to_the_running_node) {
   child b(bargs);
   auto [bid, baddr] = start_node(b);
   ASSERT_FALSE(baddr.empty());
-  // b's table lists a once the bootstrap dial is through.
-  std::string table;
-  for (int i = 0; i < 100; ++i) {
-    child p({"peers", "--data-dir", dir("b")});
-    ASSERT_EQ(p.wait(), 0) << p.err();
-    table = p.out();
-    if (table.find(aid) != std::string::npos) break;
-    std::this_thread::sleep_for(50ms);
-  }
+  // b logs "connected to <a>" once the bootstrap dial is through. Its one thread logs that
+  // with the connection already in the table, before it reads the next control request, so
+  // the first `peers` after the line must list a.
+  ASSERT_TRUE(b.wait_stderr("connected to " + aid)) << b.err();
+  child p({"peers", "--data-dir", dir("b")});
+  ASSERT_EQ(p.wait(), 0) << p.err();
+  const std::string& table = p.out();
   EXPECT_NE(table.find(aid), std::string::npos) << table;
   EXPECT_NE(table.find("out"), std::string::npos) << table;
 
