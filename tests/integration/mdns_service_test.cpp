@@ -16,6 +16,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <cstdio>
 #include <cstdlib>
+#include <functional>
 #include <map>
 #include <set>
 #include <sstream>
@@ -102,6 +103,7 @@ TEST(MdnsNetns, Node) {
   std::map<std::uint32_t, std::string> names;
   for (const auto& a : all) names[a.index] = a.name;
   std::set<std::string> discovered, seen_again;
+  std::function<void()> check = [] {};  // set below, once the timers exist
   node::mdns_service::callbacks cb;
   cb.discovered = [&](const mdns::peer_discovered& d) {
     std::string line = "discovered " + d.peer_id + " on " + names[d.interface_index] + " index " +
@@ -109,12 +111,14 @@ TEST(MdnsNetns, Node) {
     for (const auto& a : d.addrs) line += " " + a;
     say(line);
     discovered.insert(d.peer_id);
+    check();
   };
   cb.expired = [&](const mdns::peer_expired& e) {
     say("expired " + e.peer_id + " on " + names[e.interface_index]);
   };
   cb.seen = [&](const std::string& id, std::uint32_t index) {
     if (seen_again.insert(id).second) say("seen " + id + " on " + names[index]);
+    check();
   };
   auto svc = node::mdns_service::start(h, o, cb);
   ASSERT_TRUE(svc) << svc.error().message();
@@ -125,38 +129,33 @@ TEST(MdnsNetns, Node) {
   const std::size_t expect = static_cast<std::size_t>(std::stoul(env("STARLING_MDNS_EXPECT", "0")));
   const auto run_for = std::chrono::milliseconds(std::stol(env("STARLING_MDNS_RUN_MS", "10000")));
   const auto linger = std::chrono::milliseconds(std::stol(env("STARLING_MDNS_LINGER_MS", "1500")));
+  // Runs until `run_for` passes or, once the expectation is met (checked as each peer is
+  // discovered or seen), for `linger` more: two timers stop the loop, nothing polls.
   const auto t0 = io::now();
   bool met = expect == 0;
-  asio::steady_timer tick(ctx);
-  std::function<void()> check = [&] {
-    const auto elapsed = io::now() - t0;
-    if (!met && discovered.size() >= expect && seen_again.size() >= expect) {
-      met = true;
-      say("expectation met after " + std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(elapsed).count()) + " ms");
-    }
-    tick.expires_after(50ms);
-    tick.async_wait([&](boost::system::error_code ec) {
-      if (!ec) check();
+  asio::steady_timer give_up(ctx, run_for), lingered(ctx);
+  give_up.async_wait([&](boost::system::error_code ec) {
+    if (!ec) ctx.stop();
+  });
+  check = [&] {
+    if (met || discovered.size() < expect || seen_again.size() < expect) return;
+    met = true;
+    const auto elapsed = std::chrono::duration_cast<std::chrono::milliseconds>(io::now() - t0);
+    say("expectation met after " + std::to_string(elapsed.count()) + " ms");
+    lingered.expires_after(linger);
+    lingered.async_wait([&](boost::system::error_code ec) {
+      if (!ec) ctx.stop();
     });
   };
-  check();
-  auto met_at = io::now();
-  bool was_met = met;
-  while (true) {
-    if (ctx.stopped()) ctx.restart();
-    ctx.run_for(50ms);
-    if (met && !was_met) {
-      was_met = true;
-      met_at = io::now();
-    }
-    const auto now = io::now();
-    if (now - t0 >= run_for) break;
-    if (expect > 0 && met && now - met_at >= linger) break;
-  }
+  check();  // peers found while the service started
+  ctx.run();
+  ctx.restart();
+  check = [] {};  // the verdict is the window's: peers met while the goodbyes leave do not count
+  give_up.cancel();
+  lingered.cancel();
   const auto st = (*svc)->stats();
   (*svc)->shutdown();
-  tick.cancel();
-  ctx.run_for(100ms);
+  ctx.run_for(100ms);  // the goodbyes leave (the host's listeners keep run() from returning)
   say("stats sent=" + std::to_string(st.packets_sent) + " received=" + std::to_string(st.packets_received) +
       " bytes_sent=" + std::to_string(st.bytes_sent) + " malformed=" + std::to_string(st.malformed) +
       " suppressed=" + std::to_string(st.queries_suppressed) + " send_errors=" + std::to_string(st.send_errors));
