@@ -3,7 +3,6 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <spdlog/spdlog.h>
-#include <toml++/toml.h>
 
 #include <algorithm>
 #include <cmath>
@@ -12,6 +11,7 @@
 
 #include "core/multiformats/multiaddr.hpp"
 #include "core/noise/errc.hpp"
+#include "node/config.hpp"
 #include "node/daemon.hpp"
 #include "node/data_dir.hpp"
 #include "node/host.hpp"
@@ -85,6 +85,35 @@ int with_connection(const multiaddr& addr, Use use) {
   return interrupted && code == 1 ? 130 : code;
 }
 
+/// Merges the config file into the options and the daemon's settings: a flag wins over the
+/// file, the file over the defaults. Only what a flag can also set is looked up in `o`.
+void apply_config(const node::config_file& file, node_options& o, node::daemon_config& dc) {
+  if (o.data_dir.empty() && file.data_dir) o.data_dir = *file.data_dir;
+  if (o.listen.empty() && file.listen) o.listen = *file.listen;
+  if (o.bootstrap.empty() && file.bootstrap) o.bootstrap = *file.bootstrap;
+  dc.host.early_muxer = !o.no_early_muxer && file.early_muxer.value_or(true);
+  dc.mdns = !o.no_mdns && file.mdns.enabled.value_or(true);
+  if (!o.interfaces.empty()) {
+    dc.mdns_opts.interfaces = o.interfaces;
+  } else if (file.mdns.interfaces) {
+    dc.mdns_opts.interfaces = *file.mdns.interfaces;
+  }
+  if (file.mdns.deny) dc.mdns_opts.deny = *file.mdns.deny;
+  dc.mesh.target_connections =
+      o.max_connections ? *o.max_connections
+                        : file.mesh.target_connections.value_or(dc.mesh.target_connections);
+  dc.dead_peer_timeout = o.dead_peer_timeout_ms
+                             ? std::chrono::milliseconds(*o.dead_peer_timeout_ms)
+                             : file.mesh.dead_peer_timeout.value_or(dc.dead_peer_timeout);
+  auto& h = dc.host;
+  const auto& lim = file.limits;
+  h.max_connections = lim.max_connections.value_or(h.max_connections);
+  h.max_pending_handshakes = lim.max_pending_handshakes.value_or(h.max_pending_handshakes);
+  h.max_pending_per_ip = lim.max_pending_per_ip.value_or(h.max_pending_per_ip);
+  h.max_per_peer = lim.max_per_peer.value_or(h.max_per_peer);
+  h.max_inbound_streams = lim.max_inbound_streams.value_or(h.max_inbound_streams);
+}
+
 std::string format_ms(clock_duration d) {
   char buf[32];
   std::snprintf(buf, sizeof buf, "%.3f", std::chrono::duration<double, std::milli>(d).count());
@@ -110,51 +139,17 @@ int run_id(const std::string& data_dir) {
 int run_node(const node_options& opts) {
   if (!init_crypto()) return 1;
   node_options o = opts;
-  node::daemon_config dc;
-  std::vector<std::string> cfg_interfaces;
-  std::optional<long> cfg_dead_ms;
+  node::config_file file;
   if (!o.config_file.empty()) {
-    try {
-      auto t = toml::parse_file(o.config_file);
-      if (o.data_dir.empty()) o.data_dir = t["data_dir"].value_or(std::string());
-      auto strings = [](const toml::node_view<toml::node>& v, std::vector<std::string>& out) {
-        if (!out.empty()) return;  // flags win
-        if (auto* arr = v.as_array()) {
-          for (auto& e : *arr) {
-            if (auto str = e.value<std::string>()) out.push_back(*str);
-          }
-        }
-      };
-      strings(t["listen"], o.listen);
-      strings(t["bootstrap"], o.bootstrap);
-      strings(t["mdns"]["interfaces"], cfg_interfaces);
-      strings(t["mdns"]["deny"], dc.mdns_opts.deny);
-      dc.mdns = t["mdns"]["enabled"].value_or(true);
-      dc.host.early_muxer = t["early_muxer"].value_or(true);
-      auto& lim = dc.host;
-      lim.max_connections = t["limits"]["max_connections"].value_or(lim.max_connections);
-      lim.max_pending_handshakes = t["limits"]["max_pending_handshakes"].value_or(lim.max_pending_handshakes);
-      lim.max_pending_per_ip = t["limits"]["max_pending_per_ip"].value_or(lim.max_pending_per_ip);
-      lim.max_per_peer = t["limits"]["max_per_peer"].value_or(lim.max_per_peer);
-      lim.max_inbound_streams = t["limits"]["max_inbound_streams"].value_or(lim.max_inbound_streams);
-      dc.mesh.target_connections = t["mesh"]["target_connections"].value_or(dc.mesh.target_connections);
-      if (auto v = t["mesh"]["dead_peer_timeout_ms"].value<long>()) cfg_dead_ms = *v;
-    } catch (const toml::parse_error& e) {
-      print_error("cannot read config " + o.config_file + ": " + std::string(e.description()) + " (line " +
-                  std::to_string(e.source().begin.line) + ")");
+    auto loaded = node::load_config(o.config_file);
+    if (!loaded) {
+      print_error(loaded.error().message);
       return 1;
     }
+    file = std::move(*loaded);
   }
-  if (o.no_early_muxer) dc.host.early_muxer = false;
-  if (o.no_mdns) dc.mdns = false;
-  dc.mdns_opts.interfaces = o.interfaces.empty() ? cfg_interfaces : o.interfaces;
-  if (o.max_connections) dc.mesh.target_connections = *o.max_connections;
-  const long dead_ms = o.dead_peer_timeout_ms ? *o.dead_peer_timeout_ms : cfg_dead_ms.value_or(3000);
-  if (dead_ms < 0) {
-    print_error("dead_peer_timeout_ms must be 0 or more");
-    return 1;
-  }
-  dc.dead_peer_timeout = std::chrono::milliseconds(dead_ms);
+  node::daemon_config dc;
+  apply_config(file, o, dc);
   node::apply_dead_peer_timeout(dc.host, dc.dead_peer_timeout);
   dc.host.handshake_timeout = std::chrono::milliseconds(5000);
   if (o.listen.empty()) o.listen = {"/ip4/0.0.0.0/tcp/4001"};
