@@ -5,7 +5,7 @@ set -euo pipefail
 
 packages=(
   build-essential cmake ninja-build pkg-config git
-  g++ clang-14 lld-14 libclang-rt-14-dev
+  g++ clang-14 lld-14 libclang-rt-14-dev clang-format-14
   libboost1.81-dev libsodium-dev libssl-dev libprotobuf-dev protobuf-compiler
   libspdlog-dev libfmt-dev libcli11-dev libtomlplusplus-dev nlohmann-json3-dev
   libsqlite3-dev libzstd-dev
