@@ -1,0 +1,222 @@
+#pragma once
+/// The data layer of one node as a sans-I/O core (docs/protocols/data.md): links to
+/// neighbours, the routing table, local subscriptions and publishers, and the forwarding of
+/// samples across the mesh. The node (or the simulator) owns one engine and drives it:
+///
+///   - link_up(peer) when a `/starling/data/1` stream pair to a neighbour is ready,
+///     link_down(peer) when it is gone;
+///   - on_bytes(peer, bytes) with what the peer's stream delivered;
+///   - drain_transmit(fn) after any call: fn(peer, bytes) for each link with output;
+///   - next_deadline() / on_deadline(now) for timers.
+///
+/// Samples for local subscribers are handed to an `engine_sink` synchronously, from inside
+/// put() or on_bytes(); the views in a `sample` are valid during that call only.
+///
+/// Not yet here (docs/protocols/data.md says what is planned): repair of gaps (nack/repair,
+/// heartbeats), priorities and congestion control, queries, liveliness events, compression.
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "core/common/bytes.hpp"
+#include "core/common/result.hpp"
+#include "core/common/time.hpp"
+#include "core/data/hlc.hpp"
+#include "core/data/routing.hpp"
+#include "core/data/wire.hpp"
+#include "core/keyexpr/key_index.hpp"
+#include "core/keyexpr/keyexpr.hpp"
+
+namespace starling::data {
+
+/// A sample as a local subscriber sees it. Views are valid during the sink call only.
+struct sample {
+  std::string_view key;
+  bytes_view payload;
+  std::string_view encoding;
+  bool del = false;
+  std::uint64_t timestamp = 0;  ///< the source's hybrid logical clock (NTP64)
+  const peer_id* source = nullptr;
+  std::uint64_t publisher = 0;
+  std::uint64_t seq = 0;
+};
+
+/// Where an engine delivers what local applications asked for.
+class engine_sink {
+ public:
+  virtual ~engine_sink() = default;
+  /// A sample for local subscription `sub` (one call per matching subscription).
+  virtual void on_sample(std::uint64_t sub, const sample& s) = 0;
+};
+
+/// Options of one publisher.
+struct publisher_options {
+  bool reliable = true;
+  std::string encoding;  ///< content type of its samples ("" = none)
+};
+
+/// Counters of an engine (monotonic).
+struct engine_stats {
+  std::uint64_t samples_published = 0;
+  std::uint64_t samples_delivered = 0;  ///< to local subscriptions (one per subscription)
+  std::uint64_t samples_forwarded = 0;  ///< copies sent to neighbours
+  std::uint64_t samples_received = 0;
+  std::uint64_t duplicates = 0;     ///< samples seen again (route changes) and dropped
+  std::uint64_t gaps = 0;           ///< sequence numbers skipped (not repaired yet)
+  std::uint64_t clock_refused = 0;  ///< samples stamped too far in the future
+  std::uint64_t unknown_messages = 0;
+  std::uint64_t protocol_errors = 0;
+  std::uint64_t records_stored = 0;
+  std::uint64_t alias_exhausted = 0;  ///< messages not sent: the link's alias table was full
+};
+
+/// Errors of the local API (bad input from applications).
+enum class engine_errc {
+  unknown_publisher = 1,  ///< put() on a publisher that was undeclared or never declared
+  not_a_key,              ///< put()/del() on an expression with wildcards
+  unknown_link,           ///< on_bytes() for a peer without link_up()
+  no_hello,               ///< the first message on a stream is not hello
+  bad_hello,              ///< wrong version, or a node id that is not the link's peer
+  unknown_alias,          ///< a message that uses a node or key alias never declared
+  bad_record,             ///< a node record the routing table refuses
+};
+/// The "data.engine" category.
+const std::error_category& engine_category() noexcept;
+/// Makes engine_errc usable as std::error_code.
+inline std::error_code make_error_code(engine_errc e) noexcept {
+  return {static_cast<int>(e), engine_category()};
+}
+
+/// One node's data layer. Not thread-safe: the network thread owns it.
+class engine {
+ public:
+  /// `initial_version`: the first version of our node record (the start time in ms).
+  engine(peer_id self, std::uint64_t initial_version, engine_sink& sink);
+  ~engine();
+  engine(const engine&) = delete;
+  engine& operator=(const engine&) = delete;
+
+  // ---- links ----
+
+  /// A stream pair to `peer` is ready: queues our hello and every record we hold for it, and
+  /// adds it to our record. A link already up is reset first.
+  void link_up(const peer_id& peer, time_point now);
+  /// The link is gone: drops its state and its output, and floods our new record.
+  void link_down(const peer_id& peer, time_point now);
+  /// Bytes from `peer`'s stream. Errors (the caller resets both streams, logs the reason and
+  /// calls link_down): the frame and message errors of wire.hpp, engine_errc::no_hello,
+  /// bad_hello, unknown_alias, bad_record, unknown_link.
+  result<void> on_bytes(const peer_id& peer, bytes_view in, time_point now,
+                        std::uint64_t physical_ntp);
+  /// Calls `fn(peer, frames)` for every link with output, then forgets that output.
+  void drain_transmit(const std::function<void(const peer_id&, bytes_view)>& fn);
+  /// True when some link has output to drain.
+  bool has_output() const noexcept { return !m_dirty.empty() || m_own_dirty; }
+  /// Neighbours with a link up.
+  std::vector<peer_id> links() const;
+
+  // ---- local API ----
+
+  /// Subscribes to `expr`; samples go to the sink with the returned id. Errors: those of
+  /// keyexpr::keyexpr::parse (as keyexpr::errc), routing_errc::too_many_declarations.
+  result<std::uint64_t> declare_subscriber(std::string_view expr);
+  /// Ends a subscription (unknown ids are ignored).
+  void undeclare_subscriber(std::uint64_t id);
+  /// Declares a publisher on `key` (no wildcards). Errors: keyexpr errors, not_a_key.
+  result<std::uint64_t> declare_publisher(std::string_view key, publisher_options opts = {});
+  /// Ends a publisher (unknown ids are ignored).
+  void undeclare_publisher(std::uint64_t id);
+  /// Publishes a put (or, with `del`, a delete) on publisher `id`, stamped with our clock at
+  /// `physical_ntp`. Local subscribers get it at once, neighbours in the next drain.
+  /// Errors: unknown_publisher, errc::payload_too_large.
+  result<void> put(std::uint64_t publisher, bytes_view payload, std::uint64_t physical_ntp,
+                   bool del = false);
+  /// A put without a declared publisher: uses (and keeps) an implicit publisher per key.
+  /// Errors: as declare_publisher and put.
+  result<void> put(std::string_view key, bytes_view payload, std::string_view encoding,
+                   std::uint64_t physical_ntp, bool del = false);
+
+  // ---- timers and state ----
+
+  /// When on_deadline() has work.
+  time_point next_deadline() const;
+  /// Timer expiry (collects unreachable records).
+  void on_deadline(time_point now);
+  /// Counters.
+  const engine_stats& stats() const noexcept { return m_stats; }
+  /// The routing table (read-only).
+  const routing_table& routes() const noexcept { return m_routes; }
+  /// Our peer id.
+  const peer_id& self() const noexcept { return m_self; }
+
+ private:
+  struct link;
+  struct publisher;
+  struct subscriber;
+  struct key_state;
+
+  link* find_link(const peer_id& peer);
+  void flood_own();
+  void flood_record(const node_record& r, const link* except);
+  void send_record(link& l, const node_record& r);
+  void pump_routing();
+  void update_declarations();
+  result<void> handle(link& l, const message& m, time_point now, std::uint64_t physical_ntp);
+  result<void> handle_record(link& l, const record_message& m, time_point now);
+  result<void> handle_push(link& l, const push& m, std::uint64_t physical_ntp);
+  void route_sample(const peer_id& source, const link* from, std::string_view key,
+                    const push& wire_sample);
+  void deliver_local(std::string_view key, const sample& s);
+  key_state& key_entry(std::string_view key);
+  const std::vector<peer_id>& targets_for(key_state& ks, const peer_id& source);
+  bool send_push(link& l, const peer_id& source, std::string_view key, const push& p);
+  std::uint64_t node_alias_for(link& l, const peer_id& node);
+  std::uint64_t key_alias_for(link& l, std::string_view key);
+  bytes& out_for(link& l);
+
+  peer_id m_self;
+  engine_sink& m_sink;
+  routing_table m_routes;
+  hlc m_clock;
+  engine_stats m_stats;
+  std::unordered_map<peer_id, std::unique_ptr<link>> m_links;
+  std::vector<link*> m_dirty;  ///< links with output to drain
+  bool m_own_dirty = false;    ///< our record changed since the last drain
+  // Local declarations.
+  std::uint64_t m_next_id = 1;
+  std::unordered_map<std::uint64_t, std::unique_ptr<subscriber>> m_subs;
+  std::unordered_map<std::uint64_t, std::unique_ptr<publisher>> m_pubs;
+  std::unordered_map<std::string, std::uint64_t> m_implicit_pubs;  ///< key -> publisher
+  keyexpr::key_index m_local_subs;                                 ///< our subscriptions, by id
+  keyexpr::key_index m_remote_subs;  ///< reachable nodes' subscriptions, by node number
+  std::unordered_map<peer_id, std::uint64_t> m_node_numbers;
+  std::unordered_map<std::uint64_t, peer_id> m_node_by_number;
+  std::uint64_t m_next_node_number = 1;
+  // Per key: matching local subscriptions and forwarding targets, valid for one generation.
+  std::unordered_map<std::string, std::unique_ptr<key_state>> m_keys;
+  std::uint64_t m_local_generation = 0;  ///< bumps when local subscriptions change
+  // Per (source, publisher): the last sequence number delivered.
+  struct seq_key {
+    peer_id source;
+    std::uint64_t publisher;
+    bool operator==(const seq_key&) const = default;
+  };
+  struct seq_hash {
+    std::size_t operator()(const seq_key& k) const noexcept {
+      return std::hash<peer_id>{}(k.source) ^ (k.publisher * 0x9e3779b97f4a7c15ULL);
+    }
+  };
+  std::unordered_map<seq_key, std::uint64_t, seq_hash> m_last_seq;
+  std::vector<peer_id> m_scratch_targets;
+};
+
+}  // namespace starling::data
+
+template <>
+struct std::is_error_code_enum<starling::data::engine_errc> : std::true_type {};

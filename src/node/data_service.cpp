@@ -1,0 +1,207 @@
+#include "node/data_service.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <chrono>
+
+#include "io/clock.hpp"
+#include "node/connection.hpp"
+
+namespace starling::node {
+
+namespace {
+
+std::uint64_t wall_ntp() {
+  return data::ntp64_from_unix(std::chrono::duration_cast<std::chrono::nanoseconds>(
+      std::chrono::system_clock::now().time_since_epoch()));
+}
+
+/// The one stream of a data link, whoever opened it.
+class data_stream final : public stream_handler {
+ public:
+  data_stream(data_service* svc, std::weak_ptr<bool> alive)
+      : m_svc(svc), m_alive(std::move(alive)) {}
+  void on_open(stream& s) override {
+    if (!live()) return s.reset();
+    m_svc->stream_open(s.peer(), s);
+  }
+  void on_data(stream& s, bytes_view data) override {
+    if (live()) m_svc->stream_data(s.peer(), s, data);
+  }
+  void on_read_closed(stream& s) override { s.close_write(); }
+  void on_closed(stream& s, std::error_code) override {
+    if (live()) m_svc->stream_closed(s.peer(), s);
+  }
+
+ private:
+  bool live() const {
+    auto a = m_alive.lock();
+    return a && *a;
+  }
+  data_service* m_svc;
+  std::weak_ptr<bool> m_alive;
+};
+
+}  // namespace
+
+struct data_service::peer_state {
+  stream* s = nullptr;
+  bool opening = false;
+  int reopen_attempts = 0;
+};
+
+data_service::data_service(host& h)
+    : m_host(h),
+      m_engine(h.id(),
+               static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                              std::chrono::system_clock::now().time_since_epoch())
+                                              .count()),
+               *this),
+      m_timer(h.context()),
+      m_alive(std::make_shared<bool>(true)) {
+  h.set_handler(std::string(data::protocol_id), [this, alive = std::weak_ptr<bool>(m_alive)] {
+    return std::make_unique<data_stream>(this, alive);
+  });
+}
+
+data_service::~data_service() {
+  *m_alive = false;
+  for (auto& [p, st] : m_peers) {
+    if (st->s) st->s->reset();
+  }
+}
+
+void data_service::on_identified(const std::shared_ptr<connection>& c, const identify::info& info) {
+  if (std::find(info.protocols.begin(), info.protocols.end(), data::protocol_id) ==
+      info.protocols.end()) {
+    return;
+  }
+  // One stream per link, opened by the node with the smaller peer id (no race to settle).
+  if (!(m_host.id() < c->peer())) return;
+  auto& st = m_peers[c->peer()];
+  if (!st) st = std::make_unique<peer_state>();
+  if (st->s || st->opening) return;
+  st->opening = true;
+  const data::peer_id peer = c->peer();
+  c->open_stream({std::string(data::protocol_id)}, std::make_unique<data_stream>(this, m_alive),
+                 [this, alive = std::weak_ptr<bool>(m_alive), peer](std::error_code ec) {
+                   auto a = alive.lock();
+                   if (!a || !*a) return;
+                   spdlog::debug("data stream to {} failed: {}", peer.to_string(), ec.message());
+                   if (auto it = m_peers.find(peer); it != m_peers.end()) {
+                     it->second->opening = false;
+                   }
+                 });
+}
+
+void data_service::stream_open(const data::peer_id& p, stream& s) {
+  auto& st = m_peers[p];
+  if (!st) st = std::make_unique<peer_state>();
+  st->opening = false;
+  if (st->s && st->s != &s) {
+    // A new stream replaces the old one (say, on a new connection): start over on it.
+    stream* old = st->s;
+    st->s = nullptr;
+    old->reset();
+    m_engine.link_down(p, io::now());
+  }
+  st->s = &s;
+  m_engine.link_up(p, io::now());
+  spdlog::info("data link up with {}", p.to_string());
+  flush();
+}
+
+void data_service::stream_data(const data::peer_id& p, stream& s, bytes_view data) {
+  auto it = m_peers.find(p);
+  if (it == m_peers.end() || it->second->s != &s) return;
+  auto r = m_engine.on_bytes(p, data, io::now(), wall_ntp());
+  if (!r) {
+    fail_link(p, r.error());
+    return;
+  }
+  flush();
+}
+
+void data_service::stream_closed(const data::peer_id& p, stream& s) {
+  auto it = m_peers.find(p);
+  if (it == m_peers.end() || it->second->s != &s) return;
+  it->second->s = nullptr;
+  m_engine.link_down(p, io::now());
+  spdlog::info("data link down with {}", p.to_string());
+  flush();
+  maybe_reopen(p);
+}
+
+void data_service::maybe_reopen(const data::peer_id& p) {
+  // The stream may have died with a duplicate connection while another one to the peer
+  // lives on: open a new stream there (a few times, not forever).
+  auto& st = m_peers[p];
+  if (!st) st = std::make_unique<peer_state>();
+  for (auto& c : m_host.connections()) {
+    if (!c->established() || c->closing() || c->peer() != p) continue;
+    if (st->reopen_attempts >= 3 || !c->identify_info()) return;
+    ++st->reopen_attempts;
+    on_identified(c, *c->identify_info());
+    return;
+  }
+}
+
+void data_service::fail_link(const data::peer_id& p, std::error_code ec) {
+  spdlog::warn("data link with {} reset: {}", p.to_string(), ec.message());
+  auto it = m_peers.find(p);
+  if (it == m_peers.end()) return;
+  peer_state& st = *it->second;
+  st.reopen_attempts = 3;  // a peer that sends garbage is not asked again on this connection
+  if (st.s) st.s->reset();
+}
+
+void data_service::flush() {
+  m_engine.drain_transmit([this](const data::peer_id& p, bytes_view frames) {
+    auto it = m_peers.find(p);
+    if (it == m_peers.end() || !it->second->s) return;
+    it->second->s->write(frames);
+  });
+  arm_timer();
+}
+
+void data_service::arm_timer() {
+  const time_point d = m_engine.next_deadline();
+  if (d == no_deadline) return;
+  m_timer.expires_at(std::chrono::steady_clock::time_point(
+      std::chrono::duration_cast<std::chrono::steady_clock::duration>(d.time_since_epoch())));
+  m_timer.async_wait([this, alive = std::weak_ptr<bool>(m_alive)](boost::system::error_code ec) {
+    auto a = alive.lock();
+    if (ec || !a || !*a) return;
+    m_engine.on_deadline(io::now());
+    flush();
+  });
+}
+
+void data_service::on_sample(std::uint64_t sub, const data::sample& s) {
+  auto it = m_subs.find(sub);
+  if (it != m_subs.end() && it->second) it->second(s);
+}
+
+result<std::uint64_t> data_service::subscribe(std::string_view expr, sample_fn fn) {
+  auto id = m_engine.declare_subscriber(expr);
+  if (!id) return id.error();
+  m_subs.emplace(*id, std::move(fn));
+  flush();
+  return *id;
+}
+
+void data_service::unsubscribe(std::uint64_t id) {
+  m_subs.erase(id);
+  m_engine.undeclare_subscriber(id);
+  flush();
+}
+
+result<void> data_service::put(std::string_view key, bytes_view payload, std::string_view encoding,
+                               bool del) {
+  auto r = m_engine.put(key, payload, encoding, wall_ntp(), del);
+  flush();
+  return r;
+}
+
+}  // namespace starling::node

@@ -1,0 +1,76 @@
+#pragma once
+/// The data layer on a running node: one `data::engine` (src/core/data/engine.hpp) wired to
+/// the host's connections. A data link is one `/starling/data/1` stream per peer, both ways;
+/// of two identified peers that serve the protocol, the one with the smaller peer id opens it.
+/// Local applications (the control socket, the embedded C++ API) subscribe and publish through this
+/// class. Everything runs on the network thread.
+
+#include <boost/asio/steady_timer.hpp>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <unordered_map>
+
+#include "core/data/engine.hpp"
+#include "node/host.hpp"
+
+namespace starling::node {
+
+/// A sample handed to a local subscriber; views valid during the call only.
+using sample_fn = std::function<void(const data::sample&)>;
+
+/// Counters shown by `starling status`.
+struct data_service_stats {
+  std::uint64_t links_up = 0;
+  std::uint64_t links_failed = 0;  ///< data streams reset for a protocol error
+};
+
+class data_service final : data::engine_sink {
+ public:
+  /// Registers the inbound handler of `/starling/data/1` on `h`.
+  explicit data_service(host& h);
+  ~data_service() override;
+  data_service(const data_service&) = delete;
+  data_service& operator=(const data_service&) = delete;
+
+  /// The host identified `c`'s peer: opens our data stream when the peer serves the protocol
+  /// and has no data link yet.
+  void on_identified(const std::shared_ptr<connection>& c, const identify::info& info);
+
+  /// Subscribes `fn` to `expr`. Errors: those of engine::declare_subscriber.
+  result<std::uint64_t> subscribe(std::string_view expr, sample_fn fn);
+  /// Ends a subscription (unknown ids are ignored).
+  void unsubscribe(std::uint64_t id);
+  /// Publishes (or deletes) `key`. Errors: those of engine::put.
+  result<void> put(std::string_view key, bytes_view payload, std::string_view encoding,
+                   bool del = false);
+
+  /// The engine (read-only: stats, routes).
+  const data::engine& engine() const noexcept { return m_engine; }
+  /// Peers with a data link up.
+  std::vector<data::peer_id> links() const { return m_engine.links(); }
+
+  struct peer_state;  ///< internal
+
+  /// Internal, for the stream handlers.
+  void stream_open(const data::peer_id& p, stream& s);
+  void stream_data(const data::peer_id& p, stream& s, bytes_view data);
+  void stream_closed(const data::peer_id& p, stream& s);
+
+ private:
+  void on_sample(std::uint64_t sub, const data::sample& s) override;
+  void flush();
+  void arm_timer();
+  void fail_link(const data::peer_id& p, std::error_code ec);
+  void maybe_reopen(const data::peer_id& p);
+
+  host& m_host;
+  data::engine m_engine;
+  std::unordered_map<data::peer_id, std::unique_ptr<peer_state>> m_peers;
+  std::unordered_map<std::uint64_t, sample_fn> m_subs;
+  boost::asio::steady_timer m_timer;
+  std::shared_ptr<bool> m_alive;
+};
+
+}  // namespace starling::node

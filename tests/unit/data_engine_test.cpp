@@ -1,0 +1,204 @@
+// The data engine with its links wired back to back in memory: samples cross one and two
+// hops to matching subscribers only, local subscribers get local puts, and bad input from a
+// neighbour is refused with its reason.
+#include <gtest/gtest.h>
+
+#include <map>
+
+#include "core/data/engine.hpp"
+
+using namespace starling;
+using namespace starling::data;
+
+namespace {
+
+peer_id make_id(std::uint8_t n) {
+  bytes key(36, 0);
+  key[0] = 0x08;
+  key[1] = 0x01;
+  key[2] = 0x12;
+  key[3] = 0x20;
+  key[4] = n;
+  return *peer_id::from_encoded_public_key(key);
+}
+
+struct recorder final : engine_sink {
+  struct got {
+    std::uint64_t sub;
+    std::string key, payload, encoding;
+    bool del;
+    std::uint64_t seq;
+  };
+  std::vector<got> samples;
+  void on_sample(std::uint64_t sub, const sample& s) override {
+    samples.push_back({sub, std::string(s.key), std::string(as_chars(s.payload)),
+                       std::string(s.encoding), s.del, s.seq});
+  }
+};
+
+constexpr std::uint64_t ntp = std::uint64_t{3'900'000'000} << 32;
+
+/// Engines joined by in-memory links; pump() moves bytes until all are quiet.
+struct mesh {
+  std::vector<peer_id> ids;
+  std::vector<recorder> sinks;
+  std::vector<std::unique_ptr<engine>> engines;
+  time_point now{};
+  explicit mesh(std::size_t n) : sinks(n) {
+    for (std::size_t i = 0; i < n; ++i) {
+      ids.push_back(make_id(static_cast<std::uint8_t>(i + 1)));
+      engines.push_back(std::make_unique<engine>(ids.back(), 1, sinks[i]));
+    }
+  }
+  std::size_t index(const peer_id& p) const {
+    return static_cast<std::size_t>(std::find(ids.begin(), ids.end(), p) - ids.begin());
+  }
+  void link(std::size_t a, std::size_t b) {
+    engines[a]->link_up(ids[b], now);
+    engines[b]->link_up(ids[a], now);
+    pump();
+  }
+  void pump() {
+    for (bool busy = true; busy;) {
+      busy = false;
+      for (std::size_t i = 0; i < engines.size(); ++i) {
+        std::vector<std::pair<std::size_t, bytes>> out;
+        engines[i]->drain_transmit([&](const peer_id& p, bytes_view b) {
+          out.emplace_back(index(p), bytes(b.begin(), b.end()));
+        });
+        for (auto& [to, b] : out) {
+          busy = true;
+          auto r = engines[to]->on_bytes(ids[i], b, now, ntp);
+          ASSERT_TRUE(r) << r.error().message();
+        }
+      }
+    }
+  }
+};
+
+}  // namespace
+
+TEST(DataEngine, SamplesCrossTwoHopsToMatchingSubscribersOnly) {
+  mesh m(3);  // 0 - 1 - 2
+  m.link(0, 1);
+  m.link(1, 2);
+  auto s2 = m.engines[2]->declare_subscriber("home/*/temp");
+  auto s2b = m.engines[2]->declare_subscriber("home/**");
+  auto s1 = m.engines[1]->declare_subscriber("office/**");
+  ASSERT_TRUE(s2 && s2b && s1);
+  m.pump();
+  EXPECT_TRUE(m.engines[0]->routes().reachable(m.ids[2]));
+  EXPECT_EQ(m.engines[0]->routes().next_hop(m.ids[2]), m.ids[1]);
+
+  ASSERT_TRUE(m.engines[0]->put("home/kitchen/temp", as_bytes("21.5"), "text/plain", ntp));
+  ASSERT_TRUE(m.engines[0]->put("home/kitchen/light", as_bytes("on"), "", ntp));
+  m.pump();
+  ASSERT_EQ(m.sinks[2].samples.size(), 3u);
+  EXPECT_EQ(m.sinks[2].samples[0].key, "home/kitchen/temp");
+  EXPECT_EQ(m.sinks[2].samples[0].payload, "21.5");
+  EXPECT_EQ(m.sinks[2].samples[0].encoding, "text/plain");
+  EXPECT_EQ(m.sinks[2].samples[2].key, "home/kitchen/light");
+  EXPECT_TRUE(m.sinks[1].samples.empty());  // the relay's own subscription does not match
+  EXPECT_EQ(m.engines[1]->stats().samples_forwarded, 2u);
+  EXPECT_EQ(m.engines[0]->stats().samples_forwarded, 2u);
+
+  // Nobody subscribes to office/**-matching keys but node 1: node 2 is not sent them.
+  ASSERT_TRUE(m.engines[0]->put("office/door", as_bytes("open"), "", ntp));
+  m.pump();
+  ASSERT_EQ(m.sinks[1].samples.size(), 1u);
+  EXPECT_EQ(m.engines[1]->stats().samples_forwarded, 2u);
+  EXPECT_EQ(m.sinks[2].samples.size(), 3u);
+
+  // After undeclaring, the samples stop at the source.
+  m.engines[2]->undeclare_subscriber(*s2);
+  m.engines[2]->undeclare_subscriber(*s2b);
+  m.pump();
+  ASSERT_TRUE(m.engines[0]->put("home/kitchen/temp", as_bytes("22"), "", ntp));
+  m.pump();
+  EXPECT_EQ(m.sinks[2].samples.size(), 3u);
+  EXPECT_EQ(m.engines[0]->stats().samples_forwarded, 3u);
+}
+
+TEST(DataEngine, LocalSubscribersGetLocalPutsAndDeletes) {
+  mesh m(1);
+  auto s = m.engines[0]->declare_subscriber("a/**");
+  ASSERT_TRUE(s);
+  ASSERT_TRUE(m.engines[0]->put("a/b", as_bytes("1"), "", ntp));
+  ASSERT_TRUE(m.engines[0]->put("a/b", {}, "", ntp, true));
+  ASSERT_EQ(m.sinks[0].samples.size(), 2u);
+  EXPECT_FALSE(m.sinks[0].samples[0].del);
+  EXPECT_TRUE(m.sinks[0].samples[1].del);
+  EXPECT_EQ(m.sinks[0].samples[1].seq, 2u);
+}
+
+TEST(DataEngine, BadLocalInputIsRefusedWithAReason) {
+  mesh m(1);
+  auto& e = *m.engines[0];
+  auto bad = e.declare_subscriber("home//temp");
+  ASSERT_FALSE(bad);
+  auto wild = e.put("home/*/temp", as_bytes("x"), "", ntp);
+  ASSERT_FALSE(wild);
+  EXPECT_EQ(wild.error(), make_error_code(engine_errc::not_a_key));
+  EXPECT_EQ(e.put(99, as_bytes("x"), ntp).error(), make_error_code(engine_errc::unknown_publisher));
+  const bytes big(max_payload + 1, 1);
+  EXPECT_EQ(e.put("a", big, "", ntp).error(), make_error_code(errc::payload_too_large));
+}
+
+TEST(DataEngine, BadNeighbourInputIsRefused) {
+  mesh m(2);
+  m.engines[0]->link_up(m.ids[1], m.now);
+  // Not starting with hello.
+  frame_writer w;
+  w.begin();
+  ASSERT_TRUE(encode(heartbeat{0, 1, 1, 1}, w.body()));
+  ASSERT_TRUE(w.finish());
+  auto r = m.engines[0]->on_bytes(m.ids[1], w.frame(), m.now, ntp);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error(), make_error_code(engine_errc::no_hello));
+
+  // A hello that names another node.
+  m.engines[0]->link_up(m.ids[1], m.now);  // reset
+  w.begin();
+  ASSERT_TRUE(encode(hello{1, m.ids[0].bytes(), 0, max_frame}, w.body()));
+  ASSERT_TRUE(w.finish());
+  r = m.engines[0]->on_bytes(m.ids[1], w.frame(), m.now, ntp);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error(), make_error_code(engine_errc::bad_hello));
+
+  // A push that uses a key alias never declared.
+  m.engines[0]->link_up(m.ids[1], m.now);
+  w.begin();
+  ASSERT_TRUE(encode(hello{1, m.ids[1].bytes(), 0, max_frame}, w.body()));
+  push p;
+  p.key = 5;
+  ASSERT_TRUE(encode(p, w.body()));
+  ASSERT_TRUE(w.finish());
+  r = m.engines[0]->on_bytes(m.ids[1], w.frame(), m.now, ntp);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error(), make_error_code(engine_errc::unknown_alias));
+
+  // A key alias that is not a valid key.
+  m.engines[0]->link_up(m.ids[1], m.now);
+  w.begin();
+  ASSERT_TRUE(encode(hello{1, m.ids[1].bytes(), 0, max_frame}, w.body()));
+  ASSERT_TRUE(encode(key_alias{1, "a//b"}, w.body()));
+  ASSERT_TRUE(w.finish());
+  r = m.engines[0]->on_bytes(m.ids[1], w.frame(), m.now, ntp);
+  ASSERT_FALSE(r);
+  EXPECT_GE(m.engines[0]->stats().protocol_errors, 4u);
+  // Unknown peer.
+  EXPECT_EQ(m.engines[0]->on_bytes(make_id(77), w.frame(), m.now, ntp).error(),
+            make_error_code(engine_errc::unknown_link));
+}
+
+TEST(DataEngine, SamplesStampedTooFarAheadAreRefused) {
+  mesh m(2);
+  m.link(0, 1);
+  ASSERT_TRUE(m.engines[1]->declare_subscriber("**"));
+  m.pump();
+  // Node 0's clock is 10 s ahead of node 1's.
+  ASSERT_TRUE(m.engines[0]->put("a", as_bytes("x"), "", ntp + (std::uint64_t{10} << 32)));
+  m.pump();
+  EXPECT_TRUE(m.sinks[1].samples.empty());
+  EXPECT_EQ(m.engines[1]->stats().clock_refused, 1u);
+}
