@@ -271,9 +271,7 @@ void daemon::arm_timer() {
     m_timer.cancel();
     return;
   }
-  m_timer.expires_at(std::chrono::time_point_cast<asio::steady_timer::duration>(at));
-  m_timer.async_wait([this, alive = m_alive](boost::system::error_code ec) {
-    if (ec || !*alive) return;
+  m_timer.schedule_at(at, [this] {
     m_timer_at = no_deadline;
     pump();
   });
@@ -439,11 +437,7 @@ std::vector<pex::peer_record> daemon::pex_list(const std::string& asker) const {
 }
 
 void daemon::schedule_pex(std::chrono::milliseconds after) {
-  m_pex_timer.expires_after(after);
-  m_pex_timer.async_wait([this, alive = m_alive](boost::system::error_code ec) {
-    if (ec || !*alive) return;
-    pex_round();
-  });
+  m_pex_timer.schedule(after, [this] { pex_round(); });
 }
 
 void daemon::pex_round() {
@@ -468,9 +462,7 @@ void daemon::mark_dirty(const std::string& peer_id) {
 
 void daemon::schedule_flush() {
   if (!m_store) return;
-  m_flush_timer.expires_after(m_cfg.store_flush_interval);
-  m_flush_timer.async_wait([this, alive = m_alive](boost::system::error_code ec) {
-    if (ec || !*alive) return;
+  m_flush_timer.schedule(m_cfg.store_flush_interval, [this] {
     flush_store();
     schedule_flush();
   });

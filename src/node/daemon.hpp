@@ -6,7 +6,6 @@
 /// thread; the daemon owns the glue, each piece keeps its own rules.
 
 #include <boost/asio/io_context.hpp>
-#include <boost/asio/steady_timer.hpp>
 #include <chrono>
 #include <filesystem>
 #include <functional>
@@ -21,6 +20,7 @@
 #include "core/pex/pex.hpp"
 #include "node/host.hpp"
 #include "node/mdns_service.hpp"
+#include "node/timer.hpp"
 
 namespace starling::node {
 
@@ -119,9 +119,9 @@ private:
   std::unique_ptr<mdns_service> m_mdns;
   std::unique_ptr<peer_store> m_store;
   std::unique_ptr<control_server> m_control;
-  boost::asio::steady_timer m_timer;
-  boost::asio::steady_timer m_pex_timer;
-  boost::asio::steady_timer m_flush_timer;
+  timer m_timer;
+  timer m_pex_timer;
+  timer m_flush_timer;
   time_point m_timer_at = no_deadline;
   std::size_t m_pex_step = 0;
   std::set<std::string> m_dirty;

@@ -57,7 +57,7 @@ struct host::listener {
 
 host::host(asio::io_context& ctx, const crypto::ed25519_keypair& identity, host_config cfg)
     : m_ctx(ctx), m_identity(identity), m_cfg(std::move(cfg)),
-      m_id(multiformats::peer_id::from_public_key(identity.pub)) {
+      m_id(multiformats::peer_id::from_public_key(identity.pub)), m_shutdown_timer(ctx) {
   register_default_services(*this);
 }
 
@@ -492,9 +492,10 @@ void host::shutdown(std::function<void()> done, std::chrono::milliseconds grace)
   }
   m_shutdown_done = std::move(done);
   for (auto& c : std::vector(m_conns)) c->close();
-  auto timer = std::make_shared<asio::steady_timer>(m_ctx, grace);
-  timer->async_wait([this, timer](boost::system::error_code ec) {
-    if (ec || !m_shutdown_done) return;
+  // A member timer, not a free-standing one capturing `this`: the host may be destroyed
+  // before the grace period ends (every connection closed in time), and then nothing runs.
+  m_shutdown_timer.schedule(grace, [this] {
+    if (!m_shutdown_done) return;
     for (auto& c : std::vector(m_conns)) c->abort({});
     if (m_shutdown_done) {
       auto f = std::move(m_shutdown_done);

@@ -18,6 +18,7 @@
 #include "io/tcp_driver.hpp"
 #include "node/connection.hpp"
 #include "node/metrics.hpp"
+#include "node/timer.hpp"
 
 namespace starling::node {
 
@@ -197,6 +198,8 @@ private:
   node::metrics m_metrics;
   bool m_shutting_down = false;
   std::function<void()> m_shutdown_done;
+  /// Ends shutdown() after its grace period.
+  timer m_shutdown_timer;
 };
 
 /// The identify record this host sends to `c`'s peer.

@@ -2,11 +2,11 @@
 
 #include <array>
 
-#include <boost/asio/steady_timer.hpp>
 #include <spdlog/spdlog.h>
 
 #include "io/clock.hpp"
 #include "node/host.hpp"
+#include "node/timer.hpp"
 
 namespace starling::node {
 
@@ -21,17 +21,12 @@ namespace {
 /// the echo (its stream closes the readable end before it can put the record back).
 class identify_server final : public stream_handler {
 public:
-  explicit identify_server(host& h)
-      : m_host(h), m_timer(h.context()), m_alive(std::make_shared<bool>(true)) {}
-  ~identify_server() override { *m_alive = false; }
+  explicit identify_server(host& h) : m_host(h), m_timer(h.context()) {}
   void on_open(stream& s) override {
     s.write(identify::encode(make_identify_info(m_host, s.conn())));
     m_stream = &s;
-    m_timer.expires_after(identify_fin_delay);
-    m_timer.async_wait([this, alive = std::weak_ptr<bool>(m_alive)](boost::system::error_code ec) {
-      auto a = alive.lock();
-      if (ec || !a || !*a || !m_stream) return;
-      m_stream->close_write();
+    m_timer.schedule(identify_fin_delay, [this] {
+      if (m_stream) m_stream->close_write();
     });
   }
   void on_data(stream&, bytes_view) override {}  // the dialer sends nothing; ignore
@@ -44,8 +39,7 @@ public:
 private:
   static constexpr std::chrono::milliseconds identify_fin_delay{20};
   host& m_host;
-  boost::asio::steady_timer m_timer;
-  std::shared_ptr<bool> m_alive;
+  timer m_timer;
   stream* m_stream = nullptr;
 };
 
@@ -122,9 +116,7 @@ public:
   ping_client(host& h, ping_options o, std::function<void(int, result<clock_duration>)> on_reply,
               std::function<void()> on_done)
       : m_host(h), m_opts(o), m_core(o.timeout), m_timer(h.context()),
-        m_on_reply(std::move(on_reply)), m_on_done(std::move(on_done)),
-        m_alive(std::make_shared<bool>(true)) {}
-  ~ping_client() override { *m_alive = false; }
+        m_on_reply(std::move(on_reply)), m_on_done(std::move(on_done)) {}
 
   void on_open(stream& s) override {
     m_stream = &s;
@@ -142,7 +134,7 @@ public:
         finish();
         return;
       }
-      wait_then(m_opts.interval, [this] { send_one(); });
+      m_timer.schedule(m_opts.interval, [this] { send_one(); });
     }
   }
   void on_closed(stream&, std::error_code ec) override {
@@ -171,13 +163,7 @@ private:
     m_stream->write(m_buf);
   }
   void arm_timeout(time_point at) {
-    m_timer.expires_at(std::chrono::steady_clock::time_point(
-        std::chrono::duration_cast<std::chrono::steady_clock::duration>(at.time_since_epoch())));
-    m_timer.async_wait([this, alive = std::weak_ptr<bool>(m_alive)](boost::system::error_code ec) {
-      auto a = alive.lock();
-      if (ec || !a || !*a) return;
-      check_timeout();
-    });
+    m_timer.schedule_at(at, [this] { check_timeout(); });
   }
   void check_timeout() {
     if (auto r = m_core.on_deadline(io::now()); !r) {
@@ -186,15 +172,6 @@ private:
       return;
     }
     if (const auto at = m_core.next_deadline(); at != no_deadline) arm_timeout(at);
-  }
-  template <class F>
-  void wait_then(std::chrono::milliseconds d, F f) {
-    m_timer.expires_after(d);
-    m_timer.async_wait([alive = std::weak_ptr<bool>(m_alive), f](boost::system::error_code ec) {
-      auto a = alive.lock();
-      if (ec || !a || !*a) return;
-      f();
-    });
   }
   void fail(std::error_code ec) {
     if (m_done) return;
@@ -212,10 +189,9 @@ private:
   host& m_host;
   ping_options m_opts;
   ping::client m_core;
-  boost::asio::steady_timer m_timer;
+  timer m_timer;
   std::function<void(int, result<clock_duration>)> m_on_reply;
   std::function<void()> m_on_done;
-  std::shared_ptr<bool> m_alive;
   stream* m_stream = nullptr;
   bytes m_buf;
   int m_seq = 0;
@@ -272,8 +248,7 @@ public:
   perf_client(host& h, std::uint64_t up, std::uint64_t down, std::function<void(const perf::report&)> on_report,
               std::function<void(std::error_code)> on_done)
       : m_core(up, down, io::now()), m_timer(h.context()), m_on_report(std::move(on_report)),
-        m_on_done(std::move(on_done)), m_alive(std::make_shared<bool>(true)) {}
-  ~perf_client() override { *m_alive = false; }
+        m_on_done(std::move(on_done)) {}
 
   void on_open(stream& s) override {
     m_stream = &s;
@@ -316,11 +291,7 @@ private:
   void arm() {
     const auto at = m_core.next_deadline();
     if (at == no_deadline || m_finished) return;
-    m_timer.expires_at(std::chrono::steady_clock::time_point(
-        std::chrono::duration_cast<std::chrono::steady_clock::duration>(at.time_since_epoch())));
-    m_timer.async_wait([this, alive = std::weak_ptr<bool>(m_alive)](boost::system::error_code ec) {
-      auto a = alive.lock();
-      if (ec || !a || !*a) return;
+    m_timer.schedule_at(at, [this] {
       m_core.on_deadline(io::now());
       drain();
       arm();
@@ -334,10 +305,9 @@ private:
   }
 
   perf::client m_core;
-  boost::asio::steady_timer m_timer;
+  timer m_timer;
   std::function<void(const perf::report&)> m_on_report;
   std::function<void(std::error_code)> m_on_done;
-  std::shared_ptr<bool> m_alive;
   stream* m_stream = nullptr;
   bytes m_buf;
   bool m_header_written = false;
