@@ -65,7 +65,7 @@ int main(int argc, char** argv) {
   std::function<void()> dial_more = [&] {
     while (started < count && started - identified - failed < in_flight_max) {
       auto& h = *hosts.emplace_back(std::make_unique<node::host>(ctx, crypto::ed25519_generate(rng), cfg));
-      node::register_default_services(h);
+      node::register_ping_service(h);  // as `starling node` does (the host serves identify itself)
       h.on_event([&](const node::host_event& e) {
         if (std::holds_alternative<node::peer_identified>(e)) {
           ++identified;

@@ -33,7 +33,7 @@ int main(int argc, char** argv) {
   boost::asio::io_context ctx;
   crypto::system_rng rng;
   node::host h(ctx, crypto::ed25519_generate(rng));
-  node::register_default_services(h);
+  node::register_ping_service(h);  // as `starling node` does (the host serves identify itself)
 
   std::vector<double> latency_ms;
   int done = 0;

@@ -52,7 +52,7 @@ struct client_result {
 void run_server(asio::io_context& ctx, std::promise<server_side>& ready) {
   crypto::system_rng rng;
   node::host h(ctx, crypto::ed25519_generate(rng));
-  node::register_default_services(h);
+  node::register_ping_service(h);
   auto listen = multiformats::multiaddr::parse("/ip4/127.0.0.1/tcp/0");
   auto bound = listen ? h.listen(*listen) : result<multiformats::multiaddr>(listen.error());
   if (!bound) {

@@ -3,7 +3,8 @@
 # usage: scripts/bench.sh [BUILD_DIR]     (default build/dev; needs the targets starling,
 #        aead_bench, tcp_pingpong, ping_latency, conn_setup, conn_memory; iperf3 and node
 #        optional)
-# Env: RUNS (default 5) transfers per direction, BYTES (default 268435456) per transfer.
+# Env: RUNS (default 5) transfers per direction, BYTES (default 268435456) per transfer (at
+#      most 1073741824: a node serves at most 1 GiB per perf request).
 # Everything it starts listens on 127.0.0.1 and is killed on exit.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -24,20 +25,21 @@ trap cleanup EXIT INT TERM
 median() { sort -g | awk '{a[NR]=$1} END {if (NR == 0) print "nan"; else if (NR % 2) print a[(NR+1)/2]; else print (a[NR/2]+a[NR/2+1])/2}'; }
 rss_kib() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
 
-# start_node NAME -> sets NODE_PID, NODE_ADDR
+# start_node NAME [FLAGS...] -> sets NODE_PID, NODE_ADDR
 start_node() {
-  "$STARLING" node --data-dir "$TMP/$1" --listen /ip4/127.0.0.1/tcp/0 --no-mdns >"$TMP/$1.out" 2>"$TMP/$1.err" &
+  local name=$1; shift
+  "$STARLING" node --data-dir "$TMP/$name" --listen /ip4/127.0.0.1/tcp/0 --no-mdns "$@" >"$TMP/$name.out" 2>"$TMP/$name.err" &
   NODE_PID=$!
   PIDS+=("$NODE_PID")
-  for _ in $(seq 100); do grep -q '/tcp/' "$TMP/$1.out" && break; sleep 0.05; done
-  NODE_ADDR=$(grep '/tcp/' "$TMP/$1.out" | head -1)
-  [ -n "$NODE_ADDR" ] || { echo "bench: node $1 did not start" >&2; cat "$TMP/$1.err" >&2; exit 1; }
+  for _ in $(seq 100); do grep -q '/tcp/' "$TMP/$name.out" && break; sleep 0.05; done
+  NODE_ADDR=$(grep '/tcp/' "$TMP/$name.out" | head -1)
+  [ -n "$NODE_ADDR" ] || { echo "bench: node $name did not start" >&2; cat "$TMP/$name.err" >&2; exit 1; }
 }
 
 echo "== Starling benchmarks ($(date -u +%FT%TZ), $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg))" >&2
 
 # --- memory of an idle node (before any traffic) ---
-start_node perfnode
+start_node perfnode --serve-perf
 sleep 1
 IDLE_RSS=$(rss_kib "$NODE_PID")
 PERF_PID=$NODE_PID

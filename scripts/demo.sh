@@ -42,7 +42,7 @@ declare -A id addr
 echo
 echo "${bold}Starling demo: three nodes on 127.0.0.1${reset}"
 start_node A
-start_node B --bootstrap "${addr[A]}"
+start_node B --bootstrap "${addr[A]}" --serve-perf
 start_node C --bootstrap "${addr[A]}" --bootstrap "${addr[B]}"
 for n in A B C; do
   printf "  node %s  %s\n          %s\n" "$n" "${id[$n]}" "${dim}${addr[$n]}${reset}"

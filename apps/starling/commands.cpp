@@ -150,6 +150,7 @@ int run_node(const node_options& opts) {
   }
   node::daemon_config dc;
   apply_config(file, o, dc);
+  dc.serve_perf = o.serve_perf;
   node::apply_dead_peer_timeout(dc.host, dc.dead_peer_timeout);
   dc.host.handshake_timeout = std::chrono::milliseconds(5000);
   if (o.listen.empty()) o.listen = {"/ip4/0.0.0.0/tcp/4001"};

@@ -19,6 +19,7 @@ struct node_options {
   bool no_mdns = false;
   std::optional<std::size_t> max_connections;
   std::optional<long> dead_peer_timeout_ms;
+  bool serve_perf = false;
 };
 
 struct ping_options {

@@ -41,6 +41,9 @@ int main(int argc, char** argv) {
   node_cmd->add_option("--dead-peer-timeout", node_opts.dead_peer_timeout_ms,
                        "milliseconds after which a silent peer is dropped (default 3000; 0 disables keep-alive)")
       ->check(CLI::Range(0, 3600000));
+  node_cmd->add_flag(
+      "--serve-perf", node_opts.serve_perf,
+      "serve /perf/1.0.0 throughput tests to any peer (at most 1 GiB per request; default off)");
 
   std::string id_dir;
   auto* id_cmd = app.add_subcommand("id", "print this node's peer id (creating the identity if needed)");

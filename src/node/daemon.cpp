@@ -140,6 +140,8 @@ result<void> daemon::init(std::string& error) {
       return r.error();
     }
   }
+  register_ping_service(*m_host);
+  if (m_cfg.serve_perf) register_perf_service(*m_host, m_cfg.perf_limits);
   m_host->set_handler(std::string(pex::protocol_id),
                       make_pex_server([this](const std::string& asker) { return pex_list(asker); }));
   m_host->on_event([this](const host_event& e) { on_host_event(e); });

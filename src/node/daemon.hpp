@@ -20,6 +20,7 @@
 #include "core/pex/pex.hpp"
 #include "node/host.hpp"
 #include "node/mdns_service.hpp"
+#include "node/services.hpp"
 #include "node/timer.hpp"
 
 namespace starling::node {
@@ -57,6 +58,11 @@ struct daemon_config {
   std::chrono::milliseconds store_flush_interval{3000};
   bool use_peer_store = true;
   bool use_control_socket = true;
+  /// Serve /perf/1.0.0 (`starling node --serve-perf`). Off by default: a perf server sends
+  /// data to any peer that asks. Ping is always served.
+  bool serve_perf = false;
+  /// What the perf server agrees to send per request, when it is on.
+  perf_server_limits perf_limits;
 };
 
 /// Turns a dead-peer time into the host's keep-alive settings.

@@ -58,7 +58,7 @@ struct host::listener {
 host::host(asio::io_context& ctx, const crypto::ed25519_keypair& identity, host_config cfg)
     : m_ctx(ctx), m_identity(identity), m_cfg(std::move(cfg)),
       m_id(multiformats::peer_id::from_public_key(identity.pub)), m_shutdown_timer(ctx) {
-  register_default_services(*this);
+  register_identify_services(*this);
 }
 
 host::~host() {

@@ -1,6 +1,7 @@
 #pragma once
 /// The node's network side: listeners, dialing, the connection table with its limits, and
-/// the protocols every node serves (identify, identify push, ping, perf).
+/// identify (and identify push), which every host serves. Other protocols, ping and perf
+/// included, are registered by whoever wants them (set_handler, node/services.hpp).
 
 #include <boost/asio/io_context.hpp>
 #include <chrono>
@@ -158,7 +159,7 @@ public:
 
 private:
   friend class connection;
-  friend void register_default_services(host&);
+  friend void register_identify_services(host&);
   struct listener;
   struct multi_dial;
   void multi_dial_next(const std::shared_ptr<multi_dial>& d);

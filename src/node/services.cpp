@@ -223,8 +223,15 @@ void write_zeros(stream& s, Take take) {
 
 class perf_server final : public stream_handler {
 public:
+  explicit perf_server(const perf_server_limits& limits) : m_max(limits.max_bytes), m_core(limits.max_bytes) {}
   void on_data(stream& s, bytes_view data) override {
-    if (auto r = m_core.feed(data); !r) s.reset();
+    if (auto r = m_core.feed(data); !r) {
+      if (r.error() == perf::errc::request_too_large) {
+        spdlog::info("perf: refused {} bytes to {} (this node sends at most {} per request)", m_core.requested(),
+                     s.peer().to_string(), m_max);
+      }
+      s.reset();
+    }
   }
   void on_read_closed(stream& s) override {
     if (auto r = m_core.on_eof(); !r) {
@@ -240,6 +247,7 @@ private:
     write_zeros(s, [this](std::size_t max) { return m_core.take(max); });
     if (m_core.is_done() && !s.write_closed()) s.close_write();
   }
+  std::uint64_t m_max;
   perf::server m_core;
 };
 
@@ -337,7 +345,7 @@ std::unique_ptr<stream_handler> make_perf_client(host& h, std::uint64_t upload, 
   return std::make_unique<perf_client>(h, upload, download, std::move(on_report), std::move(on_done));
 }
 
-void register_default_services(host& h) {
+void register_identify_services(host& h) {
   h.set_handler(std::string(identify::protocol_id), [&h] { return std::make_unique<identify_server>(h); });
   h.set_handler(std::string(identify::push_protocol_id), [&h] {
     return make_identify_reader([&h](stream& s, result<identify::info> r) {
@@ -348,8 +356,14 @@ void register_default_services(host& h) {
       h.identify_received(s.conn(), std::move(*r));
     });
   });
+}
+
+void register_ping_service(host& h) {
   h.set_handler(std::string(ping::protocol_id), [] { return std::make_unique<ping_server>(); });
-  h.set_handler(std::string(perf::protocol_id), [] { return std::make_unique<perf_server>(); });
+}
+
+void register_perf_service(host& h, perf_server_limits limits) {
+  h.set_handler(std::string(perf::protocol_id), [limits] { return std::make_unique<perf_server>(limits); });
 }
 
 }  // namespace starling::node

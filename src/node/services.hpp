@@ -1,7 +1,9 @@
 #pragma once
-/// Stream handlers for the protocols every node serves and the clients the CLI uses.
+/// Stream handlers: identify (every host serves it), the ping and perf servers (registered by
+/// whoever wants them), and the clients the CLI uses.
 
 #include <chrono>
+#include <cstdint>
 #include <functional>
 #include <memory>
 
@@ -14,8 +16,28 @@ namespace starling::node {
 
 class host;
 
-/// Registers identify, identify push, ping and perf servers on `h`.
-void register_default_services(host& h);
+/// Registers the identify and identify push servers on `h`. The host's constructor calls
+/// it: identify is part of every connection, not a service to opt into.
+void register_identify_services(host& h);
+
+/// Registers the /ipfs/ping/1.0.0 server on `h` (`starling node` serves it; js-libp2p's
+/// connection monitor pings every connection with it).
+void register_ping_service(host& h);
+
+/// What a perf server agrees to do for one request.
+struct perf_server_limits {
+  /// Most bytes sent back for one /perf/1.0.0 request. A larger request is refused as soon as
+  /// its 8-byte header arrives: the stream is reset (the client sees "stream reset by peer")
+  /// and the refusal is logged. The default, 1 GiB, is a few seconds of loopback or a gigabit
+  /// LAN and about 90 s of a 100 Mbit/s link: enough for a measurement, not for keeping a
+  /// device's uplink busy for hours (the protocol's own cap is 1 TiB).
+  std::uint64_t max_bytes = std::uint64_t{1} << 30;
+};
+
+/// Registers the /perf/1.0.0 server on `h`. Nothing registers it by default: a node that
+/// serves perf sends data to any peer that asks, so it is opt-in (`starling node --serve-perf`,
+/// daemon_config::serve_perf).
+void register_perf_service(host& h, perf_server_limits limits = {});
 
 /// Reads a peer's identify record (outbound /ipfs/id/1.0.0, inbound push); `done` gets the
 /// merged record or the error.

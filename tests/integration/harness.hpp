@@ -92,10 +92,12 @@ private:
   bool m_close_after;
 };
 
-/// One host plus what it reported.
+/// One host plus what it reported. It serves ping, perf, echo and sink besides identify.
 struct test_node {
   test_node(asio::io_context& ctx, node::host_config cfg = quiet_config(), std::uint64_t seed = 0)
       : events(), h(ctx, make_identity(seed), cfg) {
+    node::register_ping_service(h);
+    node::register_perf_service(h);
     h.set_handler(echo_protocol, [] { return std::make_unique<echo_handler>(); });
     h.set_handler(sink_protocol, [] { return std::make_unique<sink_handler>(); });
     h.on_event([this](const node::host_event& e) { events.push_back(e); });

@@ -351,16 +351,18 @@ private:
   int m_next_id = 0;
 };
 
-/// `starling node` as a subprocess on 127.0.0.1 with a fresh data directory.
+/// `starling node` as a subprocess on 127.0.0.1 with a fresh data directory (`serve_perf`
+/// adds --serve-perf).
 class starling_node_process {
 public:
-  starling_node_process(asio::io_context& ctx, bool early_muxer) : m_ctx(ctx) {
+  starling_node_process(asio::io_context& ctx, bool early_muxer, bool serve_perf = false) : m_ctx(ctx) {
     char tmpl[] = "/tmp/starling-interop-XXXXXX";
     if (!::mkdtemp(tmpl)) throw std::runtime_error("mkdtemp failed");
     m_dir = tmpl;
     std::vector<std::string> argv = {starling_binary().string(), "node", "--data-dir", m_dir.string(),
                                      "--listen", "/ip4/127.0.0.1/tcp/0", "--no-mdns"};
     if (!early_muxer) argv.push_back("--no-early-muxer");
+    if (serve_perf) argv.push_back("--serve-perf");
     m_proc = std::make_unique<child_process>(ctx, argv, std::filesystem::path(), false);
   }
   ~starling_node_process() {
@@ -404,6 +406,7 @@ inline cli_result run_starling_cli(asio::io_context& ctx, std::vector<std::strin
 }
 
 /// An in-process node::host listening on 127.0.0.1 (ephemeral port), recording its events.
+/// It serves ping and perf besides identify.
 class test_host {
 public:
   explicit test_host(asio::io_context& ctx, node::host_config cfg = default_config()) {
@@ -411,6 +414,8 @@ public:
     if (const char* lvl = std::getenv("STARLING_LOG")) spdlog::set_level(spdlog::level::from_str(lvl));
     crypto::system_rng rng;
     m_host = std::make_unique<node::host>(ctx, crypto::ed25519_generate(rng), cfg);
+    node::register_ping_service(*m_host);
+    node::register_perf_service(*m_host);
     m_host->on_event([this](const node::host_event& e) { m_events.push_back(e); });
     auto a = m_host->listen(*multiaddr::parse("/ip4/127.0.0.1/tcp/0"));
     EXPECT_TRUE(a.has_value());

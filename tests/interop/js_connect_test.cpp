@@ -145,13 +145,51 @@ TEST_P(JsDialsStarlingBinary, ConnectIdentifyPing) {
   ASSERT_TRUE(idf) << "js did not identify the starling node";
   EXPECT_EQ((*idf)["agentVersion"].get<std::string>().rfind("starling/", 0), 0u) << idf->dump();
   auto protocols = as_set((*idf)["protocols"].get<std::vector<std::string>>());
-  for (const char* want : {"/ipfs/id/1.0.0", "/ipfs/ping/1.0.0", "/perf/1.0.0"}) {
+  for (const char* want : {"/ipfs/id/1.0.0", "/ipfs/ping/1.0.0"}) {
     EXPECT_TRUE(protocols.count(want)) << want << " not announced";
   }
+  EXPECT_FALSE(protocols.count("/perf/1.0.0")) << "perf is served only with --serve-perf";
 }
 
 INSTANTIATE_TEST_SUITE_P(EarlyMuxer, JsDialsStarlingBinary, testing::Bool(),
                          [](const testing::TestParamInfo<bool>& i) { return i.param ? "Early" : "NoEarly"; });
+
+// js asks `starling node` for a perf run: refused ("na") without --serve-perf, served with it.
+class JsPerfStarlingBinary : public testing::TestWithParam<bool> {};
+
+TEST_P(JsPerfStarlingBinary, OnlyWithServePerf) {
+  STARLING_REQUIRE_JS();
+  const bool serve = GetParam();
+  asio::io_context ctx;
+  starling_node_process node(ctx, true, serve);
+  ASSERT_TRUE(node.start()) << "starling node did not print its addresses";
+  js_peer js(ctx, js_options{});
+  ASSERT_TRUE(js.start());
+  auto d = js.call({{"cmd", "dial"}, {"addr", node.addr()}});
+  ASSERT_EQ(d["ok"], true) << d.dump();
+  auto idf = js.wait_event([&](const json& e) { return e["event"] == "identify" && e["peerId"] == node.peer_id(); }, 10s);
+  ASSERT_TRUE(idf) << "js did not identify the starling node";
+  EXPECT_EQ(as_set((*idf)["protocols"].get<std::vector<std::string>>()).count("/perf/1.0.0"), serve ? 1u : 0u)
+      << idf->dump();
+
+  constexpr std::uint64_t mib = 1 << 20;
+  auto r = js.call({{"cmd", "perf"}, {"addr", node.addr()}, {"upload", mib}, {"download", 2 * mib}}, 30s);
+  if (serve) {
+    ASSERT_EQ(r["ok"], true) << r.dump();
+    EXPECT_EQ(r["uploadBytes"], mib);
+    EXPECT_EQ(r["downloadBytes"], 2 * mib);
+  } else {
+    ASSERT_EQ(r["ok"], false) << r.dump();
+    // multistream-select answered "na".
+    EXPECT_NE(r.value("error", "").find("UnsupportedProtocolError"), std::string::npos) << r.dump();
+  }
+  // Either way the connection carries on: ping works.
+  auto ping = js.call({{"cmd", "ping"}, {"peer", node.peer_id()}, {"count", 1}});
+  EXPECT_EQ(ping["ok"], true) << ping.dump();
+}
+
+INSTANTIATE_TEST_SUITE_P(ServePerf, JsPerfStarlingBinary, testing::Bool(),
+                         [](const testing::TestParamInfo<bool>& i) { return i.param ? "Served" : "Refused"; });
 
 }  // namespace
 }  // namespace starling::interop
