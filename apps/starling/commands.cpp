@@ -274,12 +274,18 @@ int run_perf(const perf_options& o) {
               }
               std::fflush(stdout);
             },
-            [finish](std::error_code ec) {
-              if (ec) print_error("perf failed: " + ec.message());
+            [&o, finish](std::error_code ec) {
+              // A perf server refuses a request above its limit by resetting the stream.
+              const bool maybe_refused = ec == node::host_errc::stream_reset_by_peer && o.download > 0;
+              if (ec) {
+                print_error("perf failed: " + ec.message() +
+                            (maybe_refused ? " (the download may be above the node's limit: 1 GiB by default)" : ""));
+              }
               finish(ec ? 1 : 0);
             }),
         [finish](std::error_code ec) {
-          print_error("peer does not serve /perf/1.0.0: " + ec.message());
+          print_error("peer does not serve /perf/1.0.0: " + ec.message() +
+                      " (a starling node serves it only when run with --serve-perf)");
           finish(1);
         });
   });
