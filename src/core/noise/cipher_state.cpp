@@ -58,7 +58,8 @@ result<void> cipher_state::encrypt_inplace(bytes_view ad, std::span<std::uint8_t
 result<void> cipher_state::decrypt_inplace(bytes_view ad, std::span<std::uint8_t> buf) {
   if (m_n == max_nonce) return make_error_code(errc::nonce_exhausted);
   if (buf.size() < crypto::aead_tag_size) return make_error_code(errc::message_too_short);
-  if (!crypto::aead_decrypt_inplace(m_k, m_n, ad, buf, m_ks)) return make_error_code(errc::decrypt_failed);
+  if (!crypto::aead_decrypt_inplace(m_k, m_n, ad, buf, m_ks))
+    return make_error_code(errc::decrypt_failed);
   ++m_n;
   return {};
 }

@@ -16,7 +16,7 @@ inline constexpr std::uint64_t max_nonce = ~std::uint64_t{0};
 
 /// A key (possibly empty) and a 64-bit nonce. Without a key, encryption is the identity.
 class cipher_state {
-public:
+ public:
   /// An empty cipher state (no key).
   cipher_state() = default;
   /// Sets the key and resets the nonce to 0 (InitializeKey).
@@ -48,7 +48,7 @@ public:
   /// small encrypt_inplace / decrypt_inplace is cheaper. For a moment when nobody waits.
   void prepare();
 
-private:
+ private:
   crypto::aead_key m_k{};
   std::uint64_t m_n = 0;
   bool m_has_key = false;

@@ -30,7 +30,9 @@ enum class errc {
 /// The category of errc ("noise").
 const std::error_category& category() noexcept;
 /// Makes errc usable as std::error_code.
-inline std::error_code make_error_code(errc e) noexcept { return {static_cast<int>(e), category()}; }
+inline std::error_code make_error_code(errc e) noexcept {
+  return {static_cast<int>(e), category()};
+}
 
 }  // namespace starling::noise
 

@@ -21,7 +21,7 @@ inline constexpr std::size_t frame_header_size = 2;
 
 /// An established Noise session: one cipher state per direction. Movable, not copyable.
 class secure_channel {
-public:
+ public:
   /// Builds a channel from the handshake's split(): `send` encrypts outgoing frames, `recv`
   /// decrypts incoming ones. `pending` holds raw bytes that arrived after the last handshake
   /// message; they are decrypted by the next feed() call (even an empty one).
@@ -79,7 +79,7 @@ public:
   /// Test hook: forces the send nonce (e.g. close to 2^64-1 to exercise exhaustion).
   void set_send_nonce(std::uint64_t n) noexcept { m_send.set_nonce(n); }
 
-private:
+ private:
   result<void> process(bytes_view in, bytes& plain_out);
   result<void> open_frame(bytes_view body, bytes& plain_out);
   static void reserve_more(bytes& out, std::size_t extra);
@@ -89,7 +89,7 @@ private:
   bytes m_rx;       // partial frame (header and/or part of the body)
   bytes m_rx_done;  // the last frame completed from m_rx by open_inplace (its plaintext is lent)
   bytes m_pending_plain;  // plaintext of handshake leftovers lent by open_inplace
-  bytes m_pending;  // raw leftovers from the handshake, processed first
+  bytes m_pending;        // raw leftovers from the handshake, processed first
   bool m_failed = false;
 };
 
