@@ -6,6 +6,7 @@
 
 #include "core/common/bytes.hpp"
 #include "core/crypto/aead_backends.hpp"
+#include "core/crypto/aead_fault.hpp"
 #include "core/crypto/crypto.hpp"
 
 #include <sodium.h>
@@ -17,6 +18,29 @@ bytes hex(std::string_view h) {
   bytes b;
   EXPECT_TRUE(from_hex(h, b));
   return b;
+}
+
+bool all_zero(bytes_view b) {
+  return std::all_of(b.begin(), b.end(), [](std::uint8_t x) { return x == 0; });
+}
+
+/// The Noise nonce of counter n (4 zero bytes, then n little-endian), for aead_seal/aead_open.
+bytes noise_nonce(std::uint64_t n) {
+  bytes nonce(crypto::aead_nonce_size, 0);
+  for (int i = 0; i < 8; ++i)
+    nonce[4 + i] = static_cast<std::uint8_t>(n >> (8 * i));
+  return nonce;
+}
+
+/// True when one of eight 16-byte pieces of `plain`, spread over it, appears in `b`: plaintext
+/// that would go on the wire.
+bool leaks_plaintext(bytes_view b, bytes_view plain) {
+  if (plain.size() < 16) return false;
+  for (std::size_t j = 0; j < 8; ++j) {
+    const auto at = plain.begin() + static_cast<std::ptrdiff_t>(j * (plain.size() - 16) / 7);
+    if (std::search(b.begin(), b.end(), at, at + 16) != b.end()) return true;
+  }
+  return false;
 }
 }  // namespace
 
@@ -58,14 +82,14 @@ TEST(Crypto, AeadRoundTripAndTamper) {
   crypto::aead_key k{};
   k[3] = 7;
   bytes c, p;
-  crypto::aead_encrypt(k, 5, as_bytes("ad"), as_bytes("hello"), c);
+  ASSERT_TRUE(crypto::aead_encrypt(k, 5, as_bytes("ad"), as_bytes("hello"), c));
   ASSERT_EQ(c.size(), 5 + crypto::aead_tag_size);
   ASSERT_TRUE(crypto::aead_decrypt(k, 5, as_bytes("ad"), c, p));
   EXPECT_EQ(as_chars(p), "hello");
   EXPECT_FALSE(crypto::aead_decrypt(k, 6, as_bytes("ad"), c, p));
   bytes inplace(as_bytes("hello").begin(), as_bytes("hello").end());
   inplace.resize(inplace.size() + crypto::aead_tag_size);
-  crypto::aead_encrypt_inplace(k, 5, as_bytes("ad"), inplace);
+  ASSERT_TRUE(crypto::aead_encrypt_inplace(k, 5, as_bytes("ad"), inplace));
   EXPECT_EQ(inplace, c);
   ASSERT_TRUE(crypto::aead_decrypt_inplace(k, 5, as_bytes("ad"), inplace));
   EXPECT_EQ(as_chars(bytes_view(inplace).first(5)), "hello");
@@ -96,11 +120,11 @@ TEST(Crypto, AeadMatchesLibsodiumAtEverySize) {
                                                 reinterpret_cast<const std::uint8_t*>(ad.data()),
                                                 ad.size(), nullptr, nonce.data(), k.data());
       bytes c;
-      crypto::aead_encrypt(k, n, as_bytes(ad), plain, c);
+      ASSERT_TRUE(crypto::aead_encrypt(k, n, as_bytes(ad), plain, c));
       EXPECT_EQ(c, expected);
       bytes inplace = plain;
       inplace.resize(len + crypto::aead_tag_size);
-      crypto::aead_encrypt_inplace(k, n, as_bytes(ad), inplace);
+      ASSERT_TRUE(crypto::aead_encrypt_inplace(k, n, as_bytes(ad), inplace));
       EXPECT_EQ(inplace, expected);
       bytes p;
       ASSERT_TRUE(crypto::aead_decrypt(k, n, as_bytes(ad), expected, p));
@@ -120,7 +144,7 @@ TEST(Crypto, AeadForgeryIsRejectedAndLeavesNoPlaintext) {
     SCOPED_TRACE(testing::Message() << "len " << len);
     const bytes plain(len, 0x5a);
     bytes c;
-    crypto::aead_encrypt(k, 1, {}, plain, c);
+    ASSERT_TRUE(crypto::aead_encrypt(k, 1, {}, plain, c));
     for (const std::size_t flip : {std::size_t{0}, len - 1, c.size() - 1}) {
       bytes forged = c;
       forged[flip] ^= 0x01;
@@ -186,13 +210,14 @@ TEST(Crypto, PreparedKeystreamMatchesLibsodium) {
         plain[i] = static_cast<std::uint8_t>(i * 13 + 1);
       const std::uint64_t n = 1000 + len;
       bytes expected;
-      crypto::aead_encrypt(k, n, as_bytes(ad), plain, expected);  // checked against libsodium above
+      ASSERT_TRUE(crypto::aead_encrypt(k, n, as_bytes(ad), plain,
+                                       expected));  // checked against libsodium above
 
       crypto::aead_keystream ks;
       crypto::aead_prepare(k, n, ks);
       bytes buf = plain;
       buf.resize(len + crypto::aead_tag_size);
-      crypto::aead_encrypt_inplace(k, n, as_bytes(ad), buf, ks);
+      ASSERT_TRUE(crypto::aead_encrypt_inplace(k, n, as_bytes(ad), buf, ks));
       ASSERT_EQ(buf, expected);
       EXPECT_FALSE(ks.ready) << "a key stream serves one message";
 
@@ -210,12 +235,12 @@ TEST(Crypto, PreparedKeystreamForAnotherNonceIsNotUsed) {
   k[1] = 5;
   const bytes plain(40, 0x33);
   bytes expected;
-  crypto::aead_encrypt(k, 8, {}, plain, expected);
+  ASSERT_TRUE(crypto::aead_encrypt(k, 8, {}, plain, expected));
   crypto::aead_keystream ks;
   crypto::aead_prepare(k, 7, ks);  // the wrong nonce: the ordinary path must run
   bytes buf = plain;
   buf.resize(plain.size() + crypto::aead_tag_size);
-  crypto::aead_encrypt_inplace(k, 8, {}, buf, ks);
+  ASSERT_TRUE(crypto::aead_encrypt_inplace(k, 8, {}, buf, ks));
   EXPECT_EQ(buf, expected);
   EXPECT_FALSE(ks.ready);
   crypto::aead_prepare(k, 7, ks);
@@ -229,7 +254,7 @@ TEST(Crypto, PreparedKeystreamRejectsForgeriesAndLeavesZeros) {
   k[0] = 3;
   const bytes plain(44, 0x5a);
   bytes c;
-  crypto::aead_encrypt(k, 2, as_bytes("ad"), plain, c);
+  ASSERT_TRUE(crypto::aead_encrypt(k, 2, as_bytes("ad"), plain, c));
   for (const std::size_t flip : {std::size_t{0}, std::size_t{43}, c.size() - 1}) {
     SCOPED_TRACE(testing::Message() << "flip " << flip);
     bytes forged = c;
@@ -270,7 +295,7 @@ TEST(Crypto, AeadBackendsGiveTheSameBytes) {
       for (std::size_t i = 0; i < len; ++i)
         plain[i] = static_cast<std::uint8_t>(i * 7);
       bytes expected;
-      crypto::aead_encrypt(k, n, as_bytes(ad), plain, expected);
+      ASSERT_TRUE(crypto::aead_encrypt(k, n, as_bytes(ad), plain, expected));
       bytes first;
       for (const aead_backend b :
            {aead_backend::libsodium, aead_backend::openssl, aead_backend::keystream}) {
@@ -344,4 +369,122 @@ TEST(Crypto, AeadBackendsRefuseMalformedInput) {
             aead_status::too_long);
   EXPECT_EQ(crypto::aead_open(aead_backend::openssl, k, nonce, {}, out, back), aead_status::ok);
   EXPECT_EQ(back, over);
+}
+
+// OpenSSL failing at each step of a seal (aead_fault.hpp). Before it writes, libsodium seals
+// the same plaintext: the frame is the ordinary one. Once it has written, the frame is
+// refused and wiped: a second pass over a partly encrypted buffer would apply the key stream
+// twice and put plaintext under a valid tag. Whatever happens, nothing that comes out may
+// carry plaintext, and whatever carries a valid tag must be the real ciphertext.
+TEST(Crypto, AeadOpenSslFailureNeverYieldsPlaintextUnderAValidTag) {
+  ASSERT_TRUE(crypto::init());
+  using crypto::fault::seal_step;
+  crypto::aead_key k{};
+  for (std::size_t i = 0; i < k.size(); ++i)
+    k[i] = static_cast<std::uint8_t>(0x90 + i);
+  const std::uint64_t n = 77;
+  const std::string_view ad = "frame header";
+  for (const std::size_t len : {std::size_t{256}, std::size_t{1000}, std::size_t{65519}}) {
+    bytes plain(len);
+    for (std::size_t i = 0; i < len; ++i)
+      plain[i] = static_cast<std::uint8_t>(i * 29 + 3);
+    bytes expected;
+    ASSERT_EQ(crypto::aead_seal(crypto::aead_backend::libsodium, k, noise_nonce(n), as_bytes(ad),
+                                plain, expected),
+              crypto::aead_status::ok);
+    for (const seal_step step :
+         {seal_step::init, seal_step::ad, seal_step::update, seal_step::final, seal_step::tag}) {
+      SCOPED_TRACE(testing::Message() << "len " << len << ", step " << static_cast<int>(step));
+      const bool nothing_written = step == seal_step::init || step == seal_step::ad;
+      const crypto::fault::scoped_openssl_seal_failure armed(step);
+
+      bytes buf = plain;
+      buf.resize(len + crypto::aead_tag_size);
+      const bool sealed = crypto::aead_encrypt_inplace(k, n, as_bytes(ad), buf);
+      EXPECT_EQ(sealed, nothing_written);
+      if (sealed) {
+        EXPECT_EQ(buf, expected) << "the libsodium fallback seals the untouched plaintext";
+      } else {
+        EXPECT_EQ(buf.size(), len + crypto::aead_tag_size);
+        EXPECT_TRUE(all_zero(buf)) << "a refused frame is wiped";
+        bytes back;
+        EXPECT_NE(crypto::aead_open(crypto::aead_backend::libsodium, k, noise_nonce(n),
+                                    as_bytes(ad), buf, back),
+                  crypto::aead_status::ok);
+      }
+      EXPECT_FALSE(leaks_plaintext(buf, plain));
+
+      // The same through the prepared-stream overload (the frame is too long for the stream,
+      // which is used up) and the copying form.
+      crypto::aead_keystream ks;
+      crypto::aead_prepare(k, n, ks);
+      bytes buf2 = plain;
+      buf2.resize(len + crypto::aead_tag_size);
+      EXPECT_EQ(crypto::aead_encrypt_inplace(k, n, as_bytes(ad), buf2, ks), nothing_written);
+      EXPECT_FALSE(ks.ready);
+      EXPECT_EQ(buf2, buf);
+
+      bytes out{1, 2, 3};
+      EXPECT_EQ(crypto::aead_encrypt(k, n, as_bytes(ad), plain, out), nothing_written);
+      EXPECT_EQ(out, sealed ? expected : bytes{});
+
+      // The backend named: refused, `out` empty, and libsodium still gives the frame.
+      EXPECT_EQ(crypto::aead_seal(crypto::aead_backend::openssl, k, noise_nonce(n), as_bytes(ad),
+                                  plain, out),
+                crypto::aead_status::unavailable);
+      EXPECT_TRUE(out.empty());
+    }
+    // Disarmed, OpenSSL seals again (and agrees with libsodium).
+    bytes buf = plain;
+    buf.resize(len + crypto::aead_tag_size);
+    ASSERT_TRUE(crypto::aead_encrypt_inplace(k, n, as_bytes(ad), buf));
+    EXPECT_EQ(buf, expected);
+  }
+}
+
+// Frames under 256 bytes never reach OpenSSL: an armed failure point changes nothing for them.
+TEST(Crypto, AeadSmallFramesIgnoreOpenSslFailures) {
+  ASSERT_TRUE(crypto::init());
+  const crypto::aead_key k{};
+  const bytes plain(255, 0x42);
+  bytes expected;
+  ASSERT_TRUE(crypto::aead_encrypt(k, 3, {}, plain, expected));
+  const crypto::fault::scoped_openssl_seal_failure armed(crypto::fault::seal_step::update);
+  bytes out;
+  ASSERT_TRUE(crypto::aead_encrypt(k, 3, {}, plain, out));
+  EXPECT_EQ(out, expected);
+}
+
+// A buffer without room for the tag is refused before anything is read or written (the
+// plaintext length would otherwise wrap to nearly 2^64). Each buffer is its own heap block of
+// exactly its size, so that an ASan build (fuzz or asan preset) reports any access past it.
+TEST(Crypto, AeadEncryptRefusesABufferWithoutTagRoom) {
+  ASSERT_TRUE(crypto::init());
+  crypto::aead_key k{};
+  k[0] = 9;
+  for (std::size_t size = 0; size < crypto::aead_tag_size; ++size) {
+    SCOPED_TRACE(testing::Message() << "size " << size);
+    for (const std::string_view ad : {std::string_view{}, std::string_view{"ad"}}) {
+      const bytes before(size, 0xa5);
+      bytes buf = before;
+      EXPECT_FALSE(crypto::aead_encrypt_inplace(k, 1, as_bytes(ad), buf));
+      EXPECT_EQ(buf, before);
+
+      crypto::aead_keystream ks;
+      crypto::aead_prepare(k, 1, ks);
+      EXPECT_FALSE(crypto::aead_encrypt_inplace(k, 1, as_bytes(ad), buf, ks));
+      EXPECT_EQ(buf, before);
+      EXPECT_FALSE(ks.ready) << "used up, as every call uses it up";
+
+      crypto::aead_keystream unprepared;
+      EXPECT_FALSE(crypto::aead_encrypt_inplace(k, 1, as_bytes(ad), buf, unprepared));
+      EXPECT_EQ(buf, before);
+    }
+  }
+  // Exactly a tag: an empty plaintext, sealed.
+  bytes tag_only(crypto::aead_tag_size, 0);
+  ASSERT_TRUE(crypto::aead_encrypt_inplace(k, 1, {}, tag_only));
+  bytes expected;
+  ASSERT_TRUE(crypto::aead_encrypt(k, 1, {}, {}, expected));
+  EXPECT_EQ(tag_only, expected);
 }

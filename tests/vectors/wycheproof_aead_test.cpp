@@ -243,7 +243,7 @@ TEST(WycheproofAeadNoise, CounterNoncePaths) {
     const bytes expected = c.sealed();
 
     bytes out;
-    crypto::aead_encrypt(c.key, n, c.aad, c.msg, out);
+    ASSERT_TRUE(crypto::aead_encrypt(c.key, n, c.aad, c.msg, out));
     EXPECT_EQ(out, expected);
     bytes plain;
     ASSERT_TRUE(crypto::aead_decrypt(c.key, n, c.aad, expected, plain));
@@ -260,7 +260,7 @@ TEST(WycheproofAeadNoise, CounterNoncePaths) {
     bytes buf = c.msg;
     buf.resize(c.msg.size() + crypto::aead_tag_size);
     crypto::aead_prepare(c.key, n, ks);
-    crypto::aead_encrypt_inplace(c.key, n, c.aad, buf, ks);
+    ASSERT_TRUE(crypto::aead_encrypt_inplace(c.key, n, c.aad, buf, ks));
     EXPECT_EQ(buf, expected);
     EXPECT_FALSE(ks.ready);
     crypto::aead_prepare(c.key, n, ks);

@@ -32,14 +32,16 @@ enum class aead_status {
   short_input,     ///< aead_open: fewer bytes than a tag
   too_long,        ///< aead_backend::keystream: more than aead_keystream::max_plain bytes
   forged,          ///< aead_open: the tag does not authenticate the ciphertext and `ad`
-  unavailable,     ///< aead_backend::openssl: OpenSSL cannot provide the cipher in this process
+  unavailable,     ///< aead_backend::openssl: OpenSSL cannot provide the cipher in this process,
+                   ///< or failed during the call
 };
 
 /// Encrypts `plain` under key `k` and `nonce` with backend `b`; `out` becomes the ciphertext
 /// followed by the 16-byte tag. `out` may not overlap `plain`.
 /// Errors (`out` then empty): bad_nonce_size (the caller's nonce is malformed: refuse the
 /// message); too_long (keystream only: use another backend); unavailable (openssl only, e.g. a
-/// FIPS-only provider configuration: use libsodium, whose bytes are the same).
+/// FIPS-only provider configuration or a failure during the call: use libsodium, whose bytes
+/// are the same; `plain` is untouched).
 [[nodiscard]] aead_status aead_seal(aead_backend b, const aead_key& k, bytes_view nonce,
                                     bytes_view ad, bytes_view plain, bytes& out);
 

@@ -1,6 +1,7 @@
 #include "core/crypto/crypto.hpp"
 
 #include "core/crypto/aead_backends.hpp"
+#include "core/crypto/aead_fault.hpp"
 
 #include <openssl/evp.h>
 #include <sodium.h>
@@ -171,18 +172,47 @@ bool evp_update(EVP_CIPHER_CTX* ctx, Update update, std::uint8_t* out, const std
   return true;
 }
 
+/// The failure point armed on this thread (aead_fault.hpp); none outside tests.
+thread_local fault::seal_step t_seal_failure = fault::seal_step::none;
+
+enum class seal_result {
+  ok,
+  unavailable,  ///< OpenSSL failed before it wrote anything: `out` is untouched
+  failed,       ///< OpenSSL failed after it began to write `out`: it may be partly encrypted
+};
+
 /// Encrypts `plain` (plen bytes) to `out` (may equal plain) and writes the tag to `tag`.
-bool openssl_seal(const aead_key& k, const nonce_bytes& nonce, bytes_view ad, std::uint8_t* out,
-                  const std::uint8_t* plain, std::size_t plen, std::uint8_t* tag) {
+seal_result openssl_seal(const aead_key& k, const nonce_bytes& nonce, bytes_view ad,
+                         std::uint8_t* out, const std::uint8_t* plain, std::size_t plen,
+                         std::uint8_t* tag) {
+  using fault::seal_step;
   thread_local evp_aead enc(true);
+  const seal_step fail = t_seal_failure;
   EVP_CIPHER_CTX* c = enc.ctx;
-  if (c == nullptr || EVP_EncryptInit_ex2(c, nullptr, k.data(), nonce.data(), nullptr) != 1)
-    return false;
+  if (c == nullptr || fail == seal_step::init ||
+      EVP_EncryptInit_ex2(c, nullptr, k.data(), nonce.data(), nullptr) != 1) {
+    return seal_result::unavailable;
+  }
+  if (!ad.empty() &&
+      (fail == seal_step::ad || !evp_update(c, EVP_EncryptUpdate, nullptr, ad.data(), ad.size()))) {
+    return seal_result::unavailable;
+  }
+  // From here on `out` is being written. When it is `plain`, a failure leaves an unknown mix of
+  // plaintext and ciphertext, and a second pass over it would decrypt what was encrypted.
+  if (fail == seal_step::update) {
+    (void)evp_update(c, EVP_EncryptUpdate, out, plain, plen / 2);
+    return seal_result::failed;
+  }
+  if (!evp_update(c, EVP_EncryptUpdate, out, plain, plen)) return seal_result::failed;
   int len = 0;
-  if (!ad.empty() && !evp_update(c, EVP_EncryptUpdate, nullptr, ad.data(), ad.size())) return false;
-  if (!evp_update(c, EVP_EncryptUpdate, out, plain, plen)) return false;
-  if (EVP_EncryptFinal_ex(c, out + plen, &len) != 1) return false;
-  return EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_AEAD_GET_TAG, static_cast<int>(aead_tag_size), tag) == 1;
+  if (fail == seal_step::final || EVP_EncryptFinal_ex(c, out + plen, &len) != 1) {
+    return seal_result::failed;
+  }
+  if (fail == seal_step::tag ||
+      EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_AEAD_GET_TAG, static_cast<int>(aead_tag_size), tag) != 1) {
+    return seal_result::failed;
+  }
+  return seal_result::ok;
 }
 
 enum class open_result { ok, forged, unavailable };
@@ -237,11 +267,17 @@ open_result sodium_open(const aead_key& k, const nonce_bytes& nonce, bytes_view 
 constexpr std::size_t openssl_min_size = 256;
 }  // namespace
 
-void aead_encrypt(const aead_key& k, std::uint64_t n, bytes_view ad, bytes_view plain, bytes& out) {
+void fault::set_openssl_seal_failure(seal_step s) noexcept {
+  t_seal_failure = s;
+}
+
+bool aead_encrypt(const aead_key& k, std::uint64_t n, bytes_view ad, bytes_view plain, bytes& out) {
   // In place on a copy, as aead_decrypt: the choice of backend lives in one function.
   out.assign(plain.begin(), plain.end());
   out.resize(plain.size() + aead_tag_size);
-  aead_encrypt_inplace(k, n, ad, std::span<std::uint8_t>(out));
+  if (aead_encrypt_inplace(k, n, ad, std::span<std::uint8_t>(out))) return true;
+  out.clear();  // already wiped
+  return false;
 }
 
 bool aead_decrypt(const aead_key& k, std::uint64_t n, bytes_view ad, bytes_view cipher,
@@ -258,16 +294,27 @@ bool aead_decrypt(const aead_key& k, std::uint64_t n, bytes_view ad, bytes_view 
 }
 
 // The node's choice of backend (decision 0005): OpenSSL from openssl_min_size bytes on,
-// libsodium below that and whenever OpenSSL is unavailable.
-void aead_encrypt_inplace(const aead_key& k, std::uint64_t n, bytes_view ad,
+// libsodium below that and whenever OpenSSL fails before it has written anything.
+bool aead_encrypt_inplace(const aead_key& k, std::uint64_t n, bytes_view ad,
                           std::span<std::uint8_t> buf) {
+  if (buf.size() < aead_tag_size) return false;  // no room for the tag: nothing is touched
   const nonce_bytes nonce = noise_nonce(n);
   const std::size_t plen = buf.size() - aead_tag_size;
-  if (plen >= openssl_min_size &&
-      openssl_seal(k, nonce, ad, buf.data(), buf.data(), plen, buf.data() + plen)) {
-    return;
+  if (plen >= openssl_min_size) {
+    switch (openssl_seal(k, nonce, ad, buf.data(), buf.data(), plen, buf.data() + plen)) {
+      case seal_result::ok:
+        return true;
+      case seal_result::unavailable:
+        break;  // the buffer still holds the plaintext: libsodium seals it
+      case seal_result::failed:
+        // Part of the buffer may be ciphertext already. libsodium over it would apply the key
+        // stream twice and put plaintext under a valid tag on the wire. Refuse the frame.
+        sodium_memzero(buf.data(), buf.size());
+        return false;
+    }
   }
   sodium_seal(k, nonce, ad, buf);
+  return true;
 }
 
 bool aead_decrypt_inplace(const aead_key& k, std::uint64_t n, bytes_view ad,
@@ -300,6 +347,13 @@ namespace {
 /// Blocks 0-3 of the ChaCha20 key stream for `k` and `nonce` (block counter 0 upwards).
 void fill_keystream(const aead_key& k, const nonce_bytes& nonce, aead_keystream& ks) noexcept {
   crypto_stream_chacha20_ietf(ks.bytes.data(), ks.bytes.size(), nonce.data(), k.data());
+}
+
+/// Marks `ks` used and wipes what it held.
+void drop(aead_keystream& ks) noexcept {
+  if (!ks.ready) return;
+  ks.ready = false;
+  sodium_memzero(ks.bytes.data(), ks.bytes.size());
 }
 
 /// True when `ks` may serve nonce `n` for `len` plaintext bytes. Either way it is used up.
@@ -369,20 +423,22 @@ void aead_prepare(const aead_key& k, std::uint64_t n, aead_keystream& ks) {
   ks.ready = true;
 }
 
-void aead_encrypt_inplace(const aead_key& k, std::uint64_t n, bytes_view ad,
+bool aead_encrypt_inplace(const aead_key& k, std::uint64_t n, bytes_view ad,
                           std::span<std::uint8_t> buf, aead_keystream& ks) {
-  const std::size_t plen = buf.size() - aead_tag_size;
-  if (!take(ks, n, plen)) {
-    aead_encrypt_inplace(k, n, ad, buf);
-    return;
+  if (buf.size() < aead_tag_size) {
+    drop(ks);
+    return false;
   }
+  const std::size_t plen = buf.size() - aead_tag_size;
+  if (!take(ks, n, plen)) return aead_encrypt_inplace(k, n, ad, buf);
   keystream_seal(ks, ad, buf);
+  return true;
 }
 
 bool aead_decrypt_inplace(const aead_key& k, std::uint64_t n, bytes_view ad,
                           std::span<std::uint8_t> buf, aead_keystream& ks) {
   if (buf.size() < aead_tag_size) {
-    ks.ready = false;
+    drop(ks);
     return false;
   }
   const std::size_t clen = buf.size() - aead_tag_size;
@@ -411,7 +467,8 @@ aead_status aead_seal(aead_backend b, const aead_key& k, bytes_view nonce, bytes
       sodium_seal(k, nb, ad, s);
       break;
     case aead_backend::openssl:
-      if (!openssl_seal(k, nb, ad, s.data(), s.data(), plain.size(), s.data() + plain.size())) {
+      if (openssl_seal(k, nb, ad, s.data(), s.data(), plain.size(), s.data() + plain.size()) !=
+          seal_result::ok) {
         sodium_memzero(buf.data(), buf.size());
         return aead_status::unavailable;
       }

@@ -81,16 +81,22 @@ using aead_key = std::array<std::uint8_t, 32>;
 inline constexpr std::size_t aead_tag_size = 16;
 
 /// Encrypt `plain` into `out` (resized to plain.size() + 16). The nonce is 4 zero bytes
-/// followed by the 64-bit little-endian counter `n`, as Noise specifies.
-void aead_encrypt(const aead_key& k, std::uint64_t n, bytes_view ad, bytes_view plain, bytes& out);
+/// followed by the 64-bit little-endian counter `n`, as Noise specifies. Returns false, with
+/// `out` empty, when the cipher failed after it had begun to write (OpenSSL, rare): the message
+/// cannot be sent and the nonce must not be used again (the caller closes the connection).
+[[nodiscard]] bool aead_encrypt(const aead_key& k, std::uint64_t n, bytes_view ad, bytes_view plain,
+                                bytes& out);
 /// Decrypt `cipher` (including its tag) into `out`. Returns false on authentication failure
 /// (`out` then holds zeros) or input shorter than a tag (`out` then empty). (Frames under 256 bytes
 /// go through libsodium, larger ones through OpenSSL: docs/decisions/0005-openssl-aead.md.)
 bool aead_decrypt(const aead_key& k, std::uint64_t n, bytes_view ad, bytes_view cipher, bytes& out);
 /// In-place variants for the hot path: `buf` holds plaintext followed by room for the tag
 /// (encrypt), or ciphertext+tag (decrypt, plaintext length = size - 16).
-void aead_encrypt_inplace(const aead_key& k, std::uint64_t n, bytes_view ad,
-                          std::span<std::uint8_t> buf_with_tag_room);
+/// Encryption returns false when `buf` is shorter than a tag (nothing is touched) or when the
+/// cipher failed after it had begun to write (`buf` then holds zeros). Either way nothing may
+/// be sent, and after the second the caller closes the connection.
+[[nodiscard]] bool aead_encrypt_inplace(const aead_key& k, std::uint64_t n, bytes_view ad,
+                                        std::span<std::uint8_t> buf_with_tag_room);
 bool aead_decrypt_inplace(const aead_key& k, std::uint64_t n, bytes_view ad,
                           std::span<std::uint8_t> cipher_with_tag);
 
@@ -116,9 +122,10 @@ struct aead_keystream {
 void aead_prepare(const aead_key& k, std::uint64_t n, aead_keystream& ks);
 /// aead_encrypt_inplace / aead_decrypt_inplace that use `ks` when it was prepared for `n` and
 /// the plaintext fits, and the ordinary path otherwise; either way `ks` is used up. The output
-/// is byte for byte the same.
-void aead_encrypt_inplace(const aead_key& k, std::uint64_t n, bytes_view ad,
-                          std::span<std::uint8_t> buf_with_tag_room, aead_keystream& ks);
+/// and the errors are the same.
+[[nodiscard]] bool aead_encrypt_inplace(const aead_key& k, std::uint64_t n, bytes_view ad,
+                                        std::span<std::uint8_t> buf_with_tag_room,
+                                        aead_keystream& ks);
 bool aead_decrypt_inplace(const aead_key& k, std::uint64_t n, bytes_view ad,
                           std::span<std::uint8_t> cipher_with_tag, aead_keystream& ks);
 

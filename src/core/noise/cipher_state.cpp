@@ -25,7 +25,10 @@ result<void> cipher_state::encrypt_with_ad(bytes_view ad, bytes_view plain, byte
   const std::size_t at = out.size();
   out.insert(out.end(), plain.begin(), plain.end());
   out.resize(at + plain.size() + crypto::aead_tag_size);
-  crypto::aead_encrypt_inplace(m_k, m_n, ad, std::span<std::uint8_t>(out).subspan(at));
+  if (!crypto::aead_encrypt_inplace(m_k, m_n, ad, std::span<std::uint8_t>(out).subspan(at))) {
+    out.resize(at);
+    return make_error_code(errc::encrypt_failed);
+  }
   ++m_n;
   return {};
 }
@@ -50,7 +53,9 @@ result<void> cipher_state::decrypt_with_ad(bytes_view ad, bytes_view cipher, byt
 
 result<void> cipher_state::encrypt_inplace(bytes_view ad, std::span<std::uint8_t> buf) {
   if (m_n == max_nonce) return make_error_code(errc::nonce_exhausted);
-  crypto::aead_encrypt_inplace(m_k, m_n, ad, buf, m_ks);
+  if (buf.size() < crypto::aead_tag_size) return make_error_code(errc::message_too_short);
+  if (!crypto::aead_encrypt_inplace(m_k, m_n, ad, buf, m_ks))
+    return make_error_code(errc::encrypt_failed);
   ++m_n;
   return {};
 }

@@ -32,14 +32,18 @@ class cipher_state {
   std::uint64_t nonce() const noexcept { return m_n; }
 
   /// EncryptWithAd: appends the ciphertext (plaintext + 16-byte tag, or the plaintext when no
-  /// key is set) to `out`. Errors: nonce_exhausted (the caller drops the connection).
+  /// key is set) to `out`. On error `out` is unchanged. Errors: nonce_exhausted,
+  /// encrypt_failed (the cipher failed; the nonce may have been partly used and must not
+  /// encrypt anything else). On either, the caller drops the connection.
   result<void> encrypt_with_ad(bytes_view ad, bytes_view plain, bytes& out);
   /// DecryptWithAd: appends the plaintext to `out`. On error `out` is unchanged and the nonce is
   /// not advanced. Errors: decrypt_failed, message_too_short, nonce_exhausted.
   result<void> decrypt_with_ad(bytes_view ad, bytes_view cipher, bytes& out);
 
   /// Hot path: encrypts buf[0, size-16) in place and writes the tag into the last 16 bytes.
-  /// Requires a key. Errors: nonce_exhausted.
+  /// Requires a key. Errors: message_too_short (buf is shorter than a tag; untouched),
+  /// nonce_exhausted, encrypt_failed (buf then holds zeros: as for encrypt_with_ad, drop the
+  /// connection and send nothing of buf).
   result<void> encrypt_inplace(bytes_view ad, std::span<std::uint8_t> buf_with_tag_room);
   /// Hot path: decrypts ciphertext+tag in place (plaintext = first size-16 bytes). Requires a
   /// key. Errors: decrypt_failed, message_too_short, nonce_exhausted.

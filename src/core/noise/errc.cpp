@@ -44,6 +44,8 @@ class category_impl final : public std::error_category {
         return "libp2p noise: no common stream muxer";
       case errc::channel_failed:
         return "noise secure channel already failed";
+      case errc::encrypt_failed:
+        return "Noise encryption failed; nothing was sent";
     }
     return "unknown noise error";
   }

@@ -25,6 +25,7 @@ enum class errc {
   not_complete,              ///< libp2p: transport requested before the handshake finished
   no_common_muxer,           ///< libp2p: both muxer lists non-empty but disjoint
   channel_failed,            ///< a secure_channel used again after it reported an error
+  encrypt_failed,            ///< the cipher failed while encrypting (rare); nothing was sent
 };
 
 /// The category of errc ("noise").

@@ -34,8 +34,9 @@ class secure_channel {
 
   /// Encrypts `plain` into one or more frames (at most 65519 plaintext bytes each) appended to
   /// `out`; an empty `plain` produces one empty frame. Allocates only if `out` lacks capacity
-  /// (see frames_size()). Errors: nonce_exhausted, channel_failed. On error nothing is appended
-  /// for the failing frame and the channel is dead: close the connection.
+  /// (see frames_size()). Errors: nonce_exhausted, encrypt_failed, channel_failed. On error
+  /// nothing is appended for the failing frame (frames before it in the same call are whole
+  /// and valid) and the channel is dead: close the connection.
   result<void> encrypt(bytes_view plain, bytes& out);
 
   /// Zero-copy variant of encrypt() for callers that build the plaintext in the output
