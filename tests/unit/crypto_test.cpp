@@ -488,3 +488,28 @@ TEST(Crypto, AeadEncryptRefusesABufferWithoutTagRoom) {
   ASSERT_TRUE(crypto::aead_encrypt(k, 1, {}, {}, expected));
   EXPECT_EQ(tag_only, expected);
 }
+
+// A key stream serves the key it was made for, not only the nonce: after a rekey the nonce
+// starts again at 0, so a stream prepared under the old key for nonce 0 must not be used.
+TEST(Crypto, PreparedKeystreamForAnotherKeyIsNotUsed) {
+  ASSERT_TRUE(crypto::init());
+  crypto::aead_key old_key{}, new_key{};
+  old_key.fill(0x01);
+  new_key.fill(0x02);
+  const bytes plain(44, 0x5c);
+  bytes expected;
+  ASSERT_TRUE(crypto::aead_encrypt(new_key, 0, {}, plain, expected));
+
+  crypto::aead_keystream ks;
+  crypto::aead_prepare(old_key, 0, ks);
+  bytes buf = plain;
+  buf.resize(plain.size() + crypto::aead_tag_size);
+  ASSERT_TRUE(crypto::aead_encrypt_inplace(new_key, 0, {}, buf, ks));
+  EXPECT_EQ(buf, expected);
+  EXPECT_FALSE(ks.ready);
+
+  crypto::aead_prepare(old_key, 0, ks);
+  ASSERT_TRUE(crypto::aead_decrypt_inplace(new_key, 0, {}, buf, ks));
+  EXPECT_EQ(bytes(buf.begin(), buf.begin() + 44), plain);
+  EXPECT_FALSE(ks.ready);
+}

@@ -1,5 +1,5 @@
 // cipher_state and secure_channel when encryption fails (the OpenSSL failure points of
-// core/crypto/aead_fault.hpp) and when a buffer has no room for a tag.
+// core/crypto/aead_fault.hpp), when a buffer has no room for a tag, and after a rekey.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -36,6 +36,39 @@ class NoiseCipherFailure : public ::testing::Test {
 };
 
 }  // namespace
+
+// After initialize_key (a rekey) the nonce is 0 again: a key stream prepared for nonce 0 under
+// the old key must not seal or open anything under the new one.
+TEST_F(NoiseCipherFailure, RekeyDropsThePreparedKeyStream) {
+  const bytes plain = pattern_bytes(44);
+  bytes expected;
+  ASSERT_TRUE(crypto::aead_encrypt(key(2), 0, {}, plain, expected));
+
+  cipher_state send;
+  send.initialize_key(key(1));
+  send.prepare();  // nonce 0, old key
+  send.initialize_key(key(2));
+  bytes buf = plain;
+  buf.resize(plain.size() + crypto::aead_tag_size);
+  ASSERT_TRUE(send.encrypt_inplace({}, buf));
+  EXPECT_EQ(buf, expected);
+
+  cipher_state recv;
+  recv.initialize_key(key(1));
+  recv.prepare();
+  recv.initialize_key(key(2));
+  ASSERT_TRUE(recv.decrypt_inplace({}, buf));
+  EXPECT_EQ(bytes(buf.begin(), buf.begin() + 44), plain);
+  EXPECT_EQ(recv.nonce(), 1u);
+
+  // And a stream prepared under the new key is used as before.
+  send.initialize_key(key(2));
+  send.prepare();
+  buf = plain;
+  buf.resize(plain.size() + crypto::aead_tag_size);
+  ASSERT_TRUE(send.encrypt_inplace({}, buf));
+  EXPECT_EQ(buf, expected);
+}
 
 TEST_F(NoiseCipherFailure, CipherStateReportsAFailedEncryption) {
   const bytes plain = pattern_bytes(1000);

@@ -340,6 +340,7 @@ bool aead_decrypt_inplace(const aead_key& k, std::uint64_t n, bytes_view ad,
 
 aead_keystream::~aead_keystream() {
   sodium_memzero(bytes.data(), bytes.size());
+  sodium_memzero(key.data(), key.size());
 }
 
 namespace {
@@ -354,11 +355,15 @@ void drop(aead_keystream& ks) noexcept {
   if (!ks.ready) return;
   ks.ready = false;
   sodium_memzero(ks.bytes.data(), ks.bytes.size());
+  sodium_memzero(ks.key.data(), ks.key.size());
 }
 
-/// True when `ks` may serve nonce `n` for `len` plaintext bytes. Either way it is used up.
-bool take(aead_keystream& ks, std::uint64_t n, std::size_t len) noexcept {
-  const bool ok = ks.ready && ks.nonce == n && len <= aead_keystream::max_plain;
+/// True when `ks` may serve key `k` and nonce `n` for `len` plaintext bytes. Either way it is
+/// used up; when it may not serve, it is wiped.
+bool take(aead_keystream& ks, const aead_key& k, std::uint64_t n, std::size_t len) noexcept {
+  const bool ok = ks.ready && ks.nonce == n && len <= aead_keystream::max_plain &&
+                  sodium_memcmp(ks.key.data(), k.data(), k.size()) == 0;
+  if (!ok) drop(ks);
   ks.ready = false;
   return ok;
 }
@@ -396,6 +401,7 @@ void keystream_seal(aead_keystream& ks, bytes_view ad, std::span<std::uint8_t> b
   xor_keystream(ks, buf.data(), plen);
   prepared_tag(ks, ad, buf.data(), plen, buf.data() + plen);
   sodium_memzero(ks.bytes.data(), ks.bytes.size());
+  sodium_memzero(ks.key.data(), ks.key.size());
 }
 
 /// Opens `buf` (ciphertext, then its tag) with the key stream in `ks`, then wipes it. The tag
@@ -412,6 +418,7 @@ bool keystream_open(aead_keystream& ks, bytes_view ad, std::span<std::uint8_t> b
   }
   sodium_memzero(tag.data(), tag.size());
   sodium_memzero(ks.bytes.data(), ks.bytes.size());
+  sodium_memzero(ks.key.data(), ks.key.size());
   return ok;
 }
 
@@ -419,6 +426,7 @@ bool keystream_open(aead_keystream& ks, bytes_view ad, std::span<std::uint8_t> b
 
 void aead_prepare(const aead_key& k, std::uint64_t n, aead_keystream& ks) {
   fill_keystream(k, noise_nonce(n), ks);
+  ks.key = k;
   ks.nonce = n;
   ks.ready = true;
 }
@@ -430,7 +438,7 @@ bool aead_encrypt_inplace(const aead_key& k, std::uint64_t n, bytes_view ad,
     return false;
   }
   const std::size_t plen = buf.size() - aead_tag_size;
-  if (!take(ks, n, plen)) return aead_encrypt_inplace(k, n, ad, buf);
+  if (!take(ks, k, n, plen)) return aead_encrypt_inplace(k, n, ad, buf);
   keystream_seal(ks, ad, buf);
   return true;
 }
@@ -442,7 +450,7 @@ bool aead_decrypt_inplace(const aead_key& k, std::uint64_t n, bytes_view ad,
     return false;
   }
   const std::size_t clen = buf.size() - aead_tag_size;
-  if (!take(ks, n, clen)) return aead_decrypt_inplace(k, n, ad, buf);
+  if (!take(ks, k, n, clen)) return aead_decrypt_inplace(k, n, ad, buf);
   return keystream_open(ks, ad, buf);
 }
 

@@ -105,11 +105,12 @@ bool aead_decrypt_inplace(const aead_key& k, std::uint64_t n, bytes_view ad,
 /// A node computes it for the next nonce of each direction once it has answered what it read
 /// (aead_prepare), so that the next small message costs only an XOR and a Poly1305 pass while
 /// someone waits for it. The four blocks cost about what one does: ChaCha20 runs them side by
-/// side. Each key stream serves exactly one operation with exactly its nonce, and is wiped
-/// when used.
+/// side. Each key stream serves exactly one operation with exactly its key and nonce, and is
+/// wiped when used.
 struct aead_keystream {
   static constexpr std::size_t max_plain = 192;
   std::array<std::uint8_t, 64 + max_plain> bytes{};
+  aead_key key{};  ///< the key it was made for: a key stream never serves another (a rekey)
   std::uint64_t nonce = 0;
   bool ready = false;
 
@@ -120,9 +121,9 @@ struct aead_keystream {
 };
 /// Fills `ks` for key `k` and nonce `n`.
 void aead_prepare(const aead_key& k, std::uint64_t n, aead_keystream& ks);
-/// aead_encrypt_inplace / aead_decrypt_inplace that use `ks` when it was prepared for `n` and
-/// the plaintext fits, and the ordinary path otherwise; either way `ks` is used up. The output
-/// and the errors are the same.
+/// aead_encrypt_inplace / aead_decrypt_inplace that use `ks` when it was prepared for `k` and
+/// `n` and the plaintext fits, and the ordinary path otherwise; either way `ks` is used up. The
+/// output and the errors are the same.
 [[nodiscard]] bool aead_encrypt_inplace(const aead_key& k, std::uint64_t n, bytes_view ad,
                                         std::span<std::uint8_t> buf_with_tag_room,
                                         aead_keystream& ks);

@@ -19,7 +19,8 @@ class cipher_state {
  public:
   /// An empty cipher state (no key).
   cipher_state() = default;
-  /// Sets the key and resets the nonce to 0 (InitializeKey).
+  /// Sets the key and resets the nonce to 0 (InitializeKey). A key stream prepared for the old
+  /// key is dropped.
   void initialize_key(const crypto::aead_key& k) noexcept;
   /// True once a key was set.
   bool has_key() const noexcept { return m_has_key; }
