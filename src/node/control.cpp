@@ -25,17 +25,24 @@ using json = nlohmann::json;
 namespace {
 
 class control_category_impl final : public std::error_category {
-public:
+ public:
   const char* name() const noexcept override { return "control"; }
   std::string message(int c) const override {
     switch (static_cast<control_errc>(c)) {
-      case control_errc::already_running: return "another node is already running with this data directory";
-      case control_errc::no_node_running: return "no node is running with this data directory";
-      case control_errc::timeout: return "the node did not answer in time";
-      case control_errc::bad_response: return "the node sent an invalid response";
-      case control_errc::path_too_long: return "control socket path is too long";
-      case control_errc::insecure_directory: return "the control socket's directory is not private";
-      case control_errc::not_a_socket: return "the control socket path exists and is not a socket";
+      case control_errc::already_running:
+        return "another node is already running with this data directory";
+      case control_errc::no_node_running:
+        return "no node is running with this data directory";
+      case control_errc::timeout:
+        return "the node did not answer in time";
+      case control_errc::bad_response:
+        return "the node sent an invalid response";
+      case control_errc::path_too_long:
+        return "control socket path is too long";
+      case control_errc::insecure_directory:
+        return "the control socket's directory is not private";
+      case control_errc::not_a_socket:
+        return "the control socket path exists and is not a socket";
     }
     return "control error";
   }
@@ -43,12 +50,15 @@ public:
 
 constexpr std::size_t max_response_bytes = 16 * 1024 * 1024;
 
-std::error_code last_errno() { return {errno, std::system_category()}; }
+std::error_code last_errno() {
+  return {errno, std::system_category()};
+}
 
 /// Asio reports errno values in Boost's system category; give callers the std one so that
 /// comparisons such as `ec == std::errc::permission_denied` hold.
 std::error_code to_std(const boost::system::error_code& e) {
-  if (e.category() == boost::system::system_category() || e.category() == boost::system::generic_category())
+  if (e.category() == boost::system::system_category() ||
+      e.category() == boost::system::generic_category())
     return {e.value(), std::system_category()};
   return e;
 }
@@ -57,7 +67,9 @@ bool path_fits(const fs::path& p) {
   return !p.empty() && p.native().size() < sizeof(sockaddr_un{}.sun_path);
 }
 
-json error_response(std::string text) { return json{{"ok", false}, {"error", std::move(text)}}; }
+json error_response(std::string text) {
+  return json{{"ok", false}, {"error", std::move(text)}};
+}
 
 std::string to_line(const json& j) {
   // Invalid UTF-8 in a string must not throw out of the server: replace it.
@@ -131,15 +143,19 @@ const std::error_category& control_category() noexcept {
   return c;
 }
 
-fs::path control_socket_path(const fs::path& data_dir) { return data_dir / "control.sock"; }
+fs::path control_socket_path(const fs::path& data_dir) {
+  return data_dir / "control.sock";
+}
 
 std::string describe_control_error(std::error_code ec, const fs::path& socket_path) {
   fs::path dir = socket_path.parent_path();
   if (dir.empty()) dir = ".";
   const std::string d = dir.string();
-  if (ec == control_errc::already_running) return "another node is already running with data directory " + d;
+  if (ec == control_errc::already_running)
+    return "another node is already running with data directory " + d;
   if (ec == control_errc::no_node_running) return "no node is running with data directory " + d;
-  if (ec == control_errc::timeout) return "the node running with data directory " + d + " did not answer in time";
+  if (ec == control_errc::timeout)
+    return "the node running with data directory " + d + " did not answer in time";
   if (ec == control_errc::bad_response)
     return "the node running with data directory " + d + " sent an invalid response";
   if (ec == control_errc::path_too_long)
@@ -147,7 +163,8 @@ std::string describe_control_error(std::error_code ec, const fs::path& socket_pa
            std::to_string(socket_path.native().size()) + " bytes, at most " +
            std::to_string(sizeof(sockaddr_un{}.sun_path) - 1) + "): use a shorter data directory";
   if (ec == control_errc::insecure_directory)
-    return "data directory " + d + " must exist, belong to you and not be writable by others (chmod 700 " + d + ")";
+    return "data directory " + d +
+           " must exist, belong to you and not be writable by others (chmod 700 " + d + ")";
   if (ec == control_errc::not_a_socket)
     return socket_path.string() + " exists and is not a socket: move it away";
   if (ec == std::errc::permission_denied)
@@ -201,9 +218,8 @@ struct control_session : std::enable_shared_from_this<control_session> {
       if (!ec) self->close();  // too slow: drop it without an answer
     });
     asio::async_read_until(socket, asio::dynamic_buffer(in, st->opts.max_request_bytes + 1), '\n',
-                           [self = shared_from_this()](boost::system::error_code ec, std::size_t n) {
-                             self->on_read(ec, n);
-                           });
+                           [self = shared_from_this()](boost::system::error_code ec,
+                                                       std::size_t n) { self->on_read(ec, n); });
   }
 
   void on_read(boost::system::error_code ec, std::size_t n) {
@@ -212,8 +228,8 @@ struct control_session : std::enable_shared_from_this<control_session> {
     if (!ec) {
       line = std::string_view(in).substr(0, n - 1);
     } else if (ec == asio::error::not_found) {
-      return respond(error_response("request too large (limit " + std::to_string(st->opts.max_request_bytes) +
-                                    " bytes)"));
+      return respond(error_response("request too large (limit " +
+                                    std::to_string(st->opts.max_request_bytes) + " bytes)"));
     } else if (ec == asio::error::eof && !in.empty()) {
       line = in;  // a last line without '\n' before the client shut down its side
     } else {
@@ -225,8 +241,9 @@ struct control_session : std::enable_shared_from_this<control_session> {
 
   void respond(const json& j) {
     out = to_line(j);
-    asio::async_write(socket, asio::buffer(out),
-                      [self = shared_from_this()](boost::system::error_code, std::size_t) { self->close(); });
+    asio::async_write(
+        socket, asio::buffer(out),
+        [self = shared_from_this()](boost::system::error_code, std::size_t) { self->close(); });
   }
 
   void close() {
@@ -293,16 +310,17 @@ void control_server::state::stop() {
   acceptor.close(ec);
   retry.cancel();
   auto copy = sessions;
-  for (auto* s : copy) s->close();
+  for (auto* s : copy)
+    s->close();
 }
 
-result<std::unique_ptr<control_server>> control_server::start(asio::io_context& ctx, const fs::path& path,
-                                                              handler h) {
+result<std::unique_ptr<control_server>> control_server::start(asio::io_context& ctx,
+                                                              const fs::path& path, handler h) {
   return start(ctx, path, std::move(h), control_server_options{});
 }
 
-result<std::unique_ptr<control_server>> control_server::start(asio::io_context& ctx, const fs::path& path,
-                                                              handler h, const control_server_options& options) {
+result<std::unique_ptr<control_server>> control_server::start(
+    asio::io_context& ctx, const fs::path& path, handler h, const control_server_options& options) {
   if (!path_fits(path)) return control_errc::path_too_long;
   if (auto r = check_directory(path); !r) return r.error();
   auto lock = take_lock(path);
@@ -340,7 +358,9 @@ result<std::unique_ptr<control_server>> control_server::start(asio::io_context& 
 control_server::control_server(fs::path path, std::shared_ptr<state> s, int lock_fd)
     : m_path(std::move(path)), m_state(std::move(s)), m_lock_fd(lock_fd) {}
 
-control_server::~control_server() { stop(); }
+control_server::~control_server() {
+  stop();
+}
 
 void control_server::stop() {
   if (m_lock_fd < 0) return;
@@ -350,16 +370,21 @@ void control_server::stop() {
   m_lock_fd = -1;
 }
 
-std::size_t control_server::active_clients() const noexcept { return m_state->sessions.size(); }
+std::size_t control_server::active_clients() const noexcept {
+  return m_state->sessions.size();
+}
 
 // ---------------------------------------------------------------- client
 
 namespace {
 // nlohmann::json converts from almost anything (enums included), so say which side is meant.
-result<json> json_error(std::error_code ec) { return result<json>(boost::system::in_place_error, ec); }
+result<json> json_error(std::error_code ec) {
+  return result<json>(boost::system::in_place_error, ec);
+}
 }  // namespace
 
-result<json> control_request(const fs::path& path, const json& request, std::chrono::milliseconds timeout) {
+result<json> control_request(const fs::path& path, const json& request,
+                             std::chrono::milliseconds timeout) {
   if (!path_fits(path)) return json_error(control_errc::path_too_long);
   asio::io_context ctx;
   local::socket sock(ctx);

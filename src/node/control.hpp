@@ -57,7 +57,7 @@ struct control_server_options {
 /// Runs entirely on the io_context's thread (one thread): the handler is called there, and
 /// stop() and the destructor must be called there too (or while the io_context is not running).
 class control_server {
-public:
+ public:
   /// Computes the response to one request (a JSON object). Exceptions it throws are caught and
   /// answered with {"ok":false,"error":...}. A response without "ok" gets "ok":true.
   using handler = std::function<nlohmann::json(const nlohmann::json& request)>;
@@ -68,7 +68,8 @@ public:
   /// by group or others), not_a_socket, or the socket error. A stale socket file (nobody
   /// answers) is replaced. The caller prints describe_control_error() and exits.
   static result<std::unique_ptr<control_server>> start(boost::asio::io_context& ctx,
-                                                       const std::filesystem::path& path, handler h);
+                                                       const std::filesystem::path& path,
+                                                       handler h);
   /// As above with explicit limits.
   static result<std::unique_ptr<control_server>> start(boost::asio::io_context& ctx,
                                                        const std::filesystem::path& path, handler h,
@@ -88,7 +89,7 @@ public:
 
   struct state;  ///< internal (shared with pending asynchronous operations)
 
-private:
+ private:
   control_server(std::filesystem::path path, std::shared_ptr<state> s, int lock_fd);
 
   std::filesystem::path m_path;
@@ -101,8 +102,9 @@ private:
 /// or the socket error (e.g. permission denied on another user's socket). Blocking, bounded by
 /// `timeout` overall. A response {"ok":false,...} is returned as a value: the caller shows its
 /// "error".
-result<nlohmann::json> control_request(const std::filesystem::path& path, const nlohmann::json& request,
-                                       std::chrono::milliseconds timeout = std::chrono::milliseconds(3000));
+result<nlohmann::json> control_request(
+    const std::filesystem::path& path, const nlohmann::json& request,
+    std::chrono::milliseconds timeout = std::chrono::milliseconds(3000));
 
 }  // namespace starling::node
 
