@@ -7,13 +7,21 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <spdlog/spdlog.h>
+#include <array>
 #include <boost/asio/local/stream_protocol.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/read_until.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/write.hpp>
 #include <cerrno>
 #include <cstring>
+#include <deque>
+#include <map>
+#include <optional>
 #include <unordered_set>
+#include <utility>
+#include <vector>
 
 namespace starling::node {
 
@@ -43,6 +51,12 @@ class control_category_impl final : public std::error_category {
         return "the control socket's directory is not private";
       case control_errc::not_a_socket:
         return "the control socket path exists and is not a socket";
+      case control_errc::closed:
+        return "the connection was closed";
+      case control_errc::bad_request:
+        return "the client sent an invalid line";
+      case control_errc::too_slow:
+        return "the client did not read fast enough";
     }
     return "control error";
   }
@@ -167,18 +181,97 @@ std::string describe_control_error(std::error_code ec, const fs::path& socket_pa
            " must exist, belong to you and not be writable by others (chmod 700 " + d + ")";
   if (ec == control_errc::not_a_socket)
     return socket_path.string() + " exists and is not a socket: move it away";
+  if (ec == control_errc::closed)
+    return "the node running with data directory " + d + " closed the connection";
   if (ec == std::errc::permission_denied)
     return "cannot use the control socket " + socket_path.string() +
            ": permission denied (does the node run as another user?)";
   return "control socket " + socket_path.string() + ": " + ec.message();
 }
 
-// ---------------------------------------------------------------- server
+// ---------------------------------------------------------------- line framing
 
 namespace detail {
-struct control_session;
+
+void line_reader::append(std::string_view bytes) {
+  if (m_pos != 0) {
+    m_buf.erase(0, m_pos);
+    m_scan -= m_pos;
+    m_pos = 0;
+  }
+  m_buf.append(bytes);
 }
-using detail::control_session;
+
+std::optional<std::string_view> line_reader::next() {
+  if (m_too_long) return std::nullopt;
+  const auto nl = m_buf.find('\n', m_scan);
+  if (nl == std::string::npos) {
+    m_scan = m_buf.size();
+    m_too_long = m_scan - m_pos > m_max;
+    return std::nullopt;
+  }
+  std::string_view line = std::string_view(m_buf).substr(m_pos, nl - m_pos);
+  if (line.size() > m_max) {
+    m_too_long = true;
+    return std::nullopt;
+  }
+  m_pos = m_scan = nl + 1;
+  if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+  return line;
+}
+
+std::string line_reader::take_rest() {
+  std::string rest = m_buf.substr(m_pos);
+  m_buf.clear();
+  m_pos = m_scan = 0;
+  if (!rest.empty() && rest.back() == '\r') rest.pop_back();
+  return rest;
+}
+
+}  // namespace detail
+
+// ---------------------------------------------------------------- server
+
+namespace {
+
+/// One line parsed as a JSON object, or the error to send back.
+struct parsed_line {
+  json value;
+  std::string error;  // empty: `value` is an object
+};
+
+parsed_line parse_object(std::string_view line, std::string_view what) {
+  parsed_line p;
+  try {
+    p.value = json::parse(line, nullptr, /*allow_exceptions=*/false);
+  } catch (const std::exception&) {
+    p.value = json::value_t::discarded;
+  }
+  if (p.value.is_discarded()) {
+    p.error = "malformed JSON " + std::string(what);
+  } else if (!p.value.is_object()) {
+    p.error = "the " + std::string(what) + " must be a JSON object";
+  }
+  return p;
+}
+
+/// A read or write error that only says the client has gone.
+bool client_gone(const boost::system::error_code& ec) {
+  return ec == asio::error::eof || ec == asio::error::connection_reset ||
+         ec == asio::error::broken_pipe;
+}
+
+std::string what_of(const std::exception_ptr& e) {
+  try {
+    std::rethrow_exception(e);
+  } catch (const std::exception& x) {
+    return std::string("internal error: ") + x.what();
+  } catch (...) {
+  }
+  return "internal error";
+}
+
+}  // namespace
 
 struct control_server::state : std::enable_shared_from_this<control_server::state> {
   state(asio::io_context& ctx, handler hd, const control_server_options& o)
@@ -187,77 +280,322 @@ struct control_server::state : std::enable_shared_from_this<control_server::stat
   local::acceptor acceptor;
   asio::steady_timer retry;  // after an accept error (EMFILE...), wait instead of spinning
   handler h;
+  std::map<std::string, session_handler, std::less<>> session_handlers;
   control_server_options opts;
-  std::unordered_set<control_session*> sessions;
+  std::unordered_set<detail::control_conn*> clients;   // reading a request or answering it
+  std::unordered_set<detail::control_conn*> sessions;  // open or draining their last lines
+  std::uint64_t next_id = 1;
   bool stopped = false;
 
   void accept();
   void refuse_busy(local::socket& s);
-  json answer(std::string_view line);
+  json answer(const json& request);
   void stop();
 };
 
 namespace detail {
 
-/// One client: read one line (bounded), answer, close; dropped at the deadline.
-struct control_session : std::enable_shared_from_this<control_session> {
-  control_session(std::shared_ptr<control_server::state> s, local::socket sock)
-      : st(std::move(s)), socket(std::move(sock)), deadline(socket.get_executor()) {}
-  ~control_session() { st->sessions.erase(this); }
+/// One client connection: reads the request line (bounded, within the deadline), then either
+/// answers it and closes (one-shot) or becomes a session. Holds itself alive through its
+/// pending operations; a control_session handle holds it too.
+struct control_conn : std::enable_shared_from_this<control_conn> {
+  enum class phase { request, answering, session, closing, closed };
+
+  control_conn(std::shared_ptr<control_server::state> s, local::socket sock)
+      : st(std::move(s)),
+        socket(std::move(sock)),
+        timer(socket.get_executor()),
+        lines(st->opts.max_request_bytes),
+        id(st->next_id++) {}
+  ~control_conn() {
+    st->clients.erase(this);
+    st->sessions.erase(this);
+  }
 
   std::shared_ptr<control_server::state> st;
   local::socket socket;
-  asio::steady_timer deadline;
-  std::string in, out;
-  bool closed = false;
+  asio::steady_timer timer;  // the one-shot deadline, later a closing session's linger
+  line_reader lines;
+  std::array<char, 4096> rbuf{};
+  // Lines to write; the first `in_flight` are being written. A deque keeps the strings in
+  // place while more are queued behind them.
+  std::deque<std::string> out;
+  std::size_t in_flight = 0;
+  std::size_t queued = 0;  // bytes in `out`
+  std::vector<asio::const_buffer> wbufs;
+  json request;
+  std::string cmd;
+  control_session::message_handler on_message;
+  control_session::close_handler on_close;
+  phase ph = phase::request;
+  std::uint64_t id;
 
   void begin() {
-    st->sessions.insert(this);
-    deadline.expires_after(st->opts.client_deadline);
-    deadline.async_wait([self = shared_from_this()](boost::system::error_code ec) {
-      if (!ec) self->close();  // too slow: drop it without an answer
+    st->clients.insert(this);
+    timer.expires_after(st->opts.client_deadline);
+    timer.async_wait([self = shared_from_this()](boost::system::error_code ec) {
+      // The deadline of a one-shot exchange, or the end of a closing session's linger.
+      if (!ec && self->ph != phase::session) self->close_now();
     });
-    asio::async_read_until(socket, asio::dynamic_buffer(in, st->opts.max_request_bytes + 1), '\n',
+    read();
+  }
+
+  void read() {
+    socket.async_read_some(asio::buffer(rbuf),
                            [self = shared_from_this()](boost::system::error_code ec,
                                                        std::size_t n) { self->on_read(ec, n); });
   }
 
   void on_read(boost::system::error_code ec, std::size_t n) {
-    if (closed || st->stopped) return close();
-    std::string_view line;
-    if (!ec) {
-      line = std::string_view(in).substr(0, n - 1);
-    } else if (ec == asio::error::not_found) {
-      return respond(error_response("request too large (limit " +
-                                    std::to_string(st->opts.max_request_bytes) + " bytes)"));
-    } else if (ec == asio::error::eof && !in.empty()) {
-      line = in;  // a last line without '\n' before the client shut down its side
-    } else {
-      return close();
+    if (ph == phase::closed || st->stopped) return close_now();
+    if (ph == phase::answering) return;  // the request is in: the rest is not read
+    if (ec) return on_read_error(ec);
+    if (ph == phase::closing) return read();  // nobody listens any more: drop and look for EOF
+    lines.append(std::string_view(rbuf.data(), n));
+    while (ph == phase::request || ph == phase::session) {
+      auto line = lines.next();
+      if (line) {
+        on_line(*line);
+        continue;
+      }
+      if (lines.too_long()) on_too_long();
+      break;
     }
-    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
-    respond(st->answer(line));
+    if (ph == phase::request || ph == phase::session || ph == phase::closing) read();
   }
 
+  void on_read_error(boost::system::error_code ec) {
+    if (ph == phase::closing) return close_now();
+    if (ec == asio::error::eof && !lines.too_long() && lines.buffered() != 0) {
+      // A last line without '\n' before the client shut down its side.
+      const std::string last = lines.take_rest();
+      on_line(last);
+      if (ph == phase::request || ph == phase::session) read();  // meets the EOF again
+      return;
+    }
+    if (ph != phase::session) return close_now();
+    ended(client_gone(ec) ? std::error_code(control_errc::closed) : to_std(ec));
+  }
+
+  void on_too_long() {
+    const std::string limit = std::to_string(st->opts.max_request_bytes);
+    if (ph == phase::request)
+      return respond(error_response("request too large (limit " + limit + " bytes)"));
+    refuse_message("message too large (limit " + limit + " bytes)");
+  }
+
+  void on_line(std::string_view line) {
+    if (ph == phase::session) return on_session_line(line);
+    auto req = parse_object(line, "request");
+    if (!req.error.empty()) return respond(error_response(std::move(req.error)));
+    if (auto c = req.value.find("cmd"); c != req.value.end() && c->is_string()) {
+      auto h = st->session_handlers.find(c->get_ref<const std::string&>());
+      if (h != st->session_handlers.end()) return open_session(std::move(req.value), h->second);
+    }
+    respond(st->answer(req.value));
+  }
+
+  void on_session_line(std::string_view line) {
+    if (line.empty()) return;  // blank lines carry nothing
+    auto msg = parse_object(line, "message");
+    if (!msg.error.empty()) return refuse_message(std::move(msg.error));
+    if (!on_message) return;
+    auto h = on_message;  // the handler may replace or drop itself (close())
+    try {
+      h(msg.value);
+    } catch (...) {
+      const std::string what = what_of(std::current_exception());
+      spdlog::error("control session {} ({}): the message handler threw ({})", id, cmd, what);
+      if (ph == phase::session) close_with(error_response(what));
+    }
+  }
+
+  void open_session(json req, control_server::session_handler h) {
+    if (st->sessions.size() >= st->opts.max_sessions) {
+      return respond(error_response("too many control sessions (limit " +
+                                    std::to_string(st->opts.max_sessions) + "), try again"));
+    }
+    st->clients.erase(this);
+    st->sessions.insert(this);
+    ph = phase::session;
+    timer.cancel();
+    cmd = req["cmd"].get<std::string>();
+    request = std::move(req);
+    spdlog::debug("control session {} ({}) opened", id, cmd);
+    auto handle = std::make_shared<control_session>(shared_from_this());
+    try {
+      h(request, handle);
+    } catch (...) {
+      const std::string what = what_of(std::current_exception());
+      spdlog::error("control session {} ({}): the session handler threw ({})", id, cmd, what);
+      if (ph == phase::session) close_with(error_response(what));
+    }
+    // `handle` goes here: unless the handler kept it, the session closes (as close()).
+  }
+
+  /// One-shot answer: written, then the connection closes (still within the deadline).
   void respond(const json& j) {
-    out = to_line(j);
-    asio::async_write(
-        socket, asio::buffer(out),
-        [self = shared_from_this()](boost::system::error_code, std::size_t) { self->close(); });
+    ph = phase::answering;
+    push(to_line(j));
+    write();
   }
 
-  void close() {
-    if (closed) return;
-    closed = true;
+  bool send(const json& j) {
+    if (ph != phase::session) return false;
+    std::string line = to_line(j);
+    const std::size_t limit = st->opts.max_session_queue_bytes;
+    if (queued != 0 && queued + line.size() > limit) {
+      too_slow();
+      return false;
+    }
+    push(std::move(line));
+    write();
+    return true;
+  }
+
+  void too_slow() {
+    const std::size_t limit = st->opts.max_session_queue_bytes;
+    spdlog::warn(
+        "control session {} ({}): the client is not reading ({} bytes queued, limit {}); closing",
+        id, cmd, queued, limit);
+    while (out.size() > in_flight) {  // what is being written goes, to keep the lines whole
+      queued -= out.back().size();
+      out.pop_back();
+    }
+    auto cb = std::move(on_close);
+    close_with(error_response("too slow: the client did not read fast enough (" +
+                              std::to_string(limit) + " bytes queued)"));
+    if (cb) {
+      // Never from inside send(): the caller may be walking the very table its handler edits.
+      asio::post(socket.get_executor(), [self = shared_from_this(), cb = std::move(cb)] {
+        if (!self->st->stopped) cb(control_errc::too_slow);
+      });
+    }
+  }
+
+  /// The client sent something that is not a message: tell it, close, tell the node.
+  void refuse_message(std::string error) {
+    spdlog::info("control session {} ({}): {}; closing", id, cmd, error);
+    auto cb = std::move(on_close);
+    close_with(error_response(std::move(error)));
+    if (cb) cb(control_errc::bad_request);
+  }
+
+  /// The client or the socket ended the session: close at once and tell the node.
+  void ended(std::error_code reason) {
+    spdlog::debug("control session {} ({}) ended: {}", id, cmd, reason.message());
+    auto cb = std::move(on_close);
+    close_now();
+    if (cb) cb(reason);
+  }
+
+  /// Ends a session from the node's side: a last line (if any), then drain and close.
+  void close_with(const std::optional<json>& last) {
+    if (ph != phase::session) return;
+    ph = phase::closing;
+    on_message = nullptr;
+    on_close = nullptr;
+    if (last) push(to_line(*last));
+    if (out.empty()) return close_now();
+    timer.expires_after(st->opts.session_close_linger);
+    timer.async_wait([self = shared_from_this()](boost::system::error_code ec) {
+      if (!ec && self->ph == phase::closing) self->close_now();
+    });
+    write();
+  }
+
+  void push(std::string line) {
+    queued += line.size();
+    out.push_back(std::move(line));
+  }
+
+  void write() {
+    if (in_flight != 0 || out.empty() || ph == phase::closed) return;
+    wbufs.clear();
+    for (const auto& l : out) {
+      wbufs.push_back(asio::buffer(l));
+      if (wbufs.size() == 64) break;
+    }
+    in_flight = wbufs.size();
+    asio::async_write(socket, wbufs,
+                      [self = shared_from_this()](boost::system::error_code ec, std::size_t) {
+                        self->on_written(ec);
+                      });
+  }
+
+  void on_written(boost::system::error_code ec) {
+    if (ph == phase::closed) return;
+    for (; in_flight != 0; --in_flight) {
+      queued -= out.front().size();
+      out.pop_front();
+    }
+    if (ec) {
+      if (ph == phase::session)
+        return ended(client_gone(ec) ? std::error_code(control_errc::closed) : to_std(ec));
+      return close_now();
+    }
+    if (!out.empty()) return write();
+    if (ph == phase::answering || ph == phase::closing) close_now();
+  }
+
+  /// Closes the socket without calling anybody. Pending operations finish as aborted.
+  void close_now() {
+    if (ph == phase::closed) return;
+    ph = phase::closed;
+    on_message = nullptr;
+    on_close = nullptr;
     boost::system::error_code ec;
     socket.shutdown(local::socket::shutdown_both, ec);
     socket.close(ec);
-    deadline.cancel();
+    timer.cancel();
+    st->clients.erase(this);
     st->sessions.erase(this);
   }
 };
 
 }  // namespace detail
+
+// ---------------------------------------------------------------- session handle
+
+control_session::control_session(std::shared_ptr<detail::control_conn> c) : m_conn(std::move(c)) {}
+
+control_session::~control_session() {
+  close();
+}
+
+bool control_session::send(const json& message) {
+  return m_conn->send(message);
+}
+
+void control_session::on_message(message_handler h) {
+  if (m_conn->ph == detail::control_conn::phase::session) m_conn->on_message = std::move(h);
+}
+
+void control_session::on_close(close_handler h) {
+  if (m_conn->ph == detail::control_conn::phase::session) m_conn->on_close = std::move(h);
+}
+
+void control_session::close() {
+  m_conn->close_with(std::nullopt);
+}
+
+bool control_session::is_open() const noexcept {
+  return m_conn->ph == detail::control_conn::phase::session;
+}
+
+std::size_t control_session::queued_bytes() const noexcept {
+  return m_conn->queued;
+}
+
+std::uint64_t control_session::id() const noexcept {
+  return m_conn->id;
+}
+
+const json& control_session::request() const noexcept {
+  return m_conn->request;
+}
+
+// ---------------------------------------------------------------- server
 
 void control_server::state::accept() {
   acceptor.async_accept([self = shared_from_this()](boost::system::error_code ec, local::socket s) {
@@ -269,10 +607,10 @@ void control_server::state::accept() {
       });
       return;
     }
-    if (self->sessions.size() >= self->opts.max_clients) {
+    if (self->clients.size() >= self->opts.max_clients) {
       self->refuse_busy(s);
     } else {
-      std::make_shared<control_session>(self, std::move(s))->begin();
+      std::make_shared<detail::control_conn>(self, std::move(s))->begin();
     }
     self->accept();
   });
@@ -286,20 +624,15 @@ void control_server::state::refuse_busy(local::socket& s) {
   s.close(ec);
 }
 
-json control_server::state::answer(std::string_view line) {
-  // The one place where nlohmann exceptions (and the handler's) are caught.
+json control_server::state::answer(const json& request) {
+  // Where the handler's exceptions (and nlohmann's, from within it) are caught.
   try {
-    json req = json::parse(line, nullptr, /*allow_exceptions=*/false);
-    if (req.is_discarded()) return error_response("malformed JSON request");
-    if (!req.is_object()) return error_response("the request must be a JSON object");
-    json resp = h(req);
+    json resp = h(request);
     if (!resp.is_object()) return error_response("internal error: the response is not an object");
     if (!resp.contains("ok")) resp["ok"] = true;
     return resp;
-  } catch (const std::exception& e) {
-    return error_response(std::string("internal error: ") + e.what());
   } catch (...) {
-    return error_response("internal error");
+    return error_response(what_of(std::current_exception()));
   }
 }
 
@@ -309,9 +642,10 @@ void control_server::state::stop() {
   boost::system::error_code ec;
   acceptor.close(ec);
   retry.cancel();
-  auto copy = sessions;
-  for (auto* s : copy)
-    s->close();
+  std::vector<detail::control_conn*> all(clients.begin(), clients.end());
+  all.insert(all.end(), sessions.begin(), sessions.end());
+  for (auto* c : all)
+    c->close_now();
 }
 
 result<std::unique_ptr<control_server>> control_server::start(asio::io_context& ctx,
@@ -370,8 +704,27 @@ void control_server::stop() {
   m_lock_fd = -1;
 }
 
+void control_server::set_session_handler(std::string cmd, session_handler h) {
+  if (h) {
+    m_state->session_handlers[std::move(cmd)] = std::move(h);
+  } else {
+    m_state->session_handlers.erase(cmd);
+  }
+}
+
 std::size_t control_server::active_clients() const noexcept {
+  return m_state->clients.size();
+}
+
+std::size_t control_server::active_sessions() const noexcept {
   return m_state->sessions.size();
+}
+
+std::size_t control_server::queued_bytes() const noexcept {
+  std::size_t n = 0;
+  for (const auto* c : m_state->sessions)
+    n += c->queued;
+  return n;
 }
 
 // ---------------------------------------------------------------- client
