@@ -1,6 +1,7 @@
 #include "node/control.hpp"
 
 #include <fcntl.h>
+#include <poll.h>
 #include <sys/file.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -8,6 +9,7 @@
 #include <unistd.h>
 
 #include <spdlog/spdlog.h>
+#include <algorithm>
 #include <array>
 #include <boost/asio/local/stream_protocol.hpp>
 #include <boost/asio/post.hpp>
@@ -789,6 +791,155 @@ result<json> control_request(const fs::path& path, const json& request,
   json resp = json::parse(line, nullptr, /*allow_exceptions=*/false);
   if (resp.is_discarded() || !resp.is_object()) return json_error(control_errc::bad_response);
   return resp;
+}
+
+// ---------------------------------------------------------------- session client
+
+namespace {
+
+using steady = std::chrono::steady_clock;
+
+/// Waits for `events` on `fd` until `deadline` (nullopt: forever). Errors: timeout,
+/// std::errc::interrupted, or poll's error.
+result<void> wait_for(int fd, short events, const std::optional<steady::time_point>& deadline) {
+  int ms = -1;
+  if (deadline) {
+    const auto left = std::chrono::ceil<std::chrono::milliseconds>(*deadline - steady::now());
+    if (left.count() <= 0) return control_errc::timeout;
+    ms = static_cast<int>(std::min<std::chrono::milliseconds::rep>(left.count(), 1 << 30));
+  }
+  pollfd p{fd, events, 0};
+  const int rc = ::poll(&p, 1, ms);
+  if (rc < 0) return last_errno();  // EINTR included: the caller decides
+  if (rc == 0) return control_errc::timeout;
+  return {};
+}
+
+std::optional<steady::time_point> deadline_after(std::chrono::milliseconds timeout) {
+  if (timeout < std::chrono::milliseconds::zero()) return std::nullopt;
+  return steady::now() + timeout;
+}
+
+result<json> parse_response(std::string_view line) {
+  json j = json::parse(line, nullptr, /*allow_exceptions=*/false);
+  if (j.is_discarded() || !j.is_object()) return json_error(control_errc::bad_response);
+  return j;
+}
+
+}  // namespace
+
+control_session_client::control_session_client(int fd) : m_fd(fd), m_lines(max_response_bytes) {}
+
+control_session_client::control_session_client(control_session_client&& o) noexcept
+    : m_fd(std::exchange(o.m_fd, -1)), m_lines(std::move(o.m_lines)), m_eof(o.m_eof) {}
+
+control_session_client& control_session_client::operator=(control_session_client&& o) noexcept {
+  if (this != &o) {
+    close();
+    m_fd = std::exchange(o.m_fd, -1);
+    m_lines = std::move(o.m_lines);
+    m_eof = o.m_eof;
+  }
+  return *this;
+}
+
+control_session_client::~control_session_client() {
+  close();
+}
+
+void control_session_client::close() noexcept {
+  if (m_fd >= 0) ::close(m_fd);
+  m_fd = -1;
+}
+
+result<control_session_client> control_session_client::open(const fs::path& path,
+                                                            const json& request,
+                                                            std::chrono::milliseconds timeout) {
+  if (!path_fits(path)) return control_errc::path_too_long;
+  const auto deadline = deadline_after(timeout);
+  const int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return last_errno();
+  control_session_client c(fd);
+  // A Unix socket's connect() waits (up to SO_SNDTIMEO) only while the listener's backlog is
+  // full, which is the one way a hung node can make it block.
+  if (deadline) {
+    const auto us = std::chrono::duration_cast<std::chrono::microseconds>(timeout).count();
+    timeval tv{static_cast<time_t>(us / 1000000), static_cast<suseconds_t>(us % 1000000)};
+    if (tv.tv_sec == 0 && tv.tv_usec == 0) tv.tv_usec = 1;  // zero would mean no timeout
+    ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+  }
+  sockaddr_un sa{};
+  sa.sun_family = AF_UNIX;
+  std::memcpy(sa.sun_path, path.c_str(), path.native().size());
+  int rc = 0;
+  do {
+    rc = ::connect(fd, reinterpret_cast<const sockaddr*>(&sa), sizeof(sa));
+  } while (rc != 0 && errno == EINTR);
+  if (rc != 0) {
+    const int err = errno;
+    if (err == ECONNREFUSED || err == ENOENT || err == ENOTDIR)
+      return control_errc::no_node_running;
+    if (err == EAGAIN || err == EINPROGRESS) return control_errc::timeout;
+    return std::error_code(err, std::system_category());
+  }
+  if (::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) | O_NONBLOCK) != 0) return last_errno();
+  const auto left =
+      deadline ? std::chrono::ceil<std::chrono::milliseconds>(*deadline - steady::now()) : forever;
+  auto sent = c.send(
+      request, left < std::chrono::milliseconds::zero() ? std::chrono::milliseconds::zero() : left);
+  // A busy node answers and closes without reading: its answer is the first read_line().
+  if (!sent && sent.error() != control_errc::closed) return sent.error();
+  return c;
+}
+
+result<void> control_session_client::send(const json& message, std::chrono::milliseconds timeout) {
+  if (m_fd < 0) return control_errc::closed;
+  const auto deadline = deadline_after(timeout);
+  const std::string line = to_line(message);
+  std::size_t off = 0;
+  while (off < line.size()) {
+    const ssize_t n = ::send(m_fd, line.data() + off, line.size() - off, MSG_NOSIGNAL);
+    if (n > 0) {
+      off += static_cast<std::size_t>(n);
+      continue;
+    }
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+      if (auto w = wait_for(m_fd, POLLOUT, deadline); !w) return w.error();
+      continue;
+    }
+    if (n < 0 && (errno == EPIPE || errno == ECONNRESET)) return control_errc::closed;
+    return last_errno();
+  }
+  return {};
+}
+
+result<json> control_session_client::read_line(std::chrono::milliseconds timeout) {
+  if (m_fd < 0) return json_error(control_errc::closed);
+  const auto deadline = deadline_after(timeout);
+  std::array<char, 16384> buf;
+  for (;;) {
+    if (auto line = m_lines.next()) {
+      if (line->empty()) continue;
+      return parse_response(*line);
+    }
+    if (m_lines.too_long()) return json_error(control_errc::bad_response);
+    if (m_eof) {
+      const std::string last = m_lines.take_rest();  // a last line without '\n'
+      if (last.empty()) return json_error(control_errc::closed);
+      return parse_response(last);
+    }
+    const ssize_t n = ::recv(m_fd, buf.data(), buf.size(), 0);
+    if (n > 0) {
+      m_lines.append(std::string_view(buf.data(), static_cast<std::size_t>(n)));
+    } else if (n == 0 || errno == ECONNRESET) {
+      m_eof = true;
+    } else if (errno == EAGAIN || errno == EWOULDBLOCK) {
+      if (auto w = wait_for(m_fd, POLLIN, deadline); !w) return json_error(w.error());
+    } else if (errno != EINTR) {
+      return json_error(last_errno());
+    }
+  }
 }
 
 }  // namespace starling::node

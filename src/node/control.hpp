@@ -11,6 +11,7 @@
 ///   further lines (control_session::on_message), and the node learns when the client goes away
 ///   (control_session::on_close). By convention the first line the node sends says whether the
 ///   request was accepted: {"ok":true,...}, or {"ok":false,"error":...} and then it closes.
+///   The CLI's end is control_session_client.
 ///
 /// Bounds: request and client lines 64 KiB; 8 one-shot clients and, separately, 64 sessions;
 /// each session queues at most 1 MiB for a client that reads slowly, after which the session is
@@ -231,6 +232,51 @@ class control_server {
 result<nlohmann::json> control_request(
     const std::filesystem::path& path, const nlohmann::json& request,
     std::chrono::milliseconds timeout = std::chrono::milliseconds(3000));
+
+/// The CLI's end of a session (`starling sub`, `alive`, `reply`): blocking calls on a plain
+/// socket, for one thread, no io_context. Move-only; the destructor closes the connection,
+/// which the node sees as the client going away.
+class control_session_client {
+ public:
+  /// No timeout: read_line() waits as long as it takes.
+  static constexpr std::chrono::milliseconds forever{-1};
+
+  /// Connects to the node at `path` and sends `request`, within `timeout`. Errors:
+  /// no_node_running, path_too_long, timeout, or the socket error (e.g. permission denied).
+  /// The node's answer (usually {"ok":true} or {"ok":false,"error":...}) is the first
+  /// read_line(): a node that does not know the command answers {"ok":false,...} and closes.
+  static result<control_session_client> open(
+      const std::filesystem::path& path, const nlohmann::json& request,
+      std::chrono::milliseconds timeout = std::chrono::milliseconds(3000));
+
+  /// The next line from the node, waiting at most `timeout` (`forever`: no limit). Errors:
+  /// timeout (nothing complete yet; call again), closed (the node closed the connection after
+  /// every line before was returned), bad_response (not a JSON object, or a line over 16 MiB:
+  /// the session is unusable, close it), std::errc::interrupted (a signal arrived: check your
+  /// flag and call again), or the socket error.
+  result<nlohmann::json> read_line(std::chrono::milliseconds timeout = forever);
+  /// Sends `message` as one line, waiting at most `timeout` for room. Errors: timeout (part of
+  /// the line may have gone: close the session), closed (the node has gone),
+  /// std::errc::interrupted (a signal arrived while waiting: the line may be cut, close the
+  /// session), or the socket error.
+  result<void> send(const nlohmann::json& message,
+                    std::chrono::milliseconds timeout = std::chrono::milliseconds(3000));
+  /// Closes the connection (idempotent); read_line and send then return closed.
+  void close() noexcept;
+  /// True until close() (or the move that emptied this object).
+  bool is_open() const noexcept { return m_fd >= 0; }
+
+  control_session_client(control_session_client&& o) noexcept;
+  control_session_client& operator=(control_session_client&& o) noexcept;
+  ~control_session_client();
+
+ private:
+  explicit control_session_client(int fd);
+
+  int m_fd = -1;
+  detail::line_reader m_lines;
+  bool m_eof = false;
+};
 
 }  // namespace starling::node
 
