@@ -269,7 +269,9 @@ TEST_F(cli_test, wrong_peer_id_is_one_line_error) {
 }
 
 TEST_F(cli_test, perf_json_final_line) {
-  child n(node_args("a"));
+  auto args = node_args("a");
+  args.push_back("--serve-perf");  // perf is opt-in
+  child n(args);
   auto [id, addr] = start_node(n);
   ASSERT_FALSE(addr.empty());
   child p({"perf", addr, "--upload-bytes", "3000000", "--download-bytes", "5000000", "--json"});
