@@ -31,8 +31,9 @@ void BM_libsodium(benchmark::State& state) {
   for (auto _ : state) {
     nonce[4] = static_cast<std::uint8_t>(n++);
     unsigned long long maclen = 0;
-    crypto_aead_chacha20poly1305_ietf_encrypt_detached(buf.data(), buf.data() + plen, &maclen, buf.data(),
-                                                       plen, nullptr, 0, nullptr, nonce.data(), key.data());
+    crypto_aead_chacha20poly1305_ietf_encrypt_detached(buf.data(), buf.data() + plen, &maclen,
+                                                       buf.data(), plen, nullptr, 0, nullptr,
+                                                       nonce.data(), key.data());
     benchmark::DoNotOptimize(buf.data());
   }
   set_bytes(state);
@@ -102,7 +103,8 @@ void BM_starling_prepared(benchmark::State& state) {
   for (auto _ : state) {
     if (i == batch) {
       state.PauseTiming();
-      for (std::size_t j = 0; j < batch; ++j) starling::crypto::aead_prepare(key, n + j, ks[j]);
+      for (std::size_t j = 0; j < batch; ++j)
+        starling::crypto::aead_prepare(key, n + j, ks[j]);
       i = 0;
       state.ResumeTiming();
     }
@@ -116,7 +118,8 @@ void BM_starling_prepared(benchmark::State& state) {
 }
 
 void sizes(benchmark::internal::Benchmark* b) {
-  for (int s : {64, 1024, 16 * 1024, 65519}) b->Arg(s);
+  for (int s : {64, 1024, 16 * 1024, 65519})
+    b->Arg(s);
 }
 BENCHMARK(BM_libsodium)->Apply(sizes);
 BENCHMARK(BM_openssl)->Apply(sizes);

@@ -64,7 +64,8 @@ int main(int argc, char** argv) {
   bool measuring = false;
   std::function<void()> dial_more = [&] {
     while (started < count && started - identified - failed < in_flight_max) {
-      auto& h = *hosts.emplace_back(std::make_unique<node::host>(ctx, crypto::ed25519_generate(rng), cfg));
+      auto& h = *hosts.emplace_back(
+          std::make_unique<node::host>(ctx, crypto::ed25519_generate(rng), cfg));
       node::register_ping_service(h);  // as `starling node` does (the host serves identify itself)
       h.on_event([&](const node::host_event& e) {
         if (std::holds_alternative<node::peer_identified>(e)) {
@@ -89,9 +90,11 @@ int main(int argc, char** argv) {
       auto t = std::make_shared<boost::asio::steady_timer>(ctx, std::chrono::seconds(1));
       t->async_wait([&, t](boost::system::error_code) {
         const long after = vm_rss_kib(pid);
-        std::printf("{\"connections\":%d,\"rss_before_kib\":%ld,\"rss_after_kib\":%ld,\"kib_per_connection\":%.1f}\n",
-                    identified, before, after,
-                    identified > 0 ? static_cast<double>(after - before) / identified : 0.0);
+        std::printf(
+            "{\"connections\":%d,\"rss_before_kib\":%ld,\"rss_after_kib\":%ld,\"kib_per_"
+            "connection\":%.1f}\n",
+            identified, before, after,
+            identified > 0 ? static_cast<double>(after - before) / identified : 0.0);
         std::fflush(stdout);
         std::exit(failed > 0 ? 1 : 0);  // the node sees 500 resets; that is fine
       });

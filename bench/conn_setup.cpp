@@ -45,7 +45,8 @@ int main(int argc, char** argv) {
 
   h.on_event([&](const node::host_event& e) {
     if (std::holds_alternative<node::peer_identified>(e)) {
-      latency_ms.push_back(std::chrono::duration<double, std::milli>(clock_type::now() - t0).count());
+      latency_ms.push_back(
+          std::chrono::duration<double, std::milli>(clock_type::now() - t0).count());
       identified = true;
       if (current) current->close();
     } else if (std::holds_alternative<node::peer_disconnected>(e)) {
@@ -75,8 +76,10 @@ int main(int argc, char** argv) {
   const double secs = std::chrono::duration<double>(clock_type::now() - start).count();
   if (latency_ms.empty()) return 1;
   std::sort(latency_ms.begin(), latency_ms.end());
-  std::printf("{\"setups\":%d,\"seconds\":%.3f,\"setups_per_second\":%.1f,\"median_ms\":%.3f,\"p99_ms\":%.3f}\n",
-              done, secs, done / secs, latency_ms[latency_ms.size() / 2],
-              latency_ms[latency_ms.size() * 99 / 100]);
+  std::printf(
+      "{\"setups\":%d,\"seconds\":%.3f,\"setups_per_second\":%.1f,\"median_ms\":%.3f,\"p99_ms\":%."
+      "3f}\n",
+      done, secs, done / secs, latency_ms[latency_ms.size() / 2],
+      latency_ms[latency_ms.size() * 99 / 100]);
   return failures > 10 ? 1 : 0;
 }

@@ -11,9 +11,9 @@
 //   after B's thread has been joined.
 //   -> prints one JSON line: pings answered, median, p99 and min round trip in microseconds.
 //   Exits 1 if any ping got no reply, or if the run takes longer than COUNT*INTERVAL + 30 s.
+#include <spdlog/spdlog.h>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
-#include <spdlog/spdlog.h>
 
 #include <algorithm>
 #include <chrono>
@@ -56,7 +56,8 @@ void run_server(asio::io_context& ctx, std::promise<server_side>& ready) {
   auto listen = multiformats::multiaddr::parse("/ip4/127.0.0.1/tcp/0");
   auto bound = listen ? h.listen(*listen) : result<multiformats::multiaddr>(listen.error());
   if (!bound) {
-    std::fprintf(stderr, "ping_latency: host A cannot listen: %s\n", bound.error().message().c_str());
+    std::fprintf(stderr, "ping_latency: host A cannot listen: %s\n",
+                 bound.error().message().c_str());
     ready.set_value({});
     return;
   }
@@ -98,7 +99,8 @@ void run_client(asio::io_context& ctx, const std::string& addr_text, int count, 
                 out.rtt_us.push_back(std::chrono::duration<double, std::micro>(*r).count());
               } else {
                 ++out.failures;
-                std::fprintf(stderr, "ping_latency: no reply to ping %d: %s\n", seq, r.error().message().c_str());
+                std::fprintf(stderr, "ping_latency: no reply to ping %d: %s\n", seq,
+                             r.error().message().c_str());
               }
             },
             [&out, finish] {
@@ -106,7 +108,8 @@ void run_client(asio::io_context& ctx, const std::string& addr_text, int count, 
               finish();
             }),
         [finish](std::error_code ec) {
-          std::fprintf(stderr, "ping_latency: cannot open a ping stream: %s\n", ec.message().c_str());
+          std::fprintf(stderr, "ping_latency: cannot open a ping stream: %s\n",
+                       ec.message().c_str());
           finish();
         });
   });
@@ -127,7 +130,8 @@ int main(int argc, char** argv) {
     return 2;
   }
   spdlog::set_level(spdlog::level::warn);  // keep stdout to the one JSON line
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(count) * interval_ms + 30s;
+  const auto deadline =
+      std::chrono::steady_clock::now() + std::chrono::milliseconds(count) * interval_ms + 30s;
   std::thread([deadline] {
     std::this_thread::sleep_until(deadline);
     std::fprintf(stderr, "ping_latency: did not finish in time\n");
@@ -159,7 +163,8 @@ int main(int argc, char** argv) {
   auto& rtt = res.rtt_us;
   std::sort(rtt.begin(), rtt.end());
   std::printf(
-      "{\"pings\":%d,\"replies\":%zu,\"interval_ms\":%d,\"mode\":\"starling-threads\",\"median_us\":%.1f,"
+      "{\"pings\":%d,\"replies\":%zu,\"interval_ms\":%d,\"mode\":\"starling-threads\",\"median_"
+      "us\":%.1f,"
       "\"p99_us\":%.1f,\"min_us\":%.1f}\n",
       count, rtt.size(), interval_ms, rtt[rtt.size() / 2], rtt[rtt.size() * 99 / 100], rtt.front());
   return res.ok && res.failures == 0 && static_cast<int>(rtt.size()) == count ? 0 : 1;

@@ -65,7 +65,8 @@ int main(int argc, char** argv) {
   const bool processes = std::strcmp(mode, "processes") == 0;
   const bool use_epoll = processes || std::strcmp(mode, "threads-epoll") == 0;
   if (!use_epoll && std::strcmp(mode, "threads") != 0) {
-    std::fprintf(stderr, "usage: tcp_pingpong [ROUNDS] [INTERVAL_MS] [threads|threads-epoll|processes]\n");
+    std::fprintf(stderr,
+                 "usage: tcp_pingpong [ROUNDS] [INTERVAL_MS] [threads|threads-epoll|processes]\n");
     return 2;
   }
   asio::io_context server_ctx;
@@ -80,7 +81,8 @@ int main(int argc, char** argv) {
       s.non_blocking(true);
       const int efd = epoll_for(s.native_handle());
       while (epoll_read(efd, s.native_handle(), buf.data()))
-        if (::send(s.native_handle(), buf.data(), msg, MSG_NOSIGNAL) != static_cast<ssize_t>(msg)) break;
+        if (::send(s.native_handle(), buf.data(), msg, MSG_NOSIGNAL) != static_cast<ssize_t>(msg))
+          break;
       return;
     }
     while (true) {
@@ -115,7 +117,8 @@ int main(int argc, char** argv) {
   std::vector<double> rtt;
   rtt.reserve(static_cast<std::size_t>(rounds));
   for (int i = 0; i < rounds; ++i) {
-    if (interval_ms > 0 && i > 0) std::this_thread::sleep_for(std::chrono::milliseconds(interval_ms));
+    if (interval_ms > 0 && i > 0)
+      std::this_thread::sleep_for(std::chrono::milliseconds(interval_ms));
     auto t0 = std::chrono::steady_clock::now();
     if (use_epoll) {
       if (::send(c.native_handle(), buf.data(), msg, MSG_NOSIGNAL) != static_cast<ssize_t>(msg) ||
@@ -127,7 +130,8 @@ int main(int argc, char** argv) {
       asio::write(c, asio::buffer(buf));
       asio::read(c, asio::buffer(buf));
     }
-    rtt.push_back(std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - t0).count());
+    rtt.push_back(
+        std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - t0).count());
   }
   c.close();
   if (processes) {
@@ -136,7 +140,8 @@ int main(int argc, char** argv) {
     server.join();
   }
   std::sort(rtt.begin(), rtt.end());
-  std::printf("{\"rounds\":%d,\"interval_ms\":%d,\"mode\":\"%s\",\"median_us\":%.1f,\"p99_us\":%.1f}\n", rounds,
-              interval_ms, mode, rtt[rtt.size() / 2], rtt[rtt.size() * 99 / 100]);
+  std::printf(
+      "{\"rounds\":%d,\"interval_ms\":%d,\"mode\":\"%s\",\"median_us\":%.1f,\"p99_us\":%.1f}\n",
+      rounds, interval_ms, mode, rtt[rtt.size() / 2], rtt[rtt.size() * 99 / 100]);
   return 0;
 }

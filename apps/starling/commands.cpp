@@ -1,8 +1,8 @@
 #include "commands.hpp"
 
+#include <spdlog/spdlog.h>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
-#include <spdlog/spdlog.h>
 
 #include <algorithm>
 #include <cmath>
@@ -22,7 +22,9 @@ namespace starling::app {
 namespace asio = boost::asio;
 using multiformats::multiaddr;
 
-void print_error(const std::string& msg) { std::fprintf(stderr, "starling: %s\n", msg.c_str()); }
+void print_error(const std::string& msg) {
+  std::fprintf(stderr, "starling: %s\n", msg.c_str());
+}
 
 namespace {
 
@@ -191,7 +193,8 @@ int run_node(const node_options& opts) {
     daemon.shutdown([&] { ctx.stop(); });
   });
   std::printf("%s\n", daemon.get_host().id().to_string().c_str());
-  for (auto& a : daemon.get_host().listen_addrs()) std::printf("%s\n", a.to_string().c_str());
+  for (auto& a : daemon.get_host().listen_addrs())
+    std::printf("%s\n", a.to_string().c_str());
   std::fflush(stdout);
 
   ctx.run();
@@ -204,7 +207,8 @@ int run_ping(const ping_options& o) {
   if (!addr) return 1;
   std::vector<double> rtts;
   int sent = 0;
-  return with_connection(*addr, [&](node::host& h, std::shared_ptr<node::connection> c, auto finish) {
+  return with_connection(*addr, [&](node::host& h, std::shared_ptr<node::connection> c,
+                                    auto finish) {
     std::printf("PING %s: %zu data bytes\n", addr->to_string().c_str(), ping::payload_size);
     std::fflush(stdout);
     node::ping_options po;
@@ -222,32 +226,34 @@ int run_ping(const ping_options& o) {
         const double mx = *std::max_element(rtts.begin(), rtts.end());
         const double avg = std::accumulate(rtts.begin(), rtts.end(), 0.0) / received;
         double var = 0;
-        for (double r : rtts) var += (r - avg) * (r - avg);
-        std::printf("rtt min/avg/max/mdev = %.3f/%.3f/%.3f/%.3f ms\n", mn, avg, mx, std::sqrt(var / received));
+        for (double r : rtts)
+          var += (r - avg) * (r - avg);
+        std::printf("rtt min/avg/max/mdev = %.3f/%.3f/%.3f/%.3f ms\n", mn, avg, mx,
+                    std::sqrt(var / received));
       }
       std::fflush(stdout);
       finish(received > 0 ? 0 : 1);
     };
-    c->open_stream(
-        {std::string(ping::protocol_id)},
-        node::make_ping_client(
-            h, po,
-            [&, peer](int seq, result<clock_duration> r) {
-              sent = std::max(sent, seq);
-              if (r) {
-                rtts.push_back(std::chrono::duration<double, std::milli>(*r).count());
-                std::printf("%zu bytes from %s: seq=%d time=%s ms\n", ping::payload_size, peer.c_str(), seq,
-                            format_ms(*r).c_str());
-              } else {
-                std::printf("no reply from %s: seq=%d: %s\n", peer.c_str(), seq, r.error().message().c_str());
-              }
-              std::fflush(stdout);
-            },
-            summary),
-        [finish, peer](std::error_code ec) {
-          print_error("peer " + peer + " does not serve ping: " + ec.message());
-          finish(1);
-        });
+    c->open_stream({std::string(ping::protocol_id)},
+                   node::make_ping_client(
+                       h, po,
+                       [&, peer](int seq, result<clock_duration> r) {
+                         sent = std::max(sent, seq);
+                         if (r) {
+                           rtts.push_back(std::chrono::duration<double, std::milli>(*r).count());
+                           std::printf("%zu bytes from %s: seq=%d time=%s ms\n", ping::payload_size,
+                                       peer.c_str(), seq, format_ms(*r).c_str());
+                         } else {
+                           std::printf("no reply from %s: seq=%d: %s\n", peer.c_str(), seq,
+                                       r.error().message().c_str());
+                         }
+                         std::fflush(stdout);
+                       },
+                       summary),
+                   [finish, peer](std::error_code ec) {
+                     print_error("peer " + peer + " does not serve ping: " + ec.message());
+                     finish(1);
+                   });
   });
 }
 
@@ -255,7 +261,8 @@ int run_perf(const perf_options& o) {
   if (!init_crypto()) return 1;
   auto addr = parse_addr(o.target);
   if (!addr) return 1;
-  return with_connection(*addr, [&](node::host& h, std::shared_ptr<node::connection> c, auto finish) {
+  return with_connection(*addr, [&](node::host& h, std::shared_ptr<node::connection> c,
+                                    auto finish) {
     c->open_stream(
         {std::string(perf::protocol_id)},
         node::make_perf_client(
@@ -267,19 +274,24 @@ int run_perf(const perf_options& o) {
                 auto rate = [&](std::uint64_t n) {
                   return r.time_seconds > 0 ? n * 8 / r.time_seconds / 1e6 : 0.0;
                 };
-                std::printf("uploaded %llu bytes, downloaded %llu bytes in %.3f s (up %.1f Mbit/s, down %.1f Mbit/s)\n",
-                            static_cast<unsigned long long>(r.upload_bytes),
-                            static_cast<unsigned long long>(r.download_bytes), r.time_seconds, rate(r.upload_bytes),
-                            rate(r.download_bytes));
+                std::printf(
+                    "uploaded %llu bytes, downloaded %llu bytes in %.3f s (up %.1f Mbit/s, down "
+                    "%.1f Mbit/s)\n",
+                    static_cast<unsigned long long>(r.upload_bytes),
+                    static_cast<unsigned long long>(r.download_bytes), r.time_seconds,
+                    rate(r.upload_bytes), rate(r.download_bytes));
               }
               std::fflush(stdout);
             },
             [&o, finish](std::error_code ec) {
               // A perf server refuses a request above its limit by resetting the stream.
-              const bool maybe_refused = ec == node::host_errc::stream_reset_by_peer && o.download > 0;
+              const bool maybe_refused =
+                  ec == node::host_errc::stream_reset_by_peer && o.download > 0;
               if (ec) {
                 print_error("perf failed: " + ec.message() +
-                            (maybe_refused ? " (the download may be above the node's limit: 1 GiB by default)" : ""));
+                            (maybe_refused
+                                 ? " (the download may be above the node's limit: 1 GiB by default)"
+                                 : ""));
               }
               finish(ec ? 1 : 0);
             }),

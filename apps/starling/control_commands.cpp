@@ -12,7 +12,8 @@ namespace starling::app {
 namespace {
 
 int run_control(const control_options& o, control_text::view v) {
-  const std::filesystem::path dir = o.data_dir.empty() ? node::default_data_dir() : std::filesystem::path(o.data_dir);
+  const std::filesystem::path dir =
+      o.data_dir.empty() ? node::default_data_dir() : std::filesystem::path(o.data_dir);
   const auto sock = node::control_socket_path(dir);
   auto r = node::control_request(sock, control_text::request_for(v));
   if (!r) {
@@ -35,6 +36,8 @@ int run_peers(const control_options& o) {
   return run_control(o, o.all ? control_text::view::known : control_text::view::peers);
 }
 
-int run_status(const control_options& o) { return run_control(o, control_text::view::status); }
+int run_status(const control_options& o) {
+  return run_control(o, control_text::view::status);
+}
 
 }  // namespace starling::app

@@ -46,10 +46,17 @@ inline std::string format_duration(double seconds) {
   if (!std::isfinite(seconds) || seconds < 0 || seconds > 1e15) return "-";
   const auto s = static_cast<std::uint64_t>(seconds);
   char b[48];
-  if (s < 60) std::snprintf(b, sizeof b, "%llus", static_cast<unsigned long long>(s));
-  else if (s < 3600) std::snprintf(b, sizeof b, "%llum%02llus", static_cast<unsigned long long>(s / 60), static_cast<unsigned long long>(s % 60));
-  else if (s < 86400) std::snprintf(b, sizeof b, "%lluh%02llum", static_cast<unsigned long long>(s / 3600), static_cast<unsigned long long>(s % 3600 / 60));
-  else std::snprintf(b, sizeof b, "%llud%02lluh", static_cast<unsigned long long>(s / 86400), static_cast<unsigned long long>(s % 86400 / 3600));
+  if (s < 60)
+    std::snprintf(b, sizeof b, "%llus", static_cast<unsigned long long>(s));
+  else if (s < 3600)
+    std::snprintf(b, sizeof b, "%llum%02llus", static_cast<unsigned long long>(s / 60),
+                  static_cast<unsigned long long>(s % 60));
+  else if (s < 86400)
+    std::snprintf(b, sizeof b, "%lluh%02llum", static_cast<unsigned long long>(s / 3600),
+                  static_cast<unsigned long long>(s % 3600 / 60));
+  else
+    std::snprintf(b, sizeof b, "%llud%02lluh", static_cast<unsigned long long>(s / 86400),
+                  static_cast<unsigned long long>(s % 86400 / 3600));
   return b;
 }
 
@@ -67,8 +74,10 @@ inline std::string format_bytes(std::uint64_t n) {
     v /= 1024;
     ++u;
   }
-  if (v < 99.95) std::snprintf(b, sizeof b, "%.1f%s", v, units[u]);
-  else std::snprintf(b, sizeof b, "%.0f%s", v, units[u]);
+  if (v < 99.95)
+    std::snprintf(b, sizeof b, "%.1f%s", v, units[u]);
+  else
+    std::snprintf(b, sizeof b, "%.0f%s", v, units[u]);
   return b;
 }
 
@@ -79,11 +88,16 @@ inline std::string format_rtt(const nlohmann::json& rtt_ms) {
   const double ms = rtt_ms.get<double>();
   if (!std::isfinite(ms) || ms < 0) return "-";
   char b[48];
-  if (ms < 10) std::snprintf(b, sizeof b, "%.2fms", ms);
-  else if (ms < 99.95) std::snprintf(b, sizeof b, "%.1fms", ms);
-  else if (ms < 999.5) std::snprintf(b, sizeof b, "%.0fms", ms);
-  else if (ms < 1e12) std::snprintf(b, sizeof b, "%.2fs", ms / 1000);
-  else return "-";
+  if (ms < 10)
+    std::snprintf(b, sizeof b, "%.2fms", ms);
+  else if (ms < 99.95)
+    std::snprintf(b, sizeof b, "%.1fms", ms);
+  else if (ms < 999.5)
+    std::snprintf(b, sizeof b, "%.0fms", ms);
+  else if (ms < 1e12)
+    std::snprintf(b, sizeof b, "%.2fs", ms / 1000);
+  else
+    return "-";
   return b;
 }
 
@@ -91,9 +105,11 @@ inline std::string format_rtt(const nlohmann::json& rtt_ms) {
 inline std::string format_table(const std::vector<std::string>& header,
                                 const std::vector<std::vector<std::string>>& rows) {
   std::vector<std::size_t> w(header.size());
-  for (std::size_t i = 0; i < header.size(); ++i) w[i] = header[i].size();
+  for (std::size_t i = 0; i < header.size(); ++i)
+    w[i] = header[i].size();
   for (const auto& r : rows)
-    for (std::size_t i = 0; i < r.size() && i < w.size(); ++i) w[i] = std::max(w[i], r[i].size());
+    for (std::size_t i = 0; i < r.size() && i < w.size(); ++i)
+      w[i] = std::max(w[i], r[i].size());
   std::string out;
   auto line = [&](const std::vector<std::string>& cells) {
     std::string l;
@@ -102,18 +118,21 @@ inline std::string format_table(const std::vector<std::string>& header,
       l += c;
       if (i + 1 < w.size()) l.append(w[i] - c.size() + 2, ' ');
     }
-    while (!l.empty() && l.back() == ' ') l.pop_back();
+    while (!l.empty() && l.back() == ' ')
+      l.pop_back();
     out += l + "\n";
   };
   line(header);
-  for (const auto& r : rows) line(r);
+  for (const auto& r : rows)
+    line(r);
   return out;
 }
 
 /// "key: value" lines with the values aligned; an empty key continues the previous value.
 inline std::string format_key_values(const std::vector<std::pair<std::string, std::string>>& kv) {
   std::size_t w = 0;
-  for (const auto& [k, v] : kv) w = std::max(w, k.size() + 1);
+  for (const auto& [k, v] : kv)
+    w = std::max(w, k.size() + 1);
   std::string out;
   for (const auto& [k, v] : kv) {
     std::string key = k.empty() ? std::string() : k + ":";
@@ -125,8 +144,9 @@ inline std::string format_key_values(const std::vector<std::pair<std::string, st
 namespace detail {
 inline std::string str(const nlohmann::json& o, const char* key, std::string fallback = "-") {
   auto it = o.find(key);
-  return it != o.end() && it->is_string() && !it->get_ref<const std::string&>().empty() ? it->get<std::string>()
-                                                                                          : fallback;
+  return it != o.end() && it->is_string() && !it->get_ref<const std::string&>().empty()
+             ? it->get<std::string>()
+             : fallback;
 }
 inline std::optional<double> num(const nlohmann::json& o, const char* key) {
   auto it = o.find(key);
@@ -137,7 +157,8 @@ inline std::uint64_t count(const nlohmann::json& o, const char* key) {
   auto it = o.find(key);
   if (it == o.end() || !it->is_number()) return 0;
   if (it->is_number_unsigned()) return it->get<std::uint64_t>();
-  if (it->is_number_integer()) return static_cast<std::uint64_t>(std::max<std::int64_t>(0, it->get<std::int64_t>()));
+  if (it->is_number_integer())
+    return static_cast<std::uint64_t>(std::max<std::int64_t>(0, it->get<std::int64_t>()));
   const double d = it->get<double>();
   return std::isfinite(d) && d > 0 && d < 1.8e19 ? static_cast<std::uint64_t>(d) : 0;
 }
@@ -151,7 +172,8 @@ inline std::vector<std::string> strings(const nlohmann::json& o, const char* key
 }
 inline std::string join(const std::vector<std::string>& v, const char* sep) {
   std::string s;
-  for (const auto& e : v) s += (s.empty() ? "" : sep) + e;
+  for (const auto& e : v)
+    s += (s.empty() ? "" : sep) + e;
   return s;
 }
 }  // namespace detail
@@ -167,9 +189,14 @@ inline std::optional<std::string> format_peers(const nlohmann::json& resp) {
     const std::string d = detail::str(p, "direction");
     const auto since = detail::num(p, "connected_seconds");
     auto rtt = p.find("rtt_ms");
-    rows.push_back({detail::str(p, "id"), d == "inbound" ? "in" : d == "outbound" ? "out" : d, detail::str(p, "addr"),
-                    rtt == p.end() ? "-" : format_rtt(*rtt), since ? format_duration(*since) : "-",
-                    format_bytes(detail::count(p, "bytes_in")), format_bytes(detail::count(p, "bytes_out"))});
+    rows.push_back({detail::str(p, "id"),
+                    d == "inbound"    ? "in"
+                    : d == "outbound" ? "out"
+                                      : d,
+                    detail::str(p, "addr"), rtt == p.end() ? "-" : format_rtt(*rtt),
+                    since ? format_duration(*since) : "-",
+                    format_bytes(detail::count(p, "bytes_in")),
+                    format_bytes(detail::count(p, "bytes_out"))});
   }
   return format_table({"PEER", "DIR", "ADDRESS", "RTT", "SINCE", "IN", "OUT"}, rows);
 }
@@ -187,7 +214,8 @@ inline std::optional<std::string> format_known(const nlohmann::json& resp) {
     std::string a = addrs.empty() ? "-" : addrs.front();
     if (addrs.size() > 1) a += " (+" + std::to_string(addrs.size() - 1) + " more)";
     const auto sources = detail::strings(p, "sources");
-    rows.push_back({detail::str(p, "id"), detail::str(p, "state"), sources.empty() ? "-" : detail::join(sources, ","),
+    rows.push_back({detail::str(p, "id"), detail::str(p, "state"),
+                    sources.empty() ? "-" : detail::join(sources, ","),
                     std::to_string(detail::count(p, "failures")), a});
   }
   return format_table({"ID", "STATE", "SOURCES", "FAILURES", "ADDRESSES"}, rows);
@@ -205,7 +233,8 @@ inline std::optional<std::string> format_status(const nlohmann::json& resp) {
   kv.emplace_back("data dir", detail::str(resp, "data_dir"));
   const auto listen = detail::strings(resp, "listen");
   if (listen.empty()) kv.emplace_back("listen", "(none)");
-  for (std::size_t i = 0; i < listen.size(); ++i) kv.emplace_back(i == 0 ? "listen" : "", listen[i]);
+  for (std::size_t i = 0; i < listen.size(); ++i)
+    kv.emplace_back(i == 0 ? "listen" : "", listen[i]);
   kv.emplace_back("peers", std::to_string(detail::count(resp, "connected_peers")) + " connected, " +
                                std::to_string(detail::count(resp, "known_peers")) + " known");
   kv.emplace_back("connections", std::to_string(detail::count(resp, "connections")));
@@ -219,7 +248,8 @@ inline std::optional<std::string> format_status(const nlohmann::json& resp) {
     kv.emplace_back("mdns", ifs.empty() ? "on, no interface" : "on " + detail::join(ifs, ", "));
     kv.emplace_back("mdns packets", std::to_string(detail::count(*m, "packets_sent")) + " sent (" +
                                         format_bytes(detail::count(*m, "bytes_sent")) + "), " +
-                                        std::to_string(detail::count(*m, "packets_received")) + " received (" +
+                                        std::to_string(detail::count(*m, "packets_received")) +
+                                        " received (" +
                                         format_bytes(detail::count(*m, "bytes_received")) + ")");
   }
   return format_key_values(kv);
@@ -245,7 +275,7 @@ inline rendered render_response(const nlohmann::json& resp, view v, bool json) {
     copy.erase("ok");
     return {true, copy.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n"};
   }
-  std::optional<std::string> text = v == view::peers ? format_peers(resp)
+  std::optional<std::string> text = v == view::peers   ? format_peers(resp)
                                     : v == view::known ? format_known(resp)
                                                        : format_status(resp);
   if (!text) return {false, "unexpected response from the node"};

@@ -1,7 +1,7 @@
 // The one Starling binary: `starling node` runs the daemon; the other subcommands are tools.
-#include <CLI/CLI.hpp>
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
+#include <CLI/CLI.hpp>
 
 #include <cstdio>
 
@@ -26,35 +26,52 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}));
 
   node_options node_opts;
-  auto* node_cmd = app.add_subcommand("node", "run the node: listen, discover peers, keep the mesh connected");
-  node_cmd->add_option("--data-dir", node_opts.data_dir, "identity and state (default: $XDG_DATA_HOME/starling)");
-  node_cmd->add_option("--listen", node_opts.listen, "multiaddr to listen on (repeatable), e.g. /ip4/127.0.0.1/tcp/0");
-  node_cmd->add_option("--bootstrap", node_opts.bootstrap, "peer multiaddr to connect to at start (repeatable)");
+  auto* node_cmd =
+      app.add_subcommand("node", "run the node: listen, discover peers, keep the mesh connected");
+  node_cmd->add_option("--data-dir", node_opts.data_dir,
+                       "identity and state (default: $XDG_DATA_HOME/starling)");
+  node_cmd->add_option("--listen", node_opts.listen,
+                       "multiaddr to listen on (repeatable), e.g. /ip4/127.0.0.1/tcp/0");
+  node_cmd->add_option("--bootstrap", node_opts.bootstrap,
+                       "peer multiaddr to connect to at start (repeatable)");
   node_cmd->add_option("--config", node_opts.config_file, "TOML config file (flags override it)");
-  node_cmd->add_flag("--no-early-muxer", node_opts.no_early_muxer, "do not offer Yamux inside the Noise handshake");
+  node_cmd->add_flag("--no-early-muxer", node_opts.no_early_muxer,
+                     "do not offer Yamux inside the Noise handshake");
   node_cmd->add_option("--interface", node_opts.interfaces,
-                       "run mDNS discovery only on this interface (repeatable; default: every multicast LAN interface)");
+                       "run mDNS discovery only on this interface (repeatable; default: every "
+                       "multicast LAN interface)");
   node_cmd->add_flag("--no-mdns", node_opts.no_mdns, "turn mDNS discovery off");
-  node_cmd->add_option("--max-connections", node_opts.max_connections,
-                       "connect to at most this many discovered peers (default 32)")
+  node_cmd
+      ->add_option("--max-connections", node_opts.max_connections,
+                   "connect to at most this many discovered peers (default 32)")
       ->check(CLI::Range(0, 100000));
-  node_cmd->add_option("--dead-peer-timeout", node_opts.dead_peer_timeout_ms,
-                       "milliseconds after which a silent peer is dropped (default 3000; 0 disables keep-alive)")
+  node_cmd
+      ->add_option(
+          "--dead-peer-timeout", node_opts.dead_peer_timeout_ms,
+          "milliseconds after which a silent peer is dropped (default 3000; 0 disables keep-alive)")
       ->check(CLI::Range(0, 3600000));
   node_cmd->add_flag(
       "--serve-perf", node_opts.serve_perf,
       "serve /perf/1.0.0 throughput tests to any peer (at most 1 GiB per request; default off)");
 
   std::string id_dir;
-  auto* id_cmd = app.add_subcommand("id", "print this node's peer id (creating the identity if needed)");
+  auto* id_cmd =
+      app.add_subcommand("id", "print this node's peer id (creating the identity if needed)");
   id_cmd->add_option("--data-dir", id_dir, "identity and state (default: $XDG_DATA_HOME/starling)");
 
   ping_options ping_opts;
   auto* ping_cmd = app.add_subcommand("ping", "ping a peer over libp2p, like ping(8)");
-  ping_cmd->add_option("multiaddr", ping_opts.target, "peer address, e.g. /ip4/127.0.0.1/tcp/4001/p2p/12D3KooW...")->required();
-  ping_cmd->add_option("-c,--count", ping_opts.count, "number of pings (default 4)")->check(CLI::Range(1, 1000000));
-  ping_cmd->add_option("-i,--interval", ping_opts.interval, "seconds between pings (default 1)")->check(CLI::Range(0.0, 3600.0));
-  ping_cmd->add_option("-W,--timeout", ping_opts.timeout, "seconds to wait for each reply (default 10)")->check(CLI::Range(0.001, 3600.0));
+  ping_cmd
+      ->add_option("multiaddr", ping_opts.target,
+                   "peer address, e.g. /ip4/127.0.0.1/tcp/4001/p2p/12D3KooW...")
+      ->required();
+  ping_cmd->add_option("-c,--count", ping_opts.count, "number of pings (default 4)")
+      ->check(CLI::Range(1, 1000000));
+  ping_cmd->add_option("-i,--interval", ping_opts.interval, "seconds between pings (default 1)")
+      ->check(CLI::Range(0.0, 3600.0));
+  ping_cmd
+      ->add_option("-W,--timeout", ping_opts.timeout, "seconds to wait for each reply (default 10)")
+      ->check(CLI::Range(0.001, 3600.0));
 
   perf_options perf_opts;
   auto* perf_cmd = app.add_subcommand("perf", "measure throughput with the libp2p perf protocol");
@@ -65,13 +82,17 @@ int main(int argc, char** argv) {
 
   control_options peers_opts;
   auto* peers_cmd = app.add_subcommand("peers", "list the peers the running node is connected to");
-  peers_cmd->add_option("--data-dir", peers_opts.data_dir, "the node's data directory (default: $XDG_DATA_HOME/starling)");
+  peers_cmd->add_option("--data-dir", peers_opts.data_dir,
+                        "the node's data directory (default: $XDG_DATA_HOME/starling)");
   peers_cmd->add_flag("--json", peers_opts.json, "print the node's JSON answer");
-  peers_cmd->add_flag("--all", peers_opts.all, "every known peer (discovered, learned, remembered), not only connected ones");
+  peers_cmd->add_flag(
+      "--all", peers_opts.all,
+      "every known peer (discovered, learned, remembered), not only connected ones");
 
   control_options status_opts;
   auto* status_cmd = app.add_subcommand("status", "show the running node's state");
-  status_cmd->add_option("--data-dir", status_opts.data_dir, "the node's data directory (default: $XDG_DATA_HOME/starling)");
+  status_cmd->add_option("--data-dir", status_opts.data_dir,
+                         "the node's data directory (default: $XDG_DATA_HOME/starling)");
   status_cmd->add_flag("--json", status_opts.json, "print the node's JSON answer");
 
   CLI11_PARSE(app, argc, argv);

@@ -12,14 +12,16 @@ namespace starling::io {
 /// What the shell needs from a core to drive it over a socket. All calls happen on the
 /// network thread.
 class byte_core {
-public:
+ public:
   virtual ~byte_core() = default;
   /// Bytes read from the socket. An error closes the connection (the core has already queued
   /// whatever goodbye it wants sent; the shell flushes it first).
   virtual result<void> feed(bytes_view in, time_point now) = 0;
   /// feed() for the shell's own read buffer, which the core may overwrite (e.g. decrypt in
   /// place); the shell leaves it untouched until on_progress has returned.
-  virtual result<void> feed_inplace(std::span<std::uint8_t> in, time_point now) { return feed(in, now); }
+  virtual result<void> feed_inplace(std::span<std::uint8_t> in, time_point now) {
+    return feed(in, now);
+  }
   /// Append every byte the core wants written.
   virtual void poll_transmit(bytes& out) = 0;
   /// When on_deadline must next be called; `no_deadline` if never.

@@ -9,11 +9,11 @@
 namespace starling::io {
 
 struct interface_address {
-  std::string name;                 ///< e.g. "eth0"
+  std::string name;  ///< e.g. "eth0"
   boost::asio::ip::address address;
   bool loopback = false;
-  bool multicast = false;           ///< the interface supports multicast
-  unsigned index = 0;               ///< if_nametoindex
+  bool multicast = false;  ///< the interface supports multicast
+  unsigned index = 0;      ///< if_nametoindex
 };
 
 /// Every address of every interface that is up. Empty on error.

@@ -54,7 +54,8 @@ std::span<std::uint8_t> shared_read_buffer() {
 // reactor's epoll descriptor, a descriptor's registered events, an operation's result). So
 // it is built only for the reactor it was written against, Boost 1.81's epoll reactor (Debian
 // 12); anywhere else every wait is an async_wait, as before.
-#if defined(BOOST_ASIO_HAS_EPOLL) && !defined(BOOST_ASIO_HAS_IO_URING_AS_DEFAULT) && BOOST_VERSION == 108100
+#if defined(BOOST_ASIO_HAS_EPOLL) && !defined(BOOST_ASIO_HAS_IO_URING_AS_DEFAULT) && \
+    BOOST_VERSION == 108100
 #define STARLING_QUIET_READ_WAIT 1
 namespace {
 using reactor_type = asio::detail::epoll_reactor;
@@ -87,7 +88,9 @@ template struct private_member<task_result_tag, &asio::detail::scheduler_operati
 struct socket_access : tcp::socket {
   using tcp::socket::impl_;
 };
-auto& socket_impl(tcp::socket& s) { return (s.*(&socket_access::impl_)).get_implementation(); }
+auto& socket_impl(tcp::socket& s) {
+  return (s.*(&socket_access::impl_)).get_implementation();
+}
 
 /// True while this thread starts a read_waiter: its perform() then declines, so the reactor
 /// queues it instead of completing it. Per thread, so a reactor run on another thread is
@@ -112,7 +115,8 @@ struct tcp_driver::read_waiter : asio::detail::reactor_op {
     epoll_event ev{};
     ev.events = registered | EPOLLRDHUP;
     ev.data.ptr = state;
-    if (::epoll_ctl(reactor.*member(epoll_fd_tag{}), EPOLL_CTL_MOD, impl.socket_, &ev) != 0) return false;
+    if (::epoll_ctl(reactor.*member(epoll_fd_tag{}), EPOLL_CTL_MOD, impl.socket_, &ev) != 0)
+      return false;
     registered |= EPOLLRDHUP;  // Asio's later re-registrations (write interest) keep it
     return true;
   }
@@ -171,7 +175,10 @@ struct tcp_driver::read_waiter {};
 #endif
 
 tcp_driver::tcp_driver(tcp::socket socket, byte_core& core, callbacks cb)
-    : m_socket(std::move(socket)), m_timer(m_socket.get_executor()), m_core(core), m_cb(std::move(cb)) {
+    : m_socket(std::move(socket)),
+      m_timer(m_socket.get_executor()),
+      m_core(core),
+      m_cb(std::move(cb)) {
   boost::system::error_code ignored;
   m_remote = m_socket.remote_endpoint(ignored);
   m_local = m_socket.local_endpoint(ignored);
@@ -277,21 +284,22 @@ void tcp_driver::start_async_write(std::size_t skip) {
   m_writing.clear();
   std::swap(m_writing, m_pending);
   m_write_in_flight = true;
-  asio::async_write(m_socket, asio::buffer(m_writing) + skip, [this, keep = m_keepalive](
-                                                           boost::system::error_code ec, std::size_t n) {
-    m_write_in_flight = false;
-    if (m_closed) return;
-    m_stats.bytes_out += n;
-    if (ec) {
-      m_pending.clear();
-      finish(ec);
-      return;
-    }
-    // Writing freed room: let the core refill (e.g. a perf sender waiting on the socket).
-    m_progress_due = true;
-    in_callback guard(*this);
-    run_progress();
-  });
+  asio::async_write(m_socket, asio::buffer(m_writing) + skip,
+                    [this, keep = m_keepalive](boost::system::error_code ec, std::size_t n) {
+                      m_write_in_flight = false;
+                      if (m_closed) return;
+                      m_stats.bytes_out += n;
+                      if (ec) {
+                        m_pending.clear();
+                        finish(ec);
+                        return;
+                      }
+                      // Writing freed room: let the core refill (e.g. a perf sender waiting on the
+                      // socket).
+                      m_progress_due = true;
+                      in_callback guard(*this);
+                      run_progress();
+                    });
 }
 
 void tcp_driver::defer_progress() {
@@ -385,8 +393,9 @@ void tcp_driver::do_read(bool drained) {
 #else
   (void)drained;
 #endif
-  m_socket.async_wait(tcp::socket::wait_read,
-                      [this, keep = m_keepalive](boost::system::error_code ec) { on_readable(ec, false); });
+  m_socket.async_wait(
+      tcp::socket::wait_read,
+      [this, keep = m_keepalive](boost::system::error_code ec) { on_readable(ec, false); });
 }
 
 void tcp_driver::on_readable(boost::system::error_code ec, bool short_read_empties) {

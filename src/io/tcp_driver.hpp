@@ -35,7 +35,7 @@ struct driver_stats {
 /// keep-alive so pending async operations never outlive the core. Single-threaded: every call
 /// is made on the socket's executor.
 class tcp_driver {
-public:
+ public:
   struct callbacks {
     /// After the core consumed input or handled a deadline, and after output was written
     /// (writing may free room or queue events): the owner polls the core's events. Never
@@ -75,7 +75,7 @@ public:
   tcp::endpoint remote_endpoint() const noexcept { return m_remote; }
   tcp::endpoint local_endpoint() const noexcept { return m_local; }
 
-private:
+ private:
   void reregister();
   /// Waits until the socket is readable. `drained`: our last recv emptied the socket (it
   /// would block, or returned less than asked with no hang-up reported), so waiting needs no
@@ -114,8 +114,8 @@ private:
   bytes m_pending;  ///< filled by the core; written directly unless a write is in flight
   bytes m_writing;  ///< the buffer of the asynchronous write in flight
   bool m_write_in_flight = false;
-  bool m_write_failed = false;   ///< a direct write failed; finish() is posted
-  bool m_progress_due = false;   ///< output was written: on_progress owes the owner a call
+  bool m_write_failed = false;  ///< a direct write failed; finish() is posted
+  bool m_progress_due = false;  ///< output was written: on_progress owes the owner a call
   bool m_progress_posted = false;
   int m_callback_depth = 0;
   bool m_read_in_flight = false;

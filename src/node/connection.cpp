@@ -24,7 +24,9 @@ multiformats::multiaddr to_multiaddr(const io::tcp::endpoint& ep) {
 
 // ---- stream ----
 
-const multiformats::peer_id& stream::peer() const noexcept { return m_conn.peer(); }
+const multiformats::peer_id& stream::peer() const noexcept {
+  return m_conn.peer();
+}
 
 void stream::write(bytes_view data) {
   if (write_closed() || data.empty()) return;
@@ -82,7 +84,9 @@ connection::connection(host& h, io::tcp::socket socket, const conn::config& cfg,
 
 connection::~connection() = default;
 
-void connection::start() { m_driver.start(shared_from_this()); }
+void connection::start() {
+  m_driver.start(shared_from_this());
+}
 
 clock_duration connection::rtt() const noexcept {
   auto* self = const_cast<connection*>(this);
@@ -100,7 +104,8 @@ void connection::reap() {
   while (!m_reap.empty()) {
     auto batch = std::move(m_reap);
     m_reap.clear();
-    for (auto& [id, ec] : batch) finish_stream(id, ec);
+    for (auto& [id, ec] : batch)
+      finish_stream(id, ec);
   }
 }
 
@@ -118,7 +123,8 @@ void connection::poll_transmit(bytes& out) {
 bool connection::all_streams_drained() const {
   for (const auto& [id, en] : m_streams) {
     if (en.s->m_reset) continue;
-    if (en.s->buffered() > 0 || (en.s->m_close_write_requested && !en.s->m_close_write_sent)) return false;
+    if (en.s->buffered() > 0 || (en.s->m_close_write_requested && !en.s->m_close_write_sent))
+      return false;
   }
   return true;
 }
@@ -139,7 +145,9 @@ void connection::abort(std::error_code ec) {
   m_driver.abort(ec);
 }
 
-void connection::note_local_reset() { ++m_host.m_metrics.streams_reset_locally; }
+void connection::note_local_reset() {
+  ++m_host.m_metrics.streams_reset_locally;
+}
 
 void connection::drop() {
   if (m_closed) return;
@@ -178,8 +186,8 @@ void connection::expire_negotiations(time_point now) {
     entry& en = it->second;
     ++m_host.m_metrics.stream_negotiation_timeouts;
     ++m_host.m_metrics.stream_negotiation_failures;
-    spdlog::debug("stream {} with {}: protocol negotiation timed out", static_cast<std::uint32_t>(id),
-                  m_peer.to_string());
+    spdlog::debug("stream {} with {}: protocol negotiation timed out",
+                  static_cast<std::uint32_t>(id), m_peer.to_string());
     auto failed = std::move(en.failed);
     en.s->reset();
     if (failed) failed(make_error_code(host_errc::negotiation_timeout));
@@ -227,7 +235,8 @@ void connection::on_established(const conn::established& e) {
   if (m_closed) return;
   auto pending = std::move(m_pending_opens);
   m_pending_opens.clear();
-  for (auto& p : pending) start_open(std::move(p));
+  for (auto& p : pending)
+    start_open(std::move(p));
 }
 
 void connection::open_stream(std::vector<std::string> protocols, std::unique_ptr<stream_handler> h,
@@ -247,7 +256,8 @@ void connection::open_stream(std::vector<std::string> protocols, std::unique_ptr
 
 void connection::start_open(pending_open p) {
   auto* mux = m_core.mux();
-  auto id = mux ? mux->open_stream() : result<yamux::stream_id>(make_error_code(host_errc::connection_closed));
+  auto id = mux ? mux->open_stream()
+                : result<yamux::stream_id>(make_error_code(host_errc::connection_closed));
   if (!id) {
     if (p.failed) p.failed(id.error());
     return;
@@ -308,8 +318,8 @@ void connection::on_mux_event(const yamux::event& ev) {
           // our side too instead of keeping a connection nobody can use.
           if (e.code == 0 && !m_peer_going_away) {
             m_peer_going_away = true;
-            spdlog::debug("{} sent GoAway: closing once {} open stream(s) finish", m_peer.to_string(),
-                          m_streams.size());
+            spdlog::debug("{} sent GoAway: closing once {} open stream(s) finish",
+                          m_peer.to_string(), m_streams.size());
             auto pending = std::move(m_pending_opens);
             m_pending_opens.clear();
             for (auto& p : pending) {
@@ -330,8 +340,8 @@ void connection::on_inbound_stream(yamux::stream_id id) {
   if (closing() || m_inbound_negotiating >= m_host.config().max_negotiating_streams) {
     // A peer may not park streams in negotiation without bound.
     ++m_host.m_metrics.streams_refused;
-    spdlog::debug("refusing stream {} from {}: {} streams in negotiation", static_cast<std::uint32_t>(id),
-                  m_peer.to_string(), m_inbound_negotiating);
+    spdlog::debug("refusing stream {} from {}: {} streams in negotiation",
+                  static_cast<std::uint32_t>(id), m_peer.to_string(), m_inbound_negotiating);
     (void)mux->reset(id);
     return;
   }
@@ -354,7 +364,10 @@ void connection::on_stream_data(entry& en, bytes_view data) {
 void connection::negotiate(entry& en, bytes_view data) {
   bytes reply;
   result<void> r = en.listener ? en.listener->feed(data) : en.dialer->feed(data);
-  if (en.listener) en.listener->poll_transmit(reply); else en.dialer->poll_transmit(reply);
+  if (en.listener)
+    en.listener->poll_transmit(reply);
+  else
+    en.dialer->poll_transmit(reply);
   if (!reply.empty()) en.s->write(reply);
   if (!r) {
     spdlog::debug("stream negotiation with {} failed: {}", m_peer.to_string(), r.error().message());

@@ -29,7 +29,7 @@ using open_failed_fn = std::function<void(std::error_code)>;
 
 /// Lives in a shared_ptr owned by the host's connection table. Network thread only.
 class connection : public std::enable_shared_from_this<connection>, private io::byte_core {
-public:
+ public:
   connection(host& h, io::tcp::socket socket, const conn::config& cfg,
              std::optional<multiformats::peer_id> expected, time_point now);
   ~connection() override;
@@ -64,7 +64,9 @@ public:
   /// The peer's address as we see it (/ip4/../tcp/..).
   const multiformats::multiaddr& remote_addr() const noexcept { return m_remote_addr; }
   /// The remote end's IP address (unspecified if the socket never had one).
-  boost::asio::ip::address remote_ip() const noexcept { return m_driver.remote_endpoint().address(); }
+  boost::asio::ip::address remote_ip() const noexcept {
+    return m_driver.remote_endpoint().address();
+  }
   const multiformats::multiaddr& local_addr() const noexcept { return m_local_addr; }
   time_point since() const noexcept { return m_since; }
   /// Last Yamux ping round trip (zero until measured).
@@ -86,7 +88,7 @@ public:
   bool announced() const noexcept { return m_announced; }
   void set_announced() noexcept { m_announced = true; }
 
-private:
+ private:
   friend class stream;
   struct entry {
     std::unique_ptr<stream> s;

@@ -2,9 +2,9 @@
 
 #include <net/if.h>
 
+#include <spdlog/spdlog.h>
 #include <boost/asio/post.hpp>
 #include <nlohmann/json.hpp>
-#include <spdlog/spdlog.h>
 
 #include <algorithm>
 
@@ -40,26 +40,38 @@ std::string interface_name(std::uint32_t index) {
   return buf;
 }
 
-double seconds(clock_duration d) { return std::chrono::duration<double>(d).count(); }
+double seconds(clock_duration d) {
+  return std::chrono::duration<double>(d).count();
+}
 
 const char* source_name(mesh::source s) {
   switch (s) {
-    case mesh::source::mdns: return "mdns";
-    case mesh::source::bootstrap: return "bootstrap";
-    case mesh::source::pex: return "pex";
-    case mesh::source::store: return "store";
-    case mesh::source::identify: return "identify";
-    case mesh::source::inbound: return "inbound";
+    case mesh::source::mdns:
+      return "mdns";
+    case mesh::source::bootstrap:
+      return "bootstrap";
+    case mesh::source::pex:
+      return "pex";
+    case mesh::source::store:
+      return "store";
+    case mesh::source::identify:
+      return "identify";
+    case mesh::source::inbound:
+      return "inbound";
   }
   return "?";
 }
 
 const char* state_name(mesh::peer_state s) {
   switch (s) {
-    case mesh::peer_state::idle: return "idle";
-    case mesh::peer_state::dialing: return "dialing";
-    case mesh::peer_state::connected: return "connected";
-    case mesh::peer_state::backoff: return "backoff";
+    case mesh::peer_state::idle:
+      return "idle";
+    case mesh::peer_state::dialing:
+      return "dialing";
+    case mesh::peer_state::connected:
+      return "connected";
+    case mesh::peer_state::backoff:
+      return "backoff";
   }
   return "?";
 }
@@ -95,15 +107,22 @@ json metrics_json(const metrics& m) {
 }
 
 bool serves_pex(const identify::info& info) {
-  return std::find(info.protocols.begin(), info.protocols.end(), pex::protocol_id) != info.protocols.end();
+  return std::find(info.protocols.begin(), info.protocols.end(), pex::protocol_id) !=
+         info.protocols.end();
 }
 
 }  // namespace
 
 daemon::daemon(asio::io_context& ctx, const crypto::ed25519_keypair& id, daemon_config cfg)
-    : m_ctx(ctx), m_cfg(std::move(cfg)), m_host(std::make_unique<host>(ctx, id, m_cfg.host)),
-      m_mesh(m_cfg.mesh, m_host->id().to_string(), m_rng), m_timer(ctx), m_pex_timer(ctx), m_flush_timer(ctx),
-      m_started_wall(std::chrono::system_clock::now()), m_started(io::now()) {}
+    : m_ctx(ctx),
+      m_cfg(std::move(cfg)),
+      m_host(std::make_unique<host>(ctx, id, m_cfg.host)),
+      m_mesh(m_cfg.mesh, m_host->id().to_string(), m_rng),
+      m_timer(ctx),
+      m_pex_timer(ctx),
+      m_flush_timer(ctx),
+      m_started_wall(std::chrono::system_clock::now()),
+      m_started(io::now()) {}
 
 daemon::~daemon() {
   *m_alive = false;
@@ -115,8 +134,9 @@ daemon::~daemon() {
   if (m_control) m_control->stop();
 }
 
-result<std::unique_ptr<daemon>> daemon::start(asio::io_context& ctx, const crypto::ed25519_keypair& id,
-                                              daemon_config cfg, std::string& error) {
+result<std::unique_ptr<daemon>> daemon::start(asio::io_context& ctx,
+                                              const crypto::ed25519_keypair& id, daemon_config cfg,
+                                              std::string& error) {
   std::unique_ptr<daemon> d(new daemon(ctx, id, std::move(cfg)));
   STARLING_TRY(d->init(error));
   return d;
@@ -126,7 +146,8 @@ result<void> daemon::init(std::string& error) {
   const auto now = io::now();
   if (m_cfg.use_control_socket) {
     const auto path = control_socket_path(m_cfg.data_dir);
-    auto c = control_server::start(m_ctx, path, [this](const json& req) { return handle_control(req); });
+    auto c =
+        control_server::start(m_ctx, path, [this](const json& req) { return handle_control(req); });
     if (!c) {
       error = describe_control_error(c.error(), path);
       return c.error();
@@ -142,8 +163,9 @@ result<void> daemon::init(std::string& error) {
   }
   register_ping_service(*m_host);
   if (m_cfg.serve_perf) register_perf_service(*m_host, m_cfg.perf_limits);
-  m_host->set_handler(std::string(pex::protocol_id),
-                      make_pex_server([this](const std::string& asker) { return pex_list(asker); }));
+  m_host->set_handler(
+      std::string(pex::protocol_id),
+      make_pex_server([this](const std::string& asker) { return pex_list(asker); }));
   m_host->on_event([this](const host_event& e) { on_host_event(e); });
 
   if (m_cfg.use_peer_store) {
@@ -152,11 +174,13 @@ result<void> daemon::init(std::string& error) {
     auto s = peer_store::open(path, detail);
     if (!s) {
       // The node works without memory; say so once and carry on (the file is left alone).
-      spdlog::warn("{}; running without a peer store", detail.empty() ? s.error().message() : detail);
+      spdlog::warn("{}; running without a peer store",
+                   detail.empty() ? s.error().message() : detail);
     } else {
       m_store = std::move(*s);
       const auto unix_now =
-          std::chrono::duration_cast<std::chrono::seconds>(m_started_wall.time_since_epoch()).count();
+          std::chrono::duration_cast<std::chrono::seconds>(m_started_wall.time_since_epoch())
+              .count();
       if (auto p = m_store->prune(m_cfg.mesh.max_known_peers, unix_now, 30 * 24 * 3600); !p) {
         spdlog::warn("peer store: prune failed: {}", p.error().message());
       }
@@ -178,8 +202,8 @@ result<void> daemon::init(std::string& error) {
     }
   }
   const bool loopback_only =
-      !m_cfg.listen.empty() &&
-      std::all_of(m_cfg.listen.begin(), m_cfg.listen.end(), [](const auto& a) { return a.is_loopback(); });
+      !m_cfg.listen.empty() && std::all_of(m_cfg.listen.begin(), m_cfg.listen.end(),
+                                           [](const auto& a) { return a.is_loopback(); });
   if (m_cfg.mdns && loopback_only && m_cfg.mdns_opts.interfaces.empty()) {
     // Nothing to announce that a LAN could reach, and a loopback-only node is usually a test
     // or a local tool: stay off the LAN unless interfaces are named.
@@ -188,11 +212,11 @@ result<void> daemon::init(std::string& error) {
     mdns_service::callbacks cb;
     cb.discovered = [this](const mdns::peer_discovered& ev) {
       if (log_discovery(io::now())) {
-        spdlog::info("discovered {} via mdns on {}: {} addresses", ev.peer_id, interface_name(ev.interface_index),
-                     ev.addrs.size());
+        spdlog::info("discovered {} via mdns on {}: {} addresses", ev.peer_id,
+                     interface_name(ev.interface_index), ev.addrs.size());
       } else {
-        spdlog::debug("discovered {} via mdns on {}: {} addresses", ev.peer_id, interface_name(ev.interface_index),
-                      ev.addrs.size());
+        spdlog::debug("discovered {} via mdns on {}: {} addresses", ev.peer_id,
+                      interface_name(ev.interface_index), ev.addrs.size());
       }
       m_mesh.discovered(ev.peer_id, ev.addrs, mesh::source::mdns, io::now());
       pump();
@@ -214,7 +238,8 @@ result<void> daemon::init(std::string& error) {
     m_mdns = std::move(*m);
     auto names = m_mdns->interfaces();
     std::string joined;
-    for (auto& n : names) joined += (joined.empty() ? "" : ",") + n;
+    for (auto& n : names)
+      joined += (joined.empty() ? "" : ",") + n;
     spdlog::info("mdns: running on {}", joined.empty() ? "no interface yet" : joined);
   } else {
     spdlog::info("mdns: off");
@@ -236,8 +261,10 @@ bool daemon::log_discovery(time_point now) {
   constexpr std::size_t budget = 16;
   if (now - m_discovery_window_start >= window) {
     if (m_discoveries_unlogged > 0) {
-      spdlog::info("mdns: {} more peers discovered in the last {} s (not logged one by one)",
-                   m_discoveries_unlogged, std::chrono::duration_cast<std::chrono::seconds>(now - m_discovery_window_start).count());
+      spdlog::info(
+          "mdns: {} more peers discovered in the last {} s (not logged one by one)",
+          m_discoveries_unlogged,
+          std::chrono::duration_cast<std::chrono::seconds>(now - m_discovery_window_start).count());
     }
     m_discovery_window_start = now;
     m_discoveries_logged = 0;
@@ -261,7 +288,8 @@ void daemon::pump() {
   if (m_shutting_down) return;
   const auto now = io::now();
   if (m_mesh.next_deadline() <= now) m_mesh.on_deadline(now);
-  while (auto req = m_mesh.poll_dial(now)) start_dial(std::move(*req));
+  while (auto req = m_mesh.poll_dial(now))
+    start_dial(std::move(*req));
   arm_timer();
 }
 
@@ -296,11 +324,11 @@ void daemon::start_dial(mesh::dial_request req) {
       addrs.push_back(a->without_peer());
     }
   }
-  spdlog::debug("dialling {} at {} addresses", req.peer_id.empty() ? req.addrs.front() : req.peer_id,
-                addrs.size());
+  spdlog::debug("dialling {} at {} addresses",
+                req.peer_id.empty() ? req.addrs.front() : req.peer_id, addrs.size());
   m_host->dial_any(expected, std::move(addrs), m_cfg.dial_attempt_timeout,
-                   [this, alive = m_alive, id = req.dial_id, peer = req.peer_id](
-                       result<std::shared_ptr<connection>> r) {
+                   [this, alive = m_alive, id = req.dial_id,
+                    peer = req.peer_id](result<std::shared_ptr<connection>> r) {
                      if (!*alive) return;
                      // dial_any may answer at once (reused connection): never re-enter pump().
                      asio::post(m_ctx, [this, alive, id, peer, r = std::move(r)] {
@@ -311,8 +339,9 @@ void daemon::start_dial(mesh::dial_request req) {
                          m_mesh.dial_finished(id, (*r)->peer().to_string(), io::now());
                        } else if (r && (*r)->closed()) {
                          // Gone before this ran: the manager must not think it connected.
-                         m_mesh.dial_finished(id, result<std::string>(make_error_code(host_errc::connection_closed)),
-                                              io::now());
+                         m_mesh.dial_finished(
+                             id, result<std::string>(make_error_code(host_errc::connection_closed)),
+                             io::now());
                        } else if (r) {
                          m_mesh.dial_finished(id, (*r)->peer().to_string(), io::now());
                        } else {
@@ -334,7 +363,8 @@ std::shared_ptr<connection> daemon::connection_to(const std::string& peer_id) co
   return nullptr;
 }
 
-std::vector<std::string> daemon::useful_addrs(const connection& c, const identify::info& info) const {
+std::vector<std::string> daemon::useful_addrs(const connection& c,
+                                              const identify::info& info) const {
   std::vector<std::string> out;
   const bool via_loopback = c.remote_addr().is_loopback();
   auto add = [&](const multiformats::multiaddr& a) {
@@ -361,13 +391,15 @@ void daemon::on_host_event(const host_event& e) {
       [&](const auto& ev) {
         using T = std::decay_t<decltype(ev)>;
         if constexpr (std::is_same_v<T, peer_connected>) {
-          spdlog::info("connected {} {} via {}{}", ev.dir == conn::direction::inbound ? "from" : "to",
-                       ev.peer.to_string(), ev.addr.to_string(), ev.early_muxer ? " (early muxer)" : "");
+          spdlog::info("connected {} {} via {}{}",
+                       ev.dir == conn::direction::inbound ? "from" : "to", ev.peer.to_string(),
+                       ev.addr.to_string(), ev.early_muxer ? " (early muxer)" : "");
           m_mesh.connected(ev.peer.to_string(), now);
           mark_dirty(ev.peer.to_string());
         } else if constexpr (std::is_same_v<T, peer_identified>) {
           spdlog::info("identified {}: agent '{}', {} protocols, {} addresses", ev.peer.to_string(),
-                       ev.info.agent_version, ev.info.protocols.size(), ev.info.listen_addrs.size());
+                       ev.info.agent_version, ev.info.protocols.size(),
+                       ev.info.listen_addrs.size());
           const auto id = ev.peer.to_string();
           if (auto c = connection_to(id)) {
             auto addrs = useful_addrs(*c, ev.info);
@@ -404,24 +436,29 @@ void daemon::ask_pex(const std::shared_ptr<connection>& c) {
   const std::string from = c->peer().to_string();
   c->open_stream(
       {std::string(pex::protocol_id)},
-      make_pex_client(*m_host, pex::answer_timeout, [this, alive = m_alive, from](result<std::vector<pex::peer_record>> r) {
-        if (!*alive || m_shutting_down) return;
-        if (!r) {
-          spdlog::debug("peer exchange with {} failed: {}", from, r.error().message());
-          return;
-        }
-        const auto now = io::now();
-        const auto self = m_host->id().to_string();
-        std::size_t fresh = 0;
-        for (auto& rec : *r) {
-          if (rec.peer_id == self || rec.addrs.empty()) continue;
-          if (!m_mesh.find(rec.peer_id)) ++fresh;
-          m_mesh.discovered(rec.peer_id, rec.addrs, mesh::source::pex, now);
-        }
-        if (fresh > 0) spdlog::info("learned {} new peers from {} (peer exchange)", fresh, from);
-        pump();
-      }),
-      [from](std::error_code ec) { spdlog::debug("peer exchange stream to {} failed: {}", from, ec.message()); });
+      make_pex_client(*m_host, pex::answer_timeout,
+                      [this, alive = m_alive, from](result<std::vector<pex::peer_record>> r) {
+                        if (!*alive || m_shutting_down) return;
+                        if (!r) {
+                          spdlog::debug("peer exchange with {} failed: {}", from,
+                                        r.error().message());
+                          return;
+                        }
+                        const auto now = io::now();
+                        const auto self = m_host->id().to_string();
+                        std::size_t fresh = 0;
+                        for (auto& rec : *r) {
+                          if (rec.peer_id == self || rec.addrs.empty()) continue;
+                          if (!m_mesh.find(rec.peer_id)) ++fresh;
+                          m_mesh.discovered(rec.peer_id, rec.addrs, mesh::source::pex, now);
+                        }
+                        if (fresh > 0)
+                          spdlog::info("learned {} new peers from {} (peer exchange)", fresh, from);
+                        pump();
+                      }),
+      [from](std::error_code ec) {
+        spdlog::debug("peer exchange stream to {} failed: {}", from, ec.message());
+      });
 }
 
 std::vector<pex::peer_record> daemon::pex_list(const std::string& asker) const {
@@ -445,7 +482,9 @@ void daemon::schedule_pex(std::chrono::milliseconds after) {
 void daemon::pex_round() {
   if (m_shutting_down) return;
   for (auto& c : m_host->connections()) {
-    if (!c->established() || c->closing() || !c->identify_info() || !serves_pex(*c->identify_info())) continue;
+    if (!c->established() || c->closing() || !c->identify_info() ||
+        !serves_pex(*c->identify_info()))
+      continue;
     ask_pex(c);
   }
   ++m_pex_step;
@@ -476,14 +515,16 @@ void daemon::flush_store() {
   const auto wall = std::chrono::system_clock::now();
   auto unix_at = [&](time_point tp) -> std::int64_t {
     if (tp == time_point{}) return 0;
-    const auto at = wall - std::chrono::duration_cast<std::chrono::system_clock::duration>(now - tp);
+    const auto at =
+        wall - std::chrono::duration_cast<std::chrono::system_clock::duration>(now - tp);
     return std::chrono::duration_cast<std::chrono::seconds>(at.time_since_epoch()).count();
   };
   std::vector<stored_peer> batch;
   for (auto& id : m_dirty) {
     const auto* k = m_mesh.find(id);
     if (!k) {
-      if (auto r = m_store->forget(id); !r) spdlog::debug("peer store: forget failed: {}", r.error().message());
+      if (auto r = m_store->forget(id); !r)
+        spdlog::debug("peer store: forget failed: {}", r.error().message());
       continue;
     }
     if (k->addrs.empty()) continue;
@@ -498,7 +539,8 @@ void daemon::flush_store() {
   }
   m_dirty.clear();
   if (batch.empty()) return;
-  if (auto r = m_store->save(batch); !r) spdlog::warn("peer store: save failed: {}", r.error().message());
+  if (auto r = m_store->save(batch); !r)
+    spdlog::warn("peer store: save failed: {}", r.error().message());
 }
 
 // --- shutdown -----------------------------------------------------------------------------
@@ -531,7 +573,8 @@ json daemon::handle_control(const json& request) {
   if (cmd == "peers") return peers_json();
   if (cmd == "known") return known_json();
   if (cmd == "status") return status_json();
-  return json{{"ok", false}, {"error", cmd.empty() ? "missing \"cmd\"" : "unknown command '" + cmd + "'"}};
+  return json{{"ok", false},
+              {"error", cmd.empty() ? "missing \"cmd\"" : "unknown command '" + cmd + "'"}};
 }
 
 json daemon::peers_json() const {
@@ -555,7 +598,8 @@ json daemon::peers_json() const {
            {"bytes_in", c->bytes_in()},
            {"bytes_out", c->bytes_out()},
            {"agent", c->identify_info() ? c->identify_info()->agent_version : std::string()}};
-    if (c->rtt().count() > 0) p["rtt_ms"] = std::chrono::duration<double, std::milli>(c->rtt()).count();
+    if (c->rtt().count() > 0)
+      p["rtt_ms"] = std::chrono::duration<double, std::milli>(c->rtt()).count();
     list.push_back(std::move(p));
   }
   return json{{"ok", true}, {"peers", std::move(list)}};
@@ -566,8 +610,8 @@ json daemon::known_json() const {
   json list = json::array();
   for (auto& k : m_mesh.peers()) {
     json sources = json::array();
-    for (auto s : {mesh::source::bootstrap, mesh::source::mdns, mesh::source::pex, mesh::source::store,
-                   mesh::source::identify, mesh::source::inbound}) {
+    for (auto s : {mesh::source::bootstrap, mesh::source::mdns, mesh::source::pex,
+                   mesh::source::store, mesh::source::identify, mesh::source::inbound}) {
       if (k.sources & mesh::bit(s)) sources.push_back(source_name(s));
     }
     json p{{"id", k.peer_id},
@@ -579,8 +623,8 @@ json daemon::known_json() const {
            {"next_dial_in_ms", nullptr}};
     if (k.last_seen != time_point{}) p["last_seen_seconds_ago"] = seconds(now - k.last_seen);
     if (k.state == mesh::peer_state::backoff || k.state == mesh::peer_state::idle) {
-      p["next_dial_in_ms"] =
-          std::max<std::int64_t>(0, std::chrono::duration_cast<std::chrono::milliseconds>(k.next_attempt - now).count());
+      p["next_dial_in_ms"] = std::max<std::int64_t>(
+          0, std::chrono::duration_cast<std::chrono::milliseconds>(k.next_attempt - now).count());
     }
     list.push_back(std::move(p));
   }
@@ -589,9 +633,11 @@ json daemon::known_json() const {
 
 json daemon::status_json() const {
   json listen = json::array();
-  for (auto& a : m_host->listen_addrs()) listen.push_back(a.to_string());
+  for (auto& a : m_host->listen_addrs())
+    listen.push_back(a.to_string());
   std::size_t conns = 0;
-  for (auto& c : m_host->connections()) conns += c->established() && !c->closing() ? 1 : 0;
+  for (auto& c : m_host->connections())
+    conns += c->established() && !c->closing() ? 1 : 0;
   json mdns{{"enabled", m_mdns != nullptr}, {"interfaces", mdns_interfaces()}};
   if (m_mdns) {
     const auto s = m_mdns->stats();

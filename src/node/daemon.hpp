@@ -69,12 +69,13 @@ struct daemon_config {
 void apply_dead_peer_timeout(host_config& cfg, std::chrono::milliseconds dead_peer_timeout);
 
 class daemon {
-public:
+ public:
   /// Starts everything: the control socket first (a second node on the same data directory
   /// is refused before it binds anything), then listeners, the peer store, mDNS, bootstrap.
   /// Errors come back as one readable line in `error` (and the error code).
-  static result<std::unique_ptr<daemon>> start(boost::asio::io_context& ctx, const crypto::ed25519_keypair& id,
-                                               daemon_config cfg, std::string& error);
+  static result<std::unique_ptr<daemon>> start(boost::asio::io_context& ctx,
+                                               const crypto::ed25519_keypair& id, daemon_config cfg,
+                                               std::string& error);
   ~daemon();
   daemon(const daemon&) = delete;
   daemon& operator=(const daemon&) = delete;
@@ -91,7 +92,7 @@ public:
   /// the control socket, then calls `done`.
   void shutdown(std::function<void()> done);
 
-private:
+ private:
   daemon(boost::asio::io_context& ctx, const crypto::ed25519_keypair& id, daemon_config cfg);
   result<void> init(std::string& error);
   void on_host_event(const host_event& e);

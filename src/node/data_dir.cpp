@@ -19,14 +19,18 @@ namespace fs = std::filesystem;
 
 namespace {
 class identity_category_impl final : public std::error_category {
-public:
+ public:
   const char* name() const noexcept override { return "identity"; }
   std::string message(int c) const override {
     switch (static_cast<identity_errc>(c)) {
-      case identity_errc::unreadable: return "identity key file cannot be read";
-      case identity_errc::corrupt: return "identity key file is corrupt";
-      case identity_errc::not_private: return "identity key file is readable by other users";
-      case identity_errc::cannot_create: return "cannot create the identity key file";
+      case identity_errc::unreadable:
+        return "identity key file cannot be read";
+      case identity_errc::corrupt:
+        return "identity key file is corrupt";
+      case identity_errc::not_private:
+        return "identity key file is readable by other users";
+      case identity_errc::cannot_create:
+        return "cannot create the identity key file";
     }
     return "identity error";
   }
@@ -70,7 +74,9 @@ fs::path default_data_dir() {
   return fs::path(".starling");
 }
 
-fs::path identity_path(const fs::path& data_dir) { return data_dir / "identity.key"; }
+fs::path identity_path(const fs::path& data_dir) {
+  return data_dir / "identity.key";
+}
 
 result<crypto::ed25519_keypair> load_or_create_identity(const fs::path& data_dir, crypto::rng& rng,
                                                         std::string& detail) {

@@ -1,8 +1,8 @@
 #include "node/host.hpp"
 
+#include <spdlog/spdlog.h>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
-#include <spdlog/spdlog.h>
 
 #include <algorithm>
 
@@ -17,19 +17,28 @@ namespace asio = boost::asio;
 
 namespace {
 class host_category_impl final : public std::error_category {
-public:
+ public:
   const char* name() const noexcept override { return "host"; }
   std::string message(int c) const override {
     switch (static_cast<host_errc>(c)) {
-      case host_errc::not_tcp: return "not a TCP address (expected /ip4|ip6/.../tcp/PORT)";
-      case host_errc::too_many_connections: return "connection limit reached";
-      case host_errc::connection_closed: return "connection closed";
-      case host_errc::dial_timeout: return "timed out";
-      case host_errc::identify_mismatch: return "identify public key does not match the peer id";
-      case host_errc::shutting_down: return "node is shutting down";
-      case host_errc::stream_reset_by_peer: return "stream reset by peer";
-      case host_errc::stream_reset_locally: return "stream reset";
-      case host_errc::negotiation_timeout: return "stream protocol negotiation timed out";
+      case host_errc::not_tcp:
+        return "not a TCP address (expected /ip4|ip6/.../tcp/PORT)";
+      case host_errc::too_many_connections:
+        return "connection limit reached";
+      case host_errc::connection_closed:
+        return "connection closed";
+      case host_errc::dial_timeout:
+        return "timed out";
+      case host_errc::identify_mismatch:
+        return "identify public key does not match the peer id";
+      case host_errc::shutting_down:
+        return "node is shutting down";
+      case host_errc::stream_reset_by_peer:
+        return "stream reset by peer";
+      case host_errc::stream_reset_locally:
+        return "stream reset";
+      case host_errc::negotiation_timeout:
+        return "stream protocol negotiation timed out";
     }
     return "host error";
   }
@@ -56,8 +65,11 @@ struct host::listener {
 };
 
 host::host(asio::io_context& ctx, const crypto::ed25519_keypair& identity, host_config cfg)
-    : m_ctx(ctx), m_identity(identity), m_cfg(std::move(cfg)),
-      m_id(multiformats::peer_id::from_public_key(identity.pub)), m_shutdown_timer(ctx) {
+    : m_ctx(ctx),
+      m_identity(identity),
+      m_cfg(std::move(cfg)),
+      m_id(multiformats::peer_id::from_public_key(identity.pub)),
+      m_shutdown_timer(ctx) {
   register_identify_services(*this);
 }
 
@@ -70,7 +82,8 @@ host::~host() {
   m_on_event = nullptr;
   m_shutdown_done = nullptr;
   m_dial_waiters.clear();
-  for (auto& c : std::vector(m_conns)) c->drop();
+  for (auto& c : std::vector(m_conns))
+    c->drop();
   m_conns.clear();
 }
 
@@ -82,7 +95,8 @@ conn::config host::conn_config(conn::direction dir) const {
   c.mux.keepalive_interval = m_cfg.keepalive;
   c.mux.ping_timeout = m_cfg.keepalive_timeout;
   c.mux.max_inbound_streams = m_cfg.max_inbound_streams;
-  c.mux.ack_on_open = true;  // read-only inbound streams (perf upload) must not stall the ACK backlog
+  c.mux.ack_on_open =
+      true;  // read-only inbound streams (perf upload) must not stall the ACK backlog
   return c;
 }
 
@@ -141,17 +155,20 @@ void host::accept_next(const std::shared_ptr<listener>& l) {
       for (auto& c : m_conns) {
         if (c->established()) continue;
         ++pending;
-        if (!ep_ec && c->dir() == conn::direction::inbound && address_bucket(c->remote_ip()) == from) ++pending_from;
+        if (!ep_ec && c->dir() == conn::direction::inbound &&
+            address_bucket(c->remote_ip()) == from)
+          ++pending_from;
       }
       boost::system::error_code ignored;
       if (m_conns.size() >= m_cfg.max_connections || pending >= m_cfg.max_pending_handshakes) {
         ++m_metrics.inbound_refused_limit;
-        spdlog::debug("refusing inbound connection: {} connections, {} handshaking", m_conns.size(), pending);
+        spdlog::debug("refusing inbound connection: {} connections, {} handshaking", m_conns.size(),
+                      pending);
         s.close(ignored);
       } else if (pending_from >= m_cfg.max_pending_per_ip) {
         ++m_metrics.inbound_refused_per_ip;
-        spdlog::debug("refusing inbound connection from {}: {} handshakes from there already", from.to_string(),
-                      pending_from);
+        spdlog::debug("refusing inbound connection from {}: {} handshakes from there already",
+                      from.to_string(), pending_from);
         s.close(ignored);
       } else {
         add_connection(std::move(s), conn::direction::inbound, std::nullopt);
@@ -168,7 +185,8 @@ std::shared_ptr<connection> host::add_connection(io::tcp::socket s, conn::direct
   auto cfg = conn_config(dir);
   if (expected) cfg.expected_remote = expected->ed25519_public_key();
   auto c = std::make_shared<connection>(*this, std::move(s), cfg, expected, io::now());
-  ++(dir == conn::direction::inbound ? m_metrics.connections_opened_inbound : m_metrics.connections_opened_outbound);
+  ++(dir == conn::direction::inbound ? m_metrics.connections_opened_inbound
+                                     : m_metrics.connections_opened_outbound);
   m_conns.push_back(c);
   c->start();
   return c;
@@ -193,7 +211,8 @@ struct host::multi_dial {
   std::vector<std::shared_ptr<asio::steady_timer>> timers;
 };
 
-void host::dial_any(std::optional<multiformats::peer_id> expected, std::vector<multiformats::multiaddr> addrs,
+void host::dial_any(std::optional<multiformats::peer_id> expected,
+                    std::vector<multiformats::multiaddr> addrs,
                     std::chrono::milliseconds attempt_timeout, dial_fn done) {
   if (m_shutting_down) return done(make_error_code(host_errc::shutting_down));
   if (expected) {
@@ -201,7 +220,8 @@ void host::dial_any(std::optional<multiformats::peer_id> expected, std::vector<m
       if (c->established() && !c->closing() && c->peer() == *expected) return done(c);
     }
   }
-  if (m_conns.size() >= m_cfg.max_connections) return done(make_error_code(host_errc::too_many_connections));
+  if (m_conns.size() >= m_cfg.max_connections)
+    return done(make_error_code(host_errc::too_many_connections));
   auto d = std::make_shared<multi_dial>();
   d->expected = std::move(expected);
   d->done = std::move(done);
@@ -210,7 +230,8 @@ void host::dial_any(std::optional<multiformats::peer_id> expected, std::vector<m
   for (auto& a : addrs) {
     auto ep = to_endpoint(a);
     if (!ep) continue;
-    const bool dup = std::any_of(targets.begin(), targets.end(), [&](auto& t) { return t.first == *ep; });
+    const bool dup =
+        std::any_of(targets.begin(), targets.end(), [&](auto& t) { return t.first == *ep; });
     if (!dup) targets.emplace_back(*ep, a.without_peer());
   }
   if (targets.empty()) {
@@ -237,7 +258,8 @@ void host::dial_any(std::optional<multiformats::peer_id> expected, std::vector<m
       if (d->finished || m_shutting_down) {
         boost::system::error_code ignored;
         sock->close(ignored);
-        if (!d->finished && m_shutting_down) d->last_error = make_error_code(host_errc::shutting_down);
+        if (!d->finished && m_shutting_down)
+          d->last_error = make_error_code(host_errc::shutting_down);
         multi_dial_next(d);
         return;
       }
@@ -263,8 +285,10 @@ void finish_multi_dial(D& d, result<std::shared_ptr<connection>> r) {
   for (auto& s : d.sockets) {
     if (s->is_open()) s->close(ignored);
   }
-  for (auto& t : d.timers) t->cancel();
-  for (auto& entry : d.reserve) entry.first.close(ignored);
+  for (auto& t : d.timers)
+    t->cancel();
+  for (auto& entry : d.reserve)
+    entry.first.close(ignored);
   d.reserve.clear();
   auto f = std::move(d.done);
   f(std::move(r));
@@ -286,7 +310,8 @@ void host::multi_dial_next(const std::shared_ptr<multi_dial>& d) {
       d->handshaking = false;
       if (r) return finish_multi_dial(*d, std::move(r));
       d->last_error = r.error();
-      spdlog::debug("dial via {} failed in the handshake: {}", addr.to_string(), r.error().message());
+      spdlog::debug("dial via {} failed in the handshake: {}", addr.to_string(),
+                    r.error().message());
       multi_dial_next(d);
     });
     return;
@@ -307,7 +332,8 @@ void host::push_identify() {
     c->open_stream({std::string(identify::push_protocol_id)}, make_identify_pusher(*this),
                    [weak](std::error_code ec) {
                      if (auto conn = weak.lock()) {
-                       spdlog::debug("identify push to {} failed: {}", conn->peer().to_string(), ec.message());
+                       spdlog::debug("identify push to {} failed: {}", conn->peer().to_string(),
+                                     ec.message());
                      }
                    });
   }
@@ -315,18 +341,23 @@ void host::push_identify() {
 
 std::vector<std::string> host::protocols() const {
   std::vector<std::string> out;
-  for (auto& [p, f] : m_handlers) out.push_back(p);
+  for (auto& [p, f] : m_handlers)
+    out.push_back(p);
   return out;
 }
 
-bool host::serves(std::string_view protocol) const { return m_handlers.find(protocol) != m_handlers.end(); }
+bool host::serves(std::string_view protocol) const {
+  return m_handlers.find(protocol) != m_handlers.end();
+}
 
 std::unique_ptr<stream_handler> host::make_handler(const std::string& protocol) const {
   auto it = m_handlers.find(protocol);
   return it == m_handlers.end() ? nullptr : it->second();
 }
 
-std::vector<std::shared_ptr<connection>> host::connections() const { return m_conns; }
+std::vector<std::shared_ptr<connection>> host::connections() const {
+  return m_conns;
+}
 
 node::metrics host::metrics() const {
   node::metrics m = m_metrics;
@@ -340,7 +371,8 @@ node::metrics host::metrics() const {
 std::vector<dial_fn> host::take_waiters(const connection* c) {
   auto range = m_dial_waiters.equal_range(c);
   std::vector<dial_fn> out;
-  for (auto it = range.first; it != range.second; ++it) out.push_back(std::move(it->second));
+  for (auto it = range.first; it != range.second; ++it)
+    out.push_back(std::move(it->second));
   m_dial_waiters.erase(range.first, range.second);
   return out;
 }
@@ -356,20 +388,23 @@ void host::emit(host_event e) {
   if (m_on_event) m_on_event(e);
 }
 
-void host::connection_established(const std::shared_ptr<connection>& c, const conn::established& e) {
+void host::connection_established(const std::shared_ptr<connection>& c,
+                                  const conn::established& e) {
   ++m_metrics.connections_established;
   // Per-peer bound, counting connections still closing: a peer that reconnects in a loop
   // cannot make us hold more than max_per_peer sockets.
   std::size_t same_peer = 0;
   for (auto& other : m_conns) {
-    if (other != c && other->established() && !other->closed() && other->peer() == c->peer()) ++same_peer;
+    if (other != c && other->established() && !other->closed() && other->peer() == c->peer())
+      ++same_peer;
   }
   if (same_peer >= m_cfg.max_per_peer) {
     ++m_metrics.refused_per_peer;
-    spdlog::debug("closing connection from {}: {} connections to that peer already", c->peer().to_string(),
-                  same_peer);
+    spdlog::debug("closing connection from {}: {} connections to that peer already",
+                  c->peer().to_string(), same_peer);
     const auto why = make_error_code(host_errc::too_many_connections);
-    for (auto& d : take_waiters(c.get())) d(why);
+    for (auto& d : take_waiters(c.get()))
+      d(why);
     c->abort(why);
     return;
   }
@@ -378,18 +413,20 @@ void host::connection_established(const std::shared_ptr<connection>& c, const co
   // connections dialled by the same side, the older stays.
   bool peer_announced = false;
   for (auto& other : m_conns) {
-    if (other == c || !other->established() || other->closing() || other->peer() != c->peer()) continue;
+    if (other == c || !other->established() || other->closing() || other->peer() != c->peer())
+      continue;
     auto dialer_of = [this](const connection& x) -> const multiformats::peer_id& {
       return x.dir() == conn::direction::outbound ? m_id : x.peer();
     };
     std::shared_ptr<connection> loser = c;
     if (dialer_of(*other) != dialer_of(*c) && dialer_of(*c) < dialer_of(*other)) loser = other;
     std::shared_ptr<connection> winner = loser == c ? other : c;
-    spdlog::debug("duplicate connection to {}: closing the one dialled by {}", c->peer().to_string(),
-                  dialer_of(*loser).to_string());
+    spdlog::debug("duplicate connection to {}: closing the one dialled by {}",
+                  c->peer().to_string(), dialer_of(*loser).to_string());
     ++m_metrics.duplicates_closed;
     // Dials waiting on the loser get the winner.
-    for (auto& d : take_waiters(loser.get())) d(winner);
+    for (auto& d : take_waiters(loser.get()))
+      d(winner);
     peer_announced = loser->announced();
     loser->close();
     if (loser == c) return;
@@ -404,34 +441,37 @@ void host::connection_established(const std::shared_ptr<connection>& c, const co
   if (!peer_announced && !has_other_announced(*c)) {
     emit(peer_connected{c->peer(), c->remote_addr(), c->dir(), e.early_muxer});
   }
-  for (auto& d : take_waiters(c.get())) d(c);
+  for (auto& d : take_waiters(c.get()))
+    d(c);
   run_identify(c);
 }
 
 void host::run_identify(const std::shared_ptr<connection>& c) {
   std::weak_ptr<connection> weak = c;
-  c->open_stream({std::string(identify::protocol_id)},
-                 make_identify_reader([this, weak](stream&, result<identify::info> r) {
-                   auto conn = weak.lock();
-                   if (!conn || conn->closed()) return;
-                   if (!r) {
-                     spdlog::debug("identify of {} failed: {}", conn->peer().to_string(), r.error().message());
-                     return;
-                   }
-                   identify_received(*conn, std::move(*r));
-                 }),
-                 [weak](std::error_code ec) {
-                   if (auto conn = weak.lock()) {
-                     spdlog::debug("identify stream to {} failed: {}", conn->peer().to_string(), ec.message());
-                   }
-                 });
+  c->open_stream(
+      {std::string(identify::protocol_id)},
+      make_identify_reader([this, weak](stream&, result<identify::info> r) {
+        auto conn = weak.lock();
+        if (!conn || conn->closed()) return;
+        if (!r) {
+          spdlog::debug("identify of {} failed: {}", conn->peer().to_string(), r.error().message());
+          return;
+        }
+        identify_received(*conn, std::move(*r));
+      }),
+      [weak](std::error_code ec) {
+        if (auto conn = weak.lock()) {
+          spdlog::debug("identify stream to {} failed: {}", conn->peer().to_string(), ec.message());
+        }
+      });
 }
 
 void host::identify_received(connection& c, identify::info info) {
   if (!info.public_key.empty()) {
     auto key = multiformats::decode_public_key(info.public_key);
     if (!key || !c.peer().matches(*key)) {
-      spdlog::warn("peer {} sent an identify record for another key; closing", c.peer().to_string());
+      spdlog::warn("peer {} sent an identify record for another key; closing",
+                   c.peer().to_string());
       c.abort(make_error_code(host_errc::identify_mismatch));
       return;
     }
@@ -444,7 +484,8 @@ void host::connection_closed(const std::shared_ptr<connection>& c, std::error_co
   auto waiting = take_waiters(c.get());
   std::erase(m_conns, c);
   account_closed(*c, ec);
-  for (auto& d : waiting) d(ec ? ec : make_error_code(host_errc::connection_closed));
+  for (auto& d : waiting)
+    d(ec ? ec : make_error_code(host_errc::connection_closed));
   if (c->announced() && !has_other_announced(*c)) emit(peer_disconnected{c->peer(), ec});
   if (m_shutting_down && m_conns.empty() && m_shutdown_done) {
     auto f = std::move(m_shutdown_done);
@@ -464,8 +505,8 @@ void host::account_closed(const connection& c, std::error_code ec) {
   if (!c.established()) {
     const auto cls = classify_handshake_failure(ec);
     m_metrics.count_handshake_failure(cls);
-    spdlog::debug("{} handshake with {} failed ({}): {}", inbound ? "inbound" : "outbound", who, to_string(cls),
-                  ec ? ec.message() : "closed by the peer");
+    spdlog::debug("{} handshake with {} failed ({}): {}", inbound ? "inbound" : "outbound", who,
+                  to_string(cls), ec ? ec.message() : "closed by the peer");
     return;
   }
   if (!ec) {
@@ -474,7 +515,8 @@ void host::account_closed(const connection& c, std::error_code ec) {
   }
   ++m_metrics.connections_closed_by_error;
   if (violation) {
-    spdlog::info("connection with {} closed: protocol error: {} ({})", who, ec.message(), ec.category().name());
+    spdlog::info("connection with {} closed: protocol error: {} ({})", who, ec.message(),
+                 ec.category().name());
   } else {
     spdlog::info("connection with {} closed: {}", who, ec.message());
   }
@@ -491,12 +533,14 @@ void host::shutdown(std::function<void()> done, std::chrono::milliseconds grace)
     return;
   }
   m_shutdown_done = std::move(done);
-  for (auto& c : std::vector(m_conns)) c->close();
+  for (auto& c : std::vector(m_conns))
+    c->close();
   // A member timer, not a free-standing one capturing `this`: the host may be destroyed
   // before the grace period ends (every connection closed in time), and then nothing runs.
   m_shutdown_timer.schedule(grace, [this] {
     if (!m_shutdown_done) return;
-    for (auto& c : std::vector(m_conns)) c->abort({});
+    for (auto& c : std::vector(m_conns))
+      c->abort({});
     if (m_shutdown_done) {
       auto f = std::move(m_shutdown_done);
       m_shutdown_done = nullptr;
@@ -508,7 +552,8 @@ void host::shutdown(std::function<void()> done, std::chrono::milliseconds grace)
 identify::info make_identify_info(host& h, const connection& c) {
   identify::info i;
   i.public_key = multiformats::encode_public_key(h.identity().pub);
-  for (auto& a : h.listen_addrs()) i.listen_addrs.push_back(a.without_peer().to_bytes());
+  for (auto& a : h.listen_addrs())
+    i.listen_addrs.push_back(a.without_peer().to_bytes());
   i.protocols = h.protocols();
   i.observed_addr = c.remote_addr().to_bytes();
   i.protocol_version = "ipfs/0.1.0";

@@ -57,18 +57,20 @@ struct host_config {
 
 /// Errors of the host (socket errors come as system errors).
 enum class host_errc {
-  not_tcp = 1,          ///< the multiaddr is not /ip4|ip6/.../tcp/N
-  too_many_connections, ///< a connection limit was reached
-  connection_closed,    ///< the connection closed before the operation finished
-  dial_timeout,         ///< TCP connect or handshake took longer than allowed
-  identify_mismatch,    ///< identify's public key does not match the peer id
-  shutting_down,        ///< the host is closing
-  stream_reset_by_peer, ///< the peer reset the stream
-  stream_reset_locally, ///< we reset the stream
-  negotiation_timeout,  ///< the stream's protocol negotiation took too long
+  not_tcp = 1,           ///< the multiaddr is not /ip4|ip6/.../tcp/N
+  too_many_connections,  ///< a connection limit was reached
+  connection_closed,     ///< the connection closed before the operation finished
+  dial_timeout,          ///< TCP connect or handshake took longer than allowed
+  identify_mismatch,     ///< identify's public key does not match the peer id
+  shutting_down,         ///< the host is closing
+  stream_reset_by_peer,  ///< the peer reset the stream
+  stream_reset_locally,  ///< we reset the stream
+  negotiation_timeout,   ///< the stream's protocol negotiation took too long
 };
 const std::error_category& host_category() noexcept;
-inline std::error_code make_error_code(host_errc e) noexcept { return {static_cast<int>(e), host_category()}; }
+inline std::error_code make_error_code(host_errc e) noexcept {
+  return {static_cast<int>(e), host_category()};
+}
 
 /// What the host reports to its owner (the daemon logs them; tests assert on them).
 struct peer_connected {
@@ -89,7 +91,8 @@ struct connection_failed {
   multiformats::multiaddr addr;
   std::error_code reason;
 };
-using host_event = std::variant<peer_connected, peer_identified, peer_disconnected, connection_failed>;
+using host_event =
+    std::variant<peer_connected, peer_identified, peer_disconnected, connection_failed>;
 
 /// Makes a handler for one inbound stream of a protocol.
 using handler_factory = std::function<std::unique_ptr<stream_handler>()>;
@@ -98,7 +101,7 @@ using dial_fn = std::function<void(result<std::shared_ptr<connection>>)>;
 
 /// Owned by the application; all calls on the io_context's (single) thread.
 class host {
-public:
+ public:
   host(boost::asio::io_context& ctx, const crypto::ed25519_keypair& identity, host_config cfg = {});
   ~host();
   host(const host&) = delete;
@@ -114,7 +117,9 @@ public:
   /// Errors: not_tcp, or the socket error (address in use, cannot assign address, ...).
   result<multiformats::multiaddr> listen(const multiformats::multiaddr& addr);
   /// Every bound listen address, with /p2p/<id>.
-  const std::vector<multiformats::multiaddr>& listen_addrs() const noexcept { return m_listen_addrs; }
+  const std::vector<multiformats::multiaddr>& listen_addrs() const noexcept {
+    return m_listen_addrs;
+  }
   /// Every listener as bound: wildcard addresses stay wildcards (with the real port, no /p2p/).
   /// Discovery uses these to work out what each interface can reach.
   const std::vector<multiformats::multiaddr>& bound_addrs() const noexcept { return m_bound_addrs; }
@@ -132,7 +137,8 @@ public:
   /// every handshake checks the peer id. `done` gets the connection, or the last error once
   /// every address failed. An established connection to `expected` is reused. Addresses
   /// that are not TCP are skipped (not_tcp if none is left).
-  void dial_any(std::optional<multiformats::peer_id> expected, std::vector<multiformats::multiaddr> addrs,
+  void dial_any(std::optional<multiformats::peer_id> expected,
+                std::vector<multiformats::multiaddr> addrs,
                 std::chrono::milliseconds attempt_timeout, dial_fn done);
 
   /// Registers the handler for inbound streams of `protocol` (also listed in identify).
@@ -155,9 +161,10 @@ public:
 
   /// Stops listening and closes every connection gracefully; `done` runs when all are gone
   /// or after `grace`, whichever is first.
-  void shutdown(std::function<void()> done, std::chrono::milliseconds grace = std::chrono::milliseconds(2000));
+  void shutdown(std::function<void()> done,
+                std::chrono::milliseconds grace = std::chrono::milliseconds(2000));
 
-private:
+ private:
   friend class connection;
   friend void register_identify_services(host&);
   struct listener;

@@ -18,8 +18,9 @@ std::string ip_prefix(const boost::asio::ip::address& a) {
 }
 
 bool is_interface_loopback(const std::vector<io::interface_address>& all, unsigned ifindex) {
-  return std::any_of(all.begin(), all.end(),
-                     [&](const io::interface_address& a) { return a.index == ifindex && a.loopback; });
+  return std::any_of(all.begin(), all.end(), [&](const io::interface_address& a) {
+    return a.index == ifindex && a.loopback;
+  });
 }
 
 }  // namespace

@@ -6,10 +6,10 @@
 #include <netinet/in.h>
 #include <sys/socket.h>
 
+#include <spdlog/spdlog.h>
 #include <boost/asio/ip/multicast.hpp>
 #include <boost/asio/ip/udp.hpp>
 #include <boost/asio/steady_timer.hpp>
-#include <spdlog/spdlog.h>
 
 #include <algorithm>
 #include <array>
@@ -38,14 +38,18 @@ namespace {
 constexpr std::size_t max_datagrams_per_wakeup = 64;
 constexpr std::size_t receive_buffer_bytes = dns::max_message_bytes + 1;  // +1: spot truncation
 
-std::error_code last_errno() { return {errno, std::system_category()}; }
+std::error_code last_errno() {
+  return {errno, std::system_category()};
+}
 
 result<void> set_int(int fd, int level, int name, int value) {
   if (::setsockopt(fd, level, name, &value, sizeof value) != 0) return last_errno();
   return {};
 }
 
-std::error_code to_std(const boost::system::error_code& ec) { return ec; }
+std::error_code to_std(const boost::system::error_code& ec) {
+  return ec;
+}
 
 // The options every mDNS socket gets before bind.
 result<void> prepare(udp::socket& s, bool v6, unsigned ifindex) {
@@ -56,7 +60,8 @@ result<void> prepare(udp::socket& s, bool v6, unsigned ifindex) {
   STARLING_TRY(set_int(fd, SOL_SOCKET, SO_REUSEPORT, 1));
   if (v6) {
     STARLING_TRY(set_int(fd, IPPROTO_IPV6, IPV6_V6ONLY, 1));
-    (void)set_int(fd, IPPROTO_IPV6, IPV6_MULTICAST_ALL, 0);  // older kernels: not needed, bound to the interface
+    (void)set_int(fd, IPPROTO_IPV6, IPV6_MULTICAST_ALL,
+                  0);  // older kernels: not needed, bound to the interface
     STARLING_TRY(set_int(fd, IPPROTO_IPV6, IPV6_RECVPKTINFO, 1));
     STARLING_TRY(set_int(fd, IPPROTO_IPV6, IPV6_MULTICAST_HOPS, 255));
     STARLING_TRY(set_int(fd, IPPROTO_IPV6, IPV6_MULTICAST_LOOP, 1));
@@ -91,14 +96,18 @@ struct mdns_service::impl : std::enable_shared_from_this<impl> {
   struct iface {
     std::string name;
     unsigned index = 0;
-    bool v4 = false;                     ///< joined on the IPv4 socket
-    std::shared_ptr<udp::socket> v6;     ///< this interface's IPv6 socket
-    std::vector<std::string> addrs;      ///< announced here
+    bool v4 = false;                  ///< joined on the IPv4 socket
+    std::shared_ptr<udp::socket> v6;  ///< this interface's IPv6 socket
+    std::vector<std::string> addrs;   ///< announced here
   };
 
   impl(host& h, mdns_options o, callbacks c)
-      : m_host(h), m_opts(std::move(o)), m_cb(std::move(c)), m_timer(h.context()),
-        m_rescan_timer(h.context()), m_buf(receive_buffer_bytes) {}
+      : m_host(h),
+        m_opts(std::move(o)),
+        m_cb(std::move(c)),
+        m_timer(h.context()),
+        m_rescan_timer(h.context()),
+        m_buf(receive_buffer_bytes) {}
 
   result<void> open_v4();
   void scan(bool started);
@@ -153,7 +162,10 @@ result<void> mdns_service::impl::open_v4() {
 void mdns_service::impl::scan(bool started) {
   const auto all = io::list_interface_addresses();
   const auto names = select_interfaces(all, m_opts);
-  struct want { std::string name; bool v4 = false, v6 = false; };
+  struct want {
+    std::string name;
+    bool v4 = false, v6 = false;
+  };
   std::map<unsigned, want> wanted;
   for (const auto& a : all) {
     if (a.index == 0 || !std::binary_search(names.begin(), names.end(), a.name)) continue;
@@ -169,7 +181,8 @@ void mdns_service::impl::scan(bool started) {
       gone.push_back(index);
     }
   }
-  for (unsigned index : gone) remove(index);
+  for (unsigned index : gone)
+    remove(index);
   for (const auto& [index, w] : wanted) {
     if (w.v4 || w.v6) add_or_update(w.name, index, w.v4, w.v6, all, started);
   }
@@ -222,9 +235,11 @@ void mdns_service::impl::add_or_update(const std::string& name, unsigned index, 
   i.addrs = addrs;
   if (fresh) {
     spdlog::info("mdns: using {} (index {}{}{}), announcing {} address{}", name, index,
-                 i.v4 ? ", IPv4" : "", i.v6 ? ", IPv6" : "", addrs.size(), addrs.size() == 1 ? "" : "es");
+                 i.v4 ? ", IPv4" : "", i.v6 ? ", IPv6" : "", addrs.size(),
+                 addrs.size() == 1 ? "" : "es");
   } else {
-    spdlog::info("mdns: {} now announces {} address{}", name, addrs.size(), addrs.size() == 1 ? "" : "es");
+    spdlog::info("mdns: {} now announces {} address{}", name, addrs.size(),
+                 addrs.size() == 1 ? "" : "es");
   }
   if (!started) return;  // start() hands the list to the core's config
   if (auto r = m_core->set_interface({index, addrs}, io::now()); !r) {
@@ -314,9 +329,11 @@ void mdns_service::impl::drain(udp::socket& s, bool v6, unsigned socket_ifindex)
       ::inet_ntop(AF_INET6, &sin6->sin6_addr, text, sizeof text);
       port = ntohs(sin6->sin6_port);
     }
-    const std::string source = v6 ? "[" + std::string(text) + "%" + m_ifaces[ifindex].name + "]:" + std::to_string(port)
-                                   : std::string(text) + ":" + std::to_string(port);
-    auto r = m_core->feed(bytes_view(m_buf.data(), static_cast<std::size_t>(got)), ifindex, source, io::now());
+    const std::string source =
+        v6 ? "[" + std::string(text) + "%" + m_ifaces[ifindex].name + "]:" + std::to_string(port)
+           : std::string(text) + ":" + std::to_string(port);
+    auto r = m_core->feed(bytes_view(m_buf.data(), static_cast<std::size_t>(got)), ifindex, source,
+                          io::now());
     if (!r && r.error() != mdns::errc::unknown_interface) {
       ++m_stats.malformed;
       spdlog::debug("mdns: dropped a packet from {}: {}", source, r.error().message());
@@ -350,8 +367,8 @@ void mdns_service::impl::send(const mdns::outgoing& o) {
   }
   if (it->second.v6 && it->second.v6->is_open()) {
     boost::system::error_code ec;
-    const std::size_t n =
-        it->second.v6->send_to(asio::buffer(o.packet), udp::endpoint(group_v6(o.interface_index), mdns::port), 0, ec);
+    const std::size_t n = it->second.v6->send_to(
+        asio::buffer(o.packet), udp::endpoint(group_v6(o.interface_index), mdns::port), 0, ec);
     count(ec, n);
   }
 }
@@ -371,7 +388,8 @@ void mdns_service::impl::process() {
       if (m_cb.seen) m_cb.seen(s->peer_id, s->interface_index);
     }
   }
-  while (auto o = m_core->poll_transmit()) send(*o);
+  while (auto o = m_core->poll_transmit())
+    send(*o);
   m_stats.queries_suppressed = m_core->queries_suppressed();
   m_in_process = false;
   if (!m_closed) arm_timer();
@@ -409,7 +427,8 @@ void mdns_service::impl::close() {
   if (m_closed) return;
   if (m_core) {
     m_core->shutdown();
-    while (auto o = m_core->poll_transmit()) send(*o);  // goodbyes
+    while (auto o = m_core->poll_transmit())
+      send(*o);  // goodbyes
   }
   m_closed = true;
   m_cb = {};
@@ -427,7 +446,9 @@ void mdns_service::impl::close() {
 
 mdns_service::mdns_service(std::shared_ptr<impl> p) : m_impl(std::move(p)) {}
 
-mdns_service::~mdns_service() { shutdown(); }
+mdns_service::~mdns_service() {
+  shutdown();
+}
 
 result<std::unique_ptr<mdns_service>> mdns_service::start(host& h, mdns_options o, callbacks cb) {
   o.core.peer_id = h.id().to_string();
@@ -439,11 +460,13 @@ result<std::unique_ptr<mdns_service>> mdns_service::start(host& h, mdns_options 
   }
   p->scan(false);
   mdns::config cfg = p->m_opts.core;
-  for (const auto& [index, i] : p->m_ifaces) cfg.interfaces.push_back({index, i.addrs});
+  for (const auto& [index, i] : p->m_ifaces)
+    cfg.interfaces.push_back({index, i.addrs});
   auto core = mdns::core::create(cfg, h.rng());
   if (!core) {
     // A bound address that does not parse: start without announcements rather than not at all.
-    for (auto& i : cfg.interfaces) i.addrs.clear();
+    for (auto& i : cfg.interfaces)
+      i.addrs.clear();
     core = mdns::core::create(cfg, h.rng());
     if (!core) {
       p->close();
@@ -463,7 +486,9 @@ void mdns_service::listen_addrs_changed() {
   m_impl->process();
 }
 
-void mdns_service::rescan() { listen_addrs_changed(); }
+void mdns_service::rescan() {
+  listen_addrs_changed();
+}
 
 void mdns_service::shutdown() {
   if (m_impl) m_impl->close();
@@ -471,12 +496,15 @@ void mdns_service::shutdown() {
 
 std::vector<std::string> mdns_service::interfaces() const {
   std::vector<std::string> out;
-  for (const auto& [index, i] : m_impl->m_ifaces) out.push_back(i.name);
+  for (const auto& [index, i] : m_impl->m_ifaces)
+    out.push_back(i.name);
   std::sort(out.begin(), out.end());
   return out;
 }
 
-mdns_stats mdns_service::stats() const { return m_impl->m_stats; }
+mdns_stats mdns_service::stats() const {
+  return m_impl->m_stats;
+}
 
 const std::string& mdns_service::peer_name() const {
   static const std::string none;

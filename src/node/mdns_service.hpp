@@ -34,8 +34,10 @@ class host;
 
 /// What the mDNS service runs on, and the core's settings.
 struct mdns_options {
-  std::vector<std::string> interfaces;  ///< allow list by name; empty = every up, multicast, non-loopback interface
-  std::vector<std::string> deny;        ///< never these; a trailing '*' matches a prefix ("tun*", "docker*")
+  std::vector<std::string>
+      interfaces;  ///< allow list by name; empty = every up, multicast, non-loopback interface
+  std::vector<std::string>
+      deny;  ///< never these; a trailing '*' matches a prefix ("tun*", "docker*")
   bool ipv4 = true;
   bool ipv6 = true;
   std::chrono::milliseconds rescan{5000};  ///< re-read interfaces/addresses this often
@@ -76,11 +78,12 @@ struct mdns_stats {
 /// The running mDNS discovery of a host. Create with start(); all calls on the host's
 /// io_context thread. Destroying it shuts it down.
 class mdns_service {
-public:
+ public:
   struct callbacks {
     std::function<void(const mdns::peer_discovered&)> discovered;
     std::function<void(const mdns::peer_expired&)> expired;
-    std::function<void(const std::string& peer_id, std::uint32_t ifindex)> seen;  ///< any later response
+    std::function<void(const std::string& peer_id, std::uint32_t ifindex)>
+        seen;  ///< any later response
   };
 
   /// Opens the sockets (UDP 5353, bound to the group address, never 0.0.0.0), joins the group on
@@ -108,7 +111,7 @@ public:
 
   struct impl;
 
-private:
+ private:
   explicit mdns_service(std::shared_ptr<impl> p);
   std::shared_ptr<impl> m_impl;
 };

@@ -13,7 +13,8 @@ failure_class classify_handshake_failure(std::error_code ec) noexcept {
   if (ec == conn::errc::unsupported_muxer) return failure_class::negotiation;
   if (ec.category() == noise::category()) return failure_class::security;
   // Socket errors arrive in the system category or Asio's own categories (converted).
-  if (ec.category() == conn::category() || ec.category() == yamux::category()) return failure_class::other;
+  if (ec.category() == conn::category() || ec.category() == yamux::category())
+    return failure_class::other;
   return failure_class::io;
 }
 
@@ -29,22 +30,37 @@ bool is_protocol_violation(std::error_code ec) noexcept {
 
 std::string_view to_string(failure_class c) noexcept {
   switch (c) {
-    case failure_class::timeout: return "timeout";
-    case failure_class::negotiation: return "negotiation";
-    case failure_class::security: return "security";
-    case failure_class::io: return "io";
-    case failure_class::other: return "other";
+    case failure_class::timeout:
+      return "timeout";
+    case failure_class::negotiation:
+      return "negotiation";
+    case failure_class::security:
+      return "security";
+    case failure_class::io:
+      return "io";
+    case failure_class::other:
+      return "other";
   }
   return "other";
 }
 
 void metrics::count_handshake_failure(failure_class c) noexcept {
   switch (c) {
-    case failure_class::timeout: ++handshake_failures_timeout; break;
-    case failure_class::negotiation: ++handshake_failures_negotiation; break;
-    case failure_class::security: ++handshake_failures_security; break;
-    case failure_class::io: ++handshake_failures_io; break;
-    case failure_class::other: ++handshake_failures_other; break;
+    case failure_class::timeout:
+      ++handshake_failures_timeout;
+      break;
+    case failure_class::negotiation:
+      ++handshake_failures_negotiation;
+      break;
+    case failure_class::security:
+      ++handshake_failures_security;
+      break;
+    case failure_class::io:
+      ++handshake_failures_io;
+      break;
+    case failure_class::other:
+      ++handshake_failures_other;
+      break;
   }
 }
 

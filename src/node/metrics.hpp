@@ -31,7 +31,7 @@ struct metrics {
   std::uint64_t connections_opened_outbound = 0;  ///< TCP connected, handshake started
   std::uint64_t connections_closed_inbound = 0;
   std::uint64_t connections_closed_outbound = 0;
-  std::uint64_t connections_established = 0;     ///< handshakes completed (both directions)
+  std::uint64_t connections_established = 0;      ///< handshakes completed (both directions)
   std::uint64_t connections_closed_by_error = 0;  ///< established ones closed with an error
 
   std::uint64_t handshake_failures_timeout = 0;
@@ -43,20 +43,20 @@ struct metrics {
   /// Connections (established or handshaking) closed because the peer broke a protocol.
   std::uint64_t protocol_errors = 0;
 
-  std::uint64_t inbound_refused_limit = 0;     ///< accept refused: max_connections / pending
-  std::uint64_t inbound_refused_per_ip = 0;    ///< accept refused: max_pending_per_ip
-  std::uint64_t refused_per_peer = 0;          ///< closed after the handshake: max_per_peer
-  std::uint64_t duplicates_closed = 0;         ///< simultaneous-dial losers closed
+  std::uint64_t inbound_refused_limit = 0;   ///< accept refused: max_connections / pending
+  std::uint64_t inbound_refused_per_ip = 0;  ///< accept refused: max_pending_per_ip
+  std::uint64_t refused_per_peer = 0;        ///< closed after the handshake: max_per_peer
+  std::uint64_t duplicates_closed = 0;       ///< simultaneous-dial losers closed
 
-  std::uint64_t streams_opened_inbound = 0;    ///< negotiated (a handler runs)
-  std::uint64_t streams_opened_outbound = 0;   ///< negotiated
+  std::uint64_t streams_opened_inbound = 0;   ///< negotiated (a handler runs)
+  std::uint64_t streams_opened_outbound = 0;  ///< negotiated
   std::uint64_t streams_reset_by_peer = 0;
   std::uint64_t streams_reset_locally = 0;
-  std::uint64_t streams_refused = 0;           ///< inbound streams over max_negotiating_streams
+  std::uint64_t streams_refused = 0;              ///< inbound streams over max_negotiating_streams
   std::uint64_t stream_negotiation_failures = 0;  ///< mss failed or timed out on a stream
   std::uint64_t stream_negotiation_timeouts = 0;
 
-  std::uint64_t bytes_in = 0;   ///< raw TCP bytes, closed and live connections
+  std::uint64_t bytes_in = 0;  ///< raw TCP bytes, closed and live connections
   std::uint64_t bytes_out = 0;
 
   void count_handshake_failure(failure_class c) noexcept;

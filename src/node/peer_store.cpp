@@ -20,17 +20,24 @@ namespace fs = std::filesystem;
 namespace {
 
 class store_category_impl final : public std::error_category {
-public:
+ public:
   const char* name() const noexcept override { return "peer_store"; }
   std::string message(int c) const override {
     switch (static_cast<store_errc>(c)) {
-      case store_errc::cannot_open: return "cannot open or create the peer store";
-      case store_errc::corrupt: return "the peer store file is corrupt";
-      case store_errc::newer_schema: return "the peer store was written by a newer Starling";
-      case store_errc::not_peer_store: return "the file is not a Starling peer store";
-      case store_errc::busy: return "the peer store is locked by another process";
-      case store_errc::invalid_peer: return "a peer without an id cannot be stored";
-      case store_errc::sqlite_error: return "peer store database error";
+      case store_errc::cannot_open:
+        return "cannot open or create the peer store";
+      case store_errc::corrupt:
+        return "the peer store file is corrupt";
+      case store_errc::newer_schema:
+        return "the peer store was written by a newer Starling";
+      case store_errc::not_peer_store:
+        return "the file is not a Starling peer store";
+      case store_errc::busy:
+        return "the peer store is locked by another process";
+      case store_errc::invalid_peer:
+        return "a peer without an id cannot be stored";
+      case store_errc::sqlite_error:
+        return "peer store database error";
     }
     return "peer store error";
   }
@@ -49,7 +56,7 @@ using db_ptr = std::unique_ptr<sqlite3, db_closer>;
 
 /// A prepared statement; reset (and its bindings cleared) by `done()` after each use.
 class statement {
-public:
+ public:
   statement() = default;
   explicit statement(sqlite3_stmt* s) : m_stmt(s) {}
   statement(statement&& o) noexcept : m_stmt(std::exchange(o.m_stmt, nullptr)) {}
@@ -80,21 +87,25 @@ public:
   }
   bool null(int col) { return ::sqlite3_column_type(m_stmt, col) == SQLITE_NULL; }
 
-private:
+ private:
   sqlite3_stmt* m_stmt = nullptr;
 };
 
 store_errc classify(int rc) {
   switch (rc & 0xff) {
     case SQLITE_CORRUPT:
-    case SQLITE_NOTADB: return store_errc::corrupt;
+    case SQLITE_NOTADB:
+      return store_errc::corrupt;
     case SQLITE_BUSY:
-    case SQLITE_LOCKED: return store_errc::busy;
+    case SQLITE_LOCKED:
+      return store_errc::busy;
     case SQLITE_CANTOPEN:
     case SQLITE_READONLY:
     case SQLITE_PERM:
-    case SQLITE_AUTH: return store_errc::cannot_open;
-    default: return store_errc::sqlite_error;
+    case SQLITE_AUTH:
+      return store_errc::cannot_open;
+    default:
+      return store_errc::sqlite_error;
   }
 }
 
@@ -140,7 +151,8 @@ std::int64_t clamp_limit(std::size_t n) {
 std::string addrs_to_json(const std::vector<std::string>& addrs) {
   auto arr = nlohmann::json::array();
   const std::size_t n = std::min(addrs.size(), peer_store::max_addrs_per_peer);
-  for (std::size_t i = 0; i < n; ++i) arr.push_back(addrs[i]);
+  for (std::size_t i = 0; i < n; ++i)
+    arr.push_back(addrs[i]);
   return arr.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
@@ -212,7 +224,9 @@ peer_store::peer_store(fs::path path, std::unique_ptr<impl> i)
 
 peer_store::~peer_store() = default;
 
-std::string peer_store::last_open_error() { return t_last_open_error; }
+std::string peer_store::last_open_error() {
+  return t_last_open_error;
+}
 
 result<std::unique_ptr<peer_store>> peer_store::open(const fs::path& path) {
   std::string detail;

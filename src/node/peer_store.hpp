@@ -48,7 +48,7 @@ struct stored_peer {
 /// The peer store. Created by `open`; closing (destruction) checkpoints nothing by hand: the
 /// WAL is folded back by SQLite when the last connection closes.
 class peer_store {
-public:
+ public:
   /// The schema version this build writes (stored in `PRAGMA user_version`).
   static constexpr int schema_version = 1;
   /// At most this many addresses are kept per peer (extra ones, the oldest, are dropped).
@@ -96,7 +96,7 @@ public:
 
   struct impl;  ///< SQLite handles; defined in peer_store.cpp (no SQLite types in this header)
 
-private:
+ private:
   peer_store(std::filesystem::path path, std::unique_ptr<impl> i);
   std::error_code fail(int sqlite_rc, const char* what);
 

@@ -14,7 +14,7 @@ namespace {
 /// Inbound /starling/pex/1.0.0: write the list, close. The asker sends nothing; whatever it
 /// sends is dropped unread (never buffered).
 class pex_server final : public stream_handler {
-public:
+ public:
   explicit pex_server(std::function<std::vector<pex::peer_record>(const std::string&)> list)
       : m_list(std::move(list)) {}
   void on_open(stream& s) override {
@@ -27,13 +27,13 @@ public:
   }
   void on_data(stream&, bytes_view) override {}
 
-private:
+ private:
   std::function<std::vector<pex::peer_record>(const std::string&)> m_list;
 };
 
 /// Outbound /starling/pex/1.0.0: read one message, report it once.
 class pex_client final : public stream_handler {
-public:
+ public:
   using done_fn = std::function<void(result<std::vector<pex::peer_record>>)>;
   pex_client(host* h, std::chrono::milliseconds timeout, done_fn done)
       : m_timeout(timeout), m_done(std::move(done)), m_alive(std::make_shared<bool>(true)) {
@@ -72,7 +72,7 @@ public:
     report(ec ? ec : make_error_code(pex::errc::no_message));
   }
 
-private:
+ private:
   void report(result<std::vector<pex::peer_record>> r) {
     if (m_reported) return;
     m_reported = true;
@@ -91,7 +91,8 @@ private:
 
 }  // namespace
 
-handler_factory make_pex_server(std::function<std::vector<pex::peer_record>(const std::string& asker)> list) {
+handler_factory make_pex_server(
+    std::function<std::vector<pex::peer_record>(const std::string& asker)> list) {
   return [list = std::move(list)] { return std::make_unique<pex_server>(list); };
 }
 

@@ -19,7 +19,8 @@ namespace starling::node {
 /// record is removed and loopback addresses are dropped unless the asker reached us over a
 /// loopback address (pex::filter_for_asker); encoding applies the default pex::limits.
 /// Register with `h.set_handler(std::string(pex::protocol_id), make_pex_server(...))`.
-handler_factory make_pex_server(std::function<std::vector<pex::peer_record>(const std::string& asker)> list);
+handler_factory make_pex_server(
+    std::function<std::vector<pex::peer_record>(const std::string& asker)> list);
 
 /// Stream handler for an outbound pex stream: sends nothing (half-closes at once), reads one
 /// message (bounded by pex::limits), calls `done` once with the records or the error, then

@@ -20,7 +20,7 @@ namespace {
 /// multistream-select when the echo, the record and the FIN arrive before it has dispatched
 /// the echo (its stream closes the readable end before it can put the record back).
 class identify_server final : public stream_handler {
-public:
+ public:
   explicit identify_server(host& h) : m_host(h), m_timer(h.context()) {}
   void on_open(stream& s) override {
     s.write(identify::encode(make_identify_info(m_host, s.conn())));
@@ -36,7 +36,7 @@ public:
     m_timer.cancel();
   }
 
-private:
+ private:
   static constexpr std::chrono::milliseconds identify_fin_delay{20};
   host& m_host;
   timer m_timer;
@@ -45,7 +45,7 @@ private:
 
 /// Outbound /ipfs/id/push/1.0.0: send our current record, close.
 class identify_pusher final : public stream_handler {
-public:
+ public:
   explicit identify_pusher(host& h) : m_host(h) {}
   void on_open(stream& s) override {
     s.write(identify::encode(make_identify_info(m_host, s.conn())));
@@ -54,12 +54,12 @@ public:
   void on_data(stream&, bytes_view) override {}  // the listener sends nothing
   void on_read_closed(stream& s) override { s.close_write(); }
 
-private:
+ private:
   host& m_host;
 };
 
 class identify_reader final : public stream_handler {
-public:
+ public:
   explicit identify_reader(std::function<void(stream&, result<identify::info>)> done)
       : m_done(std::move(done)) {}
   void on_open(stream& s) override {
@@ -80,7 +80,7 @@ public:
     if (!m_reported) report(s, ec ? ec : make_error_code(identify::errc::no_message));
   }
 
-private:
+ private:
   void report(stream& s, result<identify::info> r) {
     if (m_reported) return;
     m_reported = true;
@@ -94,7 +94,7 @@ private:
 // ---- ping ----
 
 class ping_server final : public stream_handler {
-public:
+ public:
   void on_data(stream& s, bytes_view data) override {
     if (auto r = m_core.feed(data); !r) {
       s.reset();
@@ -106,17 +106,21 @@ public:
   }
   void on_read_closed(stream& s) override { s.close_write(); }
 
-private:
+ private:
   ping::server m_core;
   bytes m_buf;
 };
 
 class ping_client final : public stream_handler {
-public:
+ public:
   ping_client(host& h, ping_options o, std::function<void(int, result<clock_duration>)> on_reply,
               std::function<void()> on_done)
-      : m_host(h), m_opts(o), m_core(o.timeout), m_timer(h.context()),
-        m_on_reply(std::move(on_reply)), m_on_done(std::move(on_done)) {}
+      : m_host(h),
+        m_opts(o),
+        m_core(o.timeout),
+        m_timer(h.context()),
+        m_on_reply(std::move(on_reply)),
+        m_on_done(std::move(on_done)) {}
 
   void on_open(stream& s) override {
     m_stream = &s;
@@ -146,7 +150,7 @@ public:
     }
   }
 
-private:
+ private:
   void send_one() {
     if (!m_stream) return;
     ++m_seq;
@@ -222,13 +226,14 @@ void write_zeros(stream& s, Take take) {
 }
 
 class perf_server final : public stream_handler {
-public:
-  explicit perf_server(const perf_server_limits& limits) : m_max(limits.max_bytes), m_core(limits.max_bytes) {}
+ public:
+  explicit perf_server(const perf_server_limits& limits)
+      : m_max(limits.max_bytes), m_core(limits.max_bytes) {}
   void on_data(stream& s, bytes_view data) override {
     if (auto r = m_core.feed(data); !r) {
       if (r.error() == perf::errc::request_too_large) {
-        spdlog::info("perf: refused {} bytes to {} (this node sends at most {} per request)", m_core.requested(),
-                     s.peer().to_string(), m_max);
+        spdlog::info("perf: refused {} bytes to {} (this node sends at most {} per request)",
+                     m_core.requested(), s.peer().to_string(), m_max);
       }
       s.reset();
     }
@@ -242,7 +247,7 @@ public:
   }
   void on_writable(stream& s) override { send_more(s); }
 
-private:
+ private:
   void send_more(stream& s) {
     write_zeros(s, [this](std::size_t max) { return m_core.take(max); });
     if (m_core.is_done() && !s.write_closed()) s.close_write();
@@ -252,10 +257,13 @@ private:
 };
 
 class perf_client final : public stream_handler {
-public:
-  perf_client(host& h, std::uint64_t up, std::uint64_t down, std::function<void(const perf::report&)> on_report,
+ public:
+  perf_client(host& h, std::uint64_t up, std::uint64_t down,
+              std::function<void(const perf::report&)> on_report,
               std::function<void(std::error_code)> on_done)
-      : m_core(up, down, io::now()), m_timer(h.context()), m_on_report(std::move(on_report)),
+      : m_core(up, down, io::now()),
+        m_timer(h.context()),
+        m_on_report(std::move(on_report)),
         m_on_done(std::move(on_done)) {}
 
   void on_open(stream& s) override {
@@ -282,7 +290,7 @@ public:
     done(ec ? ec : make_error_code(perf::errc::too_little_data));
   }
 
-private:
+ private:
   void send_more(stream& s) {
     if (!m_header_written) {  // the 8-byte header goes first, once
       m_header_written = true;
@@ -294,7 +302,8 @@ private:
     if (m_core.should_close_write() && !s.write_closed()) s.close_write();
   }
   void drain() {
-    while (auto r = m_core.poll_event()) m_on_report(*r);
+    while (auto r = m_core.poll_event())
+      m_on_report(*r);
   }
   void arm() {
     const auto at = m_core.next_deadline();
@@ -339,18 +348,22 @@ std::unique_ptr<stream_handler> make_ping_client(
   return std::make_unique<ping_client>(h, opts, std::move(on_reply), std::move(on_done));
 }
 
-std::unique_ptr<stream_handler> make_perf_client(host& h, std::uint64_t upload, std::uint64_t download,
+std::unique_ptr<stream_handler> make_perf_client(host& h, std::uint64_t upload,
+                                                 std::uint64_t download,
                                                  std::function<void(const perf::report&)> on_report,
                                                  std::function<void(std::error_code)> on_done) {
-  return std::make_unique<perf_client>(h, upload, download, std::move(on_report), std::move(on_done));
+  return std::make_unique<perf_client>(h, upload, download, std::move(on_report),
+                                       std::move(on_done));
 }
 
 void register_identify_services(host& h) {
-  h.set_handler(std::string(identify::protocol_id), [&h] { return std::make_unique<identify_server>(h); });
+  h.set_handler(std::string(identify::protocol_id),
+                [&h] { return std::make_unique<identify_server>(h); });
   h.set_handler(std::string(identify::push_protocol_id), [&h] {
     return make_identify_reader([&h](stream& s, result<identify::info> r) {
       if (!r) {
-        spdlog::debug("identify push from {} rejected: {}", s.peer().to_string(), r.error().message());
+        spdlog::debug("identify push from {} rejected: {}", s.peer().to_string(),
+                      r.error().message());
         return;
       }
       h.identify_received(s.conn(), std::move(*r));
@@ -363,7 +376,8 @@ void register_ping_service(host& h) {
 }
 
 void register_perf_service(host& h, perf_server_limits limits) {
-  h.set_handler(std::string(perf::protocol_id), [limits] { return std::make_unique<perf_server>(limits); });
+  h.set_handler(std::string(perf::protocol_id),
+                [limits] { return std::make_unique<perf_server>(limits); });
 }
 
 }  // namespace starling::node

@@ -61,8 +61,9 @@ std::unique_ptr<stream_handler> make_ping_client(
 
 /// Outbound perf run; `on_report` gets every intermediary and the final report, `on_done` the
 /// outcome.
-std::unique_ptr<stream_handler> make_perf_client(
-    host& h, std::uint64_t upload, std::uint64_t download,
-    std::function<void(const perf::report&)> on_report, std::function<void(std::error_code)> on_done);
+std::unique_ptr<stream_handler> make_perf_client(host& h, std::uint64_t upload,
+                                                 std::uint64_t download,
+                                                 std::function<void(const perf::report&)> on_report,
+                                                 std::function<void(std::error_code)> on_done);
 
 }  // namespace starling::node

@@ -16,7 +16,7 @@ class connection;
 /// One Yamux stream after multistream-select chose its protocol. Owned by its connection;
 /// handlers get a reference in each callback and must not keep it past on_closed().
 class stream {
-public:
+ public:
   /// The negotiated protocol id.
   const std::string& protocol() const noexcept { return m_protocol; }
   /// True if the peer opened the stream.
@@ -43,9 +43,10 @@ public:
   /// True after close_write() or reset().
   bool write_closed() const noexcept { return m_close_write_requested || m_reset; }
 
-private:
+ private:
   friend class connection;
-  stream(connection& c, yamux::stream_id id, bool inbound) : m_conn(c), m_id(id), m_inbound(inbound) {}
+  stream(connection& c, yamux::stream_id id, bool inbound)
+      : m_conn(c), m_id(id), m_inbound(inbound) {}
 
   connection& m_conn;
   yamux::stream_id m_id;
@@ -60,7 +61,7 @@ private:
 
 /// What a protocol implementation provides. All calls are on the network thread.
 class stream_handler {
-public:
+ public:
   virtual ~stream_handler() = default;
   /// The protocol was negotiated; the stream is ready.
   virtual void on_open(stream&) {}

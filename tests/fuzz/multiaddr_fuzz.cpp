@@ -14,8 +14,10 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     const std::string text = m->to_string();
     auto again = multiaddr::parse(text);
     if (!again) std::abort();
-    if (!std::equal(again->to_bytes().begin(), again->to_bytes().end(), in.begin(), in.end())) std::abort();
-    for (const auto& c : m->components()) (void)c.value_text();
+    if (!std::equal(again->to_bytes().begin(), again->to_bytes().end(), in.begin(), in.end()))
+      std::abort();
+    for (const auto& c : m->components())
+      (void)c.value_text();
     (void)m->tcp_endpoint();
     (void)m->peer();
     (void)m->is_loopback();

@@ -37,7 +37,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     return 0;
   }
 
-  noise::secure_channel ch(a, b, bytes(in.begin(), in.begin() + static_cast<std::ptrdiff_t>(in.size() / 4)));
+  noise::secure_channel ch(
+      a, b, bytes(in.begin(), in.begin() + static_cast<std::ptrdiff_t>(in.size() / 4)));
   in = in.subspan(in.size() / 4);
   bytes plain;
   while (!in.empty()) {

@@ -15,7 +15,8 @@ void check(const std::vector<starling::pex::peer_record>& got, const starling::p
   }
   // The decoded records are already canonical: re-encoding (without a byte budget) and
   // decoding again gives them back exactly.
-  const starling::pex::limits wide{.max_message_bytes = 1 << 20, .max_peers = l.max_peers,
+  const starling::pex::limits wide{.max_message_bytes = 1 << 20,
+                                   .max_peers = l.max_peers,
                                    .max_addrs_per_peer = l.max_addrs_per_peer};
   auto back = starling::pex::decode(starling::pex::encode(got, wide), wide);
   if (!back || *back != got) std::abort();
@@ -26,7 +27,8 @@ void check(const std::vector<starling::pex::peer_record>& got, const starling::p
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   if (size == 0) return 0;
   const starling::bytes_view in(data + 1, size - 1);
-  const starling::pex::limits small{.max_message_bytes = 16 * 1024, .max_peers = 4, .max_addrs_per_peer = 2};
+  const starling::pex::limits small{
+      .max_message_bytes = 16 * 1024, .max_peers = 4, .max_addrs_per_peer = 2};
   const starling::pex::limits l = (data[0] & 0x80) ? small : starling::pex::limits{};
 
   if (auto got = starling::pex::decode(in, l)) check(*got, l);

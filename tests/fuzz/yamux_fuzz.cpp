@@ -36,7 +36,9 @@ struct harness {
     out.clear();
     s.poll_transmit(out);
   }
-  y::stream_id pick(std::uint8_t b) const { return ids.empty() ? y::stream_id{1} : ids[b % ids.size()]; }
+  y::stream_id pick(std::uint8_t b) const {
+    return ids.empty() ? y::stream_id{1} : ids[b % ids.size()];
+  }
 };
 
 }  // namespace
@@ -61,26 +63,41 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       const std::uint8_t arg = i < in.size() ? in[i] : 0;
       switch (op % 10) {
         case 0: {  // feed wire bytes
-          const std::size_t n = std::min<std::size_t>(1u + arg, in.size() - std::min(in.size(), i + 1));
+          const std::size_t n =
+              std::min<std::size_t>(1u + arg, in.size() - std::min(in.size(), i + 1));
           if (i < in.size()) ++i;
           (void)h.s.feed(in.subspan(i, n), h.now);
           i += n;
           break;
         }
-        case 1: h.transmit(); break;
-        case 2: h.events(); break;
+        case 1:
+          h.transmit();
+          break;
+        case 2:
+          h.events();
+          break;
         case 3:
           if (auto id = h.s.open_stream(); id && h.ids.size() < 64) h.ids.push_back(*id);
           break;
-        case 4: (void)h.s.write(h.pick(arg), bytes_view(payload, 64u * (arg % 65))); break;
-        case 5: (void)h.s.close_write(h.pick(arg)); break;
-        case 6: (void)h.s.reset(h.pick(arg)); break;
+        case 4:
+          (void)h.s.write(h.pick(arg), bytes_view(payload, 64u * (arg % 65)));
+          break;
+        case 5:
+          (void)h.s.close_write(h.pick(arg));
+          break;
+        case 6:
+          (void)h.s.reset(h.pick(arg));
+          break;
         case 7:
           h.now += std::chrono::milliseconds(arg) * 100;
           if (h.now >= h.s.next_deadline()) (void)h.s.on_deadline(h.now);
           break;
-        case 8: (void)h.s.go_away(arg % 3); break;
-        case 9: (void)h.s.ping(h.now); break;
+        case 8:
+          (void)h.s.go_away(arg % 3);
+          break;
+        case 9:
+          (void)h.s.ping(h.now);
+          break;
       }
       if (h.s.stream_count() > c.max_inbound_streams + 64) std::abort();
     }

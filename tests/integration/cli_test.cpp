@@ -8,12 +8,12 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <gtest/gtest.h>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
-#include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 #include <random>
 #include <string>
@@ -28,7 +28,7 @@ const std::string binary = STARLING_BINARY_DIR "/bin/starling";
 
 /// A child process with its stdout and stderr on pipes.
 class child {
-public:
+ public:
   explicit child(std::vector<std::string> args) {
     int out[2], err[2];
     if (::pipe2(out, O_CLOEXEC) != 0 || ::pipe2(err, O_CLOEXEC) != 0) return;
@@ -38,7 +38,8 @@ public:
       ::dup2(err[1], 2);
       std::vector<char*> argv;
       argv.push_back(const_cast<char*>(binary.c_str()));
-      for (auto& a : args) argv.push_back(a.data());
+      for (auto& a : args)
+        argv.push_back(a.data());
       argv.push_back(nullptr);
       ::execv(binary.c_str(), argv.data());
       ::_exit(127);
@@ -96,17 +97,21 @@ public:
   const std::string& out() const { return m_stdout; }
   const std::string& err() const { return m_stderr; }
 
-private:
-  static std::size_t count_lines(const std::string& s) { return static_cast<std::size_t>(std::count(s.begin(), s.end(), '\n')); }
+ private:
+  static std::size_t count_lines(const std::string& s) {
+    return static_cast<std::size_t>(std::count(s.begin(), s.end(), '\n'));
+  }
   static std::vector<std::string> split(const std::string& s) {
     std::vector<std::string> out;
     std::size_t pos = 0;
-    for (std::size_t nl; (nl = s.find('\n', pos)) != std::string::npos; pos = nl + 1) out.push_back(s.substr(pos, nl - pos));
+    for (std::size_t nl; (nl = s.find('\n', pos)) != std::string::npos; pos = nl + 1)
+      out.push_back(s.substr(pos, nl - pos));
     return out;
   }
   /// One poll round; false on timeout.
   bool pump(std::chrono::steady_clock::time_point end) {
-    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(end - std::chrono::steady_clock::now());
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        end - std::chrono::steady_clock::now());
     if (left <= 0ms) return false;
     pollfd fds[2] = {{m_out_eof ? -1 : m_out, POLLIN, 0}, {m_err_eof ? -1 : m_err, POLLIN, 0}};
     if (::poll(fds, 2, static_cast<int>(left.count())) <= 0) return false;
@@ -118,7 +123,10 @@ private:
     if (p.fd < 0 || !(p.revents & (POLLIN | POLLHUP | POLLERR))) return;
     char buf[4096];
     const ssize_t n = ::read(fd, buf, sizeof buf);
-    if (n <= 0) eof = true; else to.append(buf, static_cast<std::size_t>(n));
+    if (n <= 0)
+      eof = true;
+    else
+      to.append(buf, static_cast<std::size_t>(n));
   }
 
   pid_t m_pid = -1;
@@ -128,13 +136,16 @@ private:
   std::string m_stdout, m_stderr;
 };
 
-std::size_t line_count(const std::string& s) { return static_cast<std::size_t>(std::count(s.begin(), s.end(), '\n')); }
+std::size_t line_count(const std::string& s) {
+  return static_cast<std::size_t>(std::count(s.begin(), s.end(), '\n'));
+}
 
 class cli_test : public ::testing::Test {
-protected:
+ protected:
   void SetUp() override {
     std::random_device rd;
-    m_dir = fs::temp_directory_path() / ("starling-cli-" + std::to_string(::getpid()) + "-" + std::to_string(rd()));
+    m_dir = fs::temp_directory_path() /
+            ("starling-cli-" + std::to_string(::getpid()) + "-" + std::to_string(rd()));
     fs::create_directories(m_dir);
   }
   void TearDown() override {
@@ -163,7 +174,8 @@ TEST_F(cli_test, node_prints_id_and_listen_address) {
   EXPECT_EQ(id.rfind("12D3KooW", 0), 0u) << id;
   EXPECT_EQ(addr.rfind("/ip4/127.0.0.1/tcp/", 0), 0u) << addr;
   EXPECT_EQ(addr.find("/tcp/0/"), std::string::npos) << addr;  // the real port
-  EXPECT_TRUE(addr.size() > id.size() && addr.substr(addr.size() - id.size() - 5) == "/p2p/" + id) << addr;
+  EXPECT_TRUE(addr.size() > id.size() && addr.substr(addr.size() - id.size() - 5) == "/p2p/" + id)
+      << addr;
   // SIGTERM: a clean exit.
   // TODO(apps): run_node prints its addresses before it installs the SIGINT/SIGTERM
   // signal_set, so a signal sent right after the output kills it. Until that is fixed, make
@@ -213,7 +225,8 @@ TEST_F(cli_test, ping_a_running_node) {
   ASSERT_FALSE(addr.empty());
   child p({"ping", addr, "-c", "3", "-i", "0.05"});
   ASSERT_EQ(p.wait(), 0) << p.out() << p.err();
-  for (const char* s : {"seq=1 ", "seq=2 ", "seq=3 ", "3 transmitted, 3 received, 0% loss", "rtt min/avg/max/mdev"}) {
+  for (const char* s : {"seq=1 ", "seq=2 ", "seq=3 ", "3 transmitted, 3 received, 0% loss",
+                        "rtt min/avg/max/mdev"}) {
     EXPECT_NE(p.out().find(s), std::string::npos) << s << "\n" << p.out();
   }
   EXPECT_NE(p.out().find(id), std::string::npos);

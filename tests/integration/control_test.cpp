@@ -7,6 +7,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <gtest/gtest.h>
 #include <atomic>
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
@@ -16,7 +17,6 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
-#include <gtest/gtest.h>
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -52,8 +52,9 @@ struct temp_dir {
 
 /// A control_server on its own io_context thread (as in the daemon: one thread).
 class running_server {
-public:
-  running_server(const fs::path& p, control_server::handler h, const control_server_options& o = {}) {
+ public:
+  running_server(const fs::path& p, control_server::handler h,
+                 const control_server_options& o = {}) {
     auto r = control_server::start(m_ctx, p, std::move(h), o);
     if (!r) {
       error = r.error();
@@ -76,7 +77,7 @@ public:
   std::unique_ptr<control_server> server;
   std::error_code error;
 
-private:
+ private:
   asio::io_context m_ctx;
   asio::executor_work_guard<asio::io_context::executor_type> m_work{m_ctx.get_executor()};
   std::thread m_thread;
@@ -100,7 +101,8 @@ std::string read_all(int fd, std::chrono::milliseconds limit = 3000ms) {
   std::string out;
   const auto end = std::chrono::steady_clock::now() + limit;
   for (;;) {
-    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(end - std::chrono::steady_clock::now());
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        end - std::chrono::steady_clock::now());
     if (left.count() <= 0) break;
     pollfd pfd{fd, POLLIN, 0};
     if (::poll(&pfd, 1, static_cast<int>(left.count())) <= 0) break;
@@ -167,7 +169,9 @@ int make_listener(const fs::path& p) {
   return fd;
 }
 
-json echo_handler(const json& req) { return {{"ok", true}, {"cmd", req.value("cmd", "")}}; }
+json echo_handler(const json& req) {
+  return {{"ok", true}, {"cmd", req.value("cmd", "")}};
+}
 
 }  // namespace
 
@@ -461,12 +465,15 @@ TEST(ControlClient, GarbageAnswerIsABadResponse) {
 TEST(ControlClient, ErrorLinesNameTheDataDirectory) {
   using starling::node::describe_control_error;
   const fs::path sock = "/home/pi/.local/share/starling/control.sock";
-  EXPECT_EQ(describe_control_error(control_errc::timeout, sock),
-            "the node running with data directory /home/pi/.local/share/starling did not answer in time");
+  EXPECT_EQ(
+      describe_control_error(control_errc::timeout, sock),
+      "the node running with data directory /home/pi/.local/share/starling did not answer in time");
   EXPECT_EQ(describe_control_error(control_errc::bad_response, sock),
-            "the node running with data directory /home/pi/.local/share/starling sent an invalid response");
+            "the node running with data directory /home/pi/.local/share/starling sent an invalid "
+            "response");
   EXPECT_EQ(describe_control_error(std::error_code(EACCES, std::system_category()), sock),
-            "cannot use the control socket /home/pi/.local/share/starling/control.sock: permission denied "
+            "cannot use the control socket /home/pi/.local/share/starling/control.sock: permission "
+            "denied "
             "(does the node run as another user?)");
   EXPECT_EQ(starling::node::control_socket_path("/d"), fs::path("/d/control.sock"));
   EXPECT_STREQ(starling::node::control_category().name(), "control");
@@ -541,7 +548,8 @@ TEST(ControlText, KnownTable) {
 }
 
 TEST(ControlText, StatusLines) {
-  const auto resp = json::parse(R"({"ok":true,"id":"12D3KooWSELF","agent":"starling/0.1.0","uptime_seconds":133.7,
+  const auto resp =
+      json::parse(R"({"ok":true,"id":"12D3KooWSELF","agent":"starling/0.1.0","uptime_seconds":133.7,
     "data_dir":"/var/lib/starling","listen":["/ip4/0.0.0.0/tcp/4001","/ip6/::/tcp/4001"],"connected_peers":3,
     "known_peers":7,"connections":4,"mdns":{"enabled":true,"interfaces":["eth0","wlan0"],"packets_sent":12,
     "packets_received":40,"bytes_sent":3500,"bytes_received":10100},"metrics":{"bytes_in":1}})");
@@ -573,7 +581,8 @@ TEST(ControlText, RenderResponse) {
   auto j = ct::render_response(peers, ct::view::peers, true);
   EXPECT_TRUE(j.ok);
   EXPECT_EQ(json::parse(j.text), json::parse(R"({"peers":[]})"));  // the daemon's JSON minus "ok"
-  auto e = ct::render_response(json::parse(R"({"ok":false,"error":"unknown command"})"), ct::view::status, true);
+  auto e = ct::render_response(json::parse(R"({"ok":false,"error":"unknown command"})"),
+                               ct::view::status, true);
   EXPECT_FALSE(e.ok);
   EXPECT_EQ(e.text, "unknown command");
   auto w = ct::render_response(json::parse(R"({"ok":true,"peers":[]})"), ct::view::status, false);
@@ -587,8 +596,13 @@ TEST(ControlText, EndToEndThroughTheSocket) {
   running_server s(d.sock(), [](const json& req) -> json {
     if (req.value("cmd", "") != "peers") return {{"ok", false}, {"error", "unknown command"}};
     return {{"ok", true},
-            {"peers", json::array({{{"id", "12D3KooWX"}, {"addr", "/ip4/127.0.0.1/tcp/1"}, {"direction", "inbound"},
-                                    {"rtt_ms", 2.5}, {"connected_seconds", 61}, {"bytes_in", 10}, {"bytes_out", 20}}})}};
+            {"peers", json::array({{{"id", "12D3KooWX"},
+                                    {"addr", "/ip4/127.0.0.1/tcp/1"},
+                                    {"direction", "inbound"},
+                                    {"rtt_ms", 2.5},
+                                    {"connected_seconds", 61},
+                                    {"bytes_in", 10},
+                                    {"bytes_out", 20}}})}};
   });
   ASSERT_FALSE(s.error);
   auto r = control_request(d.sock(), ct::request_for(ct::view::peers));

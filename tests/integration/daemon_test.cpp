@@ -19,11 +19,12 @@ using json = nlohmann::json;
 namespace {
 
 class daemon_test : public ::testing::Test {
-protected:
+ protected:
   static void SetUpTestSuite() { ASSERT_TRUE(crypto::init()); }
   void SetUp() override {
     std::random_device rd;
-    m_root = fs::temp_directory_path() / ("starling-daemon-" + std::to_string(::getpid()) + "-" + std::to_string(rd()));
+    m_root = fs::temp_directory_path() /
+             ("starling-daemon-" + std::to_string(::getpid()) + "-" + std::to_string(rd()));
     fs::create_directories(m_root);
   }
   void TearDown() override {
@@ -57,7 +58,9 @@ protected:
     EXPECT_TRUE(d) << error;
     return d ? std::move(*d) : nullptr;
   }
-  static std::string addr_of(node::daemon& d) { return d.get_host().listen_addrs().front().to_string(); }
+  static std::string addr_of(node::daemon& d) {
+    return d.get_host().listen_addrs().front().to_string();
+  }
   static bool connected_to(node::daemon& d, const multiformats::peer_id& p) {
     for (auto& c : d.get_host().connections()) {
       if (c->established() && !c->closing() && c->peer() == p) return true;
@@ -67,7 +70,8 @@ protected:
   void stop(std::unique_ptr<node::daemon>& d) {
     bool done = false;
     d->shutdown([&] { done = true; });
-    run_until(ctx, [&] { return done; }, 5s);
+    run_until(
+        ctx, [&] { return done; }, 5s);
     d.reset();
   }
 
@@ -83,7 +87,8 @@ TEST_F(daemon_test, bootstrap_then_peer_exchange_joins_the_ends_of_a_chain) {
   ASSERT_TRUE(a && c);
   const auto& aid = a->get_host().id();
   const auto& cid = c->get_host().id();
-  EXPECT_TRUE(run_until(ctx, [&] { return connected_to(*a, cid) && connected_to(*c, aid); }, 10s));
+  EXPECT_TRUE(run_until(
+      ctx, [&] { return connected_to(*a, cid) && connected_to(*c, aid); }, 10s));
   // Whichever end asked b second learned of the other end through peer exchange and dialled.
   const auto* ka = a->mesh().find(cid.to_string());
   const auto* kc = c->mesh().find(aid.to_string());
@@ -118,7 +123,10 @@ TEST_F(daemon_test, control_socket_answers_peers_known_and_status) {
 
   // The same through the socket, as the CLI does it. The client blocks, so the node's
   // io_context runs on another thread meanwhile; the daemon is only touched from there.
-  std::thread t([&] { run_until(ctx, [] { return false; }, 1500ms); });
+  std::thread t([&] {
+    run_until(
+        ctx, [] { return false; }, 1500ms);
+  });
   auto r = node::control_request(m_root / "a" / "control.sock", json{{"cmd", "status"}});
   t.join();
   ASSERT_TRUE(r) << r.error().message();
@@ -145,7 +153,8 @@ TEST_F(daemon_test, peer_store_reconnects_after_a_restart_without_bootstrap) {
   // Restarted with no bootstrap at all: the store remembers b.
   a = start(identity(1), config("a"));
   ASSERT_TRUE(a);
-  EXPECT_TRUE(run_until(ctx, [&] { return connected_to(*a, bid); }, 5s));
+  EXPECT_TRUE(run_until(
+      ctx, [&] { return connected_to(*a, bid); }, 5s));
 }
 
 TEST_F(daemon_test, a_restarted_bootstrap_peer_is_dialled_again) {
@@ -159,11 +168,13 @@ TEST_F(daemon_test, a_restarted_bootstrap_peer_is_dialled_again) {
   ASSERT_TRUE(run_until(ctx, [&] { return connected_to(*a, bid); }));
   // b goes away and comes back on the same port.
   stop(b);
-  ASSERT_TRUE(run_until(ctx, [&] { return !connected_to(*a, bid); }, 5s));
+  ASSERT_TRUE(run_until(
+      ctx, [&] { return !connected_to(*a, bid); }, 5s));
   bcfg.listen = {multiformats::multiaddr::parse(baddr)->without_peer()};
   b = start(identity(2), bcfg);
   ASSERT_TRUE(b);
-  EXPECT_TRUE(run_until(ctx, [&] { return connected_to(*a, bid); }, 8s));
+  EXPECT_TRUE(run_until(
+      ctx, [&] { return connected_to(*a, bid); }, 8s));
 }
 
 }  // namespace

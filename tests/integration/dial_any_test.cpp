@@ -11,7 +11,7 @@ using namespace starling::test;
 namespace {
 
 class dial_any_test : public ::testing::Test {
-protected:
+ protected:
   static void SetUpTestSuite() { ASSERT_TRUE(crypto::init()); }
   asio::io_context ctx;
 
@@ -24,15 +24,16 @@ protected:
                                     std::vector<multiformats::multiaddr> addrs,
                                     std::chrono::milliseconds timeout = 2000ms) {
     auto o = std::make_shared<outcome>();
-    h.dial_any(std::move(expected), std::move(addrs), timeout, [o](result<std::shared_ptr<node::connection>> r) {
-      EXPECT_FALSE(o->done) << "completion called twice";
-      o->done = true;
-      if (r) {
-        o->conn = *r;
-      } else {
-        o->ec = r.error();
-      }
-    });
+    h.dial_any(std::move(expected), std::move(addrs), timeout,
+               [o](result<std::shared_ptr<node::connection>> r) {
+                 EXPECT_FALSE(o->done) << "completion called twice";
+                 o->done = true;
+                 if (r) {
+                   o->conn = *r;
+                 } else {
+                   o->ec = r.error();
+                 }
+               });
     return o;
   }
   /// A port on 127.0.0.1 where nothing listens (bound, then closed).
@@ -59,8 +60,9 @@ TEST_F(dial_any_test, wrong_identity_address_is_skipped_for_the_right_one) {
   test_node a(ctx), b(ctx), c(ctx);
   a.listen();
   c.listen();
-  auto o = dial_any(b.h, a.h.id(),
-                    {c.h.listen_addrs().front().without_peer(), a.h.listen_addrs().front().without_peer()});
+  auto o = dial_any(
+      b.h, a.h.id(),
+      {c.h.listen_addrs().front().without_peer(), a.h.listen_addrs().front().without_peer()});
   ASSERT_TRUE(run_until(ctx, [&] { return o->done; }));
   ASSERT_TRUE(o->conn) << o->ec.message();
   EXPECT_EQ(o->conn->peer(), a.h.id());
@@ -81,7 +83,8 @@ TEST_F(dial_any_test, every_address_failing_reports_the_error_once) {
 
 TEST_F(dial_any_test, no_tcp_address_is_not_tcp) {
   test_node b(ctx);
-  auto o = dial_any(b.h, std::nullopt, {*multiformats::multiaddr::parse("/ip4/127.0.0.1/udp/5/quic-v1")});
+  auto o = dial_any(b.h, std::nullopt,
+                    {*multiformats::multiaddr::parse("/ip4/127.0.0.1/udp/5/quic-v1")});
   ASSERT_TRUE(o->done);
   EXPECT_EQ(o->ec, node::host_errc::not_tcp);
 }
@@ -89,7 +92,8 @@ TEST_F(dial_any_test, no_tcp_address_is_not_tcp) {
 TEST_F(dial_any_test, a_stalled_handshake_times_out_and_the_other_address_wins) {
   // A listener that accepts at the kernel level but never speaks: the TCP connect succeeds at
   // once, the handshake stalls. With a short handshake timeout, the second address still wins.
-  asio::ip::tcp::acceptor mute(ctx, asio::ip::tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
+  asio::ip::tcp::acceptor mute(ctx,
+                               asio::ip::tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
   auto mute_addr = *multiformats::multiaddr::parse("/ip4/127.0.0.1/tcp/" +
                                                    std::to_string(mute.local_endpoint().port()));
   node::host_config cfg = test_node::quiet_config();
@@ -97,7 +101,8 @@ TEST_F(dial_any_test, a_stalled_handshake_times_out_and_the_other_address_wins) 
   test_node a(ctx), b(ctx, cfg);
   a.listen();
   auto o = dial_any(b.h, a.h.id(), {mute_addr, a.h.listen_addrs().front().without_peer()});
-  ASSERT_TRUE(run_until(ctx, [&] { return o->done; }, 5s));
+  ASSERT_TRUE(run_until(
+      ctx, [&] { return o->done; }, 5s));
   ASSERT_TRUE(o->conn) << o->ec.message();
   EXPECT_EQ(o->conn->peer(), a.h.id());
 }

@@ -48,14 +48,14 @@ bool run_until(asio::io_context& ctx, Pred pred, std::chrono::milliseconds limit
 
 /// Echoes everything; answers EOF with EOF.
 class echo_handler final : public node::stream_handler {
-public:
+ public:
   void on_data(node::stream& s, bytes_view data) override { s.write(data); }
   void on_read_closed(node::stream& s) override { s.close_write(); }
 };
 
 /// Reads and drops everything; never writes; keeps the stream open.
 class sink_handler final : public node::stream_handler {
-public:
+ public:
   void on_data(node::stream&, bytes_view) override {}
 };
 
@@ -69,8 +69,9 @@ struct recorder_state {
   node::stream* s = nullptr;
 };
 class recorder final : public node::stream_handler {
-public:
-  explicit recorder(std::shared_ptr<recorder_state> st, std::string first_write = {}, bool close_after = false)
+ public:
+  explicit recorder(std::shared_ptr<recorder_state> st, std::string first_write = {},
+                    bool close_after = false)
       : m_st(std::move(st)), m_first(std::move(first_write)), m_close_after(close_after) {}
   void on_open(node::stream& s) override {
     m_st->opened = true;
@@ -86,7 +87,7 @@ public:
     m_st->s = nullptr;
   }
 
-private:
+ private:
   std::shared_ptr<recorder_state> m_st;
   std::string m_first;
   bool m_close_after;
@@ -132,7 +133,8 @@ struct test_node {
   }
   std::size_t established_count() const {
     std::size_t n = 0;
-    for (auto& c : h.connections()) n += c->established() && !c->closing() ? 1 : 0;
+    for (auto& c : h.connections())
+      n += c->established() && !c->closing() ? 1 : 0;
     return n;
   }
 
@@ -150,7 +152,10 @@ inline std::shared_ptr<dial_result> dial(node::host& h, const multiformats::mult
   auto r = std::make_shared<dial_result>();
   h.dial(a, [r](result<std::shared_ptr<node::connection>> c) {
     r->done = true;
-    if (c) r->conn = *c; else r->ec = c.error();
+    if (c)
+      r->conn = *c;
+    else
+      r->ec = c.error();
   });
   return r;
 }
@@ -159,19 +164,22 @@ inline std::shared_ptr<dial_result> dial(node::host& h, const multiformats::mult
 /// arbitrary bytes before or after the handshake, open Yamux streams and leave them silent,
 /// and never reacts to GoAway.
 class raw_peer : public std::enable_shared_from_this<raw_peer>, private io::byte_core {
-public:
+ public:
   struct options {
-    bool handshake = true;   ///< run the Noise handshake (else: send only `preamble`)
-    bytes preamble;          ///< raw bytes sent as soon as TCP connects
-    bytes after_handshake;   ///< plaintext injected into the secure channel once established
+    bool handshake = true;      ///< run the Noise handshake (else: send only `preamble`)
+    bytes preamble;             ///< raw bytes sent as soon as TCP connects
+    bytes after_handshake;      ///< plaintext injected into the secure channel once established
     bytes raw_after_handshake;  ///< raw (unencrypted) socket bytes once established
-    int silent_streams = 0;  ///< Yamux streams opened (and left without a byte) once established
+    int silent_streams = 0;     ///< Yamux streams opened (and left without a byte) once established
     std::optional<crypto::ed25519_keypair> identity;
-    std::string source_ip;   ///< bind to this local address first (e.g. 127.0.0.2), if set
+    std::string source_ip;  ///< bind to this local address first (e.g. 127.0.0.2), if set
   };
 
   raw_peer(asio::io_context& ctx, options o)
-      : m_ctx(ctx), m_opts(std::move(o)), m_rng(42), m_id(m_opts.identity ? *m_opts.identity : crypto::ed25519_generate(m_rng)),
+      : m_ctx(ctx),
+        m_opts(std::move(o)),
+        m_rng(42),
+        m_id(m_opts.identity ? *m_opts.identity : crypto::ed25519_generate(m_rng)),
         m_core(make_cfg(), m_id, m_rng, io::now()) {}
 
   void connect(const multiformats::multiaddr& a) {
@@ -214,7 +222,7 @@ public:
   std::uint64_t bytes_received = 0;
   const crypto::ed25519_keypair& identity() const { return m_id; }
 
-private:
+ private:
   conn::config make_cfg() const {
     conn::config c;
     c.dir = conn::direction::outbound;
@@ -241,8 +249,12 @@ private:
       append(out, m_opts.raw_after_handshake);
     }
   }
-  time_point next_deadline() const override { return m_opts.handshake ? m_core.next_deadline() : no_deadline; }
-  result<void> on_deadline(time_point now) override { return m_opts.handshake ? m_core.on_deadline(now) : result<void>{}; }
+  time_point next_deadline() const override {
+    return m_opts.handshake ? m_core.next_deadline() : no_deadline;
+  }
+  result<void> on_deadline(time_point now) override {
+    return m_opts.handshake ? m_core.on_deadline(now) : result<void>{};
+  }
   bool finished() const override { return m_opts.handshake && m_core.finished(); }
 
   void on_progress() {
@@ -259,7 +271,8 @@ private:
       const auto& ye = std::get<yamux::event>(*e);
       if (auto* g = std::get_if<yamux::go_away_received>(&ye)) go_away = g->code;
       if (std::holds_alternative<yamux::stream_reset>(ye)) ++streams_reset;
-      if (auto* d = std::get_if<yamux::stream_data>(&ye)) (void)m_core.mux()->consume(d->id, d->bytes.size());
+      if (auto* d = std::get_if<yamux::stream_data>(&ye))
+        (void)m_core.mux()->consume(d->id, d->bytes.size());
     }
   }
 

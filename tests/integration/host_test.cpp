@@ -12,7 +12,7 @@ using namespace starling::test;
 namespace {
 
 class host_test : public ::testing::Test {
-protected:
+ protected:
   static void SetUpTestSuite() { ASSERT_TRUE(crypto::init()); }
   asio::io_context ctx;  // first: outlives the hosts
 
@@ -48,8 +48,11 @@ TEST_F(host_test, connect_and_identify_both_sides) {
     EXPECT_EQ(seen.peer, other->h.id());
     EXPECT_EQ(seen.info.agent_version, "starling/0.1.0");
     EXPECT_EQ(seen.info.protocol_version, "ipfs/0.1.0");
-    for (const char* p : {"/ipfs/id/1.0.0", "/ipfs/id/push/1.0.0", "/ipfs/ping/1.0.0", "/perf/1.0.0", echo_protocol}) {
-      EXPECT_NE(std::find(seen.info.protocols.begin(), seen.info.protocols.end(), p), seen.info.protocols.end()) << p;
+    for (const char* p : {"/ipfs/id/1.0.0", "/ipfs/id/push/1.0.0", "/ipfs/ping/1.0.0",
+                          "/perf/1.0.0", echo_protocol}) {
+      EXPECT_NE(std::find(seen.info.protocols.begin(), seen.info.protocols.end(), p),
+                seen.info.protocols.end())
+          << p;
     }
     ASSERT_EQ(seen.info.listen_addrs.size(), 1u);
     auto la = multiformats::multiaddr::from_bytes(seen.info.listen_addrs[0]);
@@ -87,17 +90,20 @@ TEST_F(host_test, ping) {
   node::ping_options po;
   po.count = 3;
   po.interval = 10ms;
-  c->open_stream({"/ipfs/ping/1.0.0"},
-                 node::make_ping_client(
-                     b.h, po,
-                     [&](int, result<clock_duration> r) {
-                       if (r) rtts.push_back(*r); else errors.push_back(r.error());
-                     },
-                     [&] { done = true; }));
+  c->open_stream({"/ipfs/ping/1.0.0"}, node::make_ping_client(
+                                           b.h, po,
+                                           [&](int, result<clock_duration> r) {
+                                             if (r)
+                                               rtts.push_back(*r);
+                                             else
+                                               errors.push_back(r.error());
+                                           },
+                                           [&] { done = true; }));
   ASSERT_TRUE(run([&] { return done; }));
   EXPECT_TRUE(errors.empty());
   ASSERT_EQ(rtts.size(), 3u);
-  for (auto r : rtts) EXPECT_LT(r, 1s);
+  for (auto r : rtts)
+    EXPECT_LT(r, 1s);
 }
 
 TEST_F(host_test, perf_64_mib_each_way) {
@@ -134,17 +140,21 @@ TEST_F(host_test, two_hundred_concurrent_echo_streams) {
   int failed = 0;
   for (int i = 0; i < n; ++i) {
     st.push_back(std::make_shared<recorder_state>());
-    std::string msg = "stream " + std::to_string(i) + " " + std::string(1000 + i * 37, static_cast<char>('a' + i % 26));
+    std::string msg = "stream " + std::to_string(i) + " " +
+                      std::string(1000 + i * 37, static_cast<char>('a' + i % 26));
     sent.push_back(msg);
     c->open_stream({echo_protocol}, std::make_unique<recorder>(st.back(), msg, true),
                    [&](std::error_code) { ++failed; });
   }
   // All open at once: before any completes, the far side holds many streams.
   std::size_t peak = 0;
-  ASSERT_TRUE(run([&] {
-    for (auto& x : a.h.connections()) peak = std::max(peak, x->stream_count());
-    return failed > 0 || std::all_of(st.begin(), st.end(), [](auto& s) { return s->closed; });
-  }, 20s));
+  ASSERT_TRUE(run(
+      [&] {
+        for (auto& x : a.h.connections())
+          peak = std::max(peak, x->stream_count());
+        return failed > 0 || std::all_of(st.begin(), st.end(), [](auto& s) { return s->closed; });
+      },
+      20s));
   EXPECT_EQ(failed, 0);
   for (int i = 0; i < n; ++i) {
     EXPECT_TRUE(st[i]->read_closed) << i;
@@ -163,7 +173,7 @@ struct half_state {
   std::error_code ec;
 };
 class half_server final : public node::stream_handler {
-public:
+ public:
   explicit half_server(std::shared_ptr<half_state> st) : m_st(std::move(st)) {}
   void on_data(node::stream&, bytes_view d) override { m_st->got.append(as_chars(d)); }
   void on_read_closed(node::stream& s) override {
@@ -176,14 +186,15 @@ public:
     m_st->ec = ec;
   }
 
-private:
+ private:
   std::shared_ptr<half_state> m_st;
 };
 
 TEST_F(host_test, half_close_peer_sees_eof_and_can_still_write) {
   test_node a(ctx), b(ctx);
   auto server = std::make_shared<half_state>();
-  a.h.set_handler("/starling/test/half/1.0.0", [server] { return std::make_unique<half_server>(server); });
+  a.h.set_handler("/starling/test/half/1.0.0",
+                  [server] { return std::make_unique<half_server>(server); });
   a.listen();
   auto c = connect(b, a);
   auto st = std::make_shared<recorder_state>();
@@ -199,14 +210,15 @@ TEST_F(host_test, half_close_peer_sees_eof_and_can_still_write) {
 
 /// Resets the stream as soon as it gets a byte.
 class resetter final : public node::stream_handler {
-public:
+ public:
   void on_data(node::stream& s, bytes_view) override { s.reset(); }
 };
 
 TEST_F(host_test, reset_both_ways) {
   test_node a(ctx), b(ctx);
   auto server = std::make_shared<half_state>();
-  a.h.set_handler("/starling/test/half/1.0.0", [server] { return std::make_unique<half_server>(server); });
+  a.h.set_handler("/starling/test/half/1.0.0",
+                  [server] { return std::make_unique<half_server>(server); });
   a.h.set_handler("/starling/test/resetter/1.0.0", [] { return std::make_unique<resetter>(); });
   a.listen();
   auto c = connect(b, a);
@@ -241,7 +253,8 @@ TEST_F(host_test, unsupported_protocol_fails_the_open) {
   auto c = connect(b, a);
   std::optional<std::error_code> failed;
   auto st = std::make_shared<recorder_state>();
-  c->open_stream({"/no/such/1.0.0"}, std::make_unique<recorder>(st), [&](std::error_code ec) { failed = ec; });
+  c->open_stream({"/no/such/1.0.0"}, std::make_unique<recorder>(st),
+                 [&](std::error_code ec) { failed = ec; });
   ASSERT_TRUE(run([&] { return failed.has_value(); }));
   EXPECT_FALSE(st->opened);
   EXPECT_FALSE(c->closing());
@@ -255,8 +268,9 @@ TEST_F(host_test, simultaneous_dial_keeps_one_shared_connection) {
     auto ra = dial(a.h, b.h.listen_addrs().front());
     auto rb = dial(b.h, a.h.listen_addrs().front());
     ASSERT_TRUE(run([&] {
-      return ra->done && rb->done && a.h.connections().size() == 1 && b.h.connections().size() == 1 &&
-             a.established_count() == 1 && b.established_count() == 1;
+      return ra->done && rb->done && a.h.connections().size() == 1 &&
+             b.h.connections().size() == 1 && a.established_count() == 1 &&
+             b.established_count() == 1;
     }));
     ASSERT_FALSE(ra->ec) << ra->ec.message();
     ASSERT_FALSE(rb->ec) << rb->ec.message();
@@ -299,19 +313,20 @@ TEST_F(host_test, wrong_peer_id_fails_with_peer_id_mismatch) {
 
 /// Writes `n` bytes and closes its side as soon as the stream opens.
 class blob_server final : public node::stream_handler {
-public:
+ public:
   explicit blob_server(std::size_t n) : m_n(n) {}
   void on_open(node::stream& s) override {
     bytes chunk(64 * 1024);
     for (std::size_t i = 0; i < m_n; i += chunk.size()) {
-      for (std::size_t j = 0; j < chunk.size(); ++j) chunk[j] = static_cast<std::uint8_t>((i + j) * 7 % 251);
+      for (std::size_t j = 0; j < chunk.size(); ++j)
+        chunk[j] = static_cast<std::uint8_t>((i + j) * 7 % 251);
       s.write(bytes_view(chunk).first(std::min(chunk.size(), m_n - i)));
     }
     s.close_write();
   }
   void on_data(node::stream&, bytes_view) override {}
 
-private:
+ private:
   std::size_t m_n;
 };
 
@@ -320,7 +335,8 @@ constexpr std::size_t blob_size = 8 << 20;  // far more than one Yamux window: m
 TEST_F(host_test, shutdown_right_after_a_large_write_loses_nothing) {
   constexpr std::size_t n = blob_size;
   test_node a(ctx), b(ctx);
-  a.h.set_handler("/starling/test/blob/1.0.0", [] { return std::make_unique<blob_server>(blob_size); });
+  a.h.set_handler("/starling/test/blob/1.0.0",
+                  [] { return std::make_unique<blob_server>(blob_size); });
   a.listen();
   auto c = connect(b, a);
   auto st = std::make_shared<recorder_state>();
@@ -328,7 +344,8 @@ TEST_F(host_test, shutdown_right_after_a_large_write_loses_nothing) {
   ASSERT_TRUE(run([&] { return !st->data.empty(); }));
   bool done = false;
   a.h.shutdown([&] { done = true; }, 5s);
-  ASSERT_TRUE(run([&] { return done && st->closed && b.of<node::peer_disconnected>().size() == 1; }, 20s));
+  ASSERT_TRUE(
+      run([&] { return done && st->closed && b.of<node::peer_disconnected>().size() == 1; }, 20s));
   ASSERT_EQ(st->data.size(), n);
   for (std::size_t i = 0; i < n; i += 4099) {
     ASSERT_EQ(static_cast<std::uint8_t>(st->data[i]), static_cast<std::uint8_t>(i * 7 % 251)) << i;
@@ -352,11 +369,14 @@ TEST_F(host_test, shutdown_closes_peers_cleanly) {
   const auto t0 = std::chrono::steady_clock::now();
   a.h.shutdown([&] { done = true; });
   ASSERT_TRUE(run([&] {
-    return done && b.of<node::peer_disconnected>().size() == 1 && c.of<node::peer_disconnected>().size() == 1;
+    return done && b.of<node::peer_disconnected>().size() == 1 &&
+           c.of<node::peer_disconnected>().size() == 1;
   }));
   EXPECT_LT(std::chrono::steady_clock::now() - t0, 1500ms);  // not the grace timeout
-  EXPECT_FALSE(b.of<node::peer_disconnected>()[0].reason) << b.of<node::peer_disconnected>()[0].reason.message();
-  EXPECT_FALSE(c.of<node::peer_disconnected>()[0].reason) << c.of<node::peer_disconnected>()[0].reason.message();
+  EXPECT_FALSE(b.of<node::peer_disconnected>()[0].reason)
+      << b.of<node::peer_disconnected>()[0].reason.message();
+  EXPECT_FALSE(c.of<node::peer_disconnected>()[0].reason)
+      << c.of<node::peer_disconnected>()[0].reason.message();
   EXPECT_EQ(b.of<node::peer_disconnected>()[0].peer, a.h.id());
   EXPECT_TRUE(st->read_closed);
   EXPECT_TRUE(a.h.connections().empty());
@@ -396,7 +416,7 @@ namespace {
 
 /// Echoes what it gets, then closes its write side at once (it never waits for our EOF).
 class echo_once_then_fin final : public node::stream_handler {
-public:
+ public:
   void on_data(node::stream& s, bytes_view d) override {
     s.write(d);
     s.close_write();
@@ -411,7 +431,8 @@ public:
 // handler, although no byte will ever come from the peer again (keep-alive is off).
 TEST_F(host_test, stream_closed_by_a_write_outside_callbacks_is_reported) {
   test_node a(ctx), b(ctx);
-  a.h.set_handler("/starling/test/echo-fin/1.0.0", [] { return std::make_unique<echo_once_then_fin>(); });
+  a.h.set_handler("/starling/test/echo-fin/1.0.0",
+                  [] { return std::make_unique<echo_once_then_fin>(); });
   a.listen();
   auto c = connect(b, a);
   ASSERT_TRUE(c);
@@ -439,7 +460,8 @@ TEST_F(host_test, bulk_writes_from_outside_callbacks_arrive_in_order) {
     st.push_back(std::make_shared<recorder_state>());
     c->open_stream({echo_protocol}, std::make_unique<recorder>(st.back()));
   }
-  ASSERT_TRUE(run([&] { return std::all_of(st.begin(), st.end(), [](auto& s) { return s->opened; }); }));
+  ASSERT_TRUE(
+      run([&] { return std::all_of(st.begin(), st.end(), [](auto& s) { return s->opened; }); }));
   // 64 rounds of one 16 KiB chunk per stream (8 MiB in all), written back to back.
   for (int round = 0; round < 64; ++round) {
     for (int i = 0; i < n; ++i) {
@@ -449,11 +471,14 @@ TEST_F(host_test, bulk_writes_from_outside_callbacks_arrive_in_order) {
       st[i]->s->write(as_bytes(chunk));
     }
   }
-  for (int i = 0; i < n; ++i) st[i]->s->close_write();
-  ASSERT_TRUE(run([&] { return std::all_of(st.begin(), st.end(), [](auto& s) { return s->closed; }); }, 20s));
+  for (int i = 0; i < n; ++i)
+    st[i]->s->close_write();
+  ASSERT_TRUE(run(
+      [&] { return std::all_of(st.begin(), st.end(), [](auto& s) { return s->closed; }); }, 20s));
   for (int i = 0; i < n; ++i) {
     EXPECT_FALSE(st[i]->close_ec) << i;
-    EXPECT_TRUE(st[i]->data == sent[i]) << i << ": " << st[i]->data.size() << " of " << sent[i].size();
+    EXPECT_TRUE(st[i]->data == sent[i])
+        << i << ": " << st[i]->data.size() << " of " << sent[i].size();
   }
   EXPECT_GE(c->bytes_out(), static_cast<std::uint64_t>(n) * 64 * 16 * 1024);
 }

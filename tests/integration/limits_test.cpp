@@ -10,13 +10,14 @@ using namespace starling::test;
 namespace {
 
 class limits_test : public ::testing::Test {
-protected:
+ protected:
   static void SetUpTestSuite() { ASSERT_TRUE(crypto::init()); }
   asio::io_context ctx;
   std::vector<std::shared_ptr<raw_peer>> raws;
 
   void TearDown() override {
-    for (auto& r : raws) r->abort();
+    for (auto& r : raws)
+      r->abort();
   }
   bool run(std::function<bool()> pred, std::chrono::milliseconds limit = 10s) {
     return run_until(ctx, std::move(pred), limit);
@@ -37,9 +38,11 @@ protected:
     int replies = 0;
     node::ping_options po;
     po.count = 1;
-    r->conn->open_stream({"/ipfs/ping/1.0.0"},
-                         node::make_ping_client(good.h, po, [&](int, result<clock_duration> x) { replies += x ? 1 : 0; },
-                                                [&] { done = true; }));
+    r->conn->open_stream(
+        {"/ipfs/ping/1.0.0"},
+        node::make_ping_client(
+            good.h, po, [&](int, result<clock_duration> x) { replies += x ? 1 : 0; },
+            [&] { done = true; }));
     ASSERT_TRUE(run([&] { return done; }));
     EXPECT_EQ(replies, 1);
   }
@@ -100,7 +103,8 @@ TEST_F(limits_test, max_pending_per_ip_refuses_one_address_but_not_others) {
   silent.source_ip = "127.0.0.2";
   auto first = raw(addr, silent);
   auto second = raw(addr, silent);
-  ASSERT_TRUE(run([&] { return first->connected && second->connected && a.h.connections().size() == 2; }));
+  ASSERT_TRUE(
+      run([&] { return first->connected && second->connected && a.h.connections().size() == 2; }));
   auto third = raw(addr, silent);
   ASSERT_TRUE(run([&] { return third->closed; }));  // refused at accept
   EXPECT_EQ(third->bytes_received, 0u);
@@ -131,7 +135,8 @@ TEST_F(limits_test, garbage_after_handshake_closes_that_connection) {
   test_node a(ctx);
   auto addr = a.listen();
   raw_peer::options o;
-  const std::string junk = std::string("\x00\x30", 2) + std::string(48, 'g');  // a frame that cannot decrypt
+  const std::string junk =
+      std::string("\x00\x30", 2) + std::string(48, 'g');  // a frame that cannot decrypt
   o.raw_after_handshake = bytes(junk.begin(), junk.end());
   auto p = raw(addr, o);
   ASSERT_TRUE(run([&] { return p->closed; }));
@@ -165,8 +170,9 @@ TEST_F(limits_test, malformed_yamux_frame_gets_go_away_and_close) {
   o.after_handshake = frame;
   auto p = raw(addr, o);
   ASSERT_TRUE(run([&] { return p->closed; }));
-  ASSERT_TRUE(p->go_away) << p->close_ec.message() << " resets " << p->streams_reset << " got " << p->bytes_received
-                          << " est " << p->established << " proto " << a.h.metrics().protocol_errors;
+  ASSERT_TRUE(p->go_away) << p->close_ec.message() << " resets " << p->streams_reset << " got "
+                          << p->bytes_received << " est " << p->established << " proto "
+                          << a.h.metrics().protocol_errors;
   EXPECT_EQ(*p->go_away, yamux::go_away_code::protocol_error);
   ASSERT_TRUE(run([&] { return a.h.connections().empty(); }));
   EXPECT_EQ(a.h.metrics().protocol_errors, 1u);
@@ -183,11 +189,13 @@ TEST_F(limits_test, peer_go_away_normal_closes_the_connection_once_streams_finis
   auto addr = a.listen();
   raw_peer::options o;
   bytes frame(yamux::header_size);
-  yamux::encode_header({0, yamux::frame_type::go_away, 0, 0, yamux::go_away_code::normal}, frame.data());
+  yamux::encode_header({0, yamux::frame_type::go_away, 0, 0, yamux::go_away_code::normal},
+                       frame.data());
   o.after_handshake = frame;
   auto p = raw(addr, o);
   ASSERT_TRUE(run([&] { return p->established; }));
-  ASSERT_TRUE(run([&] { return p->closed; }, 5s)) << "the host kept a connection whose peer said GoAway";
+  ASSERT_TRUE(run([&] { return p->closed; }, 5s))
+      << "the host kept a connection whose peer said GoAway";
   ASSERT_TRUE(p->go_away);
   EXPECT_EQ(*p->go_away, yamux::go_away_code::normal);
   ASSERT_TRUE(run([&] { return a.h.connections().empty(); }));
@@ -215,7 +223,8 @@ TEST_F(limits_test, stream_flood_is_bounded) {
   }
   ASSERT_TRUE(run([&] {
     opened = 0;
-    for (auto& s : st) opened += s->opened ? 1 : 0;
+    for (auto& s : st)
+      opened += s->opened ? 1 : 0;
     return opened + failed >= n;
   }));
   // At most the limit (minus identify's streams, which may still be open) got through.

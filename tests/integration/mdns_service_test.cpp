@@ -78,7 +78,8 @@ TEST(MdnsNetns, Node) {
   ASSERT_FALSE(ifaces.empty()) << "STARLING_MDNS_INTERFACES must name the interfaces";
   const auto all = io::list_interface_addresses();
   for (const auto& i : ifaces) {
-    ASSERT_TRUE(harness_interface(all, i)) << i << " is not a 10.200.x test interface: refusing to multicast";
+    ASSERT_TRUE(harness_interface(all, i))
+        << i << " is not a 10.200.x test interface: refusing to multicast";
   }
 
   crypto::init();
@@ -101,14 +102,16 @@ TEST(MdnsNetns, Node) {
   o.rescan = 1000ms;
 
   std::map<std::uint32_t, std::string> names;
-  for (const auto& a : all) names[a.index] = a.name;
+  for (const auto& a : all)
+    names[a.index] = a.name;
   std::set<std::string> discovered, seen_again;
   std::function<void()> check = [] {};  // set below, once the timers exist
   node::mdns_service::callbacks cb;
   cb.discovered = [&](const mdns::peer_discovered& d) {
     std::string line = "discovered " + d.peer_id + " on " + names[d.interface_index] + " index " +
                        std::to_string(d.interface_index) + " from " + d.source + ":";
-    for (const auto& a : d.addrs) line += " " + a;
+    for (const auto& a : d.addrs)
+      line += " " + a;
     say(line);
     discovered.insert(d.peer_id);
     check();
@@ -123,7 +126,8 @@ TEST(MdnsNetns, Node) {
   auto svc = node::mdns_service::start(h, o, cb);
   ASSERT_TRUE(svc) << svc.error().message();
   std::string used;
-  for (const auto& n : (*svc)->interfaces()) used += (used.empty() ? "" : ",") + n;
+  for (const auto& n : (*svc)->interfaces())
+    used += (used.empty() ? "" : ",") + n;
   say("interfaces " + used);
 
   const std::size_t expect = static_cast<std::size_t>(std::stoul(env("STARLING_MDNS_EXPECT", "0")));
@@ -156,9 +160,10 @@ TEST(MdnsNetns, Node) {
   const auto st = (*svc)->stats();
   (*svc)->shutdown();
   ctx.run_for(100ms);  // the goodbyes leave (the host's listeners keep run() from returning)
-  say("stats sent=" + std::to_string(st.packets_sent) + " received=" + std::to_string(st.packets_received) +
-      " bytes_sent=" + std::to_string(st.bytes_sent) + " malformed=" + std::to_string(st.malformed) +
-      " suppressed=" + std::to_string(st.queries_suppressed) + " send_errors=" + std::to_string(st.send_errors));
+  say("stats sent=" + std::to_string(st.packets_sent) + " received=" +
+      std::to_string(st.packets_received) + " bytes_sent=" + std::to_string(st.bytes_sent) +
+      " malformed=" + std::to_string(st.malformed) + " suppressed=" +
+      std::to_string(st.queries_suppressed) + " send_errors=" + std::to_string(st.send_errors));
   EXPECT_TRUE(met) << "discovered " << discovered.size() << " and saw again " << seen_again.size()
                    << " of " << expect << " peers";
   EXPECT_GT(st.packets_sent, 0u);

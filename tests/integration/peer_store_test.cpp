@@ -22,7 +22,7 @@ namespace {
 namespace fs = std::filesystem;
 
 class peer_store_test : public ::testing::Test {
-protected:
+ protected:
   void SetUp() override {
     std::random_device rd;
     m_dir = fs::temp_directory_path() /
@@ -67,7 +67,8 @@ stored_peer make_peer(const std::string& id, std::int64_t seen, std::int64_t con
 
 std::vector<std::string> ids(const std::vector<stored_peer>& ps) {
   std::vector<std::string> out;
-  for (const auto& p : ps) out.push_back(p.peer_id);
+  for (const auto& p : ps)
+    out.push_back(p.peer_id);
   return out;
 }
 
@@ -147,13 +148,13 @@ TEST_F(peer_store_test, a_batch_with_an_empty_id_writes_nothing) {
 TEST_F(peer_store_test, load_orders_connected_then_seen_and_honours_limit) {
   auto s = open_ok();
   ASSERT_TRUE(s);
-  ASSERT_TRUE(s->save({make_peer("seen-old", 10), make_peer("conn-old", 50, 20),
-                       make_peer("seen-new", 90), make_peer("conn-new", 60, 40),
-                       make_peer("seen-mid", 50)}));
+  ASSERT_TRUE(
+      s->save({make_peer("seen-old", 10), make_peer("conn-old", 50, 20), make_peer("seen-new", 90),
+               make_peer("conn-new", 60, 40), make_peer("seen-mid", 50)}));
   auto all = s->load();
   ASSERT_TRUE(all);
-  EXPECT_EQ(ids(*all), (std::vector<std::string>{"conn-new", "conn-old", "seen-new", "seen-mid",
-                                                 "seen-old"}));
+  EXPECT_EQ(ids(*all),
+            (std::vector<std::string>{"conn-new", "conn-old", "seen-new", "seen-mid", "seen-old"}));
   auto two = s->load(2);
   ASSERT_TRUE(two);
   EXPECT_EQ(ids(*two), (std::vector<std::string>{"conn-new", "conn-old"}));
@@ -172,8 +173,8 @@ TEST_F(peer_store_test, forget_removes_one_peer) {
 TEST_F(peer_store_test, prune_by_rows_drops_the_stalest) {
   auto s = open_ok();
   ASSERT_TRUE(s);
-  ASSERT_TRUE(s->save({make_peer("a", 10), make_peer("b", 20), make_peer("c", 30),
-                       make_peer("d", 5, 5)}));
+  ASSERT_TRUE(
+      s->save({make_peer("a", 10), make_peer("b", 20), make_peer("c", 30), make_peer("d", 5, 5)}));
   ASSERT_TRUE(s->prune(2, 100, 0));
   EXPECT_EQ(ids(*s->load()), (std::vector<std::string>{"d", "c"}));
 }
@@ -240,7 +241,8 @@ TEST_F(peer_store_test, a_damaged_page_is_reported_as_corrupt) {
     auto s = open_ok();
     ASSERT_TRUE(s);
     std::vector<stored_peer> many;
-    for (int i = 0; i < 300; ++i) many.push_back(make_peer("peer-" + std::to_string(i), i));
+    for (int i = 0; i < 300; ++i)
+      many.push_back(make_peer("peer-" + std::to_string(i), i));
     ASSERT_TRUE(s->save(many));
   }
   ASSERT_FALSE(fs::exists(m_db.string() + "-wal"));  // checkpointed at close
@@ -322,7 +324,8 @@ TEST_F(peer_store_test, hand_edited_rows_load_without_failing) {
   { ASSERT_TRUE(open_ok()); }
   raw_sql(
       "INSERT INTO peers(peer_id, addrs, last_seen) VALUES('bad-json', 'not json', 5);"
-      "INSERT INTO peers(peer_id, addrs, last_seen) VALUES('mixed', '[1, \"/ip4/1.2.3.4/tcp/1\"]', 4);"
+      "INSERT INTO peers(peer_id, addrs, last_seen) VALUES('mixed', '[1, \"/ip4/1.2.3.4/tcp/1\"]', "
+      "4);"
       "INSERT INTO peers(peer_id, addrs, failures, sources) VALUES('neg', '[]', -3, -1);");
   auto s = open_ok();
   ASSERT_TRUE(s);

@@ -14,11 +14,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <gtest/gtest.h>
+#include <spdlog/spdlog.h>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/posix/stream_descriptor.hpp>
-#include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
-#include <spdlog/spdlog.h>
 
 #include <array>
 #include <chrono>
@@ -32,9 +32,9 @@
 
 #include "core/conn/connection.hpp"
 #include "core/crypto/crypto.hpp"
+#include "core/multiformats/multiaddr.hpp"
 #include "core/yamux/session.hpp"
 #include "io/clock.hpp"
-#include "core/multiformats/multiaddr.hpp"
 #include "node/host.hpp"
 #include "node/services.hpp"
 
@@ -48,9 +48,13 @@ using namespace std::chrono_literals;
 using multiformats::multiaddr;
 
 /// tests/interop in the source tree (peer.mjs, node_modules).
-inline std::filesystem::path interop_dir() { return std::filesystem::path(STARLING_TEST_DATA) / "interop"; }
+inline std::filesystem::path interop_dir() {
+  return std::filesystem::path(STARLING_TEST_DATA) / "interop";
+}
 /// The `starling` binary built next to the tests.
-inline std::filesystem::path starling_binary() { return std::filesystem::path(STARLING_BINARY_DIR) / "bin" / "starling"; }
+inline std::filesystem::path starling_binary() {
+  return std::filesystem::path(STARLING_BINARY_DIR) / "bin" / "starling";
+}
 
 /// `name` found on PATH, or nullopt.
 inline std::optional<std::filesystem::path> find_on_path(const std::string& name) {
@@ -70,7 +74,8 @@ inline std::optional<std::filesystem::path> find_on_path(const std::string& name
 
 /// Empty when node and the npm install are there; otherwise what the user must do.
 inline std::string js_prerequisites() {
-  if (!find_on_path("node")) return "`node` is not on PATH: install Node.js 20 (Debian package nodejs)";
+  if (!find_on_path("node"))
+    return "`node` is not on PATH: install Node.js 20 (Debian package nodejs)";
   if (!std::filesystem::exists(interop_dir() / "node_modules" / "libp2p")) {
     return "js-libp2p is not installed: run `npm ci` in " + interop_dir().string() +
            " (scripts/test.sh does this)";
@@ -79,16 +84,16 @@ inline std::string js_prerequisites() {
 }
 
 /// Fails the test (never skips) when the js peer cannot run.
-#define STARLING_REQUIRE_JS()                                 \
-  do {                                                        \
+#define STARLING_REQUIRE_JS()                                         \
+  do {                                                                \
     const std::string why_ = ::starling::interop::js_prerequisites(); \
-    if (!why_.empty()) FAIL() << why_;                        \
+    if (!why_.empty()) FAIL() << why_;                                \
   } while (0)
-
 
 /// Turns `ctx` until `pred()` holds or `timeout` passes; false on timeout, or when nothing is
 /// left that could make `pred()` true (no pending work).
-inline bool run_until(asio::io_context& ctx, const std::function<bool()>& pred, std::chrono::milliseconds timeout) {
+inline bool run_until(asio::io_context& ctx, const std::function<bool()>& pred,
+                      std::chrono::milliseconds timeout) {
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   while (!pred()) {
     const auto now = std::chrono::steady_clock::now();
@@ -103,18 +108,20 @@ inline bool run_until(asio::io_context& ctx, const std::function<bool()>& pred, 
 }
 
 /// Runs `ctx` for `d`, or until `stop()` holds (then returns false).
-inline bool run_for(asio::io_context& ctx, std::chrono::milliseconds d, const std::function<bool()>& stop) {
+inline bool run_for(asio::io_context& ctx, std::chrono::milliseconds d,
+                    const std::function<bool()>& stop) {
   const auto deadline = std::chrono::steady_clock::now() + d;
-  run_until(ctx, [&] { return stop() || std::chrono::steady_clock::now() >= deadline; }, d + 1s);
+  run_until(
+      ctx, [&] { return stop() || std::chrono::steady_clock::now() >= deadline; }, d + 1s);
   return !stop();
 }
 
 /// A child process with stdout (and optionally stdin) on pipes; stdout lines are collected by
 /// reads running on the test's io_context. The destructor always ends and reaps the child.
 class child_process {
-public:
-  child_process(asio::io_context& ctx, std::vector<std::string> argv, const std::filesystem::path& cwd,
-                bool pipe_stdin)
+ public:
+  child_process(asio::io_context& ctx, std::vector<std::string> argv,
+                const std::filesystem::path& cwd, bool pipe_stdin)
       : m_out(std::make_shared<pipe_state>(ctx)) {
     int out[2] = {-1, -1};
     int in[2] = {-1, -1};
@@ -127,7 +134,8 @@ public:
     if (pipe_stdin) posix_spawn_file_actions_adddup2(&fa, in[0], 0);
     if (!cwd.empty()) posix_spawn_file_actions_addchdir_np(&fa, cwd.c_str());
     std::vector<char*> args;
-    for (auto& a : argv) args.push_back(a.data());
+    for (auto& a : argv)
+      args.push_back(a.data());
     args.push_back(nullptr);
     const int rc = ::posix_spawn(&m_pid, args[0], &fa, nullptr, args.data(), environ);
     posix_spawn_file_actions_destroy(&fa);
@@ -207,7 +215,7 @@ public:
     return -1;
   }
 
-private:
+ private:
   struct pipe_state {
     explicit pipe_state(asio::io_context& ctx) : sd(ctx) {}
     asio::posix::stream_descriptor sd;
@@ -218,21 +226,22 @@ private:
     std::function<void(const std::string&)> on_line;
   };
   static void read_more(const std::shared_ptr<pipe_state>& st) {
-    st->sd.async_read_some(asio::buffer(st->buf), [st](boost::system::error_code ec, std::size_t n) {
-      if (ec) {
-        st->eof = true;
-        return;
-      }
-      st->partial.append(st->buf.data(), n);
-      std::size_t pos;
-      while ((pos = st->partial.find('\n')) != std::string::npos) {
-        std::string line = st->partial.substr(0, pos);
-        st->partial.erase(0, pos + 1);
-        st->lines.push_back(line);
-        if (st->on_line) st->on_line(line);
-      }
-      read_more(st);
-    });
+    st->sd.async_read_some(asio::buffer(st->buf),
+                           [st](boost::system::error_code ec, std::size_t n) {
+                             if (ec) {
+                               st->eof = true;
+                               return;
+                             }
+                             st->partial.append(st->buf.data(), n);
+                             std::size_t pos;
+                             while ((pos = st->partial.find('\n')) != std::string::npos) {
+                               std::string line = st->partial.substr(0, pos);
+                               st->partial.erase(0, pos + 1);
+                               st->lines.push_back(line);
+                               if (st->on_line) st->on_line(line);
+                             }
+                             read_more(st);
+                           });
   }
 
   std::shared_ptr<pipe_state> m_out;
@@ -247,17 +256,24 @@ private:
 struct js_options {
   bool early_muxer = true;
   bool connection_monitor = false;  ///< js's default is on; most tests turn it off for determinism
-  std::optional<int> monitor_interval_ms;  ///< js's connection-monitor ping interval (js default 10 s)
+  std::optional<int>
+      monitor_interval_ms;  ///< js's connection-monitor ping interval (js default 10 s)
   std::optional<int> max_streams;
   std::string agent = "js-interop-peer/1.0";
 };
 
 /// The js-libp2p reference peer: spawned in tests/interop, events parsed from its stdout.
 class js_peer {
-public:
+ public:
   js_peer(asio::io_context& ctx, const js_options& o) : m_ctx(ctx) {
-    std::vector<std::string> argv = {find_on_path("node")->string(), "--import", "./polyfill.mjs", "peer.mjs",
-                                     "--timeout", "170", "--agent", o.agent};
+    std::vector<std::string> argv = {find_on_path("node")->string(),
+                                     "--import",
+                                     "./polyfill.mjs",
+                                     "peer.mjs",
+                                     "--timeout",
+                                     "170",
+                                     "--agent",
+                                     o.agent};
     if (!o.early_muxer) argv.push_back("--no-early-muxer");
     if (!o.connection_monitor) argv.push_back("--no-connection-monitor");
     if (o.monitor_interval_ms) {
@@ -275,7 +291,8 @@ public:
         ADD_FAILURE() << "js peer printed a non-JSON line: " << line;
         return;
       }
-      if (j.value("event", "") == "error") std::fprintf(stderr, "js peer error: %s\n", line.c_str());
+      if (j.value("event", "") == "error")
+        std::fprintf(stderr, "js peer error: %s\n", line.c_str());
       m_events.push_back(std::move(j));
     });
   }
@@ -305,7 +322,8 @@ public:
     return m_next_id;
   }
   /// The first event matching `pred` (already seen or arriving within `d`), or nullopt.
-  std::optional<json> wait_event(const std::function<bool(const json&)>& pred, std::chrono::milliseconds d) {
+  std::optional<json> wait_event(const std::function<bool(const json&)>& pred,
+                                 std::chrono::milliseconds d) {
     std::size_t checked = 0;
     const json* found = nullptr;
     run_until(
@@ -327,7 +345,8 @@ public:
   }
   /// The result of command `id`, or a json with ok=false and an error saying it timed out.
   json result(int id, std::chrono::milliseconds d) {
-    auto r = wait_event([id](const json& e) { return e["event"] == "result" && e.value("id", -1) == id; }, d);
+    auto r = wait_event(
+        [id](const json& e) { return e["event"] == "result" && e.value("id", -1) == id; }, d);
     if (!r) return json{{"ok", false}, {"error", "no result from the js peer within the deadline"}};
     return *r;
   }
@@ -342,7 +361,7 @@ public:
     return out;
   }
 
-private:
+ private:
   asio::io_context& m_ctx;
   std::unique_ptr<child_process> m_proc;
   std::vector<json> m_events;
@@ -354,13 +373,15 @@ private:
 /// `starling node` as a subprocess on 127.0.0.1 with a fresh data directory (`serve_perf`
 /// adds --serve-perf).
 class starling_node_process {
-public:
-  starling_node_process(asio::io_context& ctx, bool early_muxer, bool serve_perf = false) : m_ctx(ctx) {
+ public:
+  starling_node_process(asio::io_context& ctx, bool early_muxer, bool serve_perf = false)
+      : m_ctx(ctx) {
     char tmpl[] = "/tmp/starling-interop-XXXXXX";
     if (!::mkdtemp(tmpl)) throw std::runtime_error("mkdtemp failed");
     m_dir = tmpl;
-    std::vector<std::string> argv = {starling_binary().string(), "node", "--data-dir", m_dir.string(),
-                                     "--listen", "/ip4/127.0.0.1/tcp/0", "--no-mdns"};
+    std::vector<std::string> argv = {
+        starling_binary().string(), "node",     "--data-dir", m_dir.string(), "--listen",
+        "/ip4/127.0.0.1/tcp/0",     "--no-mdns"};
     if (!early_muxer) argv.push_back("--no-early-muxer");
     if (serve_perf) argv.push_back("--serve-perf");
     m_proc = std::make_unique<child_process>(ctx, argv, std::filesystem::path(), false);
@@ -373,7 +394,8 @@ public:
   }
   /// Waits for the peer id and the first listen address; false on timeout or exit.
   [[nodiscard]] bool start(std::chrono::milliseconds d = 10s) {
-    run_until(m_ctx, [&] { return m_proc->lines().size() >= 2 || m_proc->stdout_closed(); }, d);
+    run_until(
+        m_ctx, [&] { return m_proc->lines().size() >= 2 || m_proc->stdout_closed(); }, d);
     if (m_proc->lines().size() < 2) return false;
     m_peer_id = m_proc->lines()[0];
     m_addr = m_proc->lines()[1];
@@ -383,7 +405,7 @@ public:
   const std::string& addr() const noexcept { return m_addr; }
   child_process& proc() noexcept { return *m_proc; }
 
-private:
+ private:
   asio::io_context& m_ctx;
   std::filesystem::path m_dir;
   std::unique_ptr<child_process> m_proc;
@@ -399,7 +421,8 @@ inline cli_result run_starling_cli(asio::io_context& ctx, std::vector<std::strin
                                    std::chrono::milliseconds d = 60s) {
   args.insert(args.begin(), starling_binary().string());
   child_process p(ctx, args, std::filesystem::path(), false);
-  run_until(ctx, [&] { return p.stdout_closed(); }, d);
+  run_until(
+      ctx, [&] { return p.stdout_closed(); }, d);
   if (!p.stdout_closed()) p.kill(SIGKILL);
   p.wait_exit(5000ms);
   return {p.lines(), p.exit_code()};
@@ -408,10 +431,11 @@ inline cli_result run_starling_cli(asio::io_context& ctx, std::vector<std::strin
 /// An in-process node::host listening on 127.0.0.1 (ephemeral port), recording its events.
 /// It serves ping and perf besides identify.
 class test_host {
-public:
+ public:
   explicit test_host(asio::io_context& ctx, node::host_config cfg = default_config()) {
     EXPECT_TRUE(crypto::init());
-    if (const char* lvl = std::getenv("STARLING_LOG")) spdlog::set_level(spdlog::level::from_str(lvl));
+    if (const char* lvl = std::getenv("STARLING_LOG"))
+      spdlog::set_level(spdlog::level::from_str(lvl));
     crypto::system_rng rng;
     m_host = std::make_unique<node::host>(ctx, crypto::ed25519_generate(rng), cfg);
     node::register_ping_service(*m_host);
@@ -459,7 +483,8 @@ public:
     auto rp = std::make_shared<std::optional<result<std::shared_ptr<node::connection>>>>();
     auto& r = *rp;
     m_host->dial(addr, [rp](result<std::shared_ptr<node::connection>> c) { *rp = std::move(c); });
-    if (!run_until(ctx, [&] { return r.has_value(); }, 20s)) {
+    if (!run_until(
+            ctx, [&] { return r.has_value(); }, 20s)) {
       ADD_FAILURE() << "dial " << addr.to_string() << " did not complete";
       return nullptr;
     }
@@ -470,7 +495,7 @@ public:
     return **r;
   }
 
-private:
+ private:
   std::unique_ptr<node::host> m_host;
   multiaddr m_addr;
   std::vector<node::host_event> m_events;

@@ -16,11 +16,14 @@ struct connect_case {
 };
 
 std::string case_name(const testing::TestParamInfo<connect_case>& i) {
-  return std::string(i.param.js_dials ? "JsDials" : "StarlingDials") + (i.param.host_early ? "_StarlingEarly" : "_StarlingLate") +
+  return std::string(i.param.js_dials ? "JsDials" : "StarlingDials") +
+         (i.param.host_early ? "_StarlingEarly" : "_StarlingLate") +
          (i.param.js_early ? "_JsEarly" : "_JsLate");
 }
 
-std::set<std::string> as_set(const std::vector<std::string>& v) { return {v.begin(), v.end()}; }
+std::set<std::string> as_set(const std::vector<std::string>& v) {
+  return {v.begin(), v.end()};
+}
 
 class JsConnect : public testing::TestWithParam<connect_case> {};
 
@@ -46,7 +49,8 @@ TEST_P(JsConnect, NoiseYamuxAndIdentify) {
     EXPECT_EQ(r["encryption"], "/noise");
     EXPECT_EQ(r["muxer"], "/yamux/1.0.0");
     EXPECT_EQ(r["earlyMuxer"], expect_early) << r.dump();
-    ASSERT_TRUE(run_until(ctx, [&] { return h.find<node::peer_connected>() != nullptr; }, 10s));
+    ASSERT_TRUE(run_until(
+        ctx, [&] { return h.find<node::peer_connected>() != nullptr; }, 10s));
     c = h.connection_to(js.peer_id());
   } else {
     c = h.dial(ctx, js.maddr());
@@ -60,17 +64,22 @@ TEST_P(JsConnect, NoiseYamuxAndIdentify) {
   EXPECT_EQ(pc->early_muxer, expect_early);
   EXPECT_EQ(pc->dir, p.js_dials ? conn::direction::inbound : conn::direction::outbound);
   auto open = js.wait_event(
-      [&](const json& e) { return e["event"] == "connection:open" && e["peerId"] == h->id().to_string(); }, 10s);
+      [&](const json& e) {
+        return e["event"] == "connection:open" && e["peerId"] == h->id().to_string();
+      },
+      10s);
   ASSERT_TRUE(open) << "js reported no connection:open";
   EXPECT_EQ((*open)["earlyMuxer"], expect_early) << open->dump();
   EXPECT_EQ((*open)["muxer"], "/yamux/1.0.0");
   EXPECT_EQ((*open)["direction"], p.js_dials ? "outbound" : "inbound");
   // What we sent in the Noise payload's stream_muxers extension.
   EXPECT_EQ((*open)["remoteStreamMuxers"],
-            p.host_early ? json::array({"/yamux/1.0.0"}) : json::array()) << open->dump();
+            p.host_early ? json::array({"/yamux/1.0.0"}) : json::array())
+      << open->dump();
 
   // Identify, our side: what js told us.
-  ASSERT_TRUE(run_until(ctx, [&] { return h.find<node::peer_identified>() != nullptr; }, 10s))
+  ASSERT_TRUE(run_until(
+      ctx, [&] { return h.find<node::peer_identified>() != nullptr; }, 10s))
       << "no peer_identified from the js peer";
   const auto& info = h.find<node::peer_identified>()->info;
   EXPECT_EQ(h.find<node::peer_identified>()->peer.to_string(), js.peer_id());
@@ -83,7 +92,8 @@ TEST_P(JsConnect, NoiseYamuxAndIdentify) {
     ASSERT_TRUE(m) << "js listen address does not parse";
     listen.push_back(m->to_string());
   }
-  EXPECT_NE(std::find(listen.begin(), listen.end(), js.maddr().without_peer().to_string()), listen.end())
+  EXPECT_NE(std::find(listen.begin(), listen.end(), js.maddr().without_peer().to_string()),
+            listen.end())
       << "js's listen address " << js.addr() << " missing from identify";
   ASSERT_TRUE(info.observed_addr);
   auto observed = multiaddr::from_bytes(*info.observed_addr);
@@ -93,8 +103,9 @@ TEST_P(JsConnect, NoiseYamuxAndIdentify) {
   EXPECT_EQ((*open)["remoteAddr"], c->local_addr().with_peer(h->id())->to_string());
 
   // Identify, js's side: what we told js.
-  auto idf = js.wait_event([&](const json& e) { return e["event"] == "identify" && e["peerId"] == h->id().to_string(); },
-                           10s);
+  auto idf = js.wait_event(
+      [&](const json& e) { return e["event"] == "identify" && e["peerId"] == h->id().to_string(); },
+      10s);
   ASSERT_TRUE(idf) << "js did not identify us";
   EXPECT_EQ((*idf)["agentVersion"], "starling-interop/1.0");
   EXPECT_EQ((*idf)["protocolVersion"], "ipfs/0.1.0");
@@ -113,12 +124,13 @@ TEST_P(JsConnect, NoiseYamuxAndIdentify) {
   EXPECT_EQ(h.find<node::peer_disconnected>(), nullptr);
 }
 
-INSTANTIATE_TEST_SUITE_P(Matrix, JsConnect,
-                         testing::Values(connect_case{true, true, true}, connect_case{true, false, true},
-                                         connect_case{false, true, true}, connect_case{false, false, true},
-                                         connect_case{true, true, false}, connect_case{true, false, false},
-                                         connect_case{false, true, false}, connect_case{false, false, false}),
-                         case_name);
+INSTANTIATE_TEST_SUITE_P(
+    Matrix, JsConnect,
+    testing::Values(connect_case{true, true, true}, connect_case{true, false, true},
+                    connect_case{false, true, true}, connect_case{false, false, true},
+                    connect_case{true, true, false}, connect_case{true, false, false},
+                    connect_case{false, true, false}, connect_case{false, false, false}),
+    case_name);
 
 // The `starling node` binary, dialled by js, with and without --no-early-muxer.
 class JsDialsStarlingBinary : public testing::TestWithParam<bool> {};
@@ -141,7 +153,9 @@ TEST_P(JsDialsStarlingBinary, ConnectIdentifyPing) {
   auto ping = js.call({{"cmd", "ping"}, {"peer", node.peer_id()}, {"count", 3}});
   ASSERT_EQ(ping["ok"], true) << ping.dump();
   EXPECT_EQ(ping["rtts"].size(), 3u);
-  auto idf = js.wait_event([&](const json& e) { return e["event"] == "identify" && e["peerId"] == node.peer_id(); }, 10s);
+  auto idf = js.wait_event(
+      [&](const json& e) { return e["event"] == "identify" && e["peerId"] == node.peer_id(); },
+      10s);
   ASSERT_TRUE(idf) << "js did not identify the starling node";
   EXPECT_EQ((*idf)["agentVersion"].get<std::string>().rfind("starling/", 0), 0u) << idf->dump();
   auto protocols = as_set((*idf)["protocols"].get<std::vector<std::string>>());
@@ -152,7 +166,9 @@ TEST_P(JsDialsStarlingBinary, ConnectIdentifyPing) {
 }
 
 INSTANTIATE_TEST_SUITE_P(EarlyMuxer, JsDialsStarlingBinary, testing::Bool(),
-                         [](const testing::TestParamInfo<bool>& i) { return i.param ? "Early" : "NoEarly"; });
+                         [](const testing::TestParamInfo<bool>& i) {
+                           return i.param ? "Early" : "NoEarly";
+                         });
 
 // js asks `starling node` for a perf run: refused ("na") without --serve-perf, served with it.
 class JsPerfStarlingBinary : public testing::TestWithParam<bool> {};
@@ -167,13 +183,17 @@ TEST_P(JsPerfStarlingBinary, OnlyWithServePerf) {
   ASSERT_TRUE(js.start());
   auto d = js.call({{"cmd", "dial"}, {"addr", node.addr()}});
   ASSERT_EQ(d["ok"], true) << d.dump();
-  auto idf = js.wait_event([&](const json& e) { return e["event"] == "identify" && e["peerId"] == node.peer_id(); }, 10s);
+  auto idf = js.wait_event(
+      [&](const json& e) { return e["event"] == "identify" && e["peerId"] == node.peer_id(); },
+      10s);
   ASSERT_TRUE(idf) << "js did not identify the starling node";
-  EXPECT_EQ(as_set((*idf)["protocols"].get<std::vector<std::string>>()).count("/perf/1.0.0"), serve ? 1u : 0u)
+  EXPECT_EQ(as_set((*idf)["protocols"].get<std::vector<std::string>>()).count("/perf/1.0.0"),
+            serve ? 1u : 0u)
       << idf->dump();
 
   constexpr std::uint64_t mib = 1 << 20;
-  auto r = js.call({{"cmd", "perf"}, {"addr", node.addr()}, {"upload", mib}, {"download", 2 * mib}}, 30s);
+  auto r = js.call({{"cmd", "perf"}, {"addr", node.addr()}, {"upload", mib}, {"download", 2 * mib}},
+                   30s);
   if (serve) {
     ASSERT_EQ(r["ok"], true) << r.dump();
     EXPECT_EQ(r["uploadBytes"], mib);
@@ -189,7 +209,9 @@ TEST_P(JsPerfStarlingBinary, OnlyWithServePerf) {
 }
 
 INSTANTIATE_TEST_SUITE_P(ServePerf, JsPerfStarlingBinary, testing::Bool(),
-                         [](const testing::TestParamInfo<bool>& i) { return i.param ? "Served" : "Refused"; });
+                         [](const testing::TestParamInfo<bool>& i) {
+                           return i.param ? "Served" : "Refused";
+                         });
 
 }  // namespace
 }  // namespace starling::interop

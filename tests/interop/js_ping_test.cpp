@@ -20,7 +20,8 @@ TEST(JsPing, JsPingsStarling) {
   r = js.call({{"cmd", "ping"}, {"addr", target}, {"count", 5}, {"reuse", true}});  // one stream
   ASSERT_EQ(r["ok"], true) << r.dump();
   EXPECT_EQ(r["rtts"].size(), 5u);
-  r = js.call({{"cmd", "ping"}, {"addr", target}, {"count", 2}, {"halfClose", true}});  // FIN with the ping
+  r = js.call(
+      {{"cmd", "ping"}, {"addr", target}, {"count", 2}, {"halfClose", true}});  // FIN with the ping
   ASSERT_EQ(r["ok"], true) << r.dump();
   EXPECT_EQ(r["rtts"].size(), 2u);
   ASSERT_TRUE(h.connection_to(js.peer_id()));
@@ -42,10 +43,12 @@ TEST(JsPing, StarlingPingsJsInProcess) {
   po.interval = 20ms;
   po.timeout = 5000ms;
   c->open_stream({"/ipfs/ping/1.0.0"},
-                 node::make_ping_client(*h, po, [&](int, result<clock_duration> r) { replies.push_back(r); },
-                                        [&] { done = true; }),
+                 node::make_ping_client(
+                     *h, po, [&](int, result<clock_duration> r) { replies.push_back(r); },
+                     [&] { done = true; }),
                  [&](std::error_code) { open_failed = true; });
-  ASSERT_TRUE(run_until(ctx, [&] { return done || open_failed; }, 20s));
+  ASSERT_TRUE(run_until(
+      ctx, [&] { return done || open_failed; }, 20s));
   ASSERT_FALSE(open_failed);
   ASSERT_EQ(replies.size(), 4u);
   for (auto& r : replies) {
@@ -62,10 +65,12 @@ TEST(JsPing, StarlingBinaryPingsJs) {
   auto out = run_starling_cli(ctx, {"ping", js.addr(), "-c", "3", "-i", "0.05"});
   ASSERT_EQ(out.exit_code, 0);
   int replies = 0;
-  for (auto& l : out.lines) replies += l.find("bytes from " + js.peer_id()) != std::string::npos;
+  for (auto& l : out.lines)
+    replies += l.find("bytes from " + js.peer_id()) != std::string::npos;
   EXPECT_EQ(replies, 3);
   bool summary = false;
-  for (auto& l : out.lines) summary |= l.find("3 transmitted, 3 received, 0% loss") != std::string::npos;
+  for (auto& l : out.lines)
+    summary |= l.find("3 transmitted, 3 received, 0% loss") != std::string::npos;
   EXPECT_TRUE(summary);
 }
 
@@ -92,10 +97,12 @@ TEST(JsPing, ConnectionMonitorKeepsConnectionsOpenForMinutes) {
     return !a.named("connection:close").empty() || !b.named("connection:close").empty() ||
            h.find<node::peer_disconnected>() != nullptr;
   };
-  EXPECT_TRUE(run_for(ctx, 120s, closed)) << "a connection closed while js's monitor was pinging it";
+  EXPECT_TRUE(run_for(ctx, 120s, closed))
+      << "a connection closed while js's monitor was pinging it";
   // Each js peer opens one ping stream per second; allow for start-up and scheduling slack.
   const std::uint64_t served = h->metrics().streams_opened_inbound - streams_before;
-  std::fprintf(stderr, "js monitor pings served in 120 s: %llu\n", static_cast<unsigned long long>(served));
+  std::fprintf(stderr, "js monitor pings served in 120 s: %llu\n",
+               static_cast<unsigned long long>(served));
   EXPECT_GE(served, 160u) << "js's monitor pinged us only " << served << " times in 120 s";
   EXPECT_EQ(h->metrics().streams_reset_by_peer, 0u);
   for (js_peer* js : {&a, &b}) {

@@ -15,7 +15,9 @@ TEST(JsPerf, JsClientAgainstStarlingServer) {
   test_host h(ctx);
   js_peer js(ctx, js_options{});
   ASSERT_TRUE(js.start());
-  auto r = js.call({{"cmd", "perf"}, {"addr", h.addr().to_string()}, {"upload", mib64}, {"download", mib64}}, 90s);
+  auto r = js.call(
+      {{"cmd", "perf"}, {"addr", h.addr().to_string()}, {"upload", mib64}, {"download", mib64}},
+      90s);
   ASSERT_EQ(r["ok"], true) << r.dump();
   EXPECT_EQ(r["uploadBytes"], mib64);
   EXPECT_EQ(r["downloadBytes"], mib64);
@@ -40,13 +42,16 @@ TEST(JsPerf, StarlingClientAgainstJsServer) {
                      },
                      [&](std::error_code ec) { done = ec; }),
                  [&](std::error_code ec) { done = ec; });
-  ASSERT_TRUE(run_until(ctx, [&] { return done.has_value(); }, 90s)) << "perf did not finish";
+  ASSERT_TRUE(run_until(
+      ctx, [&] { return done.has_value(); }, 90s))
+      << "perf did not finish";
   ASSERT_FALSE(*done) << done->message();
   ASSERT_TRUE(final_report);
   EXPECT_EQ(final_report->upload_bytes, mib64);
   EXPECT_EQ(final_report->download_bytes, mib64);
   // js's handler saw the same.
-  auto ev = js.wait_event([](const json& e) { return e["event"] == "stream" && e["protocol"] == "/perf/1.0.0"; }, 10s);
+  auto ev = js.wait_event(
+      [](const json& e) { return e["event"] == "stream" && e["protocol"] == "/perf/1.0.0"; }, 10s);
   ASSERT_TRUE(ev);
   EXPECT_EQ((*ev)["result"], "ok") << ev->dump();
   EXPECT_EQ((*ev)["uploadBytes"], mib64);
@@ -58,8 +63,9 @@ TEST(JsPerf, StarlingBinaryJsonAgainstJs) {
   asio::io_context ctx;
   js_peer js(ctx, js_options{});
   ASSERT_TRUE(js.start());
-  auto out = run_starling_cli(ctx, {"perf", js.addr(), "--upload-bytes", std::to_string(mib64), "--download-bytes",
-                                    std::to_string(mib64), "--json"},
+  auto out = run_starling_cli(ctx,
+                              {"perf", js.addr(), "--upload-bytes", std::to_string(mib64),
+                               "--download-bytes", std::to_string(mib64), "--json"},
                               90s);
   ASSERT_EQ(out.exit_code, 0);
   std::optional<json> final_line;
@@ -86,10 +92,12 @@ TEST(JsStreams, JsOpens200ConcurrentStreams) {
   ASSERT_TRUE(js.start());
   auto d = js.call({{"cmd", "dial"}, {"addr", h.addr().to_string()}});
   ASSERT_EQ(d["ok"], true) << d.dump();
-  auto r = js.call({{"cmd", "streams"}, {"peer", h->id().to_string()}, {"n", 200}, {"bytes", 4096}}, 60s);
+  auto r = js.call({{"cmd", "streams"}, {"peer", h->id().to_string()}, {"n", 200}, {"bytes", 4096}},
+                   60s);
   ASSERT_EQ(r["ok"], true) << r.dump();
   EXPECT_EQ(r["succeeded"], 200);
-  ASSERT_TRUE(run_until(ctx, [&] { return st->closed_ok + st->closed_error >= 200; }, 10s));
+  ASSERT_TRUE(run_until(
+      ctx, [&] { return st->closed_ok + st->closed_error >= 200; }, 10s));
   EXPECT_EQ(st->opened, 200);
   EXPECT_EQ(st->closed_ok, 200);
   EXPECT_EQ(st->bytes_in, 200u * 4096u);
@@ -124,13 +132,16 @@ TEST(JsStreams, StarlingOpens200ConcurrentStreams) {
     EXPECT_FALSE(o.open_failed) << "stream " << i << ": " << o.error.message();
     EXPECT_FALSE(o.error) << "stream " << i << ": " << o.error.message();
     EXPECT_TRUE(o.eof) << "stream " << i;
-    EXPECT_EQ(o.received, sent[i]) << "stream " << i << " echo differs (" << o.received.size() << " bytes)";
+    EXPECT_EQ(o.received, sent[i])
+        << "stream " << i << " echo differs (" << o.received.size() << " bytes)";
     ok += !o.error && o.eof && o.received == sent[i];
   }
   EXPECT_EQ(ok, 200);
-  ASSERT_TRUE(run_until(ctx, [&] { return js.named("stream").size() >= 200; }, 10s));
+  ASSERT_TRUE(run_until(
+      ctx, [&] { return js.named("stream").size() >= 200; }, 10s));
   int js_ok = 0;
-  for (auto& e : js.named("stream")) js_ok += e["result"] == "ok";
+  for (auto& e : js.named("stream"))
+    js_ok += e["result"] == "ok";
   EXPECT_EQ(js_ok, 200);
 }
 
@@ -146,11 +157,15 @@ TEST(JsHalfClose, JsHalfClosesAgainstStarling) {
   EXPECT_EQ(r["bytesReceived"], 100000);
   EXPECT_EQ(r["echoMatches"], true);
   EXPECT_EQ(r["outcome"], "eof");
-  r = js.call({{"cmd", "halfclose"}, {"addr", h.addr().to_string()}, {"protocol", "sink"}, {"bytes", 300000}});
+  r = js.call({{"cmd", "halfclose"},
+               {"addr", h.addr().to_string()},
+               {"protocol", "sink"},
+               {"bytes", 300000}});
   ASSERT_EQ(r["ok"], true) << r.dump();
   EXPECT_EQ(r["count"], 300000);
   EXPECT_EQ(r["outcome"], "eof");
-  ASSERT_TRUE(run_until(ctx, [&] { return st->closed_ok >= 2; }, 10s));
+  ASSERT_TRUE(run_until(
+      ctx, [&] { return st->closed_ok >= 2; }, 10s));
   EXPECT_EQ(st->closed_error, 0);
 }
 
@@ -165,7 +180,8 @@ TEST(JsHalfClose, StarlingHalfClosesAgainstJs) {
   const bytes data = pattern(100000, 7);
   auto echo = open_client(*c, echo_protocol, data);
   auto sink = open_client(*c, sink_protocol, pattern(300000, 8));
-  ASSERT_TRUE(run_until(ctx, [&] { return echo->closed && sink->closed; }, 20s));
+  ASSERT_TRUE(run_until(
+      ctx, [&] { return echo->closed && sink->closed; }, 20s));
   EXPECT_FALSE(echo->error) << echo->error.message();
   EXPECT_TRUE(echo->eof);
   EXPECT_EQ(echo->received, data);
@@ -173,7 +189,8 @@ TEST(JsHalfClose, StarlingHalfClosesAgainstJs) {
   EXPECT_TRUE(sink->eof);
   ASSERT_EQ(sink->received.size(), 8u);
   std::uint64_t count = 0;
-  for (auto b : sink->received) count = count << 8 | b;
+  for (auto b : sink->received)
+    count = count << 8 | b;
   EXPECT_EQ(count, 300000u);
 }
 
@@ -188,11 +205,13 @@ TEST(JsReset, JsResetsAgainstStarling) {
   auto r = js.call({{"cmd", "reset"}, {"addr", h.addr().to_string()}, {"bytes", 5000}});
   ASSERT_EQ(r["ok"], true) << r.dump();
   EXPECT_EQ(r["connectionAlive"], true);
-  r = js.call({{"cmd", "reset"}, {"addr", h.addr().to_string()}, {"bytes", 2000000}, {"waitEcho", false}});
+  r = js.call(
+      {{"cmd", "reset"}, {"addr", h.addr().to_string()}, {"bytes", 2000000}, {"waitEcho", false}});
   ASSERT_EQ(r["ok"], true) << r.dump();
   EXPECT_EQ(r["connectionAlive"], true);
   // Our echo handlers saw both resets; the two probe streams closed cleanly.
-  ASSERT_TRUE(run_until(ctx, [&] { return st->reset_by_peer >= 2 && st->closed_ok >= 2; }, 10s))
+  ASSERT_TRUE(run_until(
+      ctx, [&] { return st->reset_by_peer >= 2 && st->closed_ok >= 2; }, 10s))
       << "resets seen: " << st->reset_by_peer << ", clean closes: " << st->closed_ok;
   ASSERT_TRUE(h.connection_to(js.peer_id()));
 }
@@ -208,12 +227,14 @@ TEST(JsReset, StarlingResetsAgainstJs) {
   // Reset once the echo is back, and reset right after a large write (mid-transfer).
   auto after_echo = open_client(*c, echo_protocol, pattern(5000, 1), /*reset_after=*/5000);
   auto mid = open_client(*c, echo_protocol, pattern(2000000, 2), 0, /*half_close=*/false);
-  ASSERT_TRUE(run_until(ctx, [&] { return after_echo->closed && mid->closed; }, 20s));
+  ASSERT_TRUE(run_until(
+      ctx, [&] { return after_echo->closed && mid->closed; }, 20s));
   EXPECT_EQ(after_echo->received.size(), 5000u);
   EXPECT_EQ(after_echo->error, node::host_errc::stream_reset_locally);
   EXPECT_EQ(mid->error, node::host_errc::stream_reset_locally);
   // js's echo handler ended both with an error (reset).
-  ASSERT_TRUE(run_until(ctx, [&] { return js.named("stream").size() >= 2; }, 10s));
+  ASSERT_TRUE(run_until(
+      ctx, [&] { return js.named("stream").size() >= 2; }, 10s));
   for (auto& e : js.named("stream")) {
     EXPECT_EQ(e["result"], "error") << e.dump();
     EXPECT_NE(e.value("error", "").find("reset"), std::string::npos) << e.dump();
@@ -221,7 +242,8 @@ TEST(JsReset, StarlingResetsAgainstJs) {
   // The connection survives: a fresh echo stream works.
   const bytes probe = pattern(64, 3);
   auto ok = open_client(*c, echo_protocol, probe);
-  ASSERT_TRUE(run_until(ctx, [&] { return ok->closed; }, 10s));
+  ASSERT_TRUE(run_until(
+      ctx, [&] { return ok->closed; }, 10s));
   EXPECT_FALSE(ok->error) << ok->error.message();
   EXPECT_EQ(ok->received, probe);
 }
@@ -229,20 +251,24 @@ TEST(JsReset, StarlingResetsAgainstJs) {
 /// After `victim` was killed: the host reports it gone, keeps no connection to it, and a new js
 /// peer connects and pings both ways.
 void expect_healthy_after_kill(asio::io_context& ctx, test_host& h, const std::string& victim) {
-  ASSERT_TRUE(run_until(ctx,
-                        [&] {
-                          return h.find<node::peer_disconnected>([&](const node::peer_disconnected& d) {
-                            return d.peer.to_string() == victim;
-                          }) != nullptr;
-                        },
-                        15s))
+  ASSERT_TRUE(run_until(
+      ctx,
+      [&] {
+        return h.find<node::peer_disconnected>([&](const node::peer_disconnected& d) {
+          return d.peer.to_string() == victim;
+        }) != nullptr;
+      },
+      15s))
       << "no peer_disconnected for the killed peer";
-  ASSERT_TRUE(run_until(ctx, [&] { return h->connections().empty(); }, 5s)) << "connections left behind";
+  ASSERT_TRUE(run_until(
+      ctx, [&] { return h->connections().empty(); }, 5s))
+      << "connections left behind";
 
   js_peer fresh(ctx, js_options{});
   ASSERT_TRUE(fresh.start());
   // one stream for both pings (go/rust style): unaffected by bug A
-  auto r = fresh.call({{"cmd", "ping"}, {"addr", h.addr().to_string()}, {"count", 2}, {"reuse", true}});
+  auto r =
+      fresh.call({{"cmd", "ping"}, {"addr", h.addr().to_string()}, {"count", 2}, {"reuse", true}});
   ASSERT_EQ(r["ok"], true) << r.dump();
   auto c = h.connection_to(fresh.peer_id());
   ASSERT_TRUE(c);
@@ -252,10 +278,12 @@ void expect_healthy_after_kill(asio::io_context& ctx, test_host& h, const std::s
   po.count = 2;
   po.interval = 10ms;
   c->open_stream({"/ipfs/ping/1.0.0"},
-                 node::make_ping_client(*h, po, [&](int, result<clock_duration> rr) { good += rr.has_value(); },
-                                        [&] { done = true; }),
+                 node::make_ping_client(
+                     *h, po, [&](int, result<clock_duration> rr) { good += rr.has_value(); },
+                     [&] { done = true; }),
                  [&](std::error_code) { done = true; });
-  ASSERT_TRUE(run_until(ctx, [&] { return done; }, 10s));
+  ASSERT_TRUE(run_until(
+      ctx, [&] { return done; }, 10s));
   EXPECT_EQ(good, 2);
 }
 
@@ -266,13 +294,15 @@ TEST(JsKilled, DuringJsUploadToStarling) {
   js_peer js(ctx, js_options{});
   ASSERT_TRUE(js.start());
   const std::string victim = js.peer_id();
-  js.send({{"cmd", "perf"}, {"addr", h.addr().to_string()}, {"upload", 4ull << 30}, {"download", 0}});
-  ASSERT_TRUE(run_until(ctx,
-                        [&] {
-                          auto c = h.connection_to(victim);
-                          return c && c->bytes_in() > (16u << 20);
-                        },
-                        30s))
+  js.send(
+      {{"cmd", "perf"}, {"addr", h.addr().to_string()}, {"upload", 4ull << 30}, {"download", 0}});
+  ASSERT_TRUE(run_until(
+      ctx,
+      [&] {
+        auto c = h.connection_to(victim);
+        return c && c->bytes_in() > (16u << 20);
+      },
+      30s))
       << "the upload did not get going";
   js.proc().kill(SIGKILL);
   expect_healthy_after_kill(ctx, h, victim);
@@ -288,14 +318,18 @@ TEST(JsKilled, DuringStarlingDownloadFromJs) {
   auto c = h.dial(ctx, js.maddr());
   ASSERT_TRUE(c);
   std::optional<std::error_code> done;
-  c->open_stream({"/perf/1.0.0"},
-                 node::make_perf_client(*h, 0, 4ull << 30, [](const perf::report&) {},
-                                        [&](std::error_code ec) { done = ec; }),
-                 [&](std::error_code ec) { done = ec; });
-  ASSERT_TRUE(run_until(ctx, [&] { return c->bytes_in() > (16u << 20) || done.has_value(); }, 30s));
+  c->open_stream(
+      {"/perf/1.0.0"},
+      node::make_perf_client(
+          *h, 0, 4ull << 30, [](const perf::report&) {}, [&](std::error_code ec) { done = ec; }),
+      [&](std::error_code ec) { done = ec; });
+  ASSERT_TRUE(run_until(
+      ctx, [&] { return c->bytes_in() > (16u << 20) || done.has_value(); }, 30s));
   ASSERT_FALSE(done.has_value()) << "perf ended early: " << done->message();
   js.proc().kill(SIGKILL);
-  ASSERT_TRUE(run_until(ctx, [&] { return done.has_value(); }, 15s)) << "the perf client never learnt";
+  ASSERT_TRUE(run_until(
+      ctx, [&] { return done.has_value(); }, 15s))
+      << "the perf client never learnt";
   EXPECT_TRUE(*done) << "a killed peer must not look like a finished perf run";
   c.reset();
   expect_healthy_after_kill(ctx, h, victim);

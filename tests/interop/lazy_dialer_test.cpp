@@ -8,8 +8,8 @@
 
 #include "core/conn/connection.hpp"
 #include "core/noise/libp2p_handshake.hpp"
-#include "io/clock.hpp"
 #include "interop_support.hpp"
+#include "io/clock.hpp"
 
 namespace starling::interop {
 namespace {
@@ -20,14 +20,16 @@ using asio::ip::tcp;
 bytes mss_line(const std::string& text) {
   bytes b;
   b.push_back(static_cast<std::uint8_t>(text.size() + 1));
-  for (char ch : text) b.push_back(static_cast<std::uint8_t>(ch));
+  for (char ch : text)
+    b.push_back(static_cast<std::uint8_t>(ch));
   b.push_back('\n');
   return b;
 }
 
 /// A raw client socket whose reads run on the io_context.
 struct raw_client {
-  explicit raw_client(asio::io_context& ctx, const multiaddr& to) : sock(ctx), st(std::make_shared<state>()) {
+  explicit raw_client(asio::io_context& ctx, const multiaddr& to)
+      : sock(ctx), st(std::make_shared<state>()) {
     auto ep = to.tcp_endpoint();
     sock.connect(tcp::endpoint(asio::ip::make_address(ep->ip_string()), ep->port));
     sock.set_option(tcp::no_delay(true));
@@ -35,7 +37,8 @@ struct raw_client {
   }
   void write(bytes_view b) { asio::write(sock, asio::buffer(b.data(), b.size())); }
   void read_more() {
-    sock.async_read_some(asio::buffer(st->buf), [s = st, this](boost::system::error_code ec, std::size_t n) {
+    sock.async_read_some(asio::buffer(st->buf), [s = st, this](boost::system::error_code ec,
+                                                               std::size_t n) {
       if (ec) {
         s->eof = true;
         return;
@@ -86,7 +89,8 @@ TEST(LazyDialer, NoiseMessageRightAfterProtocolLine) {
     const std::size_t len = std::size_t(rx[echo.size()]) << 8 | rx[echo.size() + 1];
     return rx.size() >= echo.size() + 2 + len || cl.st->eof;
   };
-  ASSERT_TRUE(run_until(ctx, have_msg2, 10s)) << "no Noise message 2 (got " << cl.st->rx.size() << " bytes)";
+  ASSERT_TRUE(run_until(ctx, have_msg2, 10s))
+      << "no Noise message 2 (got " << cl.st->rx.size() << " bytes)";
   ASSERT_FALSE(cl.st->eof) << "the listener closed the connection";
   ASSERT_TRUE(starts_with(cl.st->rx, echo)) << "multistream echo missing: " << to_hex(cl.st->rx);
   ASSERT_TRUE(hs.feed(bytes_view(cl.st->rx).subspan(echo.size()))) << hs.error().message();
@@ -96,7 +100,8 @@ TEST(LazyDialer, NoiseMessageRightAfterProtocolLine) {
   EXPECT_EQ(hs.negotiated_muxer(), "/yamux/1.0.0");
   cl.write(msg3);
 
-  ASSERT_TRUE(run_until(ctx, [&] { return h.find<node::peer_connected>() != nullptr; }, 10s))
+  ASSERT_TRUE(run_until(
+      ctx, [&] { return h.find<node::peer_connected>() != nullptr; }, 10s))
       << "the host did not complete the handshake";
   const auto* pc = h.find<node::peer_connected>();
   EXPECT_EQ(pc->peer, multiformats::peer_id::from_public_key(me.pub));
@@ -122,7 +127,8 @@ TEST(LazyDialer, ConnectionCoreLazySecurityAndLazyStream) {
   bytes expect_prefix = mss_line("/multistream/1.0.0");
   append(expect_prefix, mss_line("/noise"));
   ASSERT_TRUE(starts_with(out, expect_prefix)) << to_hex(out);
-  ASSERT_EQ(out.size(), expect_prefix.size() + 34u) << "Noise message 1 must follow in the same write";
+  ASSERT_EQ(out.size(), expect_prefix.size() + 34u)
+      << "Noise message 1 must follow in the same write";
 
   raw_client cl(ctx, h.addr());
   cl.write(out);
@@ -132,7 +138,8 @@ TEST(LazyDialer, ConnectionCoreLazySecurityAndLazyStream) {
   bytes ping_rx;
   const bytes payload = [] {
     bytes p(32);
-    for (std::size_t i = 0; i < p.size(); ++i) p[i] = static_cast<std::uint8_t>(i * 7 + 1);
+    for (std::size_t i = 0; i < p.size(); ++i)
+      p[i] = static_cast<std::uint8_t>(i * 7 + 1);
     return p;
   }();
   auto step = [&] {
@@ -174,7 +181,8 @@ TEST(LazyDialer, ConnectionCoreLazySecurityAndLazyStream) {
     append(want, mss_line("/ipfs/ping/1.0.0"));
     return ping_rx.size() >= want.size() + payload.size() || cl.st->eof;
   };
-  ASSERT_TRUE(run_until(ctx, step, 15s)) << "established " << established << ", ping bytes " << ping_rx.size();
+  ASSERT_TRUE(run_until(ctx, step, 15s))
+      << "established " << established << ", ping bytes " << ping_rx.size();
   ASSERT_FALSE(cl.st->eof) << "the listener closed the connection";
   EXPECT_TRUE(established);
   bytes want = mss_line("/multistream/1.0.0");

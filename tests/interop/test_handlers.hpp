@@ -27,7 +27,7 @@ struct server_stats {
 
 /// Echo until the peer's FIN, then FIN.
 class echo_server final : public node::stream_handler {
-public:
+ public:
   explicit echo_server(std::shared_ptr<server_stats> st) : m_st(std::move(st)) {}
   void on_open(node::stream&) override { ++m_st->opened; }
   void on_data(node::stream& s, bytes_view data) override {
@@ -44,13 +44,13 @@ public:
     }
   }
 
-private:
+ private:
   std::shared_ptr<server_stats> m_st;
 };
 
 /// Read to EOF, reply with the byte count as 8-byte big-endian, FIN.
 class sink_server final : public node::stream_handler {
-public:
+ public:
   explicit sink_server(std::shared_ptr<server_stats> st) : m_st(std::move(st)) {}
   void on_open(node::stream&) override { ++m_st->opened; }
   void on_data(node::stream&, bytes_view data) override {
@@ -59,13 +59,16 @@ public:
   }
   void on_read_closed(node::stream& s) override {
     bytes out(8);
-    for (int i = 0; i < 8; ++i) out[static_cast<std::size_t>(i)] = static_cast<std::uint8_t>(m_count >> (56 - 8 * i));
+    for (int i = 0; i < 8; ++i)
+      out[static_cast<std::size_t>(i)] = static_cast<std::uint8_t>(m_count >> (56 - 8 * i));
     s.write(out);
     s.close_write();
   }
-  void on_closed(node::stream&, std::error_code ec) override { ec ? ++m_st->closed_error : ++m_st->closed_ok; }
+  void on_closed(node::stream&, std::error_code ec) override {
+    ec ? ++m_st->closed_error : ++m_st->closed_ok;
+  }
 
-private:
+ private:
   std::shared_ptr<server_stats> m_st;
   std::uint64_t m_count = 0;
 };
@@ -82,19 +85,22 @@ inline std::shared_ptr<server_stats> register_test_protocols(node::host& h) {
 struct client_outcome {
   bool opened = false;
   bool open_failed = false;
-  bool eof = false;         ///< the peer's FIN arrived
-  bool closed = false;      ///< on_closed ran
-  std::error_code error;    ///< from on_closed / open failure
+  bool eof = false;       ///< the peer's FIN arrived
+  bool closed = false;    ///< on_closed ran
+  std::error_code error;  ///< from on_closed / open failure
   bytes received;
 };
 
 /// Writes `data`, half-closes, and reads to EOF. With `reset_after` > 0 it instead resets
 /// the stream once that many bytes came back (without half-closing).
 class sending_client final : public node::stream_handler {
-public:
+ public:
   sending_client(std::shared_ptr<client_outcome> out, bytes data, std::size_t reset_after = 0,
                  bool half_close = true)
-      : m_out(std::move(out)), m_data(std::move(data)), m_reset_after(reset_after), m_half_close(half_close) {}
+      : m_out(std::move(out)),
+        m_data(std::move(data)),
+        m_reset_after(reset_after),
+        m_half_close(half_close) {}
   void on_open(node::stream& s) override {
     m_out->opened = true;
     s.write(m_data);
@@ -111,7 +117,7 @@ public:
     m_out->error = ec;
   }
 
-private:
+ private:
   std::shared_ptr<client_outcome> m_out;
   bytes m_data;
   std::size_t m_reset_after;
@@ -119,10 +125,12 @@ private:
 };
 
 /// Opens a sending_client stream on `c`; the outcome records an open failure too.
-inline std::shared_ptr<client_outcome> open_client(node::connection& c, const std::string& protocol, bytes data,
-                                                   std::size_t reset_after = 0, bool half_close = true) {
+inline std::shared_ptr<client_outcome> open_client(node::connection& c, const std::string& protocol,
+                                                   bytes data, std::size_t reset_after = 0,
+                                                   bool half_close = true) {
   auto out = std::make_shared<client_outcome>();
-  c.open_stream({protocol}, std::make_unique<sending_client>(out, std::move(data), reset_after, half_close),
+  c.open_stream({protocol},
+                std::make_unique<sending_client>(out, std::move(data), reset_after, half_close),
                 [out](std::error_code ec) {
                   out->open_failed = true;
                   out->closed = true;

@@ -16,9 +16,11 @@ using namespace std::chrono_literals;
 namespace {
 
 struct side {
-  side(conn::direction dir, std::uint64_t seed, time_point now, bool early = true, bool lazy = false,
-       std::optional<crypto::ed25519_public> expected = std::nullopt)
-      : rng(seed), id(crypto::ed25519_generate(rng)), core(make_cfg(dir, early, lazy, expected), id, rng, now) {}
+  side(conn::direction dir, std::uint64_t seed, time_point now, bool early = true,
+       bool lazy = false, std::optional<crypto::ed25519_public> expected = std::nullopt)
+      : rng(seed),
+        id(crypto::ed25519_generate(rng)),
+        core(make_cfg(dir, early, lazy, expected), id, rng, now) {}
   side(const conn::config& cfg, std::uint64_t seed, time_point now)
       : rng(seed), id(crypto::ed25519_generate(rng)), core(cfg, id, rng, now) {}
 
@@ -75,7 +77,7 @@ struct side {
 };
 
 class conn_pair : public ::testing::Test {
-protected:
+ protected:
   static void SetUpTestSuite() { ASSERT_TRUE(crypto::init()); }
 
   /// Moves bytes both ways, `chunk` bytes per feed, until neither side has output.
@@ -97,7 +99,8 @@ protected:
   void deliver(const bytes& data, side& to, std::size_t chunk) {
     for (std::size_t off = 0; off < data.size(); off += chunk) {
       const std::size_t n = std::min(chunk, data.size() - off);
-      bytes piece(data.begin() + static_cast<std::ptrdiff_t>(off), data.begin() + static_cast<std::ptrdiff_t>(off + n));
+      bytes piece(data.begin() + static_cast<std::ptrdiff_t>(off),
+                  data.begin() + static_cast<std::ptrdiff_t>(off + n));
       auto r = inplace ? to.core.feed_inplace(piece, now) : to.core.feed(piece, now);
       if (inplace) std::fill(piece.begin(), piece.end(), 0xdd);  // the core may not keep views
       if (!r) {
@@ -159,7 +162,8 @@ TEST_F(conn_pair, handshake_and_data_survive_any_split_fed_in_place) {
     auto id = d.core.mux()->open_stream();
     ASSERT_TRUE(id);
     std::string msg(100000, 'x');  // several Noise frames
-    for (std::size_t i = 0; i < msg.size(); ++i) msg[i] = static_cast<char>('a' + i % 26);
+    for (std::size_t i = 0; i < msg.size(); ++i)
+      msg[i] = static_cast<char>('a' + i % 26);
     ASSERT_EQ(*d.core.mux()->write(*id, as_bytes(msg)), msg.size());
     pump(d, l, chunk);
     ASSERT_FALSE(d.err || l.err) << chunk;
@@ -178,7 +182,8 @@ TEST_F(conn_pair, handshake_and_data_survive_any_split) {
       auto id = d.core.mux()->open_stream();
       ASSERT_TRUE(id);
       std::string msg(3000, 'x');
-      for (std::size_t i = 0; i < msg.size(); ++i) msg[i] = static_cast<char>('a' + i % 26);
+      for (std::size_t i = 0; i < msg.size(); ++i)
+        msg[i] = static_cast<char>('a' + i % 26);
       ASSERT_EQ(*d.core.mux()->write(*id, as_bytes(msg)), msg.size());
       pump(d, l, chunk);
       ASSERT_EQ(l.opened.size(), 1u) << chunk;

@@ -39,7 +39,8 @@ bytes header(std::uint16_t flags, std::uint16_t qd, std::uint16_t an, std::uint1
 }
 
 // Record header after the name: type, class, ttl, rdlength.
-void put_rr(bytes& out, std::uint16_t type, std::uint16_t cls, std::uint32_t ttl, std::uint16_t len) {
+void put_rr(bytes& out, std::uint16_t type, std::uint16_t cls, std::uint32_t ttl,
+            std::uint16_t len) {
   put16(out, type);
   put16(out, cls);
   put16(out, static_cast<std::uint16_t>(ttl >> 16));
@@ -61,8 +62,8 @@ dns::message sample_message() {
   m.authorities.push_back({"x.local", 99, dns::class_in, false, 5, dns::opaque_data{{1, 2, 3}}});
   m.additionals.push_back({"abcdef._p2p._udp.local", dns::type::srv, dns::class_in, true, 120,
                            dns::srv_data{1, 2, 4001, "abcdef.local"}});
-  m.additionals.push_back({"abcdef.local", dns::type::a, dns::class_in, true, 120,
-                           dns::a_data{{192, 168, 1, 2}}});
+  m.additionals.push_back(
+      {"abcdef.local", dns::type::a, dns::class_in, true, 120, dns::a_data{{192, 168, 1, 2}}});
   m.additionals.push_back({"abcdef.local", dns::type::aaaa, dns::class_in, true, 120,
                            dns::aaaa_data{{0xfe, 0x80, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1}}});
   m.additionals.push_back({"abcdef._p2p._udp.local", dns::type::txt, dns::class_in, true, 120,
@@ -77,9 +78,9 @@ TEST(Dns, QueryIsByteExact) {
   q.questions.push_back({"_p2p._udp.local", dns::type::ptr, dns::class_in, false});
   auto b = dns::build(q);
   ASSERT_TRUE(b);
-  const bytes expected{0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0,  //
-                       4, '_', 'p', '2', 'p', 4, '_', 'u', 'd', 'p', 5, 'l', 'o', 'c', 'a', 'l', 0,
-                       0, 12, 0, 1};
+  const bytes expected{0,   0,   0,   0,   0,   1, 0,   0,   0,   0,   0, 0,  //
+                       4,   '_', 'p', '2', 'p', 4, '_', 'u', 'd', 'p', 5, 'l',
+                       'o', 'c', 'a', 'l', 0,   0, 12,  0,   1};
   EXPECT_EQ(*b, expected);
   auto back = dns::parse(*b);
   ASSERT_TRUE(back);
@@ -121,7 +122,8 @@ TEST(Dns, TopBitOfClassIsSplitOut) {
   EXPECT_TRUE(m->answers[0].cache_flush);
   EXPECT_EQ(m->answers[0].rclass, dns::class_in);
   EXPECT_EQ(m->answers[0].name, "a.local");
-  EXPECT_EQ(std::get<dns::a_data>(m->answers[0].data).addr, (std::array<std::uint8_t, 4>{10, 0, 0, 1}));
+  EXPECT_EQ(std::get<dns::a_data>(m->answers[0].data).addr,
+            (std::array<std::uint8_t, 4>{10, 0, 0, 1}));
   EXPECT_EQ(*dns::build(*m), b);
 }
 
@@ -165,8 +167,8 @@ TEST(Dns, RejectsPointerLoopsAndForwardPointers) {
   {  // a valid jump back into bytes that hold a label and a pointer to that label: the first
      // question is the root name whose type/class bytes read as 01 'c' c0 0d
     bytes b = header(0, 2, 0, 0, 0);
-    b.insert(b.end(), {0, 1, 'c', 0xc0, 13});      // q1 at 12
-    b.insert(b.end(), {0xc0, 13, 0, 1, 0, 1});     // q2 at 17: pointer to 13
+    b.insert(b.end(), {0, 1, 'c', 0xc0, 13});   // q1 at 12
+    b.insert(b.end(), {0xc0, 13, 0, 1, 0, 1});  // q2 at 17: pointer to 13
     EXPECT_EQ(parse_error(b), dns::errc::pointer_loop);
   }
 }
@@ -203,7 +205,8 @@ TEST(Dns, RejectsOverlongLabelsAndNames) {
       if (i == 0) {
         b.push_back(0);
       } else {
-        b.insert(b.end(), {static_cast<std::uint8_t>(0xc0 | (prev >> 8)), static_cast<std::uint8_t>(prev)});
+        b.insert(b.end(),
+                 {static_cast<std::uint8_t>(0xc0 | (prev >> 8)), static_cast<std::uint8_t>(prev)});
       }
       b.insert(b.end(), {0, 1, 0, 1});
       prev = at;
@@ -242,7 +245,8 @@ TEST(Dns, RejectsImpossibleCountsAndOversizedMessages) {
   EXPECT_EQ(parse_error(b), dns::errc::bad_count);
   // 1025 one-byte-name questions would fit in 9000 bytes but exceed max_entries.
   bytes many = header(0, 1025, 0, 0, 0);
-  for (int i = 0; i < 1025; ++i) many.insert(many.end(), {0, 0, 1, 0, 1});
+  for (int i = 0; i < 1025; ++i)
+    many.insert(many.end(), {0, 0, 1, 0, 1});
   EXPECT_EQ(parse_error(many), dns::errc::bad_count);
   bytes big = header(0, 0, 0, 0, 0);
   big.resize(dns::max_message_bytes + 1);
@@ -300,26 +304,33 @@ TEST(Dns, NameEqualityIgnoresAsciiCase) {
 
 TEST(Dns, BuilderRejectsBadNamesAndRdata) {
   dns::builder b(0, 0);
-  for (const std::string& bad : std::initializer_list<std::string>{"a..b", ".a", "a.", "a\\", "x.y.", std::string(64, 'x')}) {
+  for (const std::string& bad : std::initializer_list<std::string>{"a..b", ".a", "a.", "a\\",
+                                                                   "x.y.", std::string(64, 'x')}) {
     auto r = b.add_question({bad, dns::type::ptr, dns::class_in, false});
     ASSERT_FALSE(r) << bad;
     EXPECT_EQ(r.error(), dns::errc::bad_name_text);
   }
   std::string long_name;
-  for (int i = 0; i < 5; ++i) long_name += std::string(60, 'x') + ".";
+  for (int i = 0; i < 5; ++i)
+    long_name += std::string(60, 'x') + ".";
   long_name += "local";
   EXPECT_EQ(b.add_question({long_name, dns::type::ptr, dns::class_in, false}).error(),
             dns::errc::bad_name_text);
   EXPECT_EQ(b.size(), 12u) << "failed entries leave nothing behind";
-  EXPECT_EQ(b.add_record(dns::section::answer, {"a.local", dns::type::a, 1, false, 1, dns::ptr_data{"x"}}).error(),
-            dns::errc::bad_rdata);
-  EXPECT_EQ(b.add_record(dns::section::answer,
-                         {"a.local", dns::type::txt, 1, false, 1, dns::txt_data{{std::string(256, 'x')}}})
+  EXPECT_EQ(
+      b.add_record(dns::section::answer, {"a.local", dns::type::a, 1, false, 1, dns::ptr_data{"x"}})
+          .error(),
+      dns::errc::bad_rdata);
+  EXPECT_EQ(b.add_record(dns::section::answer, {"a.local", dns::type::txt, 1, false, 1,
+                                                dns::txt_data{{std::string(256, 'x')}}})
                 .error(),
             dns::errc::bad_rdata);
-  ASSERT_TRUE(b.add_record(dns::section::additional, {"a.local", dns::type::a, 1, false, 1, dns::a_data{}}));
-  EXPECT_EQ(b.add_record(dns::section::answer, {"a.local", dns::type::a, 1, false, 1, dns::a_data{}}).error(),
-            dns::errc::section_order);
+  ASSERT_TRUE(b.add_record(dns::section::additional,
+                           {"a.local", dns::type::a, 1, false, 1, dns::a_data{}}));
+  EXPECT_EQ(
+      b.add_record(dns::section::answer, {"a.local", dns::type::a, 1, false, 1, dns::a_data{}})
+          .error(),
+      dns::errc::section_order);
   EXPECT_EQ(b.add_question({"a.local", dns::type::a, 1, false}).error(), dns::errc::section_order);
 }
 

@@ -11,7 +11,9 @@ bytes hex(std::string_view h) {
   EXPECT_TRUE(from_hex(h, b));
   return b;
 }
-bytes raw(std::string_view s) { return bytes(s.begin(), s.end()); }
+bytes raw(std::string_view s) {
+  return bytes(s.begin(), s.end());
+}
 
 identify::info sample() {
   identify::info i;
@@ -42,7 +44,11 @@ TEST(Identify, EncodeBytes) {
   i.listen_addrs = {hex("047f000001")};
   // Fields in number order: 2 listenAddrs (0x12), 3 protocols (0x1a), 6 agentVersion (0x32);
   // 14 bytes in all behind the length prefix.
-  EXPECT_EQ(to_hex(identify::encode(i)), "0e" "1205047f000001" "1a022f70" "320161");
+  EXPECT_EQ(to_hex(identify::encode(i)),
+            "0e"
+            "1205047f000001"
+            "1a022f70"
+            "320161");
 }
 
 TEST(Identify, RoundTripEverySplit) {
@@ -92,7 +98,11 @@ TEST(Identify, MergesSplitMessages) {
 
 TEST(Identify, SkipsUnknownFields) {
   // field 7 (varint) and field 9 (bytes) are not in the schema.
-  const bytes wire = hex("0a" "3801" "4a03616263" "320161");
+  const bytes wire =
+      hex("0a"
+          "3801"
+          "4a03616263"
+          "320161");
   identify::reader r;
   ASSERT_TRUE(r.feed(wire));
   auto got = r.on_eof();
@@ -145,9 +155,11 @@ TEST(Identify, Errors) {
 TEST(Identify, AcceptsLargeGoRecord) {
   // A go peer may send up to 10 messages of 8 KiB.
   identify::info big;
-  for (int k = 0; k < 200; ++k) big.listen_addrs.push_back(bytes(30, static_cast<std::uint8_t>(k)));
+  for (int k = 0; k < 200; ++k)
+    big.listen_addrs.push_back(bytes(30, static_cast<std::uint8_t>(k)));
   bytes wire;
-  for (int m = 0; m < 6; ++m) append(wire, identify::encode(big));
+  for (int m = 0; m < 6; ++m)
+    append(wire, identify::encode(big));
   ASSERT_GT(wire.size(), 6u * 6000u);
   identify::reader r;
   ASSERT_TRUE(r.feed(wire));

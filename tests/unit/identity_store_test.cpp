@@ -43,9 +43,7 @@ TEST(IdentityStore, CorruptFileIsAnErrorNotANewIdentity) {
   temp_dir t;
   crypto::seeded_rng rng(1);
   std::string detail;
-  {
-    std::ofstream(node::identity_path(t.path)) << "garbage";
-  }
+  { std::ofstream(node::identity_path(t.path)) << "garbage"; }
   fs::permissions(node::identity_path(t.path), fs::perms::owner_read | fs::perms::owner_write);
   auto r = node::load_or_create_identity(t.path, rng, detail);
   ASSERT_FALSE(r);

@@ -93,8 +93,10 @@ TEST(MdnsAddresses, SpecificAddressesOnlyWhereTheyLive) {
 }
 
 TEST(MdnsAddresses, LoopbackOnlyNodeAnnouncesNothingOnTheLan) {
-  const auto bound = addrs({"/ip4/127.0.0.1/tcp/4001", "/ip6/::1/tcp/4001", "/ip4/127.0.0.2/tcp/5"});
-  for (unsigned i : {2u, 3u, 4u, 5u, 6u}) EXPECT_TRUE(addresses_for_interface(bound, pi, i).empty()) << i;
+  const auto bound =
+      addrs({"/ip4/127.0.0.1/tcp/4001", "/ip6/::1/tcp/4001", "/ip4/127.0.0.2/tcp/5"});
+  for (unsigned i : {2u, 3u, 4u, 5u, 6u})
+    EXPECT_TRUE(addresses_for_interface(bound, pi, i).empty()) << i;
   EXPECT_EQ(addresses_for_interface(bound, pi, 1),
             (strings{"/ip4/127.0.0.1/tcp/4001", "/ip6/::1/tcp/4001", "/ip4/127.0.0.2/tcp/5"}));
 }
@@ -102,7 +104,8 @@ TEST(MdnsAddresses, LoopbackOnlyNodeAnnouncesNothingOnTheLan) {
 TEST(MdnsAddresses, PeerSuffixDroppedDuplicatesMergedNonIpSkipped) {
   crypto::init();
   crypto::seeded_rng rng(3);
-  const auto id = multiformats::peer_id::from_public_key(crypto::ed25519_generate(rng).pub).to_string();
+  const auto id =
+      multiformats::peer_id::from_public_key(crypto::ed25519_generate(rng).pub).to_string();
   const std::string with_id = "/ip4/192.168.1.10/tcp/4001/p2p/" + id;
   const auto bound = addrs({"/ip4/0.0.0.0/tcp/4001", "/ip4/192.168.1.10/tcp/4001",
                             "/dns4/example.com/tcp/4001", with_id.c_str()});

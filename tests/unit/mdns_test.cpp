@@ -21,7 +21,8 @@ std::string make_id(std::uint64_t seed) {
   return multiformats::peer_id::from_public_key(crypto::ed25519_generate(rng).pub).to_string();
 }
 
-mdns::config make_config(std::uint64_t seed, std::vector<std::string> addrs = {"/ip4/192.168.1.10/tcp/4001"}) {
+mdns::config make_config(std::uint64_t seed,
+                         std::vector<std::string> addrs = {"/ip4/192.168.1.10/tcp/4001"}) {
   mdns::config c;
   c.peer_id = make_id(seed);
   c.interfaces.push_back({1, std::move(addrs)});
@@ -37,13 +38,15 @@ mdns::core make_core(const mdns::config& c, std::uint64_t seed = 7) {
 
 std::vector<mdns::outgoing> drain_tx(mdns::core& c) {
   std::vector<mdns::outgoing> out;
-  while (auto o = c.poll_transmit()) out.push_back(std::move(*o));
+  while (auto o = c.poll_transmit())
+    out.push_back(std::move(*o));
   return out;
 }
 
 std::vector<mdns::event> drain_events(mdns::core& c) {
   std::vector<mdns::event> out;
-  while (auto e = c.poll_event()) out.push_back(std::move(*e));
+  while (auto e = c.poll_event())
+    out.push_back(std::move(*e));
   return out;
 }
 
@@ -110,16 +113,19 @@ bytes js_response(std::string_view name, const std::vector<std::string>& txts) {
   bytes b = header(0x8400, 0, static_cast<std::uint16_t>(1 + txts.size()), 0);
   const std::string full = std::string(name) + "._p2p._udp.local";
   put_ptr(b, full);
-  for (const auto& t : txts) put_txt(b, full, {t});
+  for (const auto& t : txts)
+    put_txt(b, full, {t});
   return b;
 }
 
 // rust-libp2p: PTR in Answers, one TXT per address in Additionals with the cache-flush class.
-bytes rust_response(std::string_view name, const std::vector<std::string>& txts, std::uint32_t ttl = 120) {
+bytes rust_response(std::string_view name, const std::vector<std::string>& txts,
+                    std::uint32_t ttl = 120) {
   bytes b = header(0x8400, 0, 1, static_cast<std::uint16_t>(txts.size()));
   const std::string full = std::string(name) + "._p2p._udp.local";
   put_ptr(b, full, ttl);
-  for (const auto& t : txts) put_txt(b, full, {t}, 0x8001, ttl);
+  for (const auto& t : txts)
+    put_txt(b, full, {t}, 0x8001, ttl);
   return b;
 }
 
@@ -179,28 +185,32 @@ TEST(Mdns, ResponseIsByteExact) {
   const bytes got = mdns::detail::build_response("peer", id, {addr}, 120, 1400, 8);
   bytes want{0, 0, 0x84, 0, 0, 0, 0, 1, 0, 0, 0, 3};
   // Answer: _p2p._udp.local PTR peer._p2p._udp.local (target compressed to offset 12).
-  want.insert(want.end(), {4, '_', 'p', '2', 'p', 4, '_', 'u', 'd', 'p', 5, 'l', 'o', 'c', 'a', 'l', 0});
+  want.insert(want.end(),
+              {4, '_', 'p', '2', 'p', 4, '_', 'u', 'd', 'p', 5, 'l', 'o', 'c', 'a', 'l', 0});
   want.insert(want.end(), {0, 12, 0, 1, 0, 0, 0, 120, 0, 7, 4, 'p', 'e', 'e', 'r', 0xc0, 12});
   // SRV (cache-flush) at peer._p2p._udp.local (offset 39): 0 0 4001 peer.local.
-  want.insert(want.end(), {0xc0, 39, 0, 33, 0x80, 1, 0, 0, 0, 120, 0, 13,  //
-                           0, 0, 0, 0, 0x0f, 0xa1, 4, 'p', 'e', 'e', 'r', 0xc0, 22});
+  want.insert(want.end(), {0xc0, 39, 0, 33, 0x80, 1,    0, 0,   0,   120, 0,   13,  //
+                           0,    0,  0, 0,  0x0f, 0xa1, 4, 'p', 'e', 'e', 'r', 0xc0, 22});
   // A for peer.local (offset 64).
   want.insert(want.end(), {0xc0, 64, 0, 1, 0x80, 1, 0, 0, 0, 120, 0, 4, 192, 168, 1, 10});
   // TXT dnsaddr=<addr>/p2p/<id>.
   const std::string txt = "dnsaddr=/ip4/192.168.1.10/tcp/4001/p2p/" + id;
-  want.insert(want.end(), {0xc0, 39, 0, 16, 0x80, 1, 0, 0, 0, 120, 0,
-                           static_cast<std::uint8_t>(txt.size() + 1), static_cast<std::uint8_t>(txt.size())});
+  want.insert(want.end(),
+              {0xc0, 39, 0, 16, 0x80, 1, 0, 0, 0, 120, 0, static_cast<std::uint8_t>(txt.size() + 1),
+               static_cast<std::uint8_t>(txt.size())});
   append(want, as_bytes(txt));
   EXPECT_EQ(to_hex(got), to_hex(want));
 }
 
 TEST(Mdns, StartAnnouncesThenQueriesWithTheSpecShape) {
-  auto cfg = make_config(1, {"/ip4/192.168.1.10/tcp/4001", "/ip6/fe80::1/tcp/4001", "/ip4/192.168.1.10/udp/4001/quic-v1"});
+  auto cfg = make_config(1, {"/ip4/192.168.1.10/tcp/4001", "/ip6/fe80::1/tcp/4001",
+                             "/ip4/192.168.1.10/udp/4001/quic-v1"});
   auto c = make_core(cfg);
   const auto& name = c.peer_name();
   EXPECT_GE(name.size(), 32u);
   EXPECT_LE(name.size(), 63u);
-  for (char ch : name) EXPECT_TRUE((ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9')) << name;
+  for (char ch : name)
+    EXPECT_TRUE((ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9')) << name;
   EXPECT_NE(make_core(cfg, 8).peer_name(), name);
 
   c.start(t0);
@@ -238,9 +248,10 @@ TEST(Mdns, StartAnnouncesThenQueriesWithTheSpecShape) {
   EXPECT_EQ(srv, 1);
   EXPECT_EQ(a, 1) << "192.168.1.10 once, though two addresses use it";
   EXPECT_EQ(aaaa, 1);
-  EXPECT_EQ(txts, (std::vector<std::string>{"dnsaddr=/ip4/192.168.1.10/tcp/4001/p2p/" + cfg.peer_id,
-                                            "dnsaddr=/ip6/fe80::1/tcp/4001/p2p/" + cfg.peer_id,
-                                            "dnsaddr=/ip4/192.168.1.10/udp/4001/quic-v1/p2p/" + cfg.peer_id}));
+  EXPECT_EQ(txts, (std::vector<std::string>{
+                      "dnsaddr=/ip4/192.168.1.10/tcp/4001/p2p/" + cfg.peer_id,
+                      "dnsaddr=/ip6/fe80::1/tcp/4001/p2p/" + cfg.peer_id,
+                      "dnsaddr=/ip4/192.168.1.10/udp/4001/quic-v1/p2p/" + cfg.peer_id}));
 }
 
 TEST(Mdns, QueriesFastAtStartThenEveryInterval) {
@@ -251,7 +262,8 @@ TEST(Mdns, QueriesFastAtStartThenEveryInterval) {
   auto queries_at = [&](time_point t) {
     c.on_deadline(t);
     int n = 0;
-    for (const auto& o : drain_tx(c)) n += o.packet == mdns::detail::build_query();
+    for (const auto& o : drain_tx(c))
+      n += o.packet == mdns::detail::build_query();
     return n;
   };
   EXPECT_EQ(c.next_deadline(), t0 + 250ms);
@@ -270,20 +282,24 @@ TEST(Mdns, TwoCoresDiscoverEachOther) {
   auto b = make_core(make_config(2, {"/ip4/10.0.0.2/tcp/4001"}), 2);
   a.start(t0);
   b.start(t0);
-  for (const auto& o : drain_tx(a)) ASSERT_TRUE(b.feed(o.packet, 1, "10.0.0.1", t0));
+  for (const auto& o : drain_tx(a))
+    ASSERT_TRUE(b.feed(o.packet, 1, "10.0.0.1", t0));
   auto ev = drain_events(b);
   ASSERT_EQ(ev.size(), 1u);
   EXPECT_EQ(discovered(ev[0]).peer_id, make_id(1));
-  EXPECT_EQ(discovered(ev[0]).addrs, (std::vector<std::string>{"/ip4/10.0.0.1/tcp/4001", "/ip6/fe80::1/tcp/4001"}));
+  EXPECT_EQ(discovered(ev[0]).addrs,
+            (std::vector<std::string>{"/ip4/10.0.0.1/tcp/4001", "/ip6/fe80::1/tcp/4001"}));
   EXPECT_EQ(discovered(ev[0]).interface_index, 1u);
   EXPECT_EQ(discovered(ev[0]).source, "10.0.0.1");
   // b's answer to a's query reaches a; a hears its own packets and ignores them.
   b.on_deadline(t0 + 1s);
   auto btx = drain_tx(b);
   ASSERT_FALSE(btx.empty());
-  for (const auto& o : btx) ASSERT_TRUE(a.feed(o.packet, 1, "10.0.0.2", t0 + 1s));
+  for (const auto& o : btx)
+    ASSERT_TRUE(a.feed(o.packet, 1, "10.0.0.2", t0 + 1s));
   a.on_deadline(t0 + 1s);
-  for (const auto& o : drain_tx(a)) ASSERT_TRUE(a.feed(o.packet, 1, "self", t0 + 1s));
+  for (const auto& o : drain_tx(a))
+    ASSERT_TRUE(a.feed(o.packet, 1, "self", t0 + 1s));
   ev = drain_events(a);
   ASSERT_GE(ev.size(), 1u);
   EXPECT_EQ(discovered(ev[0]).peer_id, make_id(2));
@@ -314,11 +330,15 @@ TEST(Mdns, ParsesJsGoAndRustShapedResponses) {
   auto ev = drain_events(c);
   ASSERT_EQ(ev.size(), 3u);
   EXPECT_EQ(discovered(ev[0]).peer_id, js);
-  EXPECT_EQ(discovered(ev[0]).addrs, (std::vector<std::string>{"/ip4/192.168.1.11/tcp/4001", "/ip4/192.168.1.11/tcp/4002/ws"}));
+  EXPECT_EQ(discovered(ev[0]).addrs, (std::vector<std::string>{"/ip4/192.168.1.11/tcp/4001",
+                                                               "/ip4/192.168.1.11/tcp/4002/ws"}));
   EXPECT_EQ(discovered(ev[1]).peer_id, go);
-  EXPECT_EQ(discovered(ev[1]).addrs, (std::vector<std::string>{"/ip4/192.168.1.20/tcp/4001", "/ip4/192.168.1.20/udp/4001/quic-v1"}));
+  EXPECT_EQ(discovered(ev[1]).addrs,
+            (std::vector<std::string>{"/ip4/192.168.1.20/tcp/4001",
+                                      "/ip4/192.168.1.20/udp/4001/quic-v1"}));
   EXPECT_EQ(discovered(ev[2]).peer_id, rs);
-  EXPECT_EQ(discovered(ev[2]).addrs, (std::vector<std::string>{"/ip4/192.168.1.30/tcp/4001", "/ip6/fe80::30/tcp/4001"}));
+  EXPECT_EQ(discovered(ev[2]).addrs,
+            (std::vector<std::string>{"/ip4/192.168.1.30/tcp/4001", "/ip6/fe80::30/tcp/4001"}));
   // The same announcement again is a refresh, not news: only a peer_seen.
   ASSERT_TRUE(c.feed(rust_response("rsrsrsrsrsrsrsrsrsrsrsrsrsrsrsrs",
                                    {"dnsaddr=/ip4/192.168.1.30/tcp/4001/p2p/" + rs,
@@ -343,17 +363,21 @@ TEST(Mdns, FiltersBadAndForeignAddresses) {
   put_txt(b, full, {"dnsaddr=/ip4/10.0.0.5/tcp/3"});               // no /p2p/: dropped
   put_txt(b, full, {"dnsaddr=/ip4/10.0.0/tcp/4/p2p/" + id});       // invalid: dropped
   put_txt(b, "someone-else._p2p._udp.local", {"dnsaddr=/ip4/10.0.0.9/tcp/5/p2p/" + id});
-  put_txt(b, full, {"DNSADDR=/ip4/10.0.0.5/tcp/1/p2p/" + id, "dnsaddr=/ip4/10.0.0.5/tcp/6/p2p/" + id});
+  put_txt(b, full,
+          {"DNSADDR=/ip4/10.0.0.5/tcp/1/p2p/" + id, "dnsaddr=/ip4/10.0.0.5/tcp/6/p2p/" + id});
   ASSERT_TRUE(c.feed(b, 1, "x", t0));
   auto ev = drain_events(c);
   ASSERT_EQ(ev.size(), 1u);
   EXPECT_EQ(discovered(ev[0]).peer_id, id);
-  EXPECT_EQ(discovered(ev[0]).addrs, (std::vector<std::string>{"/ip4/10.0.0.5/tcp/1", "/ip4/10.0.0.5/tcp/6"}));
+  EXPECT_EQ(discovered(ev[0]).addrs,
+            (std::vector<std::string>{"/ip4/10.0.0.5/tcp/1", "/ip4/10.0.0.5/tcp/6"}));
   // Nothing usable: no event at all.
-  ASSERT_TRUE(c.feed(js_response("n" + peer_name, {"dnsaddr=garbage", "dnsaddr=/ip4/1.2.3.4/tcp/1"}), 1, "x", t0));
+  ASSERT_TRUE(c.feed(
+      js_response("n" + peer_name, {"dnsaddr=garbage", "dnsaddr=/ip4/1.2.3.4/tcp/1"}), 1, "x", t0));
   EXPECT_TRUE(drain_events(c).empty());
   // Our own id under another name (an earlier run of ours) is ignored.
-  ASSERT_TRUE(c.feed(js_response("m" + peer_name, {"dnsaddr=/ip4/1.2.3.4/tcp/1/p2p/" + make_id(1)}), 1, "x", t0));
+  ASSERT_TRUE(c.feed(js_response("m" + peer_name, {"dnsaddr=/ip4/1.2.3.4/tcp/1/p2p/" + make_id(1)}),
+                     1, "x", t0));
   EXPECT_TRUE(drain_events(c).empty());
 }
 
@@ -362,7 +386,8 @@ TEST(Mdns, GoodbyeExpiresThePeer) {
   auto b = make_core(make_config(2), 2);
   a.start(t0);
   b.start(t0);
-  for (const auto& o : drain_tx(a)) ASSERT_TRUE(b.feed(o.packet, 1, "a", t0));
+  for (const auto& o : drain_tx(a))
+    ASSERT_TRUE(b.feed(o.packet, 1, "a", t0));
   ASSERT_EQ(drain_events(b).size(), 1u);
   a.shutdown();
   auto tx = drain_tx(a);
@@ -386,7 +411,8 @@ TEST(Mdns, PeersExpireWhenTheirTtlRunsOut) {
   auto c = make_core(make_config(1));
   c.start(t0);
   const std::string id = make_id(30);
-  ASSERT_TRUE(c.feed(rust_response(peer_name, {"dnsaddr=/ip4/10.0.0.3/tcp/1/p2p/" + id}, 30), 1, "x", t0));
+  ASSERT_TRUE(
+      c.feed(rust_response(peer_name, {"dnsaddr=/ip4/10.0.0.3/tcp/1/p2p/" + id}, 30), 1, "x", t0));
   ASSERT_EQ(drain_events(c).size(), 1u);
   c.on_deadline(t0 + 20s);
   EXPECT_TRUE(drain_events(c).empty());
@@ -406,7 +432,8 @@ TEST(Mdns, PeersExpireWhenTheirTtlRunsOut) {
   ASSERT_EQ(ev.size(), 1u);
   EXPECT_EQ(std::get<mdns::peer_expired>(ev[0]).peer_id, id);
   // A restart (same id, new name) after that is news again.
-  ASSERT_TRUE(c.feed(rust_response("z" + peer_name, {"dnsaddr=/ip4/10.0.0.3/tcp/1/p2p/" + id}), 1, "x", t0 + 60s));
+  ASSERT_TRUE(c.feed(rust_response("z" + peer_name, {"dnsaddr=/ip4/10.0.0.3/tcp/1/p2p/" + id}), 1,
+                     "x", t0 + 60s));
   EXPECT_EQ(drain_events(c).size(), 1u);
 }
 
@@ -432,7 +459,8 @@ TEST(Mdns, AnswersOnlyOurQuestionAndAtMostOncePerInterval) {
   ASSERT_TRUE(c.feed(query_packet(), 1, "x", t0 + 3s));
   EXPECT_EQ(responses(1), 1);
   // A burst of queries within the next second: one answer, at the end of that second.
-  for (int i = 1; i <= 20; ++i) ASSERT_TRUE(c.feed(query_packet(), 1, "x", t0 + 3s + i * 10ms));
+  for (int i = 1; i <= 20; ++i)
+    ASSERT_TRUE(c.feed(query_packet(), 1, "x", t0 + 3s + i * 10ms));
   EXPECT_EQ(responses(1), 0);
   EXPECT_EQ(c.next_deadline(), t0 + 4s);
   ASSERT_TRUE(c.feed(query_packet("_p2p._udp.local", dns::type::any), 2, "y", t0 + 3500ms));
@@ -453,7 +481,8 @@ TEST(Mdns, AnswersOnlyOurQuestionAndAtMostOncePerInterval) {
 
 TEST(Mdns, ResponseSizeIsBounded) {
   std::vector<std::string> addrs;
-  for (int i = 0; i < 40; ++i) addrs.push_back("/ip4/10.1.0." + std::to_string(i) + "/tcp/4001/ws");
+  for (int i = 0; i < 40; ++i)
+    addrs.push_back("/ip4/10.1.0." + std::to_string(i) + "/tcp/4001/ws");
   auto c = make_core(make_config(1, addrs));
   c.start(t0);
   auto tx = drain_tx(c);
@@ -486,20 +515,24 @@ TEST(Mdns, FloodOfFakePeersIsBounded) {
   auto c = make_core(cfg);
   c.start(t0);
   const std::string real = make_id(999);
-  ASSERT_TRUE(c.feed(rust_response("real" + peer_name, {"dnsaddr=/ip4/10.0.0.1/tcp/1/p2p/" + real}), 1, "x", t0));
+  ASSERT_TRUE(c.feed(rust_response("real" + peer_name, {"dnsaddr=/ip4/10.0.0.1/tcp/1/p2p/" + real}),
+                     1, "x", t0));
   ASSERT_EQ(drain_events(c).size(), 1u);
   int discovered_n = 0, expired_n = 0;
   for (int i = 0; i < 200; ++i) {
     const std::string fake = make_id(static_cast<std::uint64_t>(5000 + i));
-    ASSERT_TRUE(c.feed(rust_response("f" + std::to_string(i) + peer_name, {"dnsaddr=/ip4/10.9.0.1/tcp/1/p2p/" + fake}),
+    ASSERT_TRUE(c.feed(rust_response("f" + std::to_string(i) + peer_name,
+                                     {"dnsaddr=/ip4/10.9.0.1/tcp/1/p2p/" + fake}),
                        1, "x", t0 + 1s));
-    for (const auto& e : drain_events(c)) (std::holds_alternative<mdns::peer_discovered>(e) ? discovered_n : expired_n)++;
+    for (const auto& e : drain_events(c))
+      (std::holds_alternative<mdns::peer_discovered>(e) ? discovered_n : expired_n)++;
     ASSERT_LE(c.peer_count(), 50u);
   }
   EXPECT_EQ(discovered_n, 200);
   EXPECT_EQ(expired_n, 151) << "the real peer and 150 fakes, oldest first";
   // The real peer, heard again, is discovered again despite the flood.
-  ASSERT_TRUE(c.feed(rust_response("real" + peer_name, {"dnsaddr=/ip4/10.0.0.1/tcp/1/p2p/" + real}), 1, "x", t0 + 2s));
+  ASSERT_TRUE(c.feed(rust_response("real" + peer_name, {"dnsaddr=/ip4/10.0.0.1/tcp/1/p2p/" + real}),
+                     1, "x", t0 + 2s));
   auto ev = drain_events(c);
   ASSERT_EQ(ev.size(), 2u);
   EXPECT_TRUE(std::holds_alternative<mdns::peer_expired>(ev[0]));
@@ -511,7 +544,8 @@ TEST(Mdns, AddressesPerPeerAreCapped) {
   c.start(t0);
   const std::string id = make_id(40);
   std::vector<std::string> txts;
-  for (int i = 0; i < 45; ++i) txts.push_back("dnsaddr=/ip4/10.2.0.1/tcp/" + std::to_string(1000 + i) + "/p2p/" + id);
+  for (int i = 0; i < 45; ++i)
+    txts.push_back("dnsaddr=/ip4/10.2.0.1/tcp/" + std::to_string(1000 + i) + "/p2p/" + id);
   ASSERT_TRUE(c.feed(rust_response(peer_name, txts), 1, "x", t0));
   auto ev = drain_events(c);
   ASSERT_EQ(ev.size(), 1u);
@@ -563,7 +597,8 @@ TEST(Mdns, InterfacesCanChangeAtRuntime) {
   EXPECT_EQ(tx[0].interface_index, 3u);
   EXPECT_EQ(tx[1].packet, mdns::detail::build_query());
   const std::string id = make_id(50);
-  ASSERT_TRUE(c.feed(rust_response(peer_name, {"dnsaddr=/ip4/10.3.0.9/tcp/1/p2p/" + id}), 3, "x", t0 + 2s));
+  ASSERT_TRUE(
+      c.feed(rust_response(peer_name, {"dnsaddr=/ip4/10.3.0.9/tcp/1/p2p/" + id}), 3, "x", t0 + 2s));
   ASSERT_EQ(drain_events(c).size(), 1u);
   c.remove_interface(3);
   tx = drain_tx(c);
@@ -584,7 +619,8 @@ TEST(Mdns, EveryLaterResponseOfATrackedPeerIsSeen) {
   auto ev = drain_events(c);
   ASSERT_EQ(ev.size(), 1u);
   EXPECT_TRUE(std::holds_alternative<mdns::peer_discovered>(ev[0]));
-  for (int i = 1; i <= 3; ++i) ASSERT_TRUE(c.feed(pkt, 1, "x", t0 + i * 1s));
+  for (int i = 1; i <= 3; ++i)
+    ASSERT_TRUE(c.feed(pkt, 1, "x", t0 + i * 1s));
   ev = drain_events(c);
   ASSERT_EQ(ev.size(), 3u);
   for (const auto& e : ev) {
@@ -592,11 +628,13 @@ TEST(Mdns, EveryLaterResponseOfATrackedPeerIsSeen) {
     EXPECT_EQ(std::get<mdns::peer_seen>(e).peer_id, id);
   }
   // New addresses are news again (discovered, not seen); a goodbye is an expiry, not a sighting.
-  ASSERT_TRUE(c.feed(rust_response(peer_name, {"dnsaddr=/ip4/10.0.0.7/tcp/1/p2p/" + id}), 1, "x", t0 + 5s));
+  ASSERT_TRUE(
+      c.feed(rust_response(peer_name, {"dnsaddr=/ip4/10.0.0.7/tcp/1/p2p/" + id}), 1, "x", t0 + 5s));
   ev = drain_events(c);
   ASSERT_EQ(ev.size(), 1u);
   EXPECT_EQ(discovered(ev[0]).addrs, std::vector<std::string>{"/ip4/10.0.0.7/tcp/1"});
-  ASSERT_TRUE(c.feed(rust_response(peer_name, {"dnsaddr=/ip4/10.0.0.7/tcp/1/p2p/" + id}, 0), 1, "x", t0 + 6s));
+  ASSERT_TRUE(c.feed(rust_response(peer_name, {"dnsaddr=/ip4/10.0.0.7/tcp/1/p2p/" + id}, 0), 1, "x",
+                     t0 + 6s));
   ev = drain_events(c);
   ASSERT_EQ(ev.size(), 1u);
   EXPECT_TRUE(std::holds_alternative<mdns::peer_expired>(ev[0]));
@@ -610,7 +648,8 @@ TEST(Mdns, EveryLaterResponseOfATrackedPeerIsSeen) {
 namespace {
 int queries_in(const std::vector<mdns::outgoing>& tx, std::uint32_t iface) {
   int n = 0;
-  for (const auto& o : tx) n += o.interface_index == iface && o.packet == mdns::detail::build_query();
+  for (const auto& o : tx)
+    n += o.interface_index == iface && o.packet == mdns::detail::build_query();
   return n;
 }
 }  // namespace
@@ -670,7 +709,9 @@ TEST(Mdns, ThirtyIdleNodesSendFewQueries) {
   // 30 cores on one link, started 0..29 s apart: with suppression only about one query per
   // interval crosses the link once the start-up queries are over.
   std::vector<mdns::core> nodes;
-  for (std::uint64_t i = 0; i < 30; ++i) nodes.push_back(make_core(make_config(100 + i, {"/ip4/10.0.0." + std::to_string(i + 1) + "/tcp/4001"}), 100 + i));
+  for (std::uint64_t i = 0; i < 30; ++i)
+    nodes.push_back(make_core(
+        make_config(100 + i, {"/ip4/10.0.0." + std::to_string(i + 1) + "/tcp/4001"}), 100 + i));
   int queries_after_warmup = 0;
   const time_point start = t0;
   for (int ms = 0; ms <= 120'000; ms += 10) {
@@ -685,12 +726,15 @@ TEST(Mdns, ThirtyIdleNodesSendFewQueries) {
       }
     }
     for (const auto& p : wire) {
-      for (auto& n : nodes) ASSERT_TRUE(n.feed(p, 1, "lan", now));
+      for (auto& n : nodes)
+        ASSERT_TRUE(n.feed(p, 1, "lan", now));
     }
-    for (auto& n : nodes) drain_events(n);
+    for (auto& n : nodes)
+      drain_events(n);
   }
   // 60 s of steady state at one query per 10 s interval: about 6, never 30 per interval.
   EXPECT_LE(queries_after_warmup, 12);
   EXPECT_GE(queries_after_warmup, 5);
-  for (auto& n : nodes) EXPECT_EQ(n.peer_count(), 29u);
+  for (auto& n : nodes)
+    EXPECT_EQ(n.peer_count(), 29u);
 }

@@ -21,14 +21,15 @@ const time_point t0 = time_point{} + 1000s;
 /// generation, so 10k of them are cheap).
 std::string fake_id(std::uint64_t n) {
   crypto::ed25519_public pub{};
-  for (int i = 0; i < 8; ++i) pub[static_cast<std::size_t>(i)] = static_cast<std::uint8_t>(n >> (8 * i));
+  for (int i = 0; i < 8; ++i)
+    pub[static_cast<std::size_t>(i)] = static_cast<std::uint8_t>(n >> (8 * i));
   pub[31] = 0x5a;
   return multiformats::peer_id::from_public_key(pub).to_string();
 }
 
 std::string addr(int host, int port = 4001) {
-  return "/ip4/10.0." + std::to_string(host / 250) + "." + std::to_string(host % 250 + 1) + "/tcp/" +
-         std::to_string(port);
+  return "/ip4/10.0." + std::to_string(host / 250) + "." + std::to_string(host % 250 + 1) +
+         "/tcp/" + std::to_string(port);
 }
 
 /// Two ids with lo < hi as text.
@@ -40,7 +41,8 @@ std::pair<std::string, std::string> ordered_pair(std::uint64_t a, std::uint64_t 
 
 std::vector<mesh::dial_request> drain(mesh::manager& m, time_point now) {
   std::vector<mesh::dial_request> out;
-  while (auto d = m.poll_dial(now)) out.push_back(std::move(*d));
+  while (auto d = m.poll_dial(now))
+    out.push_back(std::move(*d));
   return out;
 }
 
@@ -115,18 +117,21 @@ TEST_F(mesh_manager, parallel_dial_limit) {
   mesh::config c;
   c.max_parallel_dials = 3;
   mesh::manager m(c, fake_id(0), rng);
-  for (int i = 1; i <= 10; ++i) m.discovered(fake_id(static_cast<std::uint64_t>(i)), {addr(i)}, mesh::source::pex, t0);
+  for (int i = 1; i <= 10; ++i)
+    m.discovered(fake_id(static_cast<std::uint64_t>(i)), {addr(i)}, mesh::source::pex, t0);
   auto first = drain(m, t0);
   ASSERT_EQ(first.size(), 3u);
   EXPECT_EQ(m.dialing_count(), 3u);
   EXPECT_EQ(m.next_deadline(), no_deadline);  // only a dial_finished frees a slot: no spinning
 
-  m.dial_finished(first[0].dial_id, std::error_code(std::make_error_code(std::errc::connection_refused)), t0 + 5ms);
+  m.dial_finished(first[0].dial_id,
+                  std::error_code(std::make_error_code(std::errc::connection_refused)), t0 + 5ms);
   EXPECT_EQ(m.next_deadline(), t0);  // the others are due already
   auto more = drain(m, t0 + 5ms);
   ASSERT_EQ(more.size(), 1u);
   std::set<std::string> ids;
-  for (auto& d : first) ids.insert(d.peer_id);
+  for (auto& d : first)
+    ids.insert(d.peer_id);
   EXPECT_EQ(ids.count(more[0].peer_id), 0u);
 }
 
@@ -135,13 +140,15 @@ TEST_F(mesh_manager, target_connections_limit_and_bootstrap_exemption) {
   c.target_connections = 4;
   c.max_parallel_dials = 8;
   mesh::manager m(c, fake_id(0), rng);
-  for (int i = 1; i <= 10; ++i) m.discovered(fake_id(static_cast<std::uint64_t>(i)), {addr(i)}, mesh::source::pex, t0);
+  for (int i = 1; i <= 10; ++i)
+    m.discovered(fake_id(static_cast<std::uint64_t>(i)), {addr(i)}, mesh::source::pex, t0);
   // Two inbound connections count towards the target.
   m.connected(fake_id(100), t0);
   m.connected(fake_id(101), t0);
   auto ds = drain(m, t0);
   ASSERT_EQ(ds.size(), 2u);
-  for (auto& d : ds) m.dial_finished(d.dial_id, d.peer_id, t0 + 1ms);
+  for (auto& d : ds)
+    m.dial_finished(d.dial_id, d.peer_id, t0 + 1ms);
   EXPECT_EQ(m.connected_count(), 4u);
   EXPECT_FALSE(m.poll_dial(t0 + 1s));
   EXPECT_EQ(m.next_deadline(), no_deadline);
@@ -174,15 +181,19 @@ TEST_F(mesh_manager, backoff_grows_is_capped_and_jittered) {
     for (std::uint32_t k = 1; k <= 12; ++k) {
       auto d = m.poll_dial(now);
       ASSERT_TRUE(d) << "failure " << k;
-      m.dial_finished(d->dial_id, std::error_code(std::make_error_code(std::errc::host_unreachable)), now);
+      m.dial_finished(d->dial_id,
+                      std::error_code(std::make_error_code(std::errc::host_unreachable)), now);
       const auto* p = m.find(peer);
       ASSERT_NE(p, nullptr);
       EXPECT_EQ(p->state, mesh::peer_state::backoff);
       EXPECT_EQ(p->failures, k);
-      const auto delay = std::chrono::duration_cast<std::chrono::milliseconds>(p->next_attempt - now);
-      const double base = std::min(1000.0 * static_cast<double>(1u << std::min(k - 1, 20u)), 30000.0);
+      const auto delay =
+          std::chrono::duration_cast<std::chrono::milliseconds>(p->next_attempt - now);
+      const double base =
+          std::min(1000.0 * static_cast<double>(1u << std::min(k - 1, 20u)), 30000.0);
       EXPECT_GE(static_cast<double>(delay.count()), base * 0.75 - 1) << "failure " << k;
-      EXPECT_LE(static_cast<double>(delay.count()), std::min(base * 1.25, 30000.0)) << "failure " << k;
+      EXPECT_LE(static_cast<double>(delay.count()), std::min(base * 1.25, 30000.0))
+          << "failure " << k;
       if (k >= 7) capped_delays.insert(delay.count());
       // The deadline is exact: nothing a nanosecond before, the dial at it.
       EXPECT_EQ(m.next_deadline(), p->next_attempt);
@@ -232,7 +243,8 @@ TEST_F(mesh_manager, mdns_sighting_redials_a_peer_in_backoff) {
     auto d = m.poll_dial(now);
     ASSERT_TRUE(d);
     last_try = now;
-    m.dial_finished(d->dial_id, std::error_code(std::make_error_code(std::errc::timed_out)), now + 100ms);
+    m.dial_finished(d->dial_id, std::error_code(std::make_error_code(std::errc::timed_out)),
+                    now + 100ms);
   }
   const auto* p = m.find(peer);
   ASSERT_NE(p, nullptr);
@@ -247,7 +259,8 @@ TEST_F(mesh_manager, mdns_sighting_redials_a_peer_in_backoff) {
   EXPECT_FALSE(m.poll_dial(last_try + 2s - 1ns));
   auto d = m.poll_dial(last_try + 2s);
   ASSERT_TRUE(d);
-  m.dial_finished(d->dial_id, std::error_code(std::make_error_code(std::errc::timed_out)), last_try + 2s);
+  m.dial_finished(d->dial_id, std::error_code(std::make_error_code(std::errc::timed_out)),
+                  last_try + 2s);
   // A sighting long after the last try: re-dial at once.
   const time_point later = last_try + 2s + 5s;
   m.discovered(peer, {addr(11)}, mesh::source::mdns, later);
@@ -294,20 +307,24 @@ TEST_F(mesh_manager, memory_bounded_with_10k_fake_peers_bootstrap_and_connected_
 
   for (std::uint64_t i = 0; i < 10'000; ++i) {
     std::vector<std::string> many;
-    for (int k = 0; k < 20; ++k) many.push_back(addr(static_cast<int>(i % 2000), 1000 + k));
-    m.discovered(fake_id(1000 + i), many, i % 2 ? mesh::source::pex : mesh::source::mdns, t0 + std::chrono::milliseconds(i));
+    for (int k = 0; k < 20; ++k)
+      many.push_back(addr(static_cast<int>(i % 2000), 1000 + k));
+    m.discovered(fake_id(1000 + i), many, i % 2 ? mesh::source::pex : mesh::source::mdns,
+                 t0 + std::chrono::milliseconds(i));
     if (i % 100 == 0) m.connected(fake_id(1000 + i), t0 + std::chrono::milliseconds(i));
   }
   const auto all = m.peers();
   EXPECT_LE(all.size(), 1024u);
   std::size_t max_addrs = 0;
-  for (const auto& p : all) max_addrs = std::max(max_addrs, p.addrs.size());
+  for (const auto& p : all)
+    max_addrs = std::max(max_addrs, p.addrs.size());
   EXPECT_LE(max_addrs, 4u);
   ASSERT_NE(m.find(boot), nullptr);
   EXPECT_NE(m.find(boot)->sources & mesh::bit(mesh::source::bootstrap), 0u);
   ASSERT_NE(m.find(friend_id), nullptr);
   EXPECT_EQ(m.find(friend_id)->state, mesh::peer_state::connected);
-  for (std::uint64_t i = 0; i < 10'000; i += 100) EXPECT_NE(m.find(fake_id(1000 + i)), nullptr);
+  for (std::uint64_t i = 0; i < 10'000; i += 100)
+    EXPECT_NE(m.find(fake_id(1000 + i)), nullptr);
   EXPECT_EQ(m.connected_count(), 101u);
   // The newest discoveries are the ones kept.
   EXPECT_NE(m.find(fake_id(1000 + 9'999)), nullptr);
@@ -333,7 +350,8 @@ TEST_F(mesh_manager, bootstrap_without_peer_id_learns_it_and_is_redialled_foreve
     ASSERT_TRUE(d);
     EXPECT_TRUE(d->peer_id.empty());
     EXPECT_EQ(d->addrs, std::vector<std::string>{baddr});
-    m.dial_finished(d->dial_id, std::error_code(std::make_error_code(std::errc::connection_refused)), now);
+    m.dial_finished(d->dial_id,
+                    std::error_code(std::make_error_code(std::errc::connection_refused)), now);
   }
   EXPECT_EQ(m.bootstraps()[0].failures, 10u);
   EXPECT_LE(m.next_deadline() - now, std::chrono::nanoseconds(30s));
@@ -363,7 +381,8 @@ TEST_F(mesh_manager, bootstrap_without_peer_id_learns_it_and_is_redialled_foreve
   EXPECT_EQ(again[0].addrs, std::vector<std::string>{baddr});
   // Lost through mDNS (no such source) or failing: still kept.
   m.lost(q, mesh::source::mdns, dl);
-  m.dial_finished(again[0].dial_id, std::error_code(std::make_error_code(std::errc::timed_out)), dl);
+  m.dial_finished(again[0].dial_id, std::error_code(std::make_error_code(std::errc::timed_out)),
+                  dl);
   EXPECT_NE(m.find(q), nullptr);
   EXPECT_NE(m.next_deadline(), no_deadline);
 }
@@ -426,7 +445,8 @@ TEST_F(mesh_manager, bad_input_is_dropped_silently) {
   m.discovered(self, {addr(2)}, mesh::source::mdns, t0);
   m.discovered(p, {"garbage", addr(3) + "/p2p/" + other}, mesh::source::pex, t0);
   EXPECT_TRUE(m.peers().empty());
-  m.discovered(p, {"/ip4/1.2.3.4/tcp/99999", addr(3) + "/p2p/" + other, addr(4)}, mesh::source::pex, t0);
+  m.discovered(p, {"/ip4/1.2.3.4/tcp/99999", addr(3) + "/p2p/" + other, addr(4)}, mesh::source::pex,
+               t0);
   ASSERT_NE(m.find(p), nullptr);
   EXPECT_EQ(m.find(p)->addrs, std::vector<std::string>{addr(4)});
   m.connected(self, t0);
@@ -496,7 +516,8 @@ TEST_F(mesh_manager, inbound_connection_during_our_dial_causes_no_second_dial) {
   auto d2 = m.poll_dial(t0 + 2s);
   ASSERT_TRUE(d2);
   m.connected(p, t0 + 2s);
-  m.dial_finished(d2->dial_id, std::error_code(std::make_error_code(std::errc::connection_reset)), t0 + 2s);
+  m.dial_finished(d2->dial_id, std::error_code(std::make_error_code(std::errc::connection_reset)),
+                  t0 + 2s);
   EXPECT_EQ(m.find(p)->state, mesh::peer_state::connected);
   EXPECT_EQ(m.find(p)->failures, 0u);
 }
@@ -514,7 +535,7 @@ TEST_F(mesh_manager, keyless_bootstrap_follows_a_new_identity) {
   ASSERT_TRUE(d);
   EXPECT_TRUE(d->peer_id.empty());
   m.dial_finished(d->dial_id, new_id, t0 + 2s);  // the node restarted with a new key
-  EXPECT_EQ(m.find(old_id), nullptr);           // no reason left to keep the old one
+  EXPECT_EQ(m.find(old_id), nullptr);            // no reason left to keep the old one
   ASSERT_NE(m.find(new_id), nullptr);
   EXPECT_EQ(m.find(new_id)->state, mesh::peer_state::connected);
   EXPECT_EQ(m.bootstraps()[0].peer_id, new_id);
@@ -532,7 +553,8 @@ TEST_F(mesh_manager, timer_driven_loop_never_spins) {
   mesh::config c;
   c.max_parallel_dials = 2;
   mesh::manager m(c, fake_id(0), rng);
-  for (int i = 1; i <= 6; ++i) m.discovered(fake_id(static_cast<std::uint64_t>(100 + i)), {addr(i)}, mesh::source::mdns, t0);
+  for (int i = 1; i <= 6; ++i)
+    m.discovered(fake_id(static_cast<std::uint64_t>(100 + i)), {addr(i)}, mesh::source::mdns, t0);
   ASSERT_TRUE(m.add_bootstrap("/ip4/10.9.9.9/tcp/1", t0));
   // A daemon loop in virtual time where every dial fails 300 ms after it starts.
   time_point now = t0;
@@ -542,16 +564,19 @@ TEST_F(mesh_manager, timer_driven_loop_never_spins) {
     ++wakeups;
     ASSERT_LT(wakeups, 2000);
     m.on_deadline(now);
-    for (auto& d : drain(m, now)) pending.emplace_back(now + 300ms, d.dial_id);
+    for (auto& d : drain(m, now))
+      pending.emplace_back(now + 300ms, d.dial_id);
     const time_point dl = m.next_deadline();
     ASSERT_GT(dl, now);  // after draining, the timer is always in the future
     time_point wake = dl;
-    for (auto& [t, id] : pending) wake = std::min(wake, t);
+    for (auto& [t, id] : pending)
+      wake = std::min(wake, t);
     ASSERT_NE(wake, no_deadline);
     now = wake;
     for (auto it = pending.begin(); it != pending.end();) {
       if (it->first <= now) {
-        m.dial_finished(it->second, std::error_code(std::make_error_code(std::errc::timed_out)), now);
+        m.dial_finished(it->second, std::error_code(std::make_error_code(std::errc::timed_out)),
+                        now);
         it = pending.erase(it);
       } else {
         ++it;
@@ -572,9 +597,10 @@ TEST_F(mesh_manager, a_flood_of_one_packet_mdns_peers_leaves_room_for_real_ones)
   c.tie_break_delay = 0ms;
   mesh::manager m(c, fake_id(0), rng);
   // 200 "peers" each named by one mDNS packet (a flood of fakes).
-  for (int i = 1; i <= 200; ++i) m.discovered(fake_id(static_cast<std::uint64_t>(i)), {addr(i)}, mesh::source::mdns, t0);
+  for (int i = 1; i <= 200; ++i)
+    m.discovered(fake_id(static_cast<std::uint64_t>(i)), {addr(i)}, mesh::source::mdns, t0);
   auto first = drain(m, t0);
-  EXPECT_EQ(first.size(), 4u);  // half the slots at most
+  EXPECT_EQ(first.size(), 4u);                // half the slots at most
   EXPECT_EQ(m.next_deadline(), no_deadline);  // no spinning while they are in flight
   // A real peer answers again (it answers every query): it is dialled at once, past the flood.
   const auto real = fake_id(1000);
@@ -592,7 +618,8 @@ TEST_F(mesh_manager, a_flood_of_one_packet_mdns_peers_leaves_room_for_real_ones)
   ASSERT_EQ(pex.size(), 1u);
   EXPECT_EQ(pex[0].peer_id, fake_id(2000));
   // When a fake dial fails, another unproven one may go.
-  m.dial_finished(first[0].dial_id, std::error_code(std::make_error_code(std::errc::timed_out)), t0 + 1500ms);
+  m.dial_finished(first[0].dial_id, std::error_code(std::make_error_code(std::errc::timed_out)),
+                  t0 + 1500ms);
   EXPECT_EQ(drain(m, t0 + 1500ms).size(), 1u);
 }
 

@@ -13,10 +13,13 @@ bytes msg(std::string_view text) {
 }
 bytes cat(std::initializer_list<bytes> parts) {
   bytes out;
-  for (const auto& p : parts) append(out, p);
+  for (const auto& p : parts)
+    append(out, p);
   return out;
 }
-bytes raw(std::string_view s) { return bytes(s.begin(), s.end()); }
+bytes raw(std::string_view s) {
+  return bytes(s.begin(), s.end());
+}
 bytes transmit(auto& core) {
   bytes out;
   core.poll_transmit(out);
@@ -76,10 +79,12 @@ TEST(Mss, MessageErrors) {
 
 TEST(Mss, DialerCreateValidates) {
   EXPECT_EQ(mss::dialer::create({}).error(), mss::errc::invalid_argument);
-  EXPECT_EQ(mss::dialer::create({"/a", "/b"}, mss::mode::lazy).error(), mss::errc::invalid_argument);
+  EXPECT_EQ(mss::dialer::create({"/a", "/b"}, mss::mode::lazy).error(),
+            mss::errc::invalid_argument);
   EXPECT_EQ(mss::dialer::create({"noslash"}).error(), mss::errc::invalid_protocol);
   EXPECT_EQ(mss::dialer::create({"/a\nb"}).error(), mss::errc::invalid_protocol);
-  EXPECT_EQ(mss::dialer::create({"/" + std::string(1023, 'x')}).error(), mss::errc::invalid_protocol);
+  EXPECT_EQ(mss::dialer::create({"/" + std::string(1023, 'x')}).error(),
+            mss::errc::invalid_protocol);
   EXPECT_TRUE(mss::dialer::create({"/" + std::string(1022, 'x')}));
 }
 
@@ -218,7 +223,8 @@ TEST(Mss, ListenerRejectsInvalidIdsWithNa) {
 TEST(Mss, ListenerBoundsNaRounds) {
   mss::listener l({"/a"});
   bytes in = hdr;
-  for (std::size_t i = 0; i < mss::max_attempts; ++i) append(in, msg("/nope"));
+  for (std::size_t i = 0; i < mss::max_attempts; ++i)
+    append(in, msg("/nope"));
   ASSERT_TRUE(l.feed(in));
   EXPECT_EQ(l.feed(msg("/nope")).error(), mss::errc::too_many_attempts);
   EXPECT_EQ(l.feed(msg("/a")).error(), mss::errc::too_many_attempts);

@@ -14,7 +14,7 @@ using namespace starling::multiformats;
 
 namespace {
 class Keys : public ::testing::Test {
-protected:
+ protected:
   static void SetUpTestSuite() { ASSERT_TRUE(crypto::init()); }
   crypto::ed25519_keypair make(std::uint64_t seed) {
     crypto::seeded_rng r(seed);
@@ -24,7 +24,8 @@ protected:
 
 bytes cat(std::initializer_list<bytes_view> parts) {
   bytes out;
-  for (auto p : parts) append(out, p);
+  for (auto p : parts)
+    append(out, p);
   return out;
 }
 }  // namespace
@@ -45,12 +46,15 @@ TEST_F(Keys, PublicKeyDecodeRejectsNonCanonicalAndBadInput) {
   // fields in reverse order: valid protobuf, but not the spec's deterministic encoding
   EXPECT_EQ(decode_public_key(cat({data_hdr, kp.pub, type})).error(), errc::invalid_key_encoding);
   // an extra (unknown) field
-  EXPECT_EQ(decode_public_key(cat({type, data_hdr, kp.pub, bytes{0x18, 0x01}})).error(), errc::invalid_key_encoding);
+  EXPECT_EQ(decode_public_key(cat({type, data_hdr, kp.pub, bytes{0x18, 0x01}})).error(),
+            errc::invalid_key_encoding);
   // a repeated Type field
-  EXPECT_EQ(decode_public_key(cat({type, type, data_hdr, kp.pub})).error(), errc::invalid_key_encoding);
+  EXPECT_EQ(decode_public_key(cat({type, type, data_hdr, kp.pub})).error(),
+            errc::invalid_key_encoding);
   // missing Data, unknown key type 9, garbage, empty
   EXPECT_EQ(decode_public_key(type).error(), errc::invalid_key_encoding);
-  EXPECT_EQ(decode_public_key(cat({bytes{0x08, 0x09}, data_hdr, kp.pub})).error(), errc::invalid_key_encoding);
+  EXPECT_EQ(decode_public_key(cat({bytes{0x08, 0x09}, data_hdr, kp.pub})).error(),
+            errc::invalid_key_encoding);
   EXPECT_EQ(decode_public_key(bytes{0xff, 0xff, 0xff}).error(), errc::invalid_key_encoding);
   EXPECT_EQ(decode_public_key({}).error(), errc::invalid_key_encoding);
   // wrong length of Ed25519 Data
@@ -81,10 +85,13 @@ TEST_F(Keys, PrivateKeyRoundTripAndLegacyForm) {
 TEST_F(Keys, PrivateKeyErrors) {
   const auto kp = make(4);
   const auto other = make(5);
-  EXPECT_EQ(decode_private_key(cat({bytes{0x08, 0x01, 0x12, 0x40}, kp.seed, other.pub})).error(), errc::key_mismatch);
-  EXPECT_EQ(decode_private_key(cat({bytes{0x08, 0x01, 0x12, 0x60}, kp.seed, kp.pub, other.pub})).error(),
+  EXPECT_EQ(decode_private_key(cat({bytes{0x08, 0x01, 0x12, 0x40}, kp.seed, other.pub})).error(),
             errc::key_mismatch);
-  EXPECT_EQ(decode_private_key(cat({bytes{0x08, 0x01, 0x12, 0x20}, kp.seed})).error(), errc::invalid_key_length);
+  EXPECT_EQ(
+      decode_private_key(cat({bytes{0x08, 0x01, 0x12, 0x60}, kp.seed, kp.pub, other.pub})).error(),
+      errc::key_mismatch);
+  EXPECT_EQ(decode_private_key(cat({bytes{0x08, 0x01, 0x12, 0x20}, kp.seed})).error(),
+            errc::invalid_key_length);
   EXPECT_EQ(decode_private_key(cat({bytes{0x08, 0x00, 0x12, 0x02}, bytes{0x30, 0x00}})).error(),
             errc::unsupported_key_type);
   EXPECT_EQ(decode_private_key(bytes{0x12, 0x00, 0x08, 0x01}).error(), errc::invalid_key_encoding);
@@ -108,14 +115,15 @@ TEST_F(Keys, PeerIdFromKeyIsIdentityMultihash) {
 
 TEST_F(Keys, PeerIdParseErrors) {
   EXPECT_EQ(peer_id::parse("").error(), errc::invalid_peer_id);
-  EXPECT_EQ(peer_id::parse("hello").error(), errc::invalid_peer_id);           // no known form
-  EXPECT_EQ(peer_id::parse("12D3KooW0OIl").error(), errc::invalid_peer_id);    // bad base58
+  EXPECT_EQ(peer_id::parse("hello").error(), errc::invalid_peer_id);              // no known form
+  EXPECT_EQ(peer_id::parse("12D3KooW0OIl").error(), errc::invalid_peer_id);       // bad base58
   EXPECT_FALSE(peer_id::parse("QmYyQSo1c1Ym7orWxLYvCrM2EmxFTANf8wXmmE7DWjhx5"));  // one char short
   // CIDv1 with codec dag-pb (0x70) instead of libp2p-key
   const peer_id id = peer_id::from_public_key(make(8).pub);
   bytes cid{0x01, 0x70};
   append(cid, id.bytes());
-  EXPECT_EQ(peer_id::parse(multibase_encode(multibase::base32, cid)).error(), errc::wrong_cid_codec);
+  EXPECT_EQ(peer_id::parse(multibase_encode(multibase::base32, cid)).error(),
+            errc::wrong_cid_codec);
   // CID version 2
   bytes v2{0x02, 0x72};
   append(v2, id.bytes());
@@ -133,7 +141,8 @@ TEST_F(Keys, PeerIdFromBytesAcceptsOnlyIdentityAndSha256) {
   bytes sha512{0x13, 0x40};
   sha512.resize(66, 0xaa);
   EXPECT_EQ(peer_id::from_bytes(sha512).error(), errc::unsupported_multihash);
-  EXPECT_EQ(peer_id::from_bytes(multihash::identity(bytes(43, 1))).error(), errc::unsupported_multihash);
+  EXPECT_EQ(peer_id::from_bytes(multihash::identity(bytes(43, 1))).error(),
+            errc::unsupported_multihash);
   auto small = peer_id::from_bytes(multihash::identity(bytes(42, 1)));
   ASSERT_TRUE(small);
   EXPECT_FALSE(small->ed25519_public_key());  // not a PublicKey inside
@@ -147,7 +156,8 @@ TEST_F(Keys, PeerIdOrderingAndHashing) {
   const peer_id a = peer_id::from_public_key(make(9).pub);
   const peer_id b = peer_id::from_public_key(make(10).pub);
   ASSERT_NE(a, b);
-  EXPECT_EQ(a < b, std::lexicographical_compare(a.bytes().begin(), a.bytes().end(), b.bytes().begin(), b.bytes().end()));
+  EXPECT_EQ(a < b, std::lexicographical_compare(a.bytes().begin(), a.bytes().end(),
+                                                b.bytes().begin(), b.bytes().end()));
   EXPECT_EQ(a <=> a, std::strong_ordering::equal);
   std::unordered_set<peer_id> set{a, b, a};
   EXPECT_EQ(set.size(), 2u);

@@ -59,19 +59,50 @@ TEST(Multiaddr, EveryProtocolRoundTripsTextAndBinary) {
       {"/ip4/127.0.0.1/tcp/4001", "047f000001060fa1"},
       {"/ip4/0.0.0.0/tcp/0", "0400000000060000"},
       {"/ip4/1.2.3.4/udp/65535/quic-v1", "04010203049102ffffcd03"},
-      {"/ip4/1.2.3.4/udp/4001/quic", "04010203049102" "0fa1" "cc03"},
-      {"/ip6/::1/tcp/443/tls/ws", "2900000000000000000000000000000001" "0601bb" "c003" "dd03"},
-      {"/ip6zone/eth0/ip6/fe80::1/tcp/1", "2a0465746830" "29fe800000000000000000000000000001" "060001"},
-      {"/dns/example.com/tcp/443/wss", "350b6578616d706c652e636f6d" "0601bb" "de03"},
-      {"/dns4/example.com/tcp/80", "360b6578616d706c652e636f6d" "060050"},
-      {"/dns6/x/udp/1", "370178" "91020001"},
+      {"/ip4/1.2.3.4/udp/4001/quic",
+       "04010203049102"
+       "0fa1"
+       "cc03"},
+      {"/ip6/::1/tcp/443/tls/ws",
+       "2900000000000000000000000000000001"
+       "0601bb"
+       "c003"
+       "dd03"},
+      {"/ip6zone/eth0/ip6/fe80::1/tcp/1",
+       "2a0465746830"
+       "29fe800000000000000000000000000001"
+       "060001"},
+      {"/dns/example.com/tcp/443/wss",
+       "350b6578616d706c652e636f6d"
+       "0601bb"
+       "de03"},
+      {"/dns4/example.com/tcp/80",
+       "360b6578616d706c652e636f6d"
+       "060050"},
+      {"/dns6/x/udp/1",
+       "370178"
+       "91020001"},
       {"/dnsaddr/bootstrap.libp2p.io", "3813626f6f7473747261702e6c69627032702e696f"},
-      {"/ip4/1.2.3.4/tcp/1/p2p/" + std::string(spec_peer), "0401020304060001" "a50326" + std::string(spec_peer_mh_hex)},
-      {"/p2p/" + std::string(spec_peer) + "/p2p-circuit", "a50326" + std::string(spec_peer_mh_hex) + "a202"},
+      {"/ip4/1.2.3.4/tcp/1/p2p/" + std::string(spec_peer),
+       "0401020304060001"
+       "a50326" +
+           std::string(spec_peer_mh_hex)},
+      {"/p2p/" + std::string(spec_peer) + "/p2p-circuit",
+       "a50326" + std::string(spec_peer_mh_hex) + "a202"},
       {"/ip4/1.2.3.4/udp/1/quic-v1/webtransport/certhash/" + certhash_text,
-       "0401020304" "91020001" "cd03" "d103" "d20322" + to_hex(certhash_mh)},
-      {"/ip4/1.2.3.4/udp/1/webrtc-direct", "0401020304" "91020001" "9802"},
-      {"/webrtc/noise", "9902" "c603"},
+       "0401020304"
+       "91020001"
+       "cd03"
+       "d103"
+       "d20322" +
+           to_hex(certhash_mh)},
+      {"/ip4/1.2.3.4/udp/1/webrtc-direct",
+       "0401020304"
+       "91020001"
+       "9802"},
+      {"/webrtc/noise",
+       "9902"
+       "c603"},
   };
   for (const auto& v : vectors) {
     auto parsed = multiaddr::parse(v.text);
@@ -101,7 +132,8 @@ TEST(Multiaddr, Ip6CompressionFormsPrintCanonically) {
   EXPECT_EQ(ma("/ip6/0:0:0:0:0:0:0:1").to_string(), "/ip6/::1");
   EXPECT_EQ(ma("/ip6/::1").to_bytes(), ma("/ip6/0000:0000::0001").to_bytes());
   EXPECT_EQ(ma("/ip6/2001:DB8:0:0:1:0:0:1/tcp/1").to_string(), "/ip6/2001:db8::1:0:0:1/tcp/1");
-  EXPECT_EQ(ma("/ip6/2001:db8:0:1:1:1:1:1").to_string(), "/ip6/2001:db8:0:1:1:1:1:1");  // lone 0 kept
+  EXPECT_EQ(ma("/ip6/2001:db8:0:1:1:1:1:1").to_string(),
+            "/ip6/2001:db8:0:1:1:1:1:1");  // lone 0 kept
   EXPECT_EQ(ma("/ip6/::").to_string(), "/ip6/::");
   EXPECT_EQ(ma("/ip6/::ffff:1.2.3.4").to_string(), "/ip6/::ffff:1.2.3.4");
 }
@@ -144,12 +176,14 @@ TEST(Multiaddr, ParseErrorsAreDistinctAndExplained) {
   expect_parse_error("/certhash/uAAE", errc::invalid_certhash);  // 00 01: multihash cut short
   expect_parse_error(std::string(5000, '/'), errc::multiaddr_too_long);
   std::string long_text;
-  for (int i = 0; i < 5; ++i) long_text += "/dns/" + std::string(250, 'a');
+  for (int i = 0; i < 5; ++i)
+    long_text += "/dns/" + std::string(250, 'a');
   expect_parse_error(long_text, errc::multiaddr_too_long, "1024");
 }
 
 TEST(Multiaddr, DescribeParseErrorGivesOneCliLine) {
-  EXPECT_EQ(describe_parse_error("/ip4/1.2.3/tcp/1"), "invalid multiaddr '/ip4/1.2.3/tcp/1': bad ip4 address '1.2.3'");
+  EXPECT_EQ(describe_parse_error("/ip4/1.2.3/tcp/1"),
+            "invalid multiaddr '/ip4/1.2.3/tcp/1': bad ip4 address '1.2.3'");
   EXPECT_EQ(describe_parse_error("/ip4/1.2.3.4/tcp/1"), "");
   std::string detail = "stale";
   EXPECT_TRUE(multiaddr::parse("/tls", &detail));
@@ -158,24 +192,31 @@ TEST(Multiaddr, DescribeParseErrorGivesOneCliLine) {
 
 TEST(Multiaddr, BinaryErrors) {
   expect_bytes_error("", errc::empty_multiaddr);
-  expect_bytes_error("2104d2", errc::unknown_protocol_code);           // dccp (33)
-  expect_bytes_error("047f000001" "2104d2", errc::unknown_protocol_code);  // a later component
-  expect_bytes_error("ffffffffffffffffff01", errc::invalid_varint);   // overlong code
-  expect_bytes_error("8400", errc::invalid_varint);                   // non-minimal code
-  expect_bytes_error("80", errc::truncated_multiaddr);                // code cut short
-  expect_bytes_error("047f00", errc::truncated_multiaddr);            // ip4 cut short
-  expect_bytes_error("047f000001060f", errc::truncated_multiaddr);    // port cut short
-  expect_bytes_error("3610616263", errc::truncated_multiaddr);        // dns4 length 16, 3 bytes
-  expect_bytes_error("36", errc::truncated_multiaddr);                // dns4 without length
+  expect_bytes_error("2104d2", errc::unknown_protocol_code);  // dccp (33)
+  expect_bytes_error(
+      "047f000001"
+      "2104d2",
+      errc::unknown_protocol_code);                                  // a later component
+  expect_bytes_error("ffffffffffffffffff01", errc::invalid_varint);  // overlong code
+  expect_bytes_error("8400", errc::invalid_varint);                  // non-minimal code
+  expect_bytes_error("80", errc::truncated_multiaddr);               // code cut short
+  expect_bytes_error("047f00", errc::truncated_multiaddr);           // ip4 cut short
+  expect_bytes_error("047f000001060f", errc::truncated_multiaddr);   // port cut short
+  expect_bytes_error("3610616263", errc::truncated_multiaddr);       // dns4 length 16, 3 bytes
+  expect_bytes_error("36", errc::truncated_multiaddr);               // dns4 without length
   expect_bytes_error("36ffffffffffffffffff01", errc::invalid_varint);
-  expect_bytes_error("3603612f62", errc::invalid_name);               // "a/b"
-  expect_bytes_error("3600", errc::invalid_name);                     // empty name
-  expect_bytes_error("2a00", errc::invalid_name);                     // empty ip6zone
+  expect_bytes_error("3603612f62", errc::invalid_name);  // "a/b"
+  expect_bytes_error("3600", errc::invalid_name);        // empty name
+  expect_bytes_error("2a00", errc::invalid_name);        // empty ip6zone
   expect_bytes_error("a503020102", errc::invalid_peer_id);
-  expect_bytes_error("a503050003616263" "00", errc::unknown_protocol_code);  // 0 is not a protocol
+  expect_bytes_error(
+      "a503050003616263"
+      "00",
+      errc::unknown_protocol_code);  // 0 is not a protocol
   expect_bytes_error("d203020102", errc::invalid_certhash);
   bytes big;
-  for (int i = 0; i < 300; ++i) append(big, hex("047f000001"));
+  for (int i = 0; i < 300; ++i)
+    append(big, hex("047f000001"));
   auto r = multiaddr::from_bytes(big);
   ASSERT_FALSE(r);
   EXPECT_EQ(r.error(), errc::multiaddr_too_long);
@@ -198,9 +239,10 @@ TEST(Multiaddr, TcpEndpoint) {
   EXPECT_EQ(zoned->ip_string(), "fe80::1%eth0");
   EXPECT_EQ(multiaddr::from_tcp_endpoint(*zoned).to_string(), "/ip6zone/eth0/ip6/fe80::1/tcp/7");
   EXPECT_EQ(multiaddr::from_tcp_endpoint(*ep).to_string(), "/ip4/10.0.0.2/tcp/4001");
-  for (std::string_view s : {"/ip4/1.2.3.4/udp/1", "/dns4/a/tcp/1", "/ip4/1.2.3.4/tcp/1/ws", "/ip4/1.2.3.4",
-                             "/ip6zone/eth0/ip4/1.2.3.4/tcp/1", "/tcp/1",
-                             "/ip4/1.2.3.4/tcp/1/p2p/12D3KooWBtg3aaRMjxwedh83aGiUkwSxDwUZkzuJcfaqUmo7R3pq/p2p-circuit"}) {
+  for (std::string_view s : {"/ip4/1.2.3.4/udp/1", "/dns4/a/tcp/1", "/ip4/1.2.3.4/tcp/1/ws",
+                             "/ip4/1.2.3.4", "/ip6zone/eth0/ip4/1.2.3.4/tcp/1", "/tcp/1",
+                             "/ip4/1.2.3.4/tcp/1/p2p/"
+                             "12D3KooWBtg3aaRMjxwedh83aGiUkwSxDwUZkzuJcfaqUmo7R3pq/p2p-circuit"}) {
     EXPECT_FALSE(ma(s).tcp_endpoint()) << s;
   }
 }
@@ -221,7 +263,8 @@ TEST(Multiaddr, PeerHelpers) {
   EXPECT_EQ(with->with_peer(other).value().without_peer(), base);
   EXPECT_EQ(base.with_peer(peer_id{}).error(), errc::invalid_peer_id);
   // a relayed address: the peer is the last /p2p/
-  auto relayed = ma("/ip4/1.2.3.4/tcp/1/p2p/" + std::string(spec_peer) + "/p2p-circuit/p2p/" + other.to_string());
+  auto relayed = ma("/ip4/1.2.3.4/tcp/1/p2p/" + std::string(spec_peer) + "/p2p-circuit/p2p/" +
+                    other.to_string());
   EXPECT_EQ(relayed.peer(), other);
   EXPECT_FALSE(ma("/p2p/" + std::string(spec_peer) + "/p2p-circuit").peer());
 }

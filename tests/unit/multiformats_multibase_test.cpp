@@ -40,13 +40,18 @@ TEST(Base58, RejectsCharactersOutsideTheAlphabet) {
     ASSERT_FALSE(r) << s;
     EXPECT_EQ(r.error(), errc::invalid_base58);
   }
-  EXPECT_EQ(base58btc_decode(std::string(max_encoded_chars + 1, '2')).error(), errc::input_too_long);
+  EXPECT_EQ(base58btc_decode(std::string(max_encoded_chars + 1, '2')).error(),
+            errc::input_too_long);
 }
 
 TEST(Base32, Rfc4648VectorsLowerCaseUnpadded) {
-  const std::pair<std::string_view, std::string_view> vectors[] = {
-      {"", ""}, {"f", "my"}, {"fo", "mzxq"}, {"foo", "mzxw6"}, {"foob", "mzxw6yq"},
-      {"fooba", "mzxw6ytb"}, {"foobar", "mzxw6ytboi"}};
+  const std::pair<std::string_view, std::string_view> vectors[] = {{"", ""},
+                                                                   {"f", "my"},
+                                                                   {"fo", "mzxq"},
+                                                                   {"foo", "mzxw6"},
+                                                                   {"foob", "mzxw6yq"},
+                                                                   {"fooba", "mzxw6ytb"},
+                                                                   {"foobar", "mzxw6ytboi"}};
   for (auto [plain, enc] : vectors) {
     EXPECT_EQ(base32_encode(b(plain)), enc);
     auto d = base32_decode(enc);
@@ -119,8 +124,10 @@ TEST(Multihash, Errors) {
   EXPECT_EQ(multihash::parse({}).error(), errc::truncated_multihash);
   EXPECT_EQ(multihash::parse(hex("00")).error(), errc::truncated_multihash);
   EXPECT_EQ(multihash::parse(hex("000361")).error(), errc::truncated_multihash);
-  EXPECT_EQ(multihash::parse(hex("0001616263")).error(), errc::invalid_multihash);  // trailing bytes
-  EXPECT_EQ(multihash::parse(hex("120100")).error(), errc::invalid_multihash);      // sha256 of 1 byte
-  EXPECT_EQ(multihash::parse(hex("008000")).error(), errc::invalid_multihash);      // non-minimal varint
+  EXPECT_EQ(multihash::parse(hex("0001616263")).error(),
+            errc::invalid_multihash);                                           // trailing bytes
+  EXPECT_EQ(multihash::parse(hex("120100")).error(), errc::invalid_multihash);  // sha256 of 1 byte
+  EXPECT_EQ(multihash::parse(hex("008000")).error(),
+            errc::invalid_multihash);  // non-minimal varint
   EXPECT_EQ(multihash::parse(hex("00ff7f")).error(), errc::input_too_long);
 }

@@ -13,7 +13,7 @@ using namespace starling::noise;
 namespace {
 
 class NoiseChannel : public ::testing::Test {
-protected:
+ protected:
   void SetUp() override {
     ASSERT_TRUE(crypto::init());
     const auto [a, b] = keyed();
@@ -32,7 +32,8 @@ protected:
   }
   static bytes pattern_bytes(std::size_t n) {
     bytes b(n);
-    for (std::size_t i = 0; i < n; ++i) b[i] = static_cast<std::uint8_t>(i * 31 + 7);
+    for (std::size_t i = 0; i < n; ++i)
+      b[i] = static_cast<std::uint8_t>(i * 31 + 7);
     return b;
   }
   std::optional<secure_channel> m_a, m_b;
@@ -96,7 +97,8 @@ TEST_F(NoiseChannel, FeedSplitAtEveryByteBoundary) {
   bytes w3, plain;
   ASSERT_TRUE(m_a->encrypt(as_bytes("first"), w3));
   ASSERT_TRUE(m_a->encrypt(as_bytes("second!"), w3));
-  for (std::uint8_t byte : w3) ASSERT_TRUE(m_b->feed(bytes_view(&byte, 1), plain));
+  for (std::uint8_t byte : w3)
+    ASSERT_TRUE(m_b->feed(bytes_view(&byte, 1), plain));
   EXPECT_EQ(as_chars(plain), "firstsecond!");
 }
 
@@ -135,7 +137,8 @@ TEST_F(NoiseChannel, NonceExhaustion) {
   bytes wire;
   ASSERT_TRUE(m_a->encrypt(as_bytes("last"), wire));
   const std::size_t before = wire.size();
-  EXPECT_EQ(m_a->encrypt(as_bytes("too many"), wire).error(), make_error_code(errc::nonce_exhausted));
+  EXPECT_EQ(m_a->encrypt(as_bytes("too many"), wire).error(),
+            make_error_code(errc::nonce_exhausted));
   EXPECT_EQ(wire.size(), before) << "nothing appended for the refused frame";
   EXPECT_EQ(m_a->encrypt(as_bytes("x"), wire).error(), make_error_code(errc::channel_failed));
 }

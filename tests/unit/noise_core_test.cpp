@@ -31,7 +31,7 @@ struct vec_msg {
 };
 
 class NoiseCore : public ::testing::Test {
-protected:
+ protected:
   void SetUp() override { ASSERT_TRUE(crypto::init()); }
   crypto::seeded_rng m_rng{7};
 };
@@ -131,10 +131,12 @@ TEST_F(NoiseCore, SnowCombinedPskVector) {
 
   const vec_msg msgs[] = {
       {"abb6b87769fa6f5731060e734f0fc34f032cc7db99265abdcfd660493a4a53d4",
-       "f6dd88576fa3bb6f3c3522e8f7539747529609442bd22e1ce06c6ad05cb56d3e3e5965d4d3ee60223c34873cae9e"
+       "f6dd88576fa3bb6f3c3522e8f7539747529609442bd22e1ce06c6ad05cb56d3e3e5965d4d3ee60223c34873cae9"
+       "e"
        "8c4b3462a780911c3d0567608419a9ecc7f433ed9f4f3b222fe954d6dd2abac6e30c"},
       {"3b91c761cea263d20482ffc06639b7a87f87c0bb0926b9c6d47d45a10c8de9eb",
-       "83b28e814d65fb36070122d93621372b1216e8e628b001b6022c0bd4e8d88f0cbb8ef0a31f97d5eb579d067b717a"
+       "83b28e814d65fb36070122d93621372b1216e8e628b001b6022c0bd4e8d88f0cbb8ef0a31f97d5eb579d067b717"
+       "a"
        "2e75df1aae73e87d6e7c3f7721ba7fc3fc2e47a7ad6770db3cc83997ef9a9e8dddc7"},
   };
   for (int i = 0; i < 2; ++i) {
@@ -150,10 +152,12 @@ TEST_F(NoiseCore, SnowCombinedPskVector) {
   auto rs = resp->split();
   ASSERT_TRUE(is && rs);
   bytes t, back;
-  ASSERT_TRUE(is->first.encrypt_with_ad({}, hex("eb8fc205a11e2108150c2f4837fad0102ee4a586168a64f21f77c016c18a39d4"), t));
-  EXPECT_EQ(to_hex(t),
-            "28d536188b139d907b7320893550964d2464617e36ff4061d95e7a16eaee93d22845c4e8e4530a86d828a9d4"
-            "0198db24");
+  ASSERT_TRUE(is->first.encrypt_with_ad(
+      {}, hex("eb8fc205a11e2108150c2f4837fad0102ee4a586168a64f21f77c016c18a39d4"), t));
+  EXPECT_EQ(
+      to_hex(t),
+      "28d536188b139d907b7320893550964d2464617e36ff4061d95e7a16eaee93d22845c4e8e4530a86d828a9d4"
+      "0198db24");
   ASSERT_TRUE(rs->first.decrypt_with_ad({}, t, back));
 }
 
@@ -208,6 +212,7 @@ TEST_F(NoiseCore, CipherStateNonceExhaustion) {
   c.set_nonce(max_nonce - 1);
   out.clear();
   ASSERT_TRUE(c.encrypt_with_ad({}, as_bytes("x"), out));
-  EXPECT_EQ(c.encrypt_with_ad({}, as_bytes("x"), out).error(), make_error_code(errc::nonce_exhausted));
+  EXPECT_EQ(c.encrypt_with_ad({}, as_bytes("x"), out).error(),
+            make_error_code(errc::nonce_exhausted));
   EXPECT_NE(make_error_code(errc::nonce_exhausted).message().find("nonce"), std::string::npos);
 }

@@ -18,7 +18,7 @@ struct pair_result {
 };
 
 class NoiseLibp2p : public ::testing::Test {
-protected:
+ protected:
   void SetUp() override {
     ASSERT_TRUE(crypto::init());
     m_id_i = crypto::ed25519_generate(m_rng_i);
@@ -57,7 +57,8 @@ libp2p_config muxers(std::vector<std::string> m) {
 
 TEST_F(NoiseLibp2p, IdentityKeyEncodingIsTheSpecBytes) {
   crypto::ed25519_public pub{};
-  for (std::size_t k = 0; k < pub.size(); ++k) pub[k] = static_cast<std::uint8_t>(k);
+  for (std::size_t k = 0; k < pub.size(); ++k)
+    pub[k] = static_cast<std::uint8_t>(k);
   const bytes enc = encode_ed25519_public_key(pub);
   ASSERT_EQ(enc.size(), 36u);
   EXPECT_EQ(to_hex(bytes_view(enc).first(4)), "08011220");
@@ -251,7 +252,7 @@ TEST_F(NoiseLibp2p, OversizedFrameAndGarbage) {
 // Builds a responder that sends a hand-made payload in message 2, to test payload checks.
 namespace {
 class forged_responder {
-public:
+ public:
   forged_responder(crypto::rng& r) {
     handshake_config c;
     c.protocol_name = libp2p_protocol_name;
@@ -263,13 +264,14 @@ public:
     bytes p, out;
     EXPECT_TRUE(m_hs->read_message(bytes_view(m1).subspan(2), p));
     EXPECT_TRUE(m_hs->write_message(as_bytes(payload), out));
-    bytes framed = {static_cast<std::uint8_t>(out.size() >> 8), static_cast<std::uint8_t>(out.size())};
+    bytes framed = {static_cast<std::uint8_t>(out.size() >> 8),
+                    static_cast<std::uint8_t>(out.size())};
     append(framed, out);
     return framed;
   }
   const crypto::x25519_key& static_pub() const { return m_hs->local_static()->pub; }
 
-private:
+ private:
   std::optional<handshake_state> m_hs;
 };
 
@@ -305,8 +307,9 @@ TEST_F(NoiseLibp2p, PayloadChecks) {
   EXPECT_EQ(attempt([&](bytes_view sd) { return payload_for(m_id_i, good_key, sd, false); }),
             make_error_code(errc::bad_signature));
   // Signature over the wrong static key.
-  EXPECT_EQ(attempt([&](bytes_view) { return payload_for(m_id_r, good_key, as_bytes("x"), false); }),
-            make_error_code(errc::bad_signature));
+  EXPECT_EQ(
+      attempt([&](bytes_view) { return payload_for(m_id_r, good_key, as_bytes("x"), false); }),
+      make_error_code(errc::bad_signature));
   bytes secp = good_key;
   secp[1] = 2;  // KeyType Secp256k1
   EXPECT_EQ(attempt([&](bytes_view sd) { return payload_for(m_id_r, secp, sd, false); }),
@@ -318,5 +321,6 @@ TEST_F(NoiseLibp2p, PayloadChecks) {
   EXPECT_EQ(attempt([&](bytes_view) { return std::string("\xff\xff\xff", 3); }),
             make_error_code(errc::malformed_payload));
   EXPECT_EQ(attempt([&](bytes_view) { return std::string(); }),
-            make_error_code(errc::malformed_payload)) << "empty identity key";
+            make_error_code(errc::malformed_payload))
+      << "empty identity key";
 }

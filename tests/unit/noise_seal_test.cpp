@@ -21,7 +21,8 @@ secure_channel make_channel(std::uint8_t send_key, std::uint8_t recv_key) {
 
 bytes pattern_bytes(std::size_t n) {
   bytes b(n);
-  for (std::size_t i = 0; i < n; ++i) b[i] = static_cast<std::uint8_t>(i * 13 + 5);
+  for (std::size_t i = 0; i < n; ++i)
+    b[i] = static_cast<std::uint8_t>(i * 13 + 5);
   return b;
 }
 
@@ -51,11 +52,21 @@ void expect_same_as_encrypt(std::size_t len) {
 
 }  // namespace
 
-TEST(NoiseSeal, EmptyPlaintextIsOneEmptyFrame) { expect_same_as_encrypt(0); }
-TEST(NoiseSeal, SmallPlaintext) { expect_same_as_encrypt(100); }
-TEST(NoiseSeal, ExactlyOneFullFrame) { expect_same_as_encrypt(max_frame_plaintext); }
-TEST(NoiseSeal, OneByteOverSplitsIntoTwoFrames) { expect_same_as_encrypt(max_frame_plaintext + 1); }
-TEST(NoiseSeal, ManyFrames) { expect_same_as_encrypt(3 * max_frame_plaintext + 77); }
+TEST(NoiseSeal, EmptyPlaintextIsOneEmptyFrame) {
+  expect_same_as_encrypt(0);
+}
+TEST(NoiseSeal, SmallPlaintext) {
+  expect_same_as_encrypt(100);
+}
+TEST(NoiseSeal, ExactlyOneFullFrame) {
+  expect_same_as_encrypt(max_frame_plaintext);
+}
+TEST(NoiseSeal, OneByteOverSplitsIntoTwoFrames) {
+  expect_same_as_encrypt(max_frame_plaintext + 1);
+}
+TEST(NoiseSeal, ManyFrames) {
+  expect_same_as_encrypt(3 * max_frame_plaintext + 77);
+}
 
 TEST(NoiseSeal, NonceExhaustionCutsBufferBackAndKillsChannel) {
   ASSERT_TRUE(crypto::init());
@@ -88,7 +99,8 @@ TEST(NoiseOpenInplace, SameAsFeedForEverySplit) {
   ASSERT_TRUE(crypto::init());
   auto sender = make_channel(0x11, 0x22);
   bytes wire;
-  const bytes a = pattern_bytes(1000), b = pattern_bytes(7), c = pattern_bytes(max_frame_plaintext + 300);
+  const bytes a = pattern_bytes(1000), b = pattern_bytes(7),
+              c = pattern_bytes(max_frame_plaintext + 300);
   ASSERT_TRUE(sender.encrypt(a, wire));
   ASSERT_TRUE(sender.encrypt({}, wire));
   ASSERT_TRUE(sender.encrypt(b, wire));
@@ -96,17 +108,20 @@ TEST(NoiseOpenInplace, SameAsFeedForEverySplit) {
   bytes expected = a;
   append(expected, b);
   append(expected, c);
-  for (std::size_t cut : {std::size_t{0}, std::size_t{1}, std::size_t{2}, std::size_t{500}, std::size_t{1018},
-                          std::size_t{1019}, std::size_t{1020}, wire.size() - 1, wire.size()}) {
+  for (std::size_t cut :
+       {std::size_t{0}, std::size_t{1}, std::size_t{2}, std::size_t{500}, std::size_t{1018},
+        std::size_t{1019}, std::size_t{1020}, wire.size() - 1, wire.size()}) {
     auto receiver = make_channel(0x22, 0x11);
     bytes input = wire;  // open_inplace overwrites its input
     bytes got;
     std::vector<bytes_view> views;
     ASSERT_TRUE(receiver.open_inplace(std::span<std::uint8_t>(input).first(cut), views)) << cut;
-    for (auto v : views) append(got, v);
+    for (auto v : views)
+      append(got, v);
     views.clear();
     ASSERT_TRUE(receiver.open_inplace(std::span<std::uint8_t>(input).subspan(cut), views)) << cut;
-    for (auto v : views) append(got, v);
+    for (auto v : views)
+      append(got, v);
     EXPECT_EQ(got, expected) << "cut " << cut;
     EXPECT_EQ(receiver.recv_nonce(), 5u);  // c takes two frames
     EXPECT_FALSE(receiver.has_buffered_input());

@@ -12,7 +12,8 @@ namespace starling::pex {
 /// Readable failure output.
 void PrintTo(const peer_record& r, std::ostream* os) {
   *os << r.peer_id << " [";
-  for (const auto& a : r.addrs) *os << ' ' << a;
+  for (const auto& a : r.addrs)
+    *os << ' ' << a;
   *os << " ]";
 }
 }  // namespace starling::pex
@@ -24,7 +25,7 @@ using multiformats::peer_id;
 namespace {
 
 class Pex : public ::testing::Test {
-protected:
+ protected:
   static void SetUpTestSuite() { ASSERT_TRUE(crypto::init()); }
 };
 
@@ -32,7 +33,9 @@ peer_id make_id(std::uint64_t seed) {
   crypto::seeded_rng r(seed);
   return peer_id::from_public_key(crypto::ed25519_generate(r).pub);
 }
-std::string id_text(std::uint64_t seed) { return make_id(seed).to_string(); }
+std::string id_text(std::uint64_t seed) {
+  return make_id(seed).to_string();
+}
 
 bytes addr_bytes(std::string_view text) {
   auto a = multiaddr::parse(text);
@@ -49,17 +52,21 @@ bytes field(std::uint8_t tag, bytes_view value) {
 }
 bytes cat(std::initializer_list<bytes> parts) {
   bytes out;
-  for (const auto& p : parts) append(out, p);
+  for (const auto& p : parts)
+    append(out, p);
   return out;
 }
 /// PexPeer{id, addrs...} wrapped as one PexMessage.peers entry.
 bytes peer_entry(bytes_view id, std::initializer_list<bytes> addrs) {
   bytes body = field(0x0a, id);
-  for (const auto& a : addrs) append(body, field(0x12, a));
+  for (const auto& a : addrs)
+    append(body, field(0x12, a));
   return field(0x0a, body);
 }
 
-std::vector<std::string> texts(std::initializer_list<const char*> l) { return {l.begin(), l.end()}; }
+std::vector<std::string> texts(std::initializer_list<const char*> l) {
+  return {l.begin(), l.end()};
+}
 
 }  // namespace
 
@@ -75,7 +82,8 @@ TEST_F(Pex, WireBytesOfOneRecord) {
 
 TEST_F(Pex, RoundTrip) {
   const std::vector<pex::peer_record> in{
-      {id_text(1), texts({"/ip4/10.0.0.2/tcp/4001", "/ip6/fd00::7/tcp/4001", "/dns4/pi.local/tcp/9"})},
+      {id_text(1),
+       texts({"/ip4/10.0.0.2/tcp/4001", "/ip6/fd00::7/tcp/4001", "/dns4/pi.local/tcp/9"})},
       {id_text(2), texts({"/ip4/192.168.1.20/tcp/35000"})},
   };
   auto out = pex::decode(pex::encode(in));
@@ -102,18 +110,21 @@ TEST_F(Pex, EncoderKeepsToTheLimits) {
   std::vector<pex::peer_record> many;
   for (std::uint64_t i = 1; i <= 100; ++i) {
     pex::peer_record rec{id_text(i), {}};
-    for (int port = 1; port <= 20; ++port) rec.addrs.push_back("/ip4/10.0.0.1/tcp/" + std::to_string(port));
+    for (int port = 1; port <= 20; ++port)
+      rec.addrs.push_back("/ip4/10.0.0.1/tcp/" + std::to_string(port));
     many.push_back(rec);
   }
   const bytes body = pex::encode(many);
   EXPECT_LE(body.size(), 16u * 1024);
-  const pex::limits wide{.max_message_bytes = 1 << 20, .max_peers = 1000, .max_addrs_per_peer = 100};
+  const pex::limits wide{
+      .max_message_bytes = 1 << 20, .max_peers = 1000, .max_addrs_per_peer = 100};
   auto out = pex::decode(body, wide);
   ASSERT_TRUE(out);
   ASSERT_EQ(out->size(), 64u);
   for (std::size_t i = 0; i < out->size(); ++i) {
     EXPECT_EQ((*out)[i].peer_id, many[i].peer_id);
-    EXPECT_EQ((*out)[i].addrs, std::vector<std::string>(many[i].addrs.begin(), many[i].addrs.begin() + 8));
+    EXPECT_EQ((*out)[i].addrs,
+              std::vector<std::string>(many[i].addrs.begin(), many[i].addrs.begin() + 8));
   }
 
   // A small byte budget: whole records only, in order, under the budget.
@@ -124,12 +135,15 @@ TEST_F(Pex, EncoderKeepsToTheLimits) {
   ASSERT_TRUE(part);
   ASSERT_FALSE(part->empty());
   EXPECT_LT(part->size(), 64u);
-  for (std::size_t i = 0; i < part->size(); ++i) EXPECT_EQ((*part)[i].peer_id, many[i].peer_id);
+  for (std::size_t i = 0; i < part->size(); ++i)
+    EXPECT_EQ((*part)[i].peer_id, many[i].peer_id);
 }
 
 TEST_F(Pex, EncoderSkipsARecordTooBigButKeepsLaterOnes) {
   pex::peer_record big{id_text(1), {}};
-  for (int i = 0; i < 8; ++i) big.addrs.push_back("/dns4/a-rather-long-host-name-number-" + std::to_string(i) + ".example/tcp/1");
+  for (int i = 0; i < 8; ++i)
+    big.addrs.push_back("/dns4/a-rather-long-host-name-number-" + std::to_string(i) +
+                        ".example/tcp/1");
   const pex::peer_record small{id_text(2), texts({"/ip4/10.0.0.3/tcp/1"})};
   const pex::limits l{.max_message_bytes = 120};
   auto out = pex::decode(pex::encode({big, small}, l), l);
@@ -152,9 +166,11 @@ TEST_F(Pex, DecoderKeepsToTheLimits) {
   ASSERT_TRUE(out);
   ASSERT_EQ(out->size(), 64u);
   EXPECT_EQ(out->back().peer_id, id_text(64));
-  for (const auto& r : *out) EXPECT_EQ(r.addrs.size(), 8u);
+  for (const auto& r : *out)
+    EXPECT_EQ(r.addrs.size(), 8u);
 
-  auto tight = pex::decode(body, {.max_message_bytes = 16 * 1024, .max_peers = 3, .max_addrs_per_peer = 2});
+  auto tight =
+      pex::decode(body, {.max_message_bytes = 16 * 1024, .max_peers = 3, .max_addrs_per_peer = 2});
   ASSERT_TRUE(tight);
   ASSERT_EQ(tight->size(), 3u);
   EXPECT_EQ((*tight)[2].addrs, texts({"/ip4/10.0.0.1/tcp/1", "/ip4/10.0.0.1/tcp/2"}));
@@ -173,11 +189,11 @@ TEST_F(Pex, OversizedBodyIsRejected) {
 }
 
 TEST_F(Pex, BadProtobufIsRejected) {
-  for (const char* h : {"0a05010203",            // length past the end
-                        "0a",                    // tag without its length
+  for (const char* h : {"0a05010203",              // length past the end
+                        "0a",                      // tag without its length
                         "ffffffffffffffffffff01",  // overlong tag varint
-                        "0a020a10",              // peer whose id length is past its end
-                        "0f"}) {                 // wire type 7 does not exist
+                        "0a020a10",                // peer whose id length is past its end
+                        "0f"}) {                   // wire type 7 does not exist
     bytes b;
     ASSERT_TRUE(from_hex(h, b));
     auto r = pex::decode(b);
@@ -196,11 +212,11 @@ TEST_F(Pex, DecoderSkipRules) {
   const bytes only_p2p = addr_bytes("/p2p/" + a.to_string());
   const bytes body = cat({
       peer_entry(bytes{0x12, 0x03, 0x01, 0x02, 0x03}, {good}),  // truncated sha256 id: skipped
-      peer_entry(bytes{}, {good}),                               // no id: skipped
+      peer_entry(bytes{}, {good}),                              // no id: skipped
       peer_entry(a.bytes(), {unknown_code, own_p2p, other_p2p, only_p2p, good, good}),
       peer_entry(a.bytes(), {addr_bytes("/ip4/10.9.9.9/tcp/9")}),  // repeated id: skipped
       peer_entry(b.bytes(), {unknown_code, own_p2p}),  // (a's /p2p/) nothing usable: skipped
-      field(0x7a, as_bytes("unknown field")),            // ignored
+      field(0x7a, as_bytes("unknown field")),          // ignored
       field(0x0a, cat({field(0x0a, c.bytes()), field(0x7a, bytes{1, 2}), field(0x12, good)})),
   });
   auto out = pex::decode(body);
@@ -215,9 +231,11 @@ TEST_F(Pex, DecoderSkipRules) {
 TEST_F(Pex, SkippedAddressesDoNotCountAgainstTheLimit) {
   bytes bad;
   ASSERT_TRUE(from_hex("0301020304", bad));
-  const bytes body = peer_entry(make_id(1).bytes(), {bad, bad, bad, addr_bytes("/ip4/10.0.0.1/tcp/1"),
-                                                     addr_bytes("/ip4/10.0.0.1/tcp/2"), addr_bytes("/ip4/10.0.0.1/tcp/3")});
-  auto out = pex::decode(body, {.max_message_bytes = 1024, .max_peers = 4, .max_addrs_per_peer = 2});
+  const bytes body = peer_entry(
+      make_id(1).bytes(), {bad, bad, bad, addr_bytes("/ip4/10.0.0.1/tcp/1"),
+                           addr_bytes("/ip4/10.0.0.1/tcp/2"), addr_bytes("/ip4/10.0.0.1/tcp/3")});
+  auto out =
+      pex::decode(body, {.max_message_bytes = 1024, .max_peers = 4, .max_addrs_per_peer = 2});
   ASSERT_TRUE(out);
   ASSERT_EQ(out->size(), 1u);
   EXPECT_EQ((*out)[0].addrs, texts({"/ip4/10.0.0.1/tcp/1", "/ip4/10.0.0.1/tcp/2"}));
@@ -227,14 +245,16 @@ TEST_F(Pex, EncoderSkipRules) {
   const std::string a = id_text(1), b = id_text(2);
   const std::vector<pex::peer_record> in{
       {"not-a-peer-id", texts({"/ip4/10.0.0.1/tcp/1"})},
-      {a, {"/ip4/10.0.0.1/tcp/1/p2p/" + a, "garbage", "/ip4/10.0.0.2/tcp/2/p2p/" + b, "/ip4/10.0.0.1/tcp/1",
-           "/ip4/10.0.0.3/tcp/3"}},
+      {a,
+       {"/ip4/10.0.0.1/tcp/1/p2p/" + a, "garbage", "/ip4/10.0.0.2/tcp/2/p2p/" + b,
+        "/ip4/10.0.0.1/tcp/1", "/ip4/10.0.0.3/tcp/3"}},
       {b, texts({"/ip4/300.0.0.1/tcp/1"})},  // nothing valid: left out
       {a, texts({"/ip4/10.0.0.9/tcp/9"})},   // repeated id: left out
   };
   auto out = pex::decode(pex::encode(in));
   ASSERT_TRUE(out);
-  const std::vector<pex::peer_record> expected{{a, texts({"/ip4/10.0.0.1/tcp/1", "/ip4/10.0.0.3/tcp/3"})}};
+  const std::vector<pex::peer_record> expected{
+      {a, texts({"/ip4/10.0.0.1/tcp/1", "/ip4/10.0.0.3/tcp/3"})}};
   EXPECT_EQ(*out, expected);
 }
 

@@ -104,7 +104,8 @@ TEST(Ping, Timeout) {
 TEST(Ping, ServerEchoesSeveralAndBoundsBacklog) {
   ping::server s;
   bytes in(32 * 3 + 5);
-  for (std::size_t i = 0; i < in.size(); ++i) in[i] = static_cast<std::uint8_t>(i);
+  for (std::size_t i = 0; i < in.size(); ++i)
+    in[i] = static_cast<std::uint8_t>(i);
   ASSERT_TRUE(s.feed(in));
   bytes out;
   s.poll_transmit(out);

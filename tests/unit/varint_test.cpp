@@ -24,7 +24,8 @@ TEST(Varint, SpecExamples) {
 }
 
 TEST(Varint, DecodeRoundTripAndPartial) {
-  for (std::uint64_t v : std::initializer_list<std::uint64_t>{0, 1, 127, 128, 300, std::uint64_t{1} << 35, varint::max_value}) {
+  for (std::uint64_t v : std::initializer_list<std::uint64_t>{
+           0, 1, 127, 128, 300, std::uint64_t{1} << 35, varint::max_value}) {
     auto b = enc(v);
     varint::decoded d;
     std::error_code ec;

@@ -14,7 +14,8 @@ namespace y = starling::yamux;
 
 namespace {
 
-bytes frame(std::uint8_t type, std::uint16_t fl, std::uint32_t id, std::uint32_t len, std::uint8_t version = 0) {
+bytes frame(std::uint8_t type, std::uint16_t fl, std::uint32_t id, std::uint32_t len,
+            std::uint8_t version = 0) {
   return bytes{version,
                type,
                static_cast<std::uint8_t>(fl >> 8),
@@ -35,7 +36,8 @@ bytes data_frame(std::uint16_t fl, std::uint32_t id, std::string_view payload) {
 }
 bytes cat(std::initializer_list<bytes> parts) {
   bytes out;
-  for (const auto& p : parts) append(out, p);
+  for (const auto& p : parts)
+    append(out, p);
   return out;
 }
 
@@ -61,16 +63,29 @@ std::vector<std::string> events(y::session& s) {
     std::visit(
         [&](const auto& v) {
           using T = std::decay_t<decltype(v)>;
-          if constexpr (std::is_same_v<T, y::stream_opened>) out.push_back("opened " + std::to_string(static_cast<std::uint32_t>(v.id)));
-          else if constexpr (std::is_same_v<T, y::stream_acked>) out.push_back("acked " + std::to_string(static_cast<std::uint32_t>(v.id)));
-          else if constexpr (std::is_same_v<T, y::stream_data>) out.push_back("data " + std::to_string(static_cast<std::uint32_t>(v.id)) + " " + std::string(as_chars(v.bytes)));
-          else if constexpr (std::is_same_v<T, y::stream_read_closed>) out.push_back("fin " + std::to_string(static_cast<std::uint32_t>(v.id)));
-          else if constexpr (std::is_same_v<T, y::stream_reset>) out.push_back("rst " + std::to_string(static_cast<std::uint32_t>(v.id)));
-          else if constexpr (std::is_same_v<T, y::stream_closed>) out.push_back("closed " + std::to_string(static_cast<std::uint32_t>(v.id)));
-          else if constexpr (std::is_same_v<T, y::stream_writable>) out.push_back("writable " + std::to_string(static_cast<std::uint32_t>(v.id)));
-          else if constexpr (std::is_same_v<T, y::ping_rtt>) out.push_back("rtt " + std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(v.rtt).count()));
-          else if constexpr (std::is_same_v<T, y::go_away_received>) out.push_back("goaway " + std::to_string(v.code));
-          else if constexpr (std::is_same_v<T, y::session_closed>) out.push_back("dead " + v.error.message());
+          if constexpr (std::is_same_v<T, y::stream_opened>)
+            out.push_back("opened " + std::to_string(static_cast<std::uint32_t>(v.id)));
+          else if constexpr (std::is_same_v<T, y::stream_acked>)
+            out.push_back("acked " + std::to_string(static_cast<std::uint32_t>(v.id)));
+          else if constexpr (std::is_same_v<T, y::stream_data>)
+            out.push_back("data " + std::to_string(static_cast<std::uint32_t>(v.id)) + " " +
+                          std::string(as_chars(v.bytes)));
+          else if constexpr (std::is_same_v<T, y::stream_read_closed>)
+            out.push_back("fin " + std::to_string(static_cast<std::uint32_t>(v.id)));
+          else if constexpr (std::is_same_v<T, y::stream_reset>)
+            out.push_back("rst " + std::to_string(static_cast<std::uint32_t>(v.id)));
+          else if constexpr (std::is_same_v<T, y::stream_closed>)
+            out.push_back("closed " + std::to_string(static_cast<std::uint32_t>(v.id)));
+          else if constexpr (std::is_same_v<T, y::stream_writable>)
+            out.push_back("writable " + std::to_string(static_cast<std::uint32_t>(v.id)));
+          else if constexpr (std::is_same_v<T, y::ping_rtt>)
+            out.push_back(
+                "rtt " + std::to_string(
+                             std::chrono::duration_cast<std::chrono::milliseconds>(v.rtt).count()));
+          else if constexpr (std::is_same_v<T, y::go_away_received>)
+            out.push_back("goaway " + std::to_string(v.code));
+          else if constexpr (std::is_same_v<T, y::session_closed>)
+            out.push_back("dead " + v.error.message());
         },
         *e);
   }
@@ -83,7 +98,9 @@ const bytes goaway_protocol_error = {0, 3, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1};
 
 TEST(YamuxFrame, HeaderEncodesBigEndian) {
   bytes out;
-  y::append_header({0, y::frame_type::window_update, y::flags::syn | y::flags::fin, 0x01020304, 0x0a0b0c0d}, out);
+  y::append_header(
+      {0, y::frame_type::window_update, y::flags::syn | y::flags::fin, 0x01020304, 0x0a0b0c0d},
+      out);
   EXPECT_EQ(out, (bytes{0, 1, 0, 5, 1, 2, 3, 4, 0x0a, 0x0b, 0x0c, 0x0d}));
   y::header h;
   ASSERT_FALSE(y::decode_header(out.data(), h));
@@ -103,16 +120,16 @@ TEST(YamuxFrame, EveryMalformedHeaderGetsGoAwayProtocolError) {
       {frame(0, 0, 1, 0, 0xff), y::errc::bad_version},
       {frame(4, 0, 1, 0), y::errc::bad_type},
       {frame(0xff, 0, 1, 0), y::errc::bad_type},
-      {frame(0, 0x10, 1, 0), y::errc::bad_flags},     // unknown flag bit
+      {frame(0, 0x10, 1, 0), y::errc::bad_flags},  // unknown flag bit
       {frame(1, 0x8000, 1, 0), y::errc::bad_flags},
       {frame(0, y::flags::syn | y::flags::ack, 1, 0), y::errc::bad_flags},
-      {frame(2, 0, 0, 1), y::errc::bad_flags},        // ping without SYN/ACK
+      {frame(2, 0, 0, 1), y::errc::bad_flags},  // ping without SYN/ACK
       {frame(2, y::flags::syn | y::flags::ack, 0, 1), y::errc::bad_flags},
       {frame(2, y::flags::fin, 0, 1), y::errc::bad_flags},
       {frame(2, y::flags::syn, 1, 1), y::errc::bad_stream_id},
       {frame(3, y::flags::syn, 0, 0), y::errc::bad_flags},
       {frame(3, 0, 5, 0), y::errc::bad_stream_id},
-      {frame(0, 0, 0, 0), y::errc::bad_stream_id},    // data on stream 0
+      {frame(0, 0, 0, 0), y::errc::bad_stream_id},  // data on stream 0
       {frame(1, y::flags::syn, 0, 0), y::errc::bad_stream_id},
       {frame(1, y::flags::syn, 2, 0), y::errc::bad_stream_id},  // listener's parity from a dialer
   };
@@ -176,7 +193,8 @@ TEST(YamuxFrame, KeepalivePingAndTimeout) {
   EXPECT_EQ(r.error(), y::errc::keepalive_timeout);
   EXPECT_TRUE(s.is_dead());
   EXPECT_EQ(s.next_deadline(), no_deadline);
-  EXPECT_EQ(events(s), std::vector<std::string>{"dead " + make_error_code(y::errc::keepalive_timeout).message()});
+  EXPECT_EQ(events(s), std::vector<std::string>{
+                           "dead " + make_error_code(y::errc::keepalive_timeout).message()});
 }
 
 TEST(YamuxFrame, SynFinRstOnZeroLengthWindowUpdates) {
@@ -245,9 +263,10 @@ TEST(YamuxFrame, LateFramesForForgottenStreamsIgnored) {
   EXPECT_EQ(events(s), (std::vector<std::string>{"opened 1", "data 1 a", "fin 1", "closed 1"}));
   EXPECT_EQ(s.stream_count(), 0u);
   // js keeps sending window updates after close; data after RST; frames for unknown ids.
-  ASSERT_TRUE(s.feed(cat({frame(1, 0, 1, 4096), data_frame(0, 1, "late"), frame(1, y::flags::rst, 1, 0),
-                          data_frame(0, 7, "never opened"), frame(1, 0, 9, 1)}),
-                     t0));
+  ASSERT_TRUE(
+      s.feed(cat({frame(1, 0, 1, 4096), data_frame(0, 1, "late"), frame(1, y::flags::rst, 1, 0),
+                  data_frame(0, 7, "never opened"), frame(1, 0, 9, 1)}),
+             t0));
   EXPECT_TRUE(drain(s).empty());
   EXPECT_TRUE(events(s).empty());
   EXPECT_FALSE(s.is_dead());
@@ -264,16 +283,18 @@ TEST(YamuxFrame, SynReusingIdRejected) {
   EXPECT_EQ(drain(s), goaway_protocol_error);
   y::session s2(y::role::listener, quiet());
   ASSERT_TRUE(s2.feed(frame(1, y::flags::syn, 5, 0), t0));
-  EXPECT_EQ(s2.feed(frame(1, y::flags::syn, 3, 0), t0).error(), y::errc::stream_id_reused) << "ids only grow";
+  EXPECT_EQ(s2.feed(frame(1, y::flags::syn, 3, 0), t0).error(), y::errc::stream_id_reused)
+      << "ids only grow";
   y::session d(y::role::dialer, quiet());
-  EXPECT_EQ(d.feed(frame(1, y::flags::syn, 3, 0), t0).error(), y::errc::bad_stream_id) << "dialer ids are ours";
+  EXPECT_EQ(d.feed(frame(1, y::flags::syn, 3, 0), t0).error(), y::errc::bad_stream_id)
+      << "dialer ids are ours";
 }
 
 TEST(YamuxFrame, SplitAtEveryByteBoundary) {
-  const bytes input = cat({data_frame(y::flags::syn, 1, "hello"), frame(2, y::flags::syn, 0, 42),
-                           frame(1, y::flags::syn, 3, 10), data_frame(0, 1, " world"),
-                           data_frame(y::flags::fin, 3, "xyz"), frame(1, y::flags::rst, 1, 0),
-                           frame(3, 0, 0, 0)});
+  const bytes input =
+      cat({data_frame(y::flags::syn, 1, "hello"), frame(2, y::flags::syn, 0, 42),
+           frame(1, y::flags::syn, 3, 10), data_frame(0, 1, " world"),
+           data_frame(y::flags::fin, 3, "xyz"), frame(1, y::flags::rst, 1, 0), frame(3, 0, 0, 0)});
   auto run = [&](std::vector<std::size_t> cuts) {
     y::session s(y::role::listener, quiet());
     std::vector<std::string> ev;
@@ -283,14 +304,15 @@ TEST(YamuxFrame, SplitAtEveryByteBoundary) {
     for (auto c : cuts) {
       EXPECT_TRUE(s.feed(bytes_view(input).subspan(prev, c - prev), t0));
       prev = c;
-      for (auto& e : events(s)) ev.push_back(e);
+      for (auto& e : events(s))
+        ev.push_back(e);
       s.poll_transmit(out);
     }
     return std::make_pair(ev, out);
   };
   const auto whole = run({});
-  EXPECT_EQ(whole.first, (std::vector<std::string>{"opened 1", "data 1 hello world", "opened 3", "data 3 xyz",
-                                                   "fin 3", "rst 1", "goaway 0"}));
+  EXPECT_EQ(whole.first, (std::vector<std::string>{"opened 1", "data 1 hello world", "opened 3",
+                                                   "data 3 xyz", "fin 3", "rst 1", "goaway 0"}));
   EXPECT_EQ(whole.second, frame(2, y::flags::ack, 0, 42));
   // Data events coalesce differently with different splits: compare each stream's bytes and
   // the order of the other events.
@@ -305,7 +327,8 @@ TEST(YamuxFrame, SplitAtEveryByteBoundary) {
         m.push_back(e);
       }
     }
-    for (const auto& [id, d] : data) m.push_back("data " + id + " " + d);
+    for (const auto& [id, d] : data)
+      m.push_back("data " + id + " " + d);
     return m;
   };
   for (std::size_t cut = 1; cut < input.size(); ++cut) {
@@ -314,7 +337,8 @@ TEST(YamuxFrame, SplitAtEveryByteBoundary) {
     EXPECT_EQ(merged(got.first), merged(whole.first)) << cut;
   }
   std::vector<std::size_t> every;
-  for (std::size_t i = 1; i < input.size(); ++i) every.push_back(i);
+  for (std::size_t i = 1; i < input.size(); ++i)
+    every.push_back(i);
   auto bytewise = run(every);
   EXPECT_EQ(bytewise.second, whole.second);
   EXPECT_EQ(merged(bytewise.first), merged(whole.first));

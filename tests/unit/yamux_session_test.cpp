@@ -14,7 +14,9 @@ namespace y = starling::yamux;
 
 namespace {
 
-std::uint32_t raw(y::stream_id id) { return static_cast<std::uint32_t>(id); }
+std::uint32_t raw(y::stream_id id) {
+  return static_cast<std::uint32_t>(id);
+}
 
 // One side: its session plus what it observed. Received data is consumed at once unless
 // auto_consume is off (then it only accumulates in `received`).
@@ -42,15 +44,24 @@ struct peer {
               if (auto_consume) {
                 ASSERT_TRUE(s.consume(v.id, v.bytes.size()));
               }
-            } else if constexpr (std::is_same_v<T, y::stream_opened>) log.push_back("opened " + std::to_string(raw(v.id)));
-            else if constexpr (std::is_same_v<T, y::stream_acked>) log.push_back("acked " + std::to_string(raw(v.id)));
-            else if constexpr (std::is_same_v<T, y::stream_read_closed>) log.push_back("fin " + std::to_string(raw(v.id)));
-            else if constexpr (std::is_same_v<T, y::stream_reset>) log.push_back("rst " + std::to_string(raw(v.id)));
-            else if constexpr (std::is_same_v<T, y::stream_closed>) log.push_back("closed " + std::to_string(raw(v.id)));
-            else if constexpr (std::is_same_v<T, y::stream_writable>) log.push_back("writable " + std::to_string(raw(v.id)));
-            else if constexpr (std::is_same_v<T, y::ping_rtt>) log.push_back("rtt");
-            else if constexpr (std::is_same_v<T, y::go_away_received>) log.push_back("goaway " + std::to_string(v.code));
-            else if constexpr (std::is_same_v<T, y::session_closed>) log.push_back("dead " + v.error.message());
+            } else if constexpr (std::is_same_v<T, y::stream_opened>)
+              log.push_back("opened " + std::to_string(raw(v.id)));
+            else if constexpr (std::is_same_v<T, y::stream_acked>)
+              log.push_back("acked " + std::to_string(raw(v.id)));
+            else if constexpr (std::is_same_v<T, y::stream_read_closed>)
+              log.push_back("fin " + std::to_string(raw(v.id)));
+            else if constexpr (std::is_same_v<T, y::stream_reset>)
+              log.push_back("rst " + std::to_string(raw(v.id)));
+            else if constexpr (std::is_same_v<T, y::stream_closed>)
+              log.push_back("closed " + std::to_string(raw(v.id)));
+            else if constexpr (std::is_same_v<T, y::stream_writable>)
+              log.push_back("writable " + std::to_string(raw(v.id)));
+            else if constexpr (std::is_same_v<T, y::ping_rtt>)
+              log.push_back("rtt");
+            else if constexpr (std::is_same_v<T, y::go_away_received>)
+              log.push_back("goaway " + std::to_string(v.code));
+            else if constexpr (std::is_same_v<T, y::session_closed>)
+              log.push_back("dead " + v.error.message());
           },
           *e);
     }
@@ -229,7 +240,8 @@ TEST(YamuxSession, LargeTransferGrowsWindowTo16MiB) {
   while (b.received[1].size() < total && rounds++ < 10000) {
     while (written < total) {
       const std::size_t want = std::min(chunk.size(), total - written);
-      for (std::size_t i = 0; i < want; ++i) chunk[i] = static_cast<std::uint8_t>((written + i) % 251);
+      for (std::size_t i = 0; i < want; ++i)
+        chunk[i] = static_cast<std::uint8_t>((written + i) % 251);
       const std::size_t n = a.s.write(id, bytes_view(chunk).first(want)).value();
       written += n;
       if (n < want) break;
@@ -242,7 +254,8 @@ TEST(YamuxSession, LargeTransferGrowsWindowTo16MiB) {
   ASSERT_EQ(b.received[1].size(), total);
   EXPECT_EQ(max_window, 16u * 1024 * 1024);
   bool intact = true;
-  for (std::size_t i = 0; i < total && intact; ++i) intact = b.received[1][i] == static_cast<std::uint8_t>(i % 251);
+  for (std::size_t i = 0; i < total && intact; ++i)
+    intact = b.received[1][i] == static_cast<std::uint8_t>(i % 251);
   EXPECT_TRUE(intact);
   EXPECT_LT(rounds, 100) << "a growing window needs few round trips";
 }
@@ -334,8 +347,9 @@ TEST(YamuxSession, GoAwayErrorCodes) {
     EXPECT_EQ(out, (bytes{0, 3, 0, 0, 0, 0, 0, 0, 0, 0, 0, static_cast<std::uint8_t>(code)}));
     ASSERT_TRUE(b.s.feed(out, l.now));
     b.drain_events();
-    EXPECT_EQ(b.take_log(), (std::vector<std::string>{"opened 1", "goaway " + std::to_string(code),
-                                                      "dead " + make_error_code(y::errc::remote_go_away).message()}));
+    EXPECT_EQ(b.take_log(), (std::vector<std::string>{
+                                "opened 1", "goaway " + std::to_string(code),
+                                "dead " + make_error_code(y::errc::remote_go_away).message()}));
     EXPECT_TRUE(b.s.is_dead());
     EXPECT_EQ(b.s.stream_count(), 0u);
     out.clear();
@@ -356,7 +370,8 @@ TEST(YamuxSession, InboundStreamLimitResetsExtras) {
   }
   l.pump();
   EXPECT_EQ(b.s.stream_count(), 4u);
-  EXPECT_EQ(b.take_log(), (std::vector<std::string>{"opened 1", "opened 3", "opened 5", "opened 7"}));
+  EXPECT_EQ(b.take_log(),
+            (std::vector<std::string>{"opened 1", "opened 3", "opened 5", "opened 7"}));
   EXPECT_EQ(a.take_log(), (std::vector<std::string>{"rst 9", "rst 11"}));
   EXPECT_EQ(a.s.stream_count(), 4u);
   // Closing one frees a slot.
@@ -374,7 +389,8 @@ TEST(YamuxSession, SynFloodStaysBounded) {
   y::session b(y::role::listener, c);
   const time_point now{};
   bytes in;
-  for (std::uint32_t i = 0; i < 5000; ++i) y::append_header({0, y::frame_type::window_update, y::flags::syn, 2 * i + 1, 0}, in);
+  for (std::uint32_t i = 0; i < 5000; ++i)
+    y::append_header({0, y::frame_type::window_update, y::flags::syn, 2 * i + 1, 0}, in);
   ASSERT_TRUE(b.feed(in, now));
   EXPECT_EQ(b.stream_count(), 16u);
   bytes out;
@@ -384,7 +400,8 @@ TEST(YamuxSession, SynFloodStaysBounded) {
   y::append_header({0, y::frame_type::window_update, y::flags::rst, 33, 0}, first_rst);
   EXPECT_TRUE(std::equal(first_rst.begin(), first_rst.end(), out.begin()));
   std::size_t opened = 0;
-  while (auto e = b.poll_event()) opened += std::holds_alternative<y::stream_opened>(*e);
+  while (auto e = b.poll_event())
+    opened += std::holds_alternative<y::stream_opened>(*e);
   EXPECT_EQ(opened, 16u);
 }
 
@@ -392,7 +409,8 @@ TEST(YamuxSession, AckBacklogOf256) {
   peer a(y::role::dialer), b(y::role::listener);
   wire l{a, b};
   std::vector<y::stream_id> ids;
-  for (int i = 0; i < 256; ++i) ids.push_back(a.s.open_stream().value());
+  for (int i = 0; i < 256; ++i)
+    ids.push_back(a.s.open_stream().value());
   EXPECT_EQ(a.s.open_stream().error(), y::errc::too_many_unacked);
   l.pump();
   EXPECT_EQ(b.s.stream_count(), 256u);
@@ -450,7 +468,8 @@ TEST(YamuxSession, RoundRobinAcrossStreams) {
     pos += y::header_size + (h.type == y::frame_type::data ? h.length : 0);
   }
   ASSERT_EQ(order.size(), 14u);  // 100 KiB = 7 frames each
-  for (std::size_t i = 0; i < order.size(); ++i) EXPECT_EQ(order[i], i % 2 == 0 ? 1u : 3u) << i;
+  for (std::size_t i = 0; i < order.size(); ++i)
+    EXPECT_EQ(order[i], i % 2 == 0 ? 1u : 3u) << i;
 }
 
 TEST(YamuxSession, TransmitBudgetCutsDataFrames) {

@@ -52,7 +52,8 @@ std::vector<noise::psk> psk_field(const json& v, const char* list_key, const cha
     if (!v[list_key].is_array()) throw std::runtime_error(std::string(list_key) + " is not a list");
     for (const auto& p : v[list_key]) {
       bytes b;
-      if (!p.is_string() || !from_hex(p.get<std::string>(), b)) throw std::runtime_error("bad psk hex");
+      if (!p.is_string() || !from_hex(p.get<std::string>(), b))
+        throw std::runtime_error("bad psk hex");
       raw.push_back(std::move(b));
     }
   } else if (v.contains(single_key)) {
@@ -74,7 +75,8 @@ noise::handshake_config side_config(const json& v, const std::string& name, bool
   c.protocol_name = name;
   c.initiator = initiator;
   c.prologue = hex_field(v, (pre + "prologue").c_str());
-  if (auto s = key_field(v, (pre + "static").c_str())) c.local_static = crypto::x25519_from_private(*s);
+  if (auto s = key_field(v, (pre + "static").c_str()))
+    c.local_static = crypto::x25519_from_private(*s);
   if (auto e = key_field(v, (pre + "ephemeral").c_str())) {
     c.local_ephemeral = crypto::x25519_from_private(*e);
   }
@@ -130,9 +132,11 @@ failure run_vector(const json& v, const std::string& name) {
       // first = initiator -> responder, second = responder -> initiator.
       auto& enc = from_init ? ic->first : rc->second;
       auto& dec = from_init ? rc->first : ic->second;
-      if (auto r = enc.encrypt_with_ad({}, payload, wire); !r) return at + "encrypt: " + r.error().message();
+      if (auto r = enc.encrypt_with_ad({}, payload, wire); !r)
+        return at + "encrypt: " + r.error().message();
       if (wire != expect) return at + "transport ciphertext mismatch: got " + to_hex(wire);
-      if (auto r = dec.decrypt_with_ad({}, wire, got); !r) return at + "decrypt: " + r.error().message();
+      if (auto r = dec.decrypt_with_ad({}, wire, got); !r)
+        return at + "decrypt: " + r.error().message();
       if (got != payload) return at + "transport payload mismatch";
     }
   }
@@ -200,7 +204,8 @@ int main(int argc, char** argv) {
   }
   counts c;
   bool files_ok = true;
-  for (int i = 1; i < argc; ++i) files_ok = run_file(argv[i], c) && files_ok;
+  for (int i = 1; i < argc; ++i)
+    files_ok = run_file(argv[i], c) && files_ok;
   std::printf("noise_vectors: %d passed, %d failed, %d skipped (unsupported protocol)\n", c.passed,
               c.failed, c.skipped);
   if (!files_ok || c.failed > 0 || c.passed == 0) return 1;

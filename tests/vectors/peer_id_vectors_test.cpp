@@ -32,7 +32,8 @@ constexpr std::string_view ecdsa_private_hex =
     "6D5F8DA30525E71D6851510C098E5C47C646A597FB4DCEC034E9F77C409E62";
 constexpr std::string_view ecdsa_public_hex =
     "0803125b3059301306072a8648ce3d020106082a8648ce3d03010703420004de3d300fa36ae0e8f5d530899d83abab"
-    "44abf3161f162a4bc901d8e6ecda020e8b6d5f8da30525e71d6851510c098e5c47c646a597fb4dcec034e9f77c409e62";
+    "44abf3161f162a4bc901d8e6ecda020e8b6d5f8da30525e71d6851510c098e5c47c646a597fb4dcec034e9f77c409e"
+    "62";
 constexpr std::string_view secp256k1_private_hex =
     "0802122053DADF1D5A164D6B4ACDB15E24AA4C5B1D3461BDBD42ABEDB0A4404D56CED8FB";
 constexpr std::string_view secp256k1_public_hex =
@@ -50,11 +51,10 @@ constexpr std::string_view rsa_public_hex =
     "f7fa4b93411f4cc175e70c0a083e96bfaefb04a9580b4753c1738a6a760ae1afd851a1a4bdad231cf56e9284d832"
     "483df215a46c1c21bdf0c6cfe951c18f1ee4078c79c13d63edb6e14feaeffabc90ad317e4875fe648101b0864097"
     "e998f0ca3025ef9638cd2b0caecd3770ab54a1d9c6ca959b0f5dcbc90caeefc4135baca6fd475224269bbe1b0203"
-    "010001"
-    ;
+    "010001";
 
 class PeerIdVectors : public ::testing::Test {
-protected:
+ protected:
   static void SetUpTestSuite() { ASSERT_TRUE(crypto::init()); }
 };
 }  // namespace
@@ -82,8 +82,9 @@ TEST_F(PeerIdVectors, OtherKeyTypesAreWellFormedButUnsupported) {
     std::string_view hex;
     key_type type;
   };
-  for (const vec& v : {vec{ecdsa_public_hex, key_type::ecdsa}, vec{secp256k1_public_hex, key_type::secp256k1},
-                       vec{rsa_public_hex, key_type::rsa}}) {
+  for (const vec& v :
+       {vec{ecdsa_public_hex, key_type::ecdsa}, vec{secp256k1_public_hex, key_type::secp256k1},
+        vec{rsa_public_hex, key_type::rsa}}) {
     const bytes b = hex(v.hex);
     auto pub = decode_public_key(b);
     ASSERT_FALSE(pub);
@@ -103,13 +104,16 @@ TEST_F(PeerIdVectors, Ed25519PeerIdAndCid) {
   auto pub = decode_public_key(hex(ed25519_public_hex)).value();
   const peer_id id = peer_id::from_public_key(pub);
   EXPECT_EQ(id.to_string(), "12D3KooWBtg3aaRMjxwedh83aGiUkwSxDwUZkzuJcfaqUmo7R3pq");
-  EXPECT_EQ(id.to_cid_string(), "bafzaajaiaejcahwr5d5ofrfbis4l5d6uwr57hu5tjodrypfm6yaq6dsc2r2pzyt6");
+  EXPECT_EQ(id.to_cid_string(),
+            "bafzaajaiaejcahwr5d5ofrfbis4l5d6uwr57hu5tjodrypfm6yaq6dsc2r2pzyt6");
   // identity multihash: 0x00, length 36, then the PublicKey bytes.
   bytes expected{0x00, 0x24};
   append(expected, hex(ed25519_public_hex));
   EXPECT_EQ(id.bytes(), expected);
   EXPECT_EQ(peer_id::parse("12D3KooWBtg3aaRMjxwedh83aGiUkwSxDwUZkzuJcfaqUmo7R3pq").value(), id);
-  EXPECT_EQ(peer_id::parse("bafzaajaiaejcahwr5d5ofrfbis4l5d6uwr57hu5tjodrypfm6yaq6dsc2r2pzyt6").value(), id);
+  EXPECT_EQ(
+      peer_id::parse("bafzaajaiaejcahwr5d5ofrfbis4l5d6uwr57hu5tjodrypfm6yaq6dsc2r2pzyt6").value(),
+      id);
   EXPECT_EQ(id.ed25519_public_key(), pub);
   EXPECT_TRUE(id.matches(pub));
   EXPECT_EQ(peer_id::from_encoded_public_key(hex(ed25519_public_hex)).value(), id);

@@ -26,7 +26,9 @@ inline std::string_view as_chars(bytes_view b) noexcept {
 }
 
 /// Append a view to an owned buffer.
-inline void append(bytes& out, bytes_view in) { out.insert(out.end(), in.begin(), in.end()); }
+inline void append(bytes& out, bytes_view in) {
+  out.insert(out.end(), in.begin(), in.end());
+}
 
 /// Lower-case hex encoding.
 std::string to_hex(bytes_view b);

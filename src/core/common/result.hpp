@@ -13,11 +13,11 @@ using result = boost::system::result<T, std::error_code>;
 
 /// Propagate an error from an expression returning result<...>; yields its value otherwise.
 /// Usage: `auto v = STARLING_TRY(parse(x));` (GCC/Clang statement expression).
-#define STARLING_TRY(expr)                                       \
-  __extension__({                                                           \
-    auto starling_try_r_ = (expr);                               \
-    if (!starling_try_r_) return starling_try_r_.error();        \
-    std::move(starling_try_r_).value();                          \
+#define STARLING_TRY(expr)                                \
+  __extension__({                                         \
+    auto starling_try_r_ = (expr);                        \
+    if (!starling_try_r_) return starling_try_r_.error(); \
+    std::move(starling_try_r_).value();                   \
   })
 
 }  // namespace starling

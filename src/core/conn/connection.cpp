@@ -7,13 +7,16 @@ namespace starling::conn {
 
 namespace {
 class category_impl final : public std::error_category {
-public:
+ public:
   const char* name() const noexcept override { return "connection"; }
   std::string message(int c) const override {
     switch (static_cast<errc>(c)) {
-      case errc::handshake_timeout: return "handshake timed out";
-      case errc::unsupported_muxer: return "the peer chose a stream muxer we do not support";
-      case errc::closed: return "connection closed";
+      case errc::handshake_timeout:
+        return "handshake timed out";
+      case errc::unsupported_muxer:
+        return "the peer chose a stream muxer we do not support";
+      case errc::closed:
+        return "connection closed";
     }
     return "connection error";
   }
@@ -32,9 +35,13 @@ const std::error_category& category() noexcept {
   return c;
 }
 
-connection::connection(const config& cfg, const crypto::ed25519_keypair& identity,
-                       crypto::rng& rng, time_point now)
-    : m_cfg(cfg), m_identity(identity), m_rng(rng), m_handshake_deadline(now + cfg.handshake_timeout), m_now(now) {
+connection::connection(const config& cfg, const crypto::ed25519_keypair& identity, crypto::rng& rng,
+                       time_point now)
+    : m_cfg(cfg),
+      m_identity(identity),
+      m_rng(rng),
+      m_handshake_deadline(now + cfg.handshake_timeout),
+      m_now(now) {
   if (cfg.dir == direction::outbound) {
     auto d = mss::dialer::create({noise_protocol},
                                  cfg.lazy_security ? mss::mode::lazy : mss::mode::wait_echo);
@@ -60,8 +67,10 @@ result<void> connection::fail(std::error_code ec) {
 result<void> connection::feed(bytes_view raw, time_point now) {
   m_now = now;
   switch (m_stage) {
-    case stage::security_mss: return run_security_mss(raw);
-    case stage::handshake: return run_handshake(raw);
+    case stage::security_mss:
+      return run_security_mss(raw);
+    case stage::handshake:
+      return run_handshake(raw);
     case stage::muxer_mss:
     case stage::muxed: {
       m_plain_in.clear();
@@ -70,7 +79,8 @@ result<void> connection::feed(bytes_view raw, time_point now) {
       if (m_stage == stage::muxed) return feed_mux(m_plain_in);
       return run_plaintext(m_plain_in);
     }
-    case stage::dead: return m_error ? m_error : make_error_code(errc::closed);
+    case stage::dead:
+      return m_error ? m_error : make_error_code(errc::closed);
   }
   return {};
 }

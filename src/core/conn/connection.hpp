@@ -6,9 +6,9 @@
 
 #include <optional>
 #include <span>
-#include <vector>
 #include <string>
 #include <variant>
+#include <vector>
 
 #include "core/common/bytes.hpp"
 #include "core/common/result.hpp"
@@ -32,7 +32,9 @@ enum class errc {
   closed,                 ///< the connection was closed; no more input is accepted
 };
 const std::error_category& category() noexcept;
-inline std::error_code make_error_code(errc e) noexcept { return {static_cast<int>(e), category()}; }
+inline std::error_code make_error_code(errc e) noexcept {
+  return {static_cast<int>(e), category()};
+}
 
 /// Which side dialled.
 enum class direction { outbound, inbound };
@@ -67,7 +69,7 @@ using event = std::variant<established, yamux::event>;
 
 /// Not thread-safe; owned by the network thread.
 class connection {
-public:
+ public:
   /// `identity` is copied; `rng` supplies Noise's ephemeral and static keys and must outlive
   /// the connection. `now` starts the handshake timer.
   connection(const config& cfg, const crypto::ed25519_keypair& identity, crypto::rng& rng,
@@ -85,7 +87,9 @@ public:
   /// Next event: `established` once, then Yamux events.
   std::optional<event> poll_event();
   /// True when poll_event() may return something (false: it certainly returns nullopt).
-  bool has_events() const noexcept { return (m_established && m_mux) || (m_mux && m_mux->has_events()); }
+  bool has_events() const noexcept {
+    return (m_established && m_mux) || (m_mux && m_mux->has_events());
+  }
 
   /// The Yamux session; null until established. Calls into it must be followed by
   /// poll_transmit (the shell's flush).
@@ -122,7 +126,7 @@ public:
   /// The error that killed the connection, if any.
   std::error_code error() const noexcept { return m_error; }
 
-private:
+ private:
   enum class stage { security_mss, handshake, muxer_mss, muxed, dead };
 
   result<void> fail(std::error_code ec);
@@ -141,7 +145,7 @@ private:
   time_point m_now;  ///< the latest time seen, for calls made from inside feed()
   std::error_code m_error;
   bool m_closing = false;
-  bool m_holding = false;        ///< Yamux output held back (initiator, see mux_hold)
+  bool m_holding = false;  ///< Yamux output held back (initiator, see mux_hold)
   time_point m_hold_until = no_deadline;
 
   std::optional<mss::dialer> m_sec_dialer;
@@ -153,9 +157,9 @@ private:
   std::optional<yamux::session> m_mux;
   std::optional<established> m_established;  ///< not yet polled
 
-  bytes m_out;        ///< raw bytes queued for the socket
-  bytes m_plain_in;   ///< decrypted bytes (reused)
-  bytes m_plain_out;  ///< plaintext waiting to be encrypted (reused)
+  bytes m_out;                       ///< raw bytes queued for the socket
+  bytes m_plain_in;                  ///< decrypted bytes (reused)
+  bytes m_plain_out;                 ///< plaintext waiting to be encrypted (reused)
   std::vector<bytes_view> m_frames;  ///< plaintext views of feed_inplace (reused)
 };
 

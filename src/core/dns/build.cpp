@@ -54,7 +54,8 @@ builder::builder(std::uint16_t id, std::uint16_t flags, bool compress, std::size
   m_out.reserve(512);
   put16(m_out, id);
   put16(m_out, flags);
-  for (int i = 0; i < 4; ++i) put16(m_out, 0);
+  for (int i = 0; i < 4; ++i)
+    put16(m_out, 0);
 }
 
 result<void> builder::write_name(std::string_view text) {
@@ -184,7 +185,8 @@ result<void> builder::add_record(section where, const record& r) {
 }
 
 bytes builder::finish() {
-  for (std::size_t i = 0; i < 4; ++i) set16(m_out, 4 + 2 * i, m_counts[i]);
+  for (std::size_t i = 0; i < 4; ++i)
+    set16(m_out, 4 + 2 * i, m_counts[i]);
   bytes out = std::move(m_out);
   m_out.clear();
   m_names.clear();
@@ -195,10 +197,14 @@ bytes builder::finish() {
 
 result<bytes> build(const message& m, bool compress, std::size_t max_size) {
   builder b(m.id, m.flags, compress, max_size);
-  for (const auto& q : m.questions) STARLING_TRY(b.add_question(q));
-  for (const auto& r : m.answers) STARLING_TRY(b.add_record(section::answer, r));
-  for (const auto& r : m.authorities) STARLING_TRY(b.add_record(section::authority, r));
-  for (const auto& r : m.additionals) STARLING_TRY(b.add_record(section::additional, r));
+  for (const auto& q : m.questions)
+    STARLING_TRY(b.add_question(q));
+  for (const auto& r : m.answers)
+    STARLING_TRY(b.add_record(section::answer, r));
+  for (const auto& r : m.authorities)
+    STARLING_TRY(b.add_record(section::authority, r));
+  for (const auto& r : m.additionals)
+    STARLING_TRY(b.add_record(section::additional, r));
   return b.finish();
 }
 

@@ -38,21 +38,23 @@ inline constexpr std::size_t max_pointer_hops = 64;
 
 /// Errors of the DNS codec.
 enum class errc {
-  truncated = 1,      ///< the message ends inside the header, a question, a record or a name
-  message_too_long,   ///< over max_message_bytes (parsing), or over the builder's limit
-  bad_count,          ///< section counts that cannot fit in the message or exceed max_entries
-  bad_label,          ///< a label over 63 bytes, or a reserved label type (0x40 / 0x80)
-  name_too_long,      ///< a name over 255 bytes in wire form
-  forward_pointer,    ///< a compression pointer to itself or to a later offset
-  pointer_loop,       ///< a pointer back into the name being read, or too many hops
-  bad_rdata,          ///< rdata whose length does not match its type (A not 4 bytes, ...)
-  bad_name_text,      ///< building: an empty label, a bad escape, or a label/name too long
-  section_order,      ///< building: an entry added to a section before the current one
+  truncated = 1,     ///< the message ends inside the header, a question, a record or a name
+  message_too_long,  ///< over max_message_bytes (parsing), or over the builder's limit
+  bad_count,         ///< section counts that cannot fit in the message or exceed max_entries
+  bad_label,         ///< a label over 63 bytes, or a reserved label type (0x40 / 0x80)
+  name_too_long,     ///< a name over 255 bytes in wire form
+  forward_pointer,   ///< a compression pointer to itself or to a later offset
+  pointer_loop,      ///< a pointer back into the name being read, or too many hops
+  bad_rdata,         ///< rdata whose length does not match its type (A not 4 bytes, ...)
+  bad_name_text,     ///< building: an empty label, a bad escape, or a label/name too long
+  section_order,     ///< building: an entry added to a section before the current one
 };
 /// The "dns" error category.
 const std::error_category& category() noexcept;
 /// Makes `errc` values usable as std::error_code.
-inline std::error_code make_error_code(errc e) noexcept { return {static_cast<int>(e), category()}; }
+inline std::error_code make_error_code(errc e) noexcept {
+  return {static_cast<int>(e), category()};
+}
 
 /// Record and question types this codec knows by name.
 namespace type {
@@ -165,7 +167,7 @@ enum class section { answer, authority, additional };
 /// additionals). An entry that would make the message exceed the size limit is not added and
 /// leaves the message as it was, so the caller can try a smaller one or stop.
 class builder {
-public:
+ public:
   /// `max_size` is clamped to max_message_bytes. With `compress`, names reuse earlier names'
   /// suffixes through pointers (matched byte-exactly, case included).
   builder(std::uint16_t id, std::uint16_t flags, bool compress = true,
@@ -184,7 +186,7 @@ public:
   /// The finished message, with its counts filled in. Call once: the builder is spent.
   bytes finish();
 
-private:
+ private:
   result<void> write_name(std::string_view text);
   result<void> write_rdata(const record& r);
   void rollback(std::size_t mark);

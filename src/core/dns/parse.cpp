@@ -8,20 +8,30 @@ namespace starling::dns {
 namespace {
 
 class category_impl final : public std::error_category {
-public:
+ public:
   const char* name() const noexcept override { return "dns"; }
   std::string message(int c) const override {
     switch (static_cast<errc>(c)) {
-      case errc::truncated: return "DNS message truncated";
-      case errc::message_too_long: return "DNS message over the size limit";
-      case errc::bad_count: return "DNS section counts do not fit the message";
-      case errc::bad_label: return "DNS label over 63 bytes or of a reserved type";
-      case errc::name_too_long: return "DNS name over 255 bytes";
-      case errc::forward_pointer: return "DNS compression pointer to itself or forward";
-      case errc::pointer_loop: return "DNS compression pointer loop";
-      case errc::bad_rdata: return "DNS rdata does not match its type";
-      case errc::bad_name_text: return "invalid DNS name text";
-      case errc::section_order: return "DNS entry added out of section order";
+      case errc::truncated:
+        return "DNS message truncated";
+      case errc::message_too_long:
+        return "DNS message over the size limit";
+      case errc::bad_count:
+        return "DNS section counts do not fit the message";
+      case errc::bad_label:
+        return "DNS label over 63 bytes or of a reserved type";
+      case errc::name_too_long:
+        return "DNS name over 255 bytes";
+      case errc::forward_pointer:
+        return "DNS compression pointer to itself or forward";
+      case errc::pointer_loop:
+        return "DNS compression pointer loop";
+      case errc::bad_rdata:
+        return "DNS rdata does not match its type";
+      case errc::bad_name_text:
+        return "invalid DNS name text";
+      case errc::section_order:
+        return "DNS entry added out of section order";
     }
     return "unknown dns error";
   }
@@ -85,14 +95,16 @@ result<void> read_rdata(bytes_view msg, std::size_t at, std::size_t len, record&
     case type::a: {
       if (len != 4) return errc::bad_rdata;
       a_data d;
-      for (std::size_t i = 0; i < 4; ++i) d.addr[i] = msg[at + i];
+      for (std::size_t i = 0; i < 4; ++i)
+        d.addr[i] = msg[at + i];
       r.data = d;
       return {};
     }
     case type::aaaa: {
       if (len != 16) return errc::bad_rdata;
       aaaa_data d;
-      for (std::size_t i = 0; i < 16; ++i) d.addr[i] = msg[at + i];
+      for (std::size_t i = 0; i < 16; ++i)
+        d.addr[i] = msg[at + i];
       r.data = d;
       return {};
     }
@@ -193,10 +205,11 @@ result<message> parse(bytes_view in) {
     q.unicast_response = (cls & 0x8000) != 0;
     pos += 4;
   }
-  for (auto [section, count] : {std::pair{&m.answers, an}, std::pair{&m.authorities, ns},
-                                std::pair{&m.additionals, ar}}) {
+  for (auto [section, count] :
+       {std::pair{&m.answers, an}, std::pair{&m.authorities, ns}, std::pair{&m.additionals, ar}}) {
     section->resize(count);
-    for (auto& r : *section) pos = STARLING_TRY(read_record(in, pos, r));
+    for (auto& r : *section)
+      pos = STARLING_TRY(read_record(in, pos, r));
   }
   return m;
 }

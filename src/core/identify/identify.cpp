@@ -15,24 +15,35 @@ namespace starling::identify {
 
 namespace {
 class category_impl final : public std::error_category {
-public:
+ public:
   const char* name() const noexcept override { return "identify"; }
   std::string message(int c) const override {
     switch (static_cast<errc>(c)) {
-      case errc::malformed_frame: return "bad identify length prefix";
-      case errc::malformed_message: return "identify protobuf does not parse";
-      case errc::too_large: return "identify record too large";
-      case errc::too_many_messages: return "too many identify messages";
-      case errc::truncated: return "identify stream ended inside a message";
-      case errc::no_message: return "identify stream ended without a message";
-      case errc::already_finished: return "identify reader already finished";
+      case errc::malformed_frame:
+        return "bad identify length prefix";
+      case errc::malformed_message:
+        return "identify protobuf does not parse";
+      case errc::too_large:
+        return "identify record too large";
+      case errc::too_many_messages:
+        return "too many identify messages";
+      case errc::truncated:
+        return "identify stream ended inside a message";
+      case errc::no_message:
+        return "identify stream ended without a message";
+      case errc::already_finished:
+        return "identify reader already finished";
     }
     return "unknown identify error";
   }
 };
 
-bytes to_bytes(const std::string& s) { return bytes(s.begin(), s.end()); }
-std::string to_string(bytes_view b) { return std::string(as_chars(b)); }
+bytes to_bytes(const std::string& s) {
+  return bytes(s.begin(), s.end());
+}
+std::string to_string(bytes_view b) {
+  return std::string(as_chars(b));
+}
 }  // namespace
 
 const std::error_category& category() noexcept {
@@ -45,9 +56,11 @@ bytes encode(const info& i) {
   if (!i.protocol_version.empty()) m.set_protocolversion(i.protocol_version);
   if (!i.agent_version.empty()) m.set_agentversion(i.agent_version);
   if (!i.public_key.empty()) m.set_publickey(to_string(i.public_key));
-  for (const auto& a : i.listen_addrs) m.add_listenaddrs(to_string(a));
+  for (const auto& a : i.listen_addrs)
+    m.add_listenaddrs(to_string(a));
   if (i.observed_addr) m.set_observedaddr(to_string(*i.observed_addr));
-  for (const auto& p : i.protocols) m.add_protocols(p);
+  for (const auto& p : i.protocols)
+    m.add_protocols(p);
   if (i.signed_peer_record) m.set_signedpeerrecord(to_string(*i.signed_peer_record));
   const std::string body = m.SerializeAsString();
   bytes out;
@@ -68,8 +81,10 @@ result<void> reader::merge(bytes_view message) {
     return fail(errc::malformed_message);
   }
   if (m.has_publickey()) m_info.public_key = to_bytes(m.publickey());
-  for (const auto& a : m.listenaddrs()) m_info.listen_addrs.push_back(to_bytes(a));
-  for (const auto& p : m.protocols()) m_info.protocols.push_back(p);
+  for (const auto& a : m.listenaddrs())
+    m_info.listen_addrs.push_back(to_bytes(a));
+  for (const auto& p : m.protocols())
+    m_info.protocols.push_back(p);
   if (m.has_observedaddr()) m_info.observed_addr = to_bytes(m.observedaddr());
   if (m.has_protocolversion()) m_info.protocol_version = m.protocolversion();
   if (m.has_agentversion()) m_info.agent_version = m.agentversion();

@@ -28,12 +28,12 @@ inline constexpr std::string_view push_protocol_id = "/ipfs/id/push/1.0.0";
 /// What a peer says about itself. Addresses stay raw multiaddr bytes: the caller converts them
 /// and drops the ones it cannot parse (never the whole record).
 struct info {
-  bytes public_key;                     ///< protobuf PublicKey; must match the peer id
-  std::vector<bytes> listen_addrs;      ///< raw multiaddrs
-  std::vector<std::string> protocols;   ///< only the protocols the peer serves
-  std::optional<bytes> observed_addr;   ///< our address as the peer sees it
-  std::string protocol_version;         ///< e.g. "ipfs/0.1.0"
-  std::string agent_version;            ///< e.g. "starling/0.1.0"
+  bytes public_key;                         ///< protobuf PublicKey; must match the peer id
+  std::vector<bytes> listen_addrs;          ///< raw multiaddrs
+  std::vector<std::string> protocols;       ///< only the protocols the peer serves
+  std::optional<bytes> observed_addr;       ///< our address as the peer sees it
+  std::string protocol_version;             ///< e.g. "ipfs/0.1.0"
+  std::string agent_version;                ///< e.g. "starling/0.1.0"
   std::optional<bytes> signed_peer_record;  ///< SignedEnvelope bytes (field 8), unverified
 };
 
@@ -48,7 +48,9 @@ enum class errc {
 };
 /// The "identify" error category.
 const std::error_category& category() noexcept;
-inline std::error_code make_error_code(errc e) noexcept { return {static_cast<int>(e), category()}; }
+inline std::error_code make_error_code(errc e) noexcept {
+  return {static_cast<int>(e), category()};
+}
 
 /// Serialises `i` as one framed message (`uvarint length || Identify`). Empty strings and
 /// absent optionals are left out. Keep it under 4 KiB for rust peers.
@@ -62,7 +64,7 @@ struct limits {
 
 /// Incremental reader of the messages of one identify (or push) stream.
 class reader {
-public:
+ public:
   /// A reader with the given bounds.
   explicit reader(limits l = {}) : m_limits(l) {}
 
@@ -80,7 +82,7 @@ public:
   /// Messages parsed so far.
   std::size_t messages() const noexcept { return m_messages; }
 
-private:
+ private:
   result<void> fail(errc e);
   result<void> merge(bytes_view message);
 

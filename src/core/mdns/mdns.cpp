@@ -7,13 +7,16 @@ namespace starling::mdns {
 namespace {
 
 class category_impl final : public std::error_category {
-public:
+ public:
   const char* name() const noexcept override { return "mdns"; }
   std::string message(int c) const override {
     switch (static_cast<errc>(c)) {
-      case errc::invalid_peer_id: return "mDNS config: invalid peer id";
-      case errc::invalid_address: return "mDNS config: invalid or foreign multiaddr";
-      case errc::unknown_interface: return "mDNS packet from an unconfigured interface";
+      case errc::invalid_peer_id:
+        return "mDNS config: invalid peer id";
+      case errc::invalid_address:
+        return "mDNS config: invalid or foreign multiaddr";
+      case errc::unknown_interface:
+        return "mDNS packet from an unconfigured interface";
     }
     return "unknown mdns error";
   }
@@ -75,7 +78,9 @@ const std::error_category& category() noexcept {
 }
 
 core::core(config cfg, multiformats::peer_id id, std::string name)
-    : m_cfg(std::move(cfg)), m_id(std::move(id)), m_id_text(m_id.to_string()),
+    : m_cfg(std::move(cfg)),
+      m_id(std::move(id)),
+      m_id_text(m_id.to_string()),
       m_name(std::move(name)) {
   m_full_name = m_name + "." + std::string(service_name);
 }
@@ -128,7 +133,7 @@ void core::queue_response(iface_state& s, time_point now) {
 }
 
 void core::request_response(iface_state& s, time_point now) {
-  if (s.addrs.empty()) return;  // nothing to say
+  if (s.addrs.empty()) return;                          // nothing to say
   if (s.response_due && *s.response_due > now) return;  // already coming
   if (s.response_due || s.last_response == time_point::min() ||
       now - s.last_response >= m_cfg.min_response_interval) {
@@ -231,7 +236,8 @@ time_point core::next_deadline() const {
   for (const auto& s : m_ifaces) {
     if (s.response_due) t = std::min(t, *s.response_due);
   }
-  for (const auto& p : m_peers) t = std::min(t, p.expires);
+  for (const auto& p : m_peers)
+    t = std::min(t, p.expires);
   return t;
 }
 
@@ -310,8 +316,10 @@ void core::handle_response(const dns::message& m, std::uint32_t index, std::stri
                            time_point now) {
   std::vector<const dns::record*> records;
   records.reserve(m.answers.size() + m.additionals.size());
-  for (const auto& r : m.answers) records.push_back(&r);
-  for (const auto& r : m.additionals) records.push_back(&r);
+  for (const auto& r : m.answers)
+    records.push_back(&r);
+  for (const auto& r : m.additionals)
+    records.push_back(&r);
 
   std::vector<const dns::record*> ptrs;
   for (const auto* r : records) {
@@ -337,13 +345,15 @@ void core::handle_response(const dns::message& m, std::uint32_t index, std::stri
       }
       continue;
     }
-    const auto ttl = std::min<std::chrono::seconds>(std::chrono::seconds{ptr->ttl}, m_cfg.max_peer_ttl);
+    const auto ttl =
+        std::min<std::chrono::seconds>(std::chrono::seconds{ptr->ttl}, m_cfg.max_peer_ttl);
 
     std::optional<multiformats::peer_id> id;
     std::vector<std::string> addrs;
     for (const auto* r : records) {
       const auto* t = std::get_if<dns::txt_data>(&r->data);
-      if (!t || r->rtype != dns::type::txt || r->ttl == 0 || !dns::name_equal(r->name, target)) continue;
+      if (!t || r->rtype != dns::type::txt || r->ttl == 0 || !dns::name_equal(r->name, target))
+        continue;
       for (const auto& str : t->strings) {
         const auto value = dnsaddr_value(str);
         if (!value) continue;

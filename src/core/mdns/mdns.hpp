@@ -56,7 +56,9 @@ enum class errc {
 /// The "mdns" error category.
 const std::error_category& category() noexcept;
 /// Makes `errc` values usable as std::error_code.
-inline std::error_code make_error_code(errc e) noexcept { return {static_cast<int>(e), category()}; }
+inline std::error_code make_error_code(errc e) noexcept {
+  return {static_cast<int>(e), category()};
+}
 
 /// One interface we run on and the multiaddrs (text, with or without our /p2p/ suffix) that
 /// peers on its link can reach us at. An empty list: we query but announce and answer nothing.
@@ -122,7 +124,7 @@ using event = std::variant<peer_discovered, peer_expired, peer_seen>;
 
 /// The discovery state machine. Not thread-safe; one owner drives it.
 class core {
-public:
+ public:
   /// Validates the config and draws a random peer name (32 to 63 lowercase alphanumeric
   /// characters) from `rng`. Errors: invalid_peer_id, invalid_address. The caller fixes the
   /// config; nothing runs until start().
@@ -165,7 +167,7 @@ public:
   /// Scheduled queries skipped so far because another node had just asked the same.
   std::uint64_t queries_suppressed() const noexcept { return m_queries_suppressed; }
 
-private:
+ private:
   struct iface_state {
     std::uint32_t index = 0;
     std::vector<multiformats::multiaddr> addrs;  ///< without /p2p/
@@ -173,7 +175,7 @@ private:
     std::optional<time_point> response_due;
     bool announced = false;
     time_point last_query = time_point::min();  ///< when we last sent a query here
-    bool foreign_query_seen = false;  ///< someone asked our question since our last query
+    bool foreign_query_seen = false;            ///< someone asked our question since our last query
   };
   struct tracked_peer {
     std::uint32_t iface = 0;

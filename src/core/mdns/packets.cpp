@@ -19,7 +19,7 @@ std::string full_name_of(std::string_view name) {
 
 dns::record ptr_record(std::string_view name, std::uint32_t ttl) {
   // PTR is a shared record: never cache-flush (RFC 6762 section 10.2).
-  return dns::record{std::string(service_name), dns::type::ptr, dns::class_in, false, ttl,
+  return dns::record{std::string(service_name),        dns::type::ptr, dns::class_in, false, ttl,
                      dns::ptr_data{full_name_of(name)}};
 }
 
@@ -41,7 +41,8 @@ std::uint16_t first_port(const std::vector<multiformats::multiaddr>& addrs) {
 bytes build_query() {
   dns::builder b(0, 0);
   // A query for one fixed name always fits.
-  (void)b.add_question(dns::question{std::string(service_name), dns::type::ptr, dns::class_in, false});
+  (void)b.add_question(
+      dns::question{std::string(service_name), dns::type::ptr, dns::class_in, false});
   return b.finish();
 }
 
@@ -71,17 +72,20 @@ bytes build_response(std::string_view name, std::string_view peer_id_text,
     if (comps.empty()) continue;
     dns::record r{host, dns::type::a, dns::class_in, true, ttl, dns::a_data{}};
     if (comps[0].code == protocol_code::ip4 && comps[0].value.size() == 4) {
-      std::copy(comps[0].value.begin(), comps[0].value.end(), std::get<dns::a_data>(r.data).addr.begin());
+      std::copy(comps[0].value.begin(), comps[0].value.end(),
+                std::get<dns::a_data>(r.data).addr.begin());
     } else if (comps[0].code == protocol_code::ip6 && comps[0].value.size() == 16) {
       r.rtype = dns::type::aaaa;
       r.data = dns::aaaa_data{};
-      std::copy(comps[0].value.begin(), comps[0].value.end(), std::get<dns::aaaa_data>(r.data).addr.begin());
+      std::copy(comps[0].value.begin(), comps[0].value.end(),
+                std::get<dns::aaaa_data>(r.data).addr.begin());
     } else {
       continue;
     }
     if (std::find(ips.begin(), ips.end(), r) == ips.end()) ips.push_back(std::move(r));
   }
-  for (const auto& r : ips) (void)b.add_record(dns::section::additional, r);
+  for (const auto& r : ips)
+    (void)b.add_record(dns::section::additional, r);
 
   // One TXT record per address; one that would overflow the packet is left out.
   for (const auto& a : addrs) {

@@ -12,13 +12,16 @@ namespace starling::mesh {
 namespace {
 
 class category_impl final : public std::error_category {
-public:
+ public:
   const char* name() const noexcept override { return "mesh"; }
   std::string message(int c) const override {
     switch (static_cast<errc>(c)) {
-      case errc::invalid_multiaddr: return "invalid bootstrap multiaddr";
-      case errc::own_address: return "bootstrap address names our own peer id";
-      case errc::too_many_bootstraps: return "too many bootstrap addresses";
+      case errc::invalid_multiaddr:
+        return "invalid bootstrap multiaddr";
+      case errc::own_address:
+        return "bootstrap address names our own peer id";
+      case errc::too_many_bootstraps:
+        return "too many bootstrap addresses";
     }
     return "unknown mesh error";
   }
@@ -109,17 +112,20 @@ bool worse(const known_peer& a, const known_peer& b) {
 }  // namespace
 
 bool manager::unproven(const peer_entry& p) {
-  return p.info.sources == bit(source::mdns) && p.info.sightings < 2 && p.info.last_connected == time_point{} &&
-         !p.explicit_bootstrap && !p.keyless_bootstrap;
+  return p.info.sources == bit(source::mdns) && p.info.sightings < 2 &&
+         p.info.last_connected == time_point{} && !p.explicit_bootstrap && !p.keyless_bootstrap;
 }
 
 std::size_t manager::unproven_dials() const {
   std::size_t n = 0;
-  for (const auto& [id, d] : m_dials) n += d.unproven ? 1 : 0;
+  for (const auto& [id, d] : m_dials)
+    n += d.unproven ? 1 : 0;
   return n;
 }
 
-std::size_t manager::unproven_cap() const { return std::max<std::size_t>(1, m_cfg.max_parallel_dials / 2); }
+std::size_t manager::unproven_cap() const {
+  return std::max<std::size_t>(1, m_cfg.max_parallel_dials / 2);
+}
 
 bool manager::evict_one() {
   peer_map::iterator worst = m_peers.end();
@@ -153,8 +159,10 @@ void manager::merge_addrs(peer_entry& p, const std::vector<std::string>& fresh) 
   auto push = [&](const std::string& a) {
     if (std::find(merged.begin(), merged.end(), a) == merged.end()) merged.push_back(a);
   };
-  for (const auto& a : fresh) push(a);
-  for (const auto& a : p.info.addrs) push(a);
+  for (const auto& a : fresh)
+    push(a);
+  for (const auto& a : p.info.addrs)
+    push(a);
   const std::size_t limit = m_cfg.max_addrs_per_peer;
   const std::size_t slots = limit > p.pinned.size() ? limit - p.pinned.size() : 0;
   std::size_t kept = 0;
@@ -195,7 +203,8 @@ std::chrono::nanoseconds manager::random_below(std::chrono::nanoseconds max) {
   m_rng.fill(buf);
   std::uint64_t v = 0;
   std::memcpy(&v, buf.data(), buf.size());
-  const double u = static_cast<double>(v >> 11) / static_cast<double>(std::uint64_t{1} << 53);  // [0,1)
+  const double u =
+      static_cast<double>(v >> 11) / static_cast<double>(std::uint64_t{1} << 53);  // [0,1)
   return std::chrono::nanoseconds(static_cast<std::int64_t>(u * static_cast<double>(max.count())));
 }
 
@@ -203,7 +212,8 @@ std::chrono::nanoseconds manager::backoff_delay(std::uint32_t failures) {
   using ns = std::chrono::nanoseconds;
   const auto cap = static_cast<double>(ns(m_cfg.backoff_max).count());
   double base = static_cast<double>(ns(m_cfg.backoff_initial).count());
-  for (std::uint32_t i = 1; i < failures && base < cap; ++i) base *= 2;
+  for (std::uint32_t i = 1; i < failures && base < cap; ++i)
+    base *= 2;
   base = std::min(base, cap);
   const double j = m_cfg.backoff_jitter;
   // Uniform in [base*(1-j), min(base*(1+j), backoff_max)]: jittered even at the cap.
@@ -282,7 +292,8 @@ result<void> manager::add_bootstrap(std::string_view multiaddr_text, time_point 
     if (!p) p = add_peer(id, now, true);
     p->info.sources |= bit(source::bootstrap);
     p->explicit_bootstrap = true;
-    if (std::find(p->pinned.begin(), p->pinned.end(), addr) == p->pinned.end()) p->pinned.push_back(addr);
+    if (std::find(p->pinned.begin(), p->pinned.end(), addr) == p->pinned.end())
+      p->pinned.push_back(addr);
     merge_addrs(*p, {addr});
     if (p->info.state == peer_state::idle || p->info.state == peer_state::backoff)
       p->info.next_attempt = std::min(p->info.next_attempt, now);
@@ -291,8 +302,8 @@ result<void> manager::add_bootstrap(std::string_view multiaddr_text, time_point 
   return {};
 }
 
-void manager::discovered(std::string_view peer_id, const std::vector<std::string>& addrs, source src,
-                         time_point now) {
+void manager::discovered(std::string_view peer_id, const std::vector<std::string>& addrs,
+                         source src, time_point now) {
   if (src == source::bootstrap) return;  // bootstrap peers come through add_bootstrap
   auto id = canonical_id(peer_id);
   if (!id || *id == m_self) return;
@@ -300,7 +311,8 @@ void manager::discovered(std::string_view peer_id, const std::vector<std::string
   for (const auto& text : addrs) {
     if (fresh.size() >= m_cfg.max_addrs_per_peer) break;
     auto a = normalize_addr(text, *id);
-    if (a && std::find(fresh.begin(), fresh.end(), *a) == fresh.end()) fresh.push_back(std::move(*a));
+    if (a && std::find(fresh.begin(), fresh.end(), *a) == fresh.end())
+      fresh.push_back(std::move(*a));
   }
 
   peer_entry* p = lookup(*id);
@@ -371,7 +383,8 @@ void manager::disconnected(std::string_view peer_id, time_point now) {
   forget_if_unused(*id);
 }
 
-void manager::dial_finished(std::uint64_t dial_id, result<std::string> connected_peer, time_point now) {
+void manager::dial_finished(std::uint64_t dial_id, result<std::string> connected_peer,
+                            time_point now) {
   auto it = m_dials.find(dial_id);
   if (it == m_dials.end()) return;
   const dial_target target = std::move(it->second);
@@ -443,7 +456,8 @@ std::optional<dial_request> manager::poll_dial(time_point now) {
     if (!room && !p.explicit_bootstrap) continue;
     const bool weak = unproven(p);
     if (weak && unproven_full) continue;
-    health h{p.info.failures, p.info.last_connected, source_rank(p.info.sources), p.info.next_attempt, weak};
+    health h{p.info.failures, p.info.last_connected, source_rank(p.info.sources),
+             p.info.next_attempt, weak};
     if (!best || h.better_than(*best)) {
       best = h;
       best_peer = &p;
@@ -464,7 +478,8 @@ std::optional<dial_request> manager::poll_dial(time_point now) {
   if (best_boot) {
     best_boot->state = peer_state::dialing;
     req.addrs = {best_boot->addr};
-    m_dials[req.dial_id] = dial_target{{}, static_cast<std::size_t>(best_boot - m_bootstraps.data()) + 1, false};
+    m_dials[req.dial_id] =
+        dial_target{{}, static_cast<std::size_t>(best_boot - m_bootstraps.data()) + 1, false};
     return req;
   }
   if (!best_peer) return std::nullopt;
@@ -502,7 +517,8 @@ void manager::on_deadline(time_point /*now*/) {
 std::vector<known_peer> manager::peers() const {
   std::vector<known_peer> out;
   out.reserve(m_peers.size());
-  for (const auto& [id, p] : m_peers) out.push_back(p.info);
+  for (const auto& [id, p] : m_peers)
+    out.push_back(p.info);
   return out;
 }
 
@@ -513,7 +529,9 @@ const known_peer* manager::find(std::string_view peer_id) const {
   return p ? &p->info : nullptr;
 }
 
-std::size_t manager::connected_count() const { return m_connected; }
+std::size_t manager::connected_count() const {
+  return m_connected;
+}
 
 std::vector<bootstrap_status> manager::bootstraps() const {
   std::vector<bootstrap_status> out;

@@ -36,10 +36,19 @@
 namespace starling::mesh {
 
 /// Where a peer was learned from; known_peer::sources is a bit set of these.
-enum class source : unsigned { mdns = 1, bootstrap = 2, pex = 4, store = 8, identify = 16, inbound = 32 };
+enum class source : unsigned {
+  mdns = 1,
+  bootstrap = 2,
+  pex = 4,
+  store = 8,
+  identify = 16,
+  inbound = 32
+};
 
 /// The bit of `s` in a sources set.
-constexpr unsigned bit(source s) noexcept { return static_cast<unsigned>(s); }
+constexpr unsigned bit(source s) noexcept {
+  return static_cast<unsigned>(s);
+}
 
 /// Errors of the mesh manager.
 enum class errc {
@@ -50,7 +59,9 @@ enum class errc {
 /// The "mesh" error category.
 const std::error_category& category() noexcept;
 /// Makes `errc` values usable as std::error_code.
-inline std::error_code make_error_code(errc e) noexcept { return {static_cast<int>(e), category()}; }
+inline std::error_code make_error_code(errc e) noexcept {
+  return {static_cast<int>(e), category()};
+}
 
 /// Most bootstrap addresses one manager keeps.
 inline constexpr std::size_t max_bootstrap_addrs = 256;
@@ -59,18 +70,19 @@ inline constexpr std::chrono::milliseconds reconnect_delay_max{200};
 
 /// Settings; the defaults suit a LAN of a few dozen nodes.
 struct config {
-  std::size_t target_connections = 32;   ///< auto-dial while fewer peers are connected
-  std::size_t max_parallel_dials = 8;    ///< dial requests outstanding at once
+  std::size_t target_connections = 32;  ///< auto-dial while fewer peers are connected
+  std::size_t max_parallel_dials = 8;   ///< dial requests outstanding at once
   std::chrono::milliseconds backoff_initial{1000};
   std::chrono::milliseconds backoff_max{30000};
-  double backoff_jitter = 0.25;          ///< +-25 %
+  double backoff_jitter = 0.25;  ///< +-25 %
   /// A fresh mDNS sighting re-dials a peer in backoff, but not sooner than this after the last try.
   std::chrono::milliseconds min_redial_interval{2000};
   /// For a peer first found by mDNS, the node with the higher peer id text waits this long.
   std::chrono::milliseconds tie_break_delay{1000};
   std::size_t max_known_peers = 1024;
   std::size_t max_addrs_per_peer = 16;
-  std::uint32_t forget_after_failures = 8;  ///< pex/store-only peers dropped after this many failures
+  std::uint32_t forget_after_failures =
+      8;  ///< pex/store-only peers dropped after this many failures
 };
 
 /// Where a known peer stands.
@@ -83,7 +95,7 @@ struct known_peer {
   unsigned sources = 0;            ///< bit set of source
   peer_state state = peer_state::idle;
   time_point first_seen{}, last_seen{}, last_connected{}, next_attempt{};
-  std::uint32_t failures = 0;  ///< consecutive failed dials
+  std::uint32_t failures = 0;   ///< consecutive failed dials
   std::uint32_t sightings = 0;  ///< mDNS responses that named it (saturates)
 };
 
@@ -105,7 +117,7 @@ struct bootstrap_status {
 
 /// The mesh manager core. Not thread-safe: one owner (the network thread) calls it.
 class manager {
-public:
+ public:
   /// `self_peer_id` is never dialled; `rng` (for backoff jitter and reconnect delays) must
   /// outlive the manager.
   manager(config cfg, std::string self_peer_id, crypto::rng& rng);
@@ -172,7 +184,7 @@ public:
   /// The configuration in use.
   const config& settings() const noexcept { return m_cfg; }
 
-private:
+ private:
   struct peer_entry {
     known_peer info;
     std::vector<std::string> pinned;  ///< explicit bootstrap addresses (never dropped)
@@ -192,9 +204,10 @@ private:
     time_point last_connected{};
   };
   struct dial_target {
-    std::string peer_id;       ///< requested id (empty for keyless bootstrap)
-    std::size_t bootstrap = 0;  ///< index into m_bootstraps + 1 for a keyless bootstrap dial, else 0
-    bool unproven = false;      ///< see unproven()
+    std::string peer_id;  ///< requested id (empty for keyless bootstrap)
+    std::size_t bootstrap =
+        0;                  ///< index into m_bootstraps + 1 for a keyless bootstrap dial, else 0
+    bool unproven = false;  ///< see unproven()
   };
 
   using peer_map = std::map<std::string, peer_entry, std::less<>>;

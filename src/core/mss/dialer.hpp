@@ -26,7 +26,7 @@ enum class mode {
 /// hands out. The header and first proposal are queued at construction, so the caller flushes
 /// them without waiting for the listener (a js listener writes nothing until it has read).
 class dialer {
-public:
+ public:
   /// Builds a dialer proposing `protocols` in order. Errors: invalid_argument (empty list, or
   /// lazy with more than one protocol), invalid_protocol (an id not starting with '/', holding
   /// '\n' or over max_message bytes). The caller opens no stream on error.
@@ -56,7 +56,7 @@ public:
   /// Hands over (and clears) the bytes received after the echo; they belong to the next layer.
   bytes take_remaining() { return std::exchange(m_remaining, {}); }
 
-private:
+ private:
   enum class state { await_header, await_reply, done, failed };
   dialer(std::vector<std::string> protocols, mode m);
   result<void> fail(errc e);

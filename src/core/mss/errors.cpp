@@ -8,20 +8,30 @@ namespace starling::mss {
 
 namespace {
 class category_impl final : public std::error_category {
-public:
+ public:
   const char* name() const noexcept override { return "mss"; }
   std::string message(int c) const override {
     switch (static_cast<errc>(c)) {
-      case errc::malformed: return "malformed multistream-select message";
-      case errc::too_long: return "multistream-select message too long";
-      case errc::wrong_header: return "not a /multistream/1.0.0 header";
-      case errc::invalid_protocol: return "invalid protocol id";
-      case errc::no_protocol: return "peer supports none of the proposed protocols";
-      case errc::rejected: return "peer rejected the protocol";
-      case errc::unexpected_message: return "unexpected multistream-select message";
-      case errc::already_done: return "negotiation already finished";
-      case errc::too_many_attempts: return "too many protocol proposals";
-      case errc::invalid_argument: return "invalid multistream-select arguments";
+      case errc::malformed:
+        return "malformed multistream-select message";
+      case errc::too_long:
+        return "multistream-select message too long";
+      case errc::wrong_header:
+        return "not a /multistream/1.0.0 header";
+      case errc::invalid_protocol:
+        return "invalid protocol id";
+      case errc::no_protocol:
+        return "peer supports none of the proposed protocols";
+      case errc::rejected:
+        return "peer rejected the protocol";
+      case errc::unexpected_message:
+        return "unexpected multistream-select message";
+      case errc::already_done:
+        return "negotiation already finished";
+      case errc::too_many_attempts:
+        return "too many protocol proposals";
+      case errc::invalid_argument:
+        return "invalid multistream-select arguments";
     }
     return "unknown mss error";
   }

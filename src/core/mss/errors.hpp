@@ -19,20 +19,22 @@ inline constexpr std::size_t max_message = 1024;
 inline constexpr std::size_t max_attempts = 32;
 
 enum class errc {
-  malformed = 1,      ///< bad length prefix, empty message or no trailing '\n'
-  too_long,           ///< a message over max_message bytes
-  wrong_header,       ///< the first message is not /multistream/1.0.0
-  invalid_protocol,   ///< a protocol id that is empty, too long or does not start with '/'
-  no_protocol,        ///< dialer: the listener answered "na" to every protocol we proposed
-  rejected,           ///< lazy dialer: the listener answered "na" to our only protocol
-  unexpected_message, ///< a message that makes no sense in the current state
-  already_done,       ///< feed() after negotiation finished: hand bytes to the next layer
-  too_many_attempts,  ///< listener: more than max_attempts proposals
-  invalid_argument,   ///< bad constructor arguments (no protocols; lazy with several)
+  malformed = 1,       ///< bad length prefix, empty message or no trailing '\n'
+  too_long,            ///< a message over max_message bytes
+  wrong_header,        ///< the first message is not /multistream/1.0.0
+  invalid_protocol,    ///< a protocol id that is empty, too long or does not start with '/'
+  no_protocol,         ///< dialer: the listener answered "na" to every protocol we proposed
+  rejected,            ///< lazy dialer: the listener answered "na" to our only protocol
+  unexpected_message,  ///< a message that makes no sense in the current state
+  already_done,        ///< feed() after negotiation finished: hand bytes to the next layer
+  too_many_attempts,   ///< listener: more than max_attempts proposals
+  invalid_argument,    ///< bad constructor arguments (no protocols; lazy with several)
 };
 /// The "mss" error category.
 const std::error_category& category() noexcept;
-inline std::error_code make_error_code(errc e) noexcept { return {static_cast<int>(e), category()}; }
+inline std::error_code make_error_code(errc e) noexcept {
+  return {static_cast<int>(e), category()};
+}
 
 namespace detail {
 

@@ -23,7 +23,7 @@ namespace starling::mss {
 /// go and rust dialers write application data right after the protocol line, before our echo:
 /// those bytes are kept and handed over by take_remaining() once is_done().
 class listener {
-public:
+ public:
   /// Decides whether a proposed protocol is served.
   using predicate = std::function<bool(std::string_view)>;
 
@@ -50,7 +50,7 @@ public:
   /// Hands over (and clears) the bytes that followed the selected protocol's line.
   bytes take_remaining() { return std::exchange(m_remaining, {}); }
 
-private:
+ private:
   enum class state { await_header, await_proposal, done, failed };
   result<void> fail(errc e);
   result<void> on_proposal(std::string_view proposal);

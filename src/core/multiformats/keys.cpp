@@ -16,7 +16,8 @@ result<Message> parse_canonical(bytes_view in, bool check_type) {
   Message m;
   // ParsePartial + our own required-field check: ParseFromArray logs every failure to stderr,
   // which untrusted peers could use to flood the log.
-  if (!m.ParsePartialFromArray(in.data(), static_cast<int>(in.size()))) return errc::invalid_key_encoding;
+  if (!m.ParsePartialFromArray(in.data(), static_cast<int>(in.size())))
+    return errc::invalid_key_encoding;
   if (!m.has_type() || !m.has_data()) return errc::invalid_key_encoding;
   // Unknown fields survive a parse/serialize round trip in protobuf-lite: reject them here.
   if (!m.unknown_fields().empty()) return errc::invalid_key_encoding;
@@ -27,7 +28,9 @@ result<Message> parse_canonical(bytes_view in, bool check_type) {
   return m;
 }
 
-bytes to_bytes(const std::string& s) { return bytes(s.begin(), s.end()); }
+bytes to_bytes(const std::string& s) {
+  return bytes(s.begin(), s.end());
+}
 }  // namespace
 
 bytes encode_public_key(const crypto::ed25519_public& pub) {
@@ -79,7 +82,8 @@ result<crypto::ed25519_keypair> decode_private_key(bytes_view in) {
   crypto::ed25519_public pub{};
   std::copy_n(data.begin(), 32, seed.begin());
   std::copy_n(data.begin() + 32, 32, pub.begin());
-  const bool legacy_ok = data.size() == 64 || std::equal(data.begin() + 32, data.begin() + 64, data.begin() + 64);
+  const bool legacy_ok =
+      data.size() == 64 || std::equal(data.begin() + 32, data.begin() + 64, data.begin() + 64);
   std::fill(data.begin(), data.end(), '\0');
   auto kp = crypto::ed25519_from_seed(seed);
   seed.fill(0);

@@ -78,13 +78,20 @@ std::string quoted(std::string_view v) {
 
 std::string value_error_detail(const protocol_info& p, std::string_view value, std::error_code ec) {
   switch (p.kind) {
-    case value_kind::ip4: return "bad ip4 address " + quoted(value);
-    case value_kind::ip6: return "bad ip6 address " + quoted(value);
-    case value_kind::port: return "bad " + std::string(p.name) + " port " + quoted(value) + " (expected 0-65535)";
-    case value_kind::name: return "bad " + std::string(p.name) + " value " + quoted(value);
-    case value_kind::peer: return "bad peer id " + quoted(value) + ": " + ec.message();
-    case value_kind::certhash: return "bad certhash " + quoted(value) + " (expected a multibase multihash)";
-    case value_kind::none: break;
+    case value_kind::ip4:
+      return "bad ip4 address " + quoted(value);
+    case value_kind::ip6:
+      return "bad ip6 address " + quoted(value);
+    case value_kind::port:
+      return "bad " + std::string(p.name) + " port " + quoted(value) + " (expected 0-65535)";
+    case value_kind::name:
+      return "bad " + std::string(p.name) + " value " + quoted(value);
+    case value_kind::peer:
+      return "bad peer id " + quoted(value) + ": " + ec.message();
+    case value_kind::certhash:
+      return "bad certhash " + quoted(value) + " (expected a multibase multihash)";
+    case value_kind::none:
+      break;
   }
   return ec.message();
 }
@@ -103,7 +110,8 @@ std::string component::value_text() const {
 
 std::string ip_endpoint::ip_string() const {
   std::array<char, INET6_ADDRSTRLEN> buf{};
-  if (inet_ntop(is_v6 ? AF_INET6 : AF_INET, ip.data(), buf.data(), buf.size()) == nullptr) return {};
+  if (inet_ntop(is_v6 ? AF_INET6 : AF_INET, ip.data(), buf.data(), buf.size()) == nullptr)
+    return {};
   std::string s(buf.data());
   if (is_v6 && !zone.empty()) s += "%" + zone;
   return s;
@@ -115,7 +123,8 @@ result<multiaddr> multiaddr::parse(std::string_view text, std::string* detail) {
     if (detail != nullptr) *detail = std::move(why);
     return e;
   };
-  if (text.size() > max_multiaddr_chars) return fail(errc::multiaddr_too_long, "longer than 4096 characters");
+  if (text.size() > max_multiaddr_chars)
+    return fail(errc::multiaddr_too_long, "longer than 4096 characters");
   if (text.empty() || text == "/") return fail(errc::empty_multiaddr, "empty address");
   if (text.front() != '/') return fail(errc::missing_leading_slash, "must start with '/'");
   if (text.back() == '/') return fail(errc::trailing_slash, "trailing '/'");
@@ -138,15 +147,18 @@ result<multiaddr> multiaddr::parse(std::string_view text, std::string* detail) {
     if (p == nullptr) return fail(errc::unknown_protocol_name, "unknown protocol " + quoted(name));
     bytes value;
     if (p->kind != value_kind::none) {
-      if (pos > text.size()) return fail(errc::missing_value, "/" + std::string(name) + " needs a value");
+      if (pos > text.size())
+        return fail(errc::missing_value, "/" + std::string(name) + " needs a value");
       const std::string_view v = next_token(pos);
       if (auto ec = detail::value_from_text(*p, v, value)) {
-        const errc e = p->kind == value_kind::peer ? errc::invalid_peer_id : static_cast<errc>(ec.value());
+        const errc e =
+            p->kind == value_kind::peer ? errc::invalid_peer_id : static_cast<errc>(ec.value());
         return fail(e, value_error_detail(*p, v, ec));
       }
     }
     append_component(out, p->code, value);
-    if (out.size() > max_multiaddr_bytes) return fail(errc::multiaddr_too_long, "longer than 1024 bytes in binary");
+    if (out.size() > max_multiaddr_bytes)
+      return fail(errc::multiaddr_too_long, "longer than 1024 bytes in binary");
   }
   return multiaddr(std::move(out));
 }
@@ -166,7 +178,8 @@ result<multiaddr> multiaddr::from_bytes(bytes_view in) {
 
 multiaddr multiaddr::from_tcp_endpoint(const ip_endpoint& ep) {
   bytes out;
-  if (ep.is_v6 && !ep.zone.empty()) append_component(out, protocol_code::ip6zone, as_bytes(ep.zone));
+  if (ep.is_v6 && !ep.zone.empty())
+    append_component(out, protocol_code::ip6zone, as_bytes(ep.zone));
   if (ep.is_v6) {
     append_component(out, protocol_code::ip6, ep.ip);
   } else {
@@ -193,7 +206,8 @@ std::string multiaddr::to_string() const {
 
 std::vector<component> multiaddr::components() const {
   std::vector<component> out;
-  for (const auto& c : split(m_bytes)) out.push_back(component{c.proto->code, bytes(c.value.begin(), c.value.end())});
+  for (const auto& c : split(m_bytes))
+    out.push_back(component{c.proto->code, bytes(c.value.begin(), c.value.end())});
   return out;
 }
 
@@ -233,7 +247,8 @@ std::optional<peer_id> multiaddr::peer() const {
 multiaddr multiaddr::without_peer() const {
   const auto cs = split(m_bytes);
   if (cs.empty() || cs.back().proto->code != protocol_code::p2p) return *this;
-  return multiaddr(bytes(m_bytes.begin(), m_bytes.begin() + static_cast<std::ptrdiff_t>(cs.back().begin)));
+  return multiaddr(
+      bytes(m_bytes.begin(), m_bytes.begin() + static_cast<std::ptrdiff_t>(cs.back().begin)));
 }
 
 result<multiaddr> multiaddr::with_peer(const peer_id& id) const {
@@ -256,7 +271,8 @@ bool multiaddr::is_loopback() const {
     if (c.proto->code == protocol_code::ip6zone) continue;
     if (c.proto->code == protocol_code::ip4) return c.value[0] == 127;
     if (c.proto->code == protocol_code::ip6) {
-      static constexpr std::array<std::uint8_t, 16> loop6{0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1};
+      static constexpr std::array<std::uint8_t, 16> loop6{0, 0, 0, 0, 0, 0, 0, 0,
+                                                          0, 0, 0, 0, 0, 0, 0, 1};
       return std::equal(c.value.begin(), c.value.end(), loop6.begin(), loop6.end());
     }
     return false;

@@ -58,7 +58,7 @@ struct ip_endpoint {
 
 /// A validated multiaddr; stores its binary form. Default-constructed: empty (no components).
 class multiaddr {
-public:
+ public:
   /// An empty address (no components); parse() and from_bytes() never produce one.
   multiaddr() = default;
 
@@ -67,7 +67,8 @@ public:
   /// unknown_protocol_name, missing_value, invalid_ip4, invalid_ip6, invalid_port, invalid_name,
   /// invalid_peer_id, invalid_certhash, multiaddr_too_long. When `detail` is non-null it
   /// receives a one-line reason naming the bad part (cleared on success).
-  [[nodiscard]] static result<multiaddr> parse(std::string_view text, std::string* detail = nullptr);
+  [[nodiscard]] static result<multiaddr> parse(std::string_view text,
+                                               std::string* detail = nullptr);
 
   /// Decodes the binary form from untrusted bytes (identify listenAddrs/observedAddr).
   /// Errors: empty_multiaddr, multiaddr_too_long (over 1024 bytes), invalid_varint,
@@ -105,7 +106,7 @@ public:
   /// Byte-wise equality (the text forms /ipfs/ and /p2p/ of one address are equal).
   friend bool operator==(const multiaddr&, const multiaddr&) = default;
 
-private:
+ private:
   explicit multiaddr(bytes b) : m_bytes(std::move(b)) {}
   bytes m_bytes;
 };

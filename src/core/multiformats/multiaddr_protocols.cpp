@@ -71,20 +71,26 @@ const protocol_info* find_protocol(std::string_view text_name) noexcept {
 
 std::optional<std::size_t> fixed_size(value_kind kind) noexcept {
   switch (kind) {
-    case none: return 0;
-    case ip4: return 4;
-    case ip6: return 16;
-    case port: return 2;
+    case none:
+      return 0;
+    case ip4:
+      return 4;
+    case ip6:
+      return 16;
+    case port:
+      return 2;
     case name:
     case peer:
-    case certhash: return std::nullopt;
+    case certhash:
+      return std::nullopt;
   }
   return std::nullopt;
 }
 
 std::error_code value_from_text(const protocol_info& p, std::string_view text, bytes& out) {
   switch (p.kind) {
-    case none: return {};
+    case none:
+      return {};
     case ip4:
     case ip6: {
       // inet_pton needs a NUL-terminated string; values are short, so bound the copy.
@@ -135,30 +141,40 @@ std::error_code validate_value(const protocol_info& p, bytes_view value) {
     case none:
     case ip4:
     case ip6:
-    case port: return {};
-    case name: return check_name(value);
+    case port:
+      return {};
+    case name:
+      return check_name(value);
     case peer: {
       auto id = peer_id::from_bytes(value);
       return id ? std::error_code{} : std::error_code{errc::invalid_peer_id};
     }
-    case certhash: return check_certhash(value);
+    case certhash:
+      return check_certhash(value);
   }
   return errc::unknown_protocol_code;
 }
 
 std::string value_to_text(const protocol_info& p, bytes_view value) {
   switch (p.kind) {
-    case none: return {};
+    case none:
+      return {};
     case ip4:
     case ip6: {
       std::array<char, INET6_ADDRSTRLEN> buf{};
-      if (inet_ntop(p.kind == ip4 ? AF_INET : AF_INET6, value.data(), buf.data(), buf.size()) == nullptr) return {};
+      if (inet_ntop(p.kind == ip4 ? AF_INET : AF_INET6, value.data(), buf.data(), buf.size()) ==
+          nullptr)
+        return {};
       return std::string(buf.data());
     }
-    case port: return std::to_string((static_cast<unsigned>(value[0]) << 8) | value[1]);
-    case name: return std::string(as_chars(value));
-    case peer: return base58btc_encode(value);
-    case certhash: return multibase_encode(multibase::base64url, value);
+    case port:
+      return std::to_string((static_cast<unsigned>(value[0]) << 8) | value[1]);
+    case name:
+      return std::string(as_chars(value));
+    case peer:
+      return base58btc_encode(value);
+    case certhash:
+      return multibase_encode(multibase::base64url, value);
   }
   return {};
 }

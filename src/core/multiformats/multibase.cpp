@@ -6,16 +6,19 @@
 namespace starling::multiformats {
 
 namespace {
-constexpr std::string_view b58_alphabet = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz";
+constexpr std::string_view b58_alphabet =
+    "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz";
 constexpr std::string_view b32_lower = "abcdefghijklmnopqrstuvwxyz234567";
 constexpr std::string_view b32_upper = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
-constexpr std::string_view b64url = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+constexpr std::string_view b64url =
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 
 // Reverse lookup table: 0xff for characters outside the alphabet.
 std::array<std::uint8_t, 256> reverse(std::string_view alphabet) {
   std::array<std::uint8_t, 256> t{};
   t.fill(0xff);
-  for (std::size_t i = 0; i < alphabet.size(); ++i) t[static_cast<unsigned char>(alphabet[i])] = static_cast<std::uint8_t>(i);
+  for (std::size_t i = 0; i < alphabet.size(); ++i)
+    t[static_cast<unsigned char>(alphabet[i])] = static_cast<std::uint8_t>(i);
   return t;
 }
 
@@ -38,8 +41,8 @@ std::string encode_bits(bytes_view in, std::string_view alphabet, unsigned bits)
   return out;
 }
 
-result<bytes> decode_bits(std::string_view in, const std::array<std::uint8_t, 256>& table, unsigned bits,
-                          errc bad) {
+result<bytes> decode_bits(std::string_view in, const std::array<std::uint8_t, 256>& table,
+                          unsigned bits, errc bad) {
   if (in.size() > max_encoded_chars) return errc::input_too_long;
   // A trailing group of fewer than 8 bits that cannot have come from whole bytes is invalid:
   // e.g. base32 lengths 1, 3, 6 (mod 8) and base64 length 1 (mod 4).
@@ -68,7 +71,8 @@ result<bytes> decode_bits(std::string_view in, const std::array<std::uint8_t, 25
 
 std::string base58btc_encode(bytes_view in) {
   std::size_t zeros = 0;
-  while (zeros < in.size() && in[zeros] == 0) ++zeros;
+  while (zeros < in.size() && in[zeros] == 0)
+    ++zeros;
   // Base-58 digits, least significant first; log(256)/log(58) < 1.37.
   std::vector<std::uint8_t> digits;
   digits.reserve((in.size() - zeros) * 137 / 100 + 1);
@@ -85,7 +89,8 @@ std::string base58btc_encode(bytes_view in) {
     }
   }
   std::string out(zeros, '1');
-  for (auto it = digits.rbegin(); it != digits.rend(); ++it) out.push_back(b58_alphabet[*it]);
+  for (auto it = digits.rbegin(); it != digits.rend(); ++it)
+    out.push_back(b58_alphabet[*it]);
   return out;
 }
 
@@ -93,7 +98,8 @@ result<bytes> base58btc_decode(std::string_view in) {
   static const auto table = reverse(b58_alphabet);
   if (in.size() > max_encoded_chars) return errc::input_too_long;
   std::size_t ones = 0;
-  while (ones < in.size() && in[ones] == '1') ++ones;
+  while (ones < in.size() && in[ones] == '1')
+    ++ones;
   std::vector<std::uint8_t> le;  // bytes, least significant first
   le.reserve(in.size());
   for (std::size_t i = ones; i < in.size(); ++i) {
@@ -115,7 +121,9 @@ result<bytes> base58btc_decode(std::string_view in) {
   return out;
 }
 
-std::string base32_encode(bytes_view in) { return encode_bits(in, b32_lower, 5); }
+std::string base32_encode(bytes_view in) {
+  return encode_bits(in, b32_lower, 5);
+}
 
 result<bytes> base32_decode(std::string_view in, bool upper) {
   static const auto lower_table = reverse(b32_lower);
@@ -123,7 +131,9 @@ result<bytes> base32_decode(std::string_view in, bool upper) {
   return decode_bits(in, upper ? upper_table : lower_table, 5, errc::invalid_base32);
 }
 
-std::string base64url_encode(bytes_view in) { return encode_bits(in, b64url, 6); }
+std::string base64url_encode(bytes_view in) {
+  return encode_bits(in, b64url, 6);
+}
 
 result<bytes> base64url_decode(std::string_view in) {
   static const auto table = reverse(b64url);
@@ -133,9 +143,15 @@ result<bytes> base64url_decode(std::string_view in) {
 std::string multibase_encode(multibase base, bytes_view in) {
   std::string out(1, static_cast<char>(base));
   switch (base) {
-    case multibase::base58btc: out += base58btc_encode(in); break;
-    case multibase::base32: out += base32_encode(in); break;
-    case multibase::base64url: out += base64url_encode(in); break;
+    case multibase::base58btc:
+      out += base58btc_encode(in);
+      break;
+    case multibase::base32:
+      out += base32_encode(in);
+      break;
+    case multibase::base64url:
+      out += base64url_encode(in);
+      break;
   }
   return out;
 }
@@ -144,11 +160,16 @@ result<bytes> multibase_decode(std::string_view in) {
   if (in.empty()) return errc::unsupported_multibase;
   const std::string_view rest = in.substr(1);
   switch (in.front()) {
-    case 'z': return base58btc_decode(rest);
-    case 'b': return base32_decode(rest, false);
-    case 'B': return base32_decode(rest, true);
-    case 'u': return base64url_decode(rest);
-    default: return errc::unsupported_multibase;
+    case 'z':
+      return base58btc_decode(rest);
+    case 'b':
+      return base32_decode(rest, false);
+    case 'B':
+      return base32_decode(rest, true);
+    case 'u':
+      return base64url_decode(rest);
+    default:
+      return errc::unsupported_multibase;
   }
 }
 

@@ -45,14 +45,17 @@ result<peer_id> peer_id::parse(std::string_view text) {
   varint::decoded version;
   varint::decoded codec;
   std::error_code ec;
-  if (!varint::decode(in, version, ec) || version.size == 0 || version.value != 1) return errc::invalid_cid;
+  if (!varint::decode(in, version, ec) || version.size == 0 || version.value != 1)
+    return errc::invalid_cid;
   in = in.subspan(version.size);
   if (!varint::decode(in, codec, ec) || codec.size == 0) return errc::invalid_cid;
   if (codec.value != libp2p_key_codec) return errc::wrong_cid_codec;
   return from_bytes(in.subspan(codec.size));
 }
 
-std::string peer_id::to_string() const { return base58btc_encode(m_bytes); }
+std::string peer_id::to_string() const {
+  return base58btc_encode(m_bytes);
+}
 
 std::string peer_id::to_cid_string() const {
   starling::bytes cid;
@@ -75,8 +78,8 @@ bool peer_id::matches(const crypto::ed25519_public& pub) const {
 }
 
 std::strong_ordering operator<=>(const peer_id& a, const peer_id& b) noexcept {
-  return std::lexicographical_compare_three_way(a.m_bytes.begin(), a.m_bytes.end(), b.m_bytes.begin(),
-                                                b.m_bytes.end());
+  return std::lexicographical_compare_three_way(a.m_bytes.begin(), a.m_bytes.end(),
+                                                b.m_bytes.begin(), b.m_bytes.end());
 }
 
 }  // namespace starling::multiformats

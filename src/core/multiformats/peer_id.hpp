@@ -25,7 +25,7 @@ inline constexpr std::size_t max_inline_key_length = 42;
 /// A peer's identity: an identity (inline key) or sha2-256 multihash. Ordered and hashable by
 /// its bytes. A default-constructed peer_id is empty and equals no real peer.
 class peer_id {
-public:
+ public:
   /// An empty id (see empty()); real ids come from the factories below.
   peer_id() = default;
 
@@ -68,7 +68,7 @@ public:
   /// Lexicographic byte order (used to break simultaneous-dial ties deterministically).
   friend std::strong_ordering operator<=>(const peer_id& a, const peer_id& b) noexcept;
 
-private:
+ private:
   explicit peer_id(starling::bytes b) : m_bytes(std::move(b)) {}
   starling::bytes m_bytes;
 };

@@ -6,13 +6,16 @@ namespace starling::varint {
 
 namespace {
 class category_impl final : public std::error_category {
-public:
+ public:
   const char* name() const noexcept override { return "varint"; }
   std::string message(int c) const override {
     switch (static_cast<errc>(c)) {
-      case errc::overlong: return "varint longer than 9 bytes";
-      case errc::non_minimal: return "varint not minimally encoded";
-      case errc::too_large: return "length prefix above the limit";
+      case errc::overlong:
+        return "varint longer than 9 bytes";
+      case errc::non_minimal:
+        return "varint not minimally encoded";
+      case errc::too_large:
+        return "length prefix above the limit";
     }
     return "unknown varint error";
   }

@@ -15,12 +15,14 @@ inline constexpr std::uint64_t max_value = (std::uint64_t{1} << 63) - 1;
 inline constexpr std::size_t max_bytes = 9;
 
 enum class errc {
-  overlong = 1,     ///< more than 9 bytes, or a value over 2^63-1
-  non_minimal,      ///< trailing zero groups (e.g. 0x80 0x00)
-  too_large,        ///< a length prefix above the caller's limit
+  overlong = 1,  ///< more than 9 bytes, or a value over 2^63-1
+  non_minimal,   ///< trailing zero groups (e.g. 0x80 0x00)
+  too_large,     ///< a length prefix above the caller's limit
 };
 const std::error_category& category() noexcept;
-inline std::error_code make_error_code(errc e) noexcept { return {static_cast<int>(e), category()}; }
+inline std::error_code make_error_code(errc e) noexcept {
+  return {static_cast<int>(e), category()};
+}
 
 /// Appends the encoding of `v` (must be <= max_value) to `out`.
 void encode(std::uint64_t v, bytes& out);

@@ -65,11 +65,16 @@ result<void> handshake_state::dh_mix(const std::optional<crypto::x25519_keypair>
 result<void> handshake_state::mix_token_dh(token t) {
   // "es": initiator's ephemeral with responder's static; "se" the other way round.
   switch (t) {
-    case token::ee: return dh_mix(m_e, m_re);
-    case token::ss: return dh_mix(m_s, m_rs);
-    case token::es: return m_initiator ? dh_mix(m_e, m_rs) : dh_mix(m_s, m_re);
-    case token::se: return m_initiator ? dh_mix(m_s, m_re) : dh_mix(m_e, m_rs);
-    default: return {};
+    case token::ee:
+      return dh_mix(m_e, m_re);
+    case token::ss:
+      return dh_mix(m_s, m_rs);
+    case token::es:
+      return m_initiator ? dh_mix(m_e, m_rs) : dh_mix(m_s, m_re);
+    case token::se:
+      return m_initiator ? dh_mix(m_s, m_re) : dh_mix(m_e, m_rs);
+    default:
+      return {};
   }
 }
 

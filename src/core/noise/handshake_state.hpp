@@ -25,20 +25,20 @@ using psk = std::array<std::uint8_t, 32>;
 
 /// Everything a handshake needs besides randomness.
 struct handshake_config {
-  std::string protocol_name;                        ///< e.g. "Noise_XX_25519_ChaChaPoly_SHA256"
-  bool initiator = true;                            ///< our role
-  bytes prologue;                                   ///< mixed into h before any message
-  std::optional<crypto::x25519_keypair> local_static;     ///< s
+  std::string protocol_name;                           ///< e.g. "Noise_XX_25519_ChaChaPoly_SHA256"
+  bool initiator = true;                               ///< our role
+  bytes prologue;                                      ///< mixed into h before any message
+  std::optional<crypto::x25519_keypair> local_static;  ///< s
   std::optional<crypto::x25519_keypair> local_ephemeral;  ///< e: preset only for test vectors
   std::optional<crypto::x25519_key> remote_static;        ///< rs known in advance (pre-message)
   std::optional<crypto::x25519_key> remote_ephemeral;     ///< re from a pre-message (rare)
-  std::vector<psk> psks;                            ///< consumed in order of the psk tokens
+  std::vector<psk> psks;                                  ///< consumed in order of the psk tokens
 };
 
 /// One side of a Noise handshake. Call write_message / read_message alternately as the pattern
 /// says; when is_finished(), call split() for the transport cipher states.
 class handshake_state {
-public:
+ public:
   /// Builds the state: parses the protocol name, mixes the prologue and pre-message keys.
   /// Errors: unsupported_protocol (name), missing_key (a pre-message key was not given).
   /// The ephemeral key is drawn from `r` when the pattern sends "e" unless one was preset;
@@ -70,7 +70,7 @@ public:
   /// The parsed pattern.
   const pattern& handshake_pattern() const noexcept { return m_pattern; }
 
-private:
+ private:
   handshake_state(pattern p, std::string_view name, bool initiator, crypto::rng& r);
   result<void> dh_mix(const std::optional<crypto::x25519_keypair>& priv,
                       const std::optional<crypto::x25519_key>& pub);

@@ -6,8 +6,8 @@
 #include <google/protobuf/io/coded_stream.h>
 #include <google/protobuf/io/zero_copy_stream_impl_lite.h>
 
-#include "core/noise/errc.hpp"
 #include "core/multiformats/keys.hpp"
+#include "core/noise/errc.hpp"
 #include "core/proto/noise_payload.pb.h"
 
 namespace starling::noise {
@@ -47,8 +47,8 @@ bytes encode_ed25519_public_key(const crypto::ed25519_public& pub) {
   return multiformats::encode_public_key(pub);
 }
 
-libp2p_handshake::libp2p_handshake(role rl, const crypto::ed25519_keypair& identity,
-                                   crypto::rng& r, libp2p_config cfg)
+libp2p_handshake::libp2p_handshake(role rl, const crypto::ed25519_keypair& identity, crypto::rng& r,
+                                   libp2p_config cfg)
     : m_role(rl), m_identity(identity), m_cfg(std::move(cfg)), m_hs(make_state(rl, r)) {
   m_cfg.max_message_size = std::min(m_cfg.max_message_size, max_frame_size);
   if (m_role == role::initiator) {
@@ -82,7 +82,8 @@ bytes libp2p_handshake::make_payload() const {
   p.set_identity_sig(sig.data(), sig.size());
   if (!m_cfg.muxers.empty()) {
     auto* ext = p.mutable_extensions();
-    for (const auto& m : m_cfg.muxers) ext->add_stream_muxers(m);
+    for (const auto& m : m_cfg.muxers)
+      ext->add_stream_muxers(m);
   }
   const std::string s = serialize_deterministic(p);
   return bytes(s.begin(), s.end());
@@ -114,7 +115,8 @@ result<void> libp2p_handshake::check_payload(bytes_view payload) {
   m_remote_identity = pub;
   m_remote_muxers.clear();
   if (p.has_extensions()) {
-    for (const auto& m : p.extensions().stream_muxers()) m_remote_muxers.push_back(m);
+    for (const auto& m : p.extensions().stream_muxers())
+      m_remote_muxers.push_back(m);
   }
 
   // Inlined muxer only when both sides offered one; the initiator's order decides.

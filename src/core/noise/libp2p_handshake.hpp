@@ -43,7 +43,7 @@ bytes encode_ed25519_public_key(const crypto::ed25519_public& pub);
 /// Sans-I/O libp2p Noise handshake. Feed raw TCP bytes, send what poll_transmit() yields; when
 /// is_complete(), read the remote identity and muxer, then take_transport().
 class libp2p_handshake {
-public:
+ public:
   /// Prepares the handshake. An initiator queues message 1 at once (poll_transmit it).
   /// `r` supplies the ephemeral and static X25519 keys and must outlive the object.
   libp2p_handshake(role rl, const crypto::ed25519_keypair& identity, crypto::rng& r,
@@ -53,8 +53,8 @@ public:
   /// handshake message are kept for the transport. Errors (all fatal, close the connection):
   /// oversized_frame, decrypt_failed, message_too_short, invalid_dh, malformed_payload,
   /// unsupported_key_type, bad_signature, peer_id_mismatch, no_common_muxer, already_complete
-  /// (non-empty input after completion: feed the secure_channel instead). Once failed, every call returns
-  /// the first error.
+  /// (non-empty input after completion: feed the secure_channel instead). Once failed, every call
+  /// returns the first error.
   result<void> feed(bytes_view raw);
   /// Appends the bytes to send (whole frames) to `out`; nothing when there is nothing to send.
   void poll_transmit(bytes& out);
@@ -79,7 +79,7 @@ public:
   /// arrives). Errors: not_complete (not finished, failed, or already taken).
   result<secure_channel> take_transport();
 
-private:
+ private:
   result<void> process_frame(bytes_view msg);
   result<void> write(bytes_view payload);
   bytes make_payload() const;

@@ -74,7 +74,8 @@ std::vector<std::string_view> split(std::string_view s, char sep) {
   std::size_t start = 0;
   while (true) {
     const auto pos = s.find(sep, start);
-    out.push_back(s.substr(start, pos == std::string_view::npos ? std::string_view::npos : pos - start));
+    out.push_back(
+        s.substr(start, pos == std::string_view::npos ? std::string_view::npos : pos - start));
     if (pos == std::string_view::npos) break;
     start = pos + 1;
   }
@@ -83,7 +84,8 @@ std::vector<std::string_view> split(std::string_view s, char sep) {
 
 std::vector<token> parse_tokens(std::string_view s) {
   std::vector<token> out;
-  for (auto t : split(s, ',')) out.push_back(*parse_token(t));
+  for (auto t : split(s, ','))
+    out.push_back(*parse_token(t));
   return out;
 }
 
@@ -109,7 +111,8 @@ std::optional<pattern> parse_pattern(std::string_view name) {
   p.name = std::string(name);
   p.pre_initiator = parse_tokens(def->pre_i);
   p.pre_responder = parse_tokens(def->pre_r);
-  for (auto m : split(def->msgs, '|')) p.messages.push_back(parse_tokens(m));
+  for (auto m : split(def->msgs, '|'))
+    p.messages.push_back(parse_tokens(m));
   p.one_way = base.size() == 1;
 
   if (!mods.empty()) {

@@ -13,13 +13,14 @@ enum class token { e, s, ee, es, se, ss, psk };
 
 /// A handshake pattern with its modifiers applied.
 struct pattern {
-  std::string name;                        ///< e.g. "XXpsk3"
-  std::vector<token> pre_initiator;        ///< initiator's pre-message ("-> s ...")
-  std::vector<token> pre_responder;        ///< responder's pre-message ("<- s ...")
-  std::vector<std::vector<token>> messages;  ///< message i is written by the initiator iff i is even
-  bool one_way = false;                    ///< N, K, X: transport goes initiator -> responder only
-  bool has_psk = false;                    ///< any psk modifier present
-  std::size_t psk_count = 0;               ///< number of psk tokens
+  std::string name;                  ///< e.g. "XXpsk3"
+  std::vector<token> pre_initiator;  ///< initiator's pre-message ("-> s ...")
+  std::vector<token> pre_responder;  ///< responder's pre-message ("<- s ...")
+  std::vector<std::vector<token>>
+      messages;               ///< message i is written by the initiator iff i is even
+  bool one_way = false;       ///< N, K, X: transport goes initiator -> responder only
+  bool has_psk = false;       ///< any psk modifier present
+  std::size_t psk_count = 0;  ///< number of psk tokens
 };
 
 /// Looks up a pattern name with optional modifiers ("NN", "XXpsk3", "NNpsk0+psk2", "X1X1").

@@ -11,7 +11,8 @@ secure_channel::secure_channel(cipher_state send, cipher_state recv, bytes pendi
     : m_send(send), m_recv(recv), m_pending(std::move(pending)) {}
 
 std::size_t secure_channel::frames_size(std::size_t plain_len) noexcept {
-  const std::size_t frames = plain_len == 0 ? 1 : (plain_len + max_frame_plaintext - 1) / max_frame_plaintext;
+  const std::size_t frames =
+      plain_len == 0 ? 1 : (plain_len + max_frame_plaintext - 1) / max_frame_plaintext;
   return plain_len + frames * (2 + crypto::aead_tag_size);
 }
 
@@ -60,7 +61,8 @@ result<void> secure_channel::seal(bytes& buf, std::size_t at) {
   buf[at + 1] = static_cast<std::uint8_t>(body & 0xff);
   reserve_more(buf, crypto::aead_tag_size);
   buf.resize(buf.size() + crypto::aead_tag_size);
-  auto r = m_send.encrypt_inplace({}, std::span<std::uint8_t>(buf).subspan(at + frame_header_size, body));
+  auto r = m_send.encrypt_inplace(
+      {}, std::span<std::uint8_t>(buf).subspan(at + frame_header_size, body));
   if (!r) {
     buf.resize(at);
     m_failed = true;
@@ -113,7 +115,8 @@ result<void> secure_channel::process(bytes_view in, bytes& plain_out) {
   return {};
 }
 
-result<void> secure_channel::open_inplace(std::span<std::uint8_t> in, std::vector<bytes_view>& plain) {
+result<void> secure_channel::open_inplace(std::span<std::uint8_t> in,
+                                          std::vector<bytes_view>& plain) {
   if (m_failed) return make_error_code(errc::channel_failed);
   if (!m_pending.empty()) {  // handshake leftovers (connection cores drain them at once)
     m_pending_plain.clear();

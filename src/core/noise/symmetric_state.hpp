@@ -19,7 +19,7 @@ void hkdf(const crypto::sha256_digest& ck, bytes_view ikm, crypto::sha256_digest
 
 /// Chaining key, handshake hash and the cipher state of a handshake in progress.
 class symmetric_state {
-public:
+ public:
   /// InitializeSymmetric(protocol_name).
   explicit symmetric_state(std::string_view protocol_name);
 
@@ -43,7 +43,7 @@ public:
   /// True once a key was mixed in (payloads and static keys are then encrypted).
   bool has_key() const noexcept { return m_cipher.has_key(); }
 
-private:
+ private:
   crypto::sha256_digest m_ck{};
   crypto::sha256_digest m_h{};
   cipher_state m_cipher;

@@ -7,16 +7,22 @@ namespace starling::perf {
 
 namespace {
 class category_impl final : public std::error_category {
-public:
+ public:
   const char* name() const noexcept override { return "perf"; }
   std::string message(int c) const override {
     switch (static_cast<errc>(c)) {
-      case errc::too_much_data: return "perf server sent more than requested";
-      case errc::too_little_data: return "perf server sent less than requested";
-      case errc::early_eof: return "perf stream closed before the upload finished";
-      case errc::header_truncated: return "perf stream closed inside the header";
-      case errc::request_too_large: return "perf download request above the limit";
-      case errc::data_after_eof: return "perf data after end of stream";
+      case errc::too_much_data:
+        return "perf server sent more than requested";
+      case errc::too_little_data:
+        return "perf server sent less than requested";
+      case errc::early_eof:
+        return "perf stream closed before the upload finished";
+      case errc::header_truncated:
+        return "perf stream closed inside the header";
+      case errc::request_too_large:
+        return "perf download request above the limit";
+      case errc::data_after_eof:
+        return "perf data after end of stream";
     }
     return "unknown perf error";
   }
@@ -28,7 +34,9 @@ std::string number(double v) {
   return std::string(buf, r.ptr);
 }
 
-double seconds(clock_duration d) { return std::chrono::duration<double>(d).count(); }
+double seconds(clock_duration d) {
+  return std::chrono::duration<double>(d).count();
+}
 
 std::size_t append_zeros(bytes& out, std::uint64_t remaining, std::size_t max_chunk) {
   const auto n = static_cast<std::size_t>(std::min<std::uint64_t>(remaining, max_chunk));
@@ -77,7 +85,8 @@ std::size_t client::poll_transmit(bytes& out, std::size_t max_chunk) {
 
 std::size_t client::take_upload(std::size_t max_chunk) {
   if (m_header_sent < header_size) return 0;
-  const std::size_t n = static_cast<std::size_t>(std::min<std::uint64_t>(m_upload - m_sent, max_chunk));
+  const std::size_t n =
+      static_cast<std::size_t>(std::min<std::uint64_t>(m_upload - m_sent, max_chunk));
   m_sent += n;
   return n;
 }
@@ -127,7 +136,8 @@ result<void> server::feed(bytes_view in) {
     m_header_got += n;
     in = in.subspan(n);
     if (m_header_got == header_size) {
-      for (auto b : m_header) m_requested = (m_requested << 8) | b;
+      for (auto b : m_header)
+        m_requested = (m_requested << 8) | b;
       if (m_requested > m_max) return m_error = make_error_code(errc::request_too_large);
     }
   }
@@ -152,7 +162,8 @@ std::size_t server::poll_transmit(bytes& out, std::size_t max_chunk) {
 
 std::size_t server::take(std::size_t max_chunk) {
   if (!m_eof || m_error) return 0;
-  const std::size_t n = static_cast<std::size_t>(std::min<std::uint64_t>(m_requested - m_sent, max_chunk));
+  const std::size_t n =
+      static_cast<std::size_t>(std::min<std::uint64_t>(m_requested - m_sent, max_chunk));
   m_sent += n;
   return n;
 }

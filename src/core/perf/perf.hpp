@@ -36,7 +36,9 @@ enum class errc {
 };
 /// The "perf" error category.
 const std::error_category& category() noexcept;
-inline std::error_code make_error_code(errc e) noexcept { return {static_cast<int>(e), category()}; }
+inline std::error_code make_error_code(errc e) noexcept {
+  return {static_cast<int>(e), category()};
+}
 
 /// One line of `--json` output.
 struct report {
@@ -53,7 +55,7 @@ std::string to_json(const report& r);
 
 /// Client side of one perf stream.
 class client {
-public:
+ public:
   /// A run that uploads `upload_bytes` and asks for `download_bytes`, starting at `start`,
   /// with an intermediary report every `interval`.
   client(std::uint64_t upload_bytes, std::uint64_t download_bytes, time_point start,
@@ -68,7 +70,9 @@ public:
   std::size_t take_upload(std::size_t max_chunk);
 
   /// True once the header and whole upload were handed out: the caller half-closes (once).
-  bool should_close_write() const noexcept { return m_header_sent == header_size && m_sent == m_upload; }
+  bool should_close_write() const noexcept {
+    return m_header_sent == header_size && m_sent == m_upload;
+  }
 
   /// Counts downloaded bytes. Errors: too_much_data, data_after_eof (final: reset the stream).
   [[nodiscard]] result<void> feed(bytes_view in, time_point now);
@@ -90,7 +94,7 @@ public:
   std::uint64_t uploaded() const noexcept { return m_sent; }        ///< upload bytes handed out
   std::uint64_t downloaded() const noexcept { return m_received; }  ///< bytes received
 
-private:
+ private:
   std::uint64_t m_upload;
   std::uint64_t m_download;
   time_point m_start;
@@ -110,7 +114,7 @@ private:
 
 /// Server side of one perf stream.
 class server {
-public:
+ public:
   /// A server that refuses to send more than `max_download` bytes.
   explicit server(std::uint64_t max_download = default_max_download) : m_max(max_download) {}
 
@@ -135,7 +139,7 @@ public:
   std::uint64_t requested() const noexcept { return m_requested; }  ///< from the header
   std::uint64_t uploaded() const noexcept { return m_uploaded; }    ///< client upload bytes
 
-private:
+ private:
   std::uint64_t m_max;
   std::uint8_t m_header[header_size] = {};
   std::size_t m_header_got = 0;

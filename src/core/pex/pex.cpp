@@ -19,17 +19,24 @@ namespace starling::pex {
 namespace {
 
 class category_impl final : public std::error_category {
-public:
+ public:
   const char* name() const noexcept override { return "pex"; }
   std::string message(int c) const override {
     switch (static_cast<errc>(c)) {
-      case errc::malformed_frame: return "bad peer-exchange length prefix";
-      case errc::too_large: return "peer-exchange message too large";
-      case errc::malformed_message: return "peer-exchange protobuf does not parse";
-      case errc::truncated: return "peer-exchange stream ended inside the message";
-      case errc::no_message: return "peer-exchange stream ended without a message";
-      case errc::trailing_data: return "bytes after the peer-exchange message";
-      case errc::already_finished: return "peer-exchange reader already finished";
+      case errc::malformed_frame:
+        return "bad peer-exchange length prefix";
+      case errc::too_large:
+        return "peer-exchange message too large";
+      case errc::malformed_message:
+        return "peer-exchange protobuf does not parse";
+      case errc::truncated:
+        return "peer-exchange stream ended inside the message";
+      case errc::no_message:
+        return "peer-exchange stream ended without a message";
+      case errc::trailing_data:
+        return "bytes after the peer-exchange message";
+      case errc::already_finished:
+        return "peer-exchange reader already finished";
     }
     return "unknown peer-exchange error";
   }
@@ -58,7 +65,8 @@ bool contains(const std::vector<T>& v, const T& x) {
 /// Addresses of one record after the skip rules: parsed by `parse`, own /p2p/ dropped,
 /// duplicates and extras beyond `max` left out.
 template <class Range, class Parse>
-std::vector<multiaddr> usable_addrs(const Range& in, const peer_id& id, std::size_t max, Parse parse) {
+std::vector<multiaddr> usable_addrs(const Range& in, const peer_id& id, std::size_t max,
+                                    Parse parse) {
   std::vector<multiaddr> out;
   for (const auto& raw : in) {
     if (out.size() >= max) break;
@@ -71,7 +79,9 @@ std::vector<multiaddr> usable_addrs(const Range& in, const peer_id& id, std::siz
   return out;
 }
 
-std::string to_string(bytes_view b) { return std::string(as_chars(b)); }
+std::string to_string(bytes_view b) {
+  return std::string(as_chars(b));
+}
 
 }  // namespace
 
@@ -92,7 +102,8 @@ bytes encode(const std::vector<peer_record>& peers, const limits& l) {
     if (addrs.empty()) continue;
     pb::PexPeer* p = m.add_peers();
     p->set_id(to_string(id->bytes()));
-    for (const auto& a : addrs) p->add_addrs(to_string(a.to_bytes()));
+    for (const auto& a : addrs)
+      p->add_addrs(to_string(a.to_bytes()));
     if (m.ByteSizeLong() > l.max_message_bytes) {
       m.mutable_peers()->RemoveLast();  // too big here; a smaller record later may still fit
       continue;
@@ -123,12 +134,14 @@ result<std::vector<peer_record>> decode(bytes_view body, const limits& l) {
     if (out.size() >= l.max_peers) break;
     auto id = peer_id::from_bytes(as_bytes(p.id()));
     if (!id || contains(seen, *id)) continue;
-    auto addrs = usable_addrs(p.addrs(), *id, l.max_addrs_per_peer,
-                              [](const std::string& b) { return multiaddr::from_bytes(as_bytes(b)); });
+    auto addrs = usable_addrs(p.addrs(), *id, l.max_addrs_per_peer, [](const std::string& b) {
+      return multiaddr::from_bytes(as_bytes(b));
+    });
     if (addrs.empty()) continue;
     peer_record rec{id->to_string(), {}};
     rec.addrs.reserve(addrs.size());
-    for (const auto& a : addrs) rec.addrs.push_back(a.to_string());
+    for (const auto& a : addrs)
+      rec.addrs.push_back(a.to_string());
     seen.push_back(*id);
     out.push_back(std::move(rec));
   }
@@ -170,7 +183,8 @@ result<std::optional<std::vector<peer_record>>> reader::feed(bytes_view in) {
     return std::optional<std::vector<peer_record>>{};
   }
   // Never buffer more than one whole frame: anything beyond it is trailing data.
-  const std::size_t cap = std::min(m_limits.max_message_bytes, std::size_t{1} << 30) + varint::max_bytes;
+  const std::size_t cap =
+      std::min(m_limits.max_message_bytes, std::size_t{1} << 30) + varint::max_bytes;
   const std::size_t take = std::min(cap - m_buf.size(), in.size());
   append(m_buf, in.first(take));
   std::error_code ec;

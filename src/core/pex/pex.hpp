@@ -57,7 +57,9 @@ enum class errc {
 /// The "pex" error category.
 const std::error_category& category() noexcept;
 /// Makes a std::error_code of the "pex" category.
-inline std::error_code make_error_code(errc e) noexcept { return {static_cast<int>(e), category()}; }
+inline std::error_code make_error_code(errc e) noexcept {
+  return {static_cast<int>(e), category()};
+}
 
 /// The protobuf body (no length prefix) listing `peers` in order. Records with an invalid peer
 /// id, repeated peer ids, addresses that do not parse or carry another peer's /p2p/, repeated
@@ -89,7 +91,7 @@ std::vector<peer_record> filter_for_asker(std::vector<peer_record> peers, std::s
 /// Incremental reader of the answer on a client stream: one length-prefixed message, then EOF.
 /// Buffers at most the prefix plus l.max_message_bytes.
 class reader {
-public:
+ public:
   /// A reader with the given bounds.
   explicit reader(limits l = {}) : m_limits(l) {}
 
@@ -106,7 +108,7 @@ public:
   /// True once the message has been returned by feed().
   bool complete() const noexcept { return m_complete; }
 
-private:
+ private:
   result<std::optional<std::vector<peer_record>>> fail(errc e);
 
   limits m_limits;

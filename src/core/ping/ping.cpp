@@ -7,15 +7,20 @@ namespace starling::ping {
 
 namespace {
 class category_impl final : public std::error_category {
-public:
+ public:
   const char* name() const noexcept override { return "ping"; }
   std::string message(int c) const override {
     switch (static_cast<errc>(c)) {
-      case errc::mismatch: return "ping echo does not match";
-      case errc::timeout: return "ping timed out";
-      case errc::unexpected_data: return "unexpected bytes on ping stream";
-      case errc::busy: return "a ping is already outstanding";
-      case errc::backlog: return "ping echo backlog full";
+      case errc::mismatch:
+        return "ping echo does not match";
+      case errc::timeout:
+        return "ping timed out";
+      case errc::unexpected_data:
+        return "unexpected bytes on ping stream";
+      case errc::busy:
+        return "a ping is already outstanding";
+      case errc::backlog:
+        return "ping echo backlog full";
     }
     return "unknown ping error";
   }
@@ -55,7 +60,8 @@ result<void> client::feed(bytes_view in, time_point now) {
   if (m_error) return m_error;
   if (in.empty()) return {};
   if (!m_in_flight || in.size() > payload_size - m_received) return fail(errc::unexpected_data);
-  if (!std::equal(in.begin(), in.end(), m_payload.begin() + static_cast<std::ptrdiff_t>(m_received))) {
+  if (!std::equal(in.begin(), in.end(),
+                  m_payload.begin() + static_cast<std::ptrdiff_t>(m_received))) {
     return fail(errc::mismatch);
   }
   m_received += in.size();

@@ -32,11 +32,13 @@ enum class errc {
 };
 /// The "ping" error category.
 const std::error_category& category() noexcept;
-inline std::error_code make_error_code(errc e) noexcept { return {static_cast<int>(e), category()}; }
+inline std::error_code make_error_code(errc e) noexcept {
+  return {static_cast<int>(e), category()};
+}
 
 /// Dialer side: one ping at a time, repeatable on one stream.
 class client {
-public:
+ public:
   /// A client whose pings fail after `timeout` without a full echo.
   explicit client(clock_duration timeout = std::chrono::seconds(10)) : m_timeout(timeout) {}
 
@@ -65,7 +67,7 @@ public:
   /// True while a ping waits for its echo.
   bool in_flight() const noexcept { return m_in_flight; }
 
-private:
+ private:
   result<void> fail(errc e);
 
   clock_duration m_timeout;
@@ -80,7 +82,7 @@ private:
 
 /// Listener side: echoes each complete 32-byte payload; a partial one waits for the rest.
 class server {
-public:
+ public:
   /// Bytes of echoes that may wait for poll_transmit() before feed() fails with backlog.
   static constexpr std::size_t max_backlog = 64 * payload_size;
 
@@ -94,7 +96,7 @@ public:
   /// True when no partial payload is buffered (a clean place for the stream to end).
   bool idle() const noexcept { return m_partial_size == 0; }
 
-private:
+ private:
   std::array<std::uint8_t, payload_size> m_partial{};
   std::size_t m_partial_size = 0;
   bytes m_out;

@@ -47,31 +47,53 @@ struct config {
 };
 
 /// The peer opened a stream (its SYN arrived and was accepted).
-struct stream_opened { stream_id id; };
+struct stream_opened {
+  stream_id id;
+};
 /// The peer ACKed a stream we opened.
-struct stream_acked { stream_id id; };
+struct stream_acked {
+  stream_id id;
+};
 /// Bytes received on a stream. `bytes` stays valid until the next call into the session.
 /// The application calls consume(id, n) once it has processed them, to reopen the window.
-struct stream_data { stream_id id; bytes_view bytes; };
+struct stream_data {
+  stream_id id;
+  bytes_view bytes;
+};
 /// The peer half-closed the stream (FIN): no more data will arrive on it.
-struct stream_read_closed { stream_id id; };
+struct stream_read_closed {
+  stream_id id;
+};
 /// The peer reset the stream (RST); the id is forgotten and unsent data dropped. Data that
 /// arrived before the RST was reported first.
-struct stream_reset { stream_id id; };
+struct stream_reset {
+  stream_id id;
+};
 /// Both sides sent FIN; the id is forgotten.
-struct stream_closed { stream_id id; };
+struct stream_closed {
+  stream_id id;
+};
 /// A stream whose write() was cut short can take more bytes again.
-struct stream_writable { stream_id id; };
+struct stream_writable {
+  stream_id id;
+};
 /// A reply to our ping arrived: the measured round-trip time.
-struct ping_rtt { clock_duration rtt; };
+struct ping_rtt {
+  clock_duration rtt;
+};
 /// The peer sent GoAway with this code (0 normal, 1 protocol error, 2 internal error).
-struct go_away_received { std::uint32_t code; };
+struct go_away_received {
+  std::uint32_t code;
+};
 /// The session is dead (all streams gone); `error` says why.
-struct session_closed { std::error_code error; };
+struct session_closed {
+  std::error_code error;
+};
 
 /// What poll_event() hands out.
-using event = std::variant<stream_opened, stream_acked, stream_data, stream_read_closed, stream_reset,
-                           stream_closed, stream_writable, ping_rtt, go_away_received, session_closed>;
+using event =
+    std::variant<stream_opened, stream_acked, stream_data, stream_read_closed, stream_reset,
+                 stream_closed, stream_writable, ping_rtt, go_away_received, session_closed>;
 
 /// A snapshot of one stream's flow-control state (diagnostics and tests).
 struct stream_info {

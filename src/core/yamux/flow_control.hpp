@@ -15,11 +15,13 @@ namespace starling::yamux::detail {
 /// - unconsumed: bytes received but not yet consume()d by the application;
 /// - pending: bytes consumed (or added by growth) and not yet announced in a window update.
 class receive_window {
-public:
+ public:
   /// A window of `size` bytes of which the peer knows only the spec's default so far.
   explicit receive_window(std::uint32_t size) noexcept
-      : m_size(std::max(size, default_window)), m_credit(default_window),
-        m_pending(m_size - default_window), m_announce(m_pending > 0) {}
+      : m_size(std::max(size, default_window)),
+        m_credit(default_window),
+        m_pending(m_size - default_window),
+        m_announce(m_pending > 0) {}
 
   /// Accounts a Data frame of `len` bytes; false when it exceeds the credit (protocol error).
   [[nodiscard]] bool on_data(std::uint32_t len) noexcept {
@@ -36,15 +38,17 @@ public:
     return true;
   }
   /// A window update is worth sending: half the window is free again, or growth is pending.
-  bool update_due() const noexcept { return m_announce || (m_pending > 0 && m_pending >= m_size / 2); }
+  bool update_due() const noexcept {
+    return m_announce || (m_pending > 0 && m_pending >= m_size / 2);
+  }
 
   /// Takes the delta for the next window update and restarts the measuring epoch. When the peer
   /// used the previous window within a few RTTs, the window doubles (up to `max`) first, so that
   /// one window covers the bandwidth-delay product (the rule go-yamux and js-yamux use).
   std::uint32_t take_update(time_point now, clock_duration rtt, std::uint32_t max) noexcept {
     if (!m_announce && rtt.count() > 0 && m_size < max && now - m_epoch < rtt * 4) {
-      const std::uint32_t grown = static_cast<std::uint32_t>(
-          std::min<std::uint64_t>(std::uint64_t{m_size} * 2, max));
+      const std::uint32_t grown =
+          static_cast<std::uint32_t>(std::min<std::uint64_t>(std::uint64_t{m_size} * 2, max));
       m_pending += grown - m_size;
       m_size = grown;
     }
@@ -62,7 +66,7 @@ public:
   std::uint64_t credit() const noexcept { return m_credit; }
   std::uint64_t unconsumed() const noexcept { return m_unconsumed; }
 
-private:
+ private:
   std::uint32_t m_size;
   std::uint64_t m_credit;
   std::uint64_t m_unconsumed = 0;
@@ -74,9 +78,11 @@ private:
 /// The send side: credit granted by the peer, capped so a huge grant cannot make us buffer
 /// without bound.
 class send_window {
-public:
+ public:
   /// Adds a window update's delta (saturating at 2^32-1).
-  void grow(std::uint32_t delta) noexcept { m_window = std::min<std::uint64_t>(m_window + delta, UINT32_MAX); }
+  void grow(std::uint32_t delta) noexcept {
+    m_window = std::min<std::uint64_t>(m_window + delta, UINT32_MAX);
+  }
   /// Spends `n` bytes of credit on a Data frame (n <= available()).
   void spend(std::uint64_t n) noexcept { m_window -= n; }
   std::uint64_t available() const noexcept { return m_window; }
@@ -85,7 +91,7 @@ public:
     return std::min(m_window, cap) + slack;
   }
 
-private:
+ private:
   std::uint64_t m_window = default_window;
 };
 

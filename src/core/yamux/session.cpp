@@ -16,7 +16,9 @@ config sanitize(config c) noexcept {
 }  // namespace
 
 session::session(role r, config cfg)
-    : m_role(r), m_cfg(sanitize(cfg)), m_next_id(r == role::dialer ? 1 : 2),
+    : m_role(r),
+      m_cfg(sanitize(cfg)),
+      m_next_id(r == role::dialer ? 1 : 2),
       m_start_ping_due(m_cfg.ping_on_start) {}
 
 detail::stream* session::find(std::uint32_t id) noexcept {
@@ -33,7 +35,8 @@ std::optional<stream_info> session::info(stream_id id) const {
   auto it = m_streams.find(static_cast<std::uint32_t>(id));
   if (it == m_streams.end()) return std::nullopt;
   const auto& s = it->second;
-  return stream_info{s.send.available(), s.recv.size(), s.recv.credit(), s.recv.unconsumed(), s.tx_pending()};
+  return stream_info{s.send.available(), s.recv.size(), s.recv.credit(), s.recv.unconsumed(),
+                     s.tx_pending()};
 }
 
 void session::erase(std::uint32_t id) {
@@ -204,14 +207,19 @@ std::optional<event> session::poll_event() {
     m_events.pop_front();
     const stream_id id{q.id};
     switch (q.kind) {
-      case ev_kind::opened: return stream_opened{id};
-      case ev_kind::acked: return stream_acked{id};
-      case ev_kind::read_closed: return stream_read_closed{id};
+      case ev_kind::opened:
+        return stream_opened{id};
+      case ev_kind::acked:
+        return stream_acked{id};
+      case ev_kind::read_closed:
+        return stream_read_closed{id};
       case ev_kind::reset:
         if (auto* s = find(q.id); s != nullptr && s->closed) erase(q.id);
         return stream_reset{id};
-      case ev_kind::rtt: return ping_rtt{clock_duration(q.value)};
-      case ev_kind::go_away: return go_away_received{static_cast<std::uint32_t>(q.value)};
+      case ev_kind::rtt:
+        return ping_rtt{clock_duration(q.value)};
+      case ev_kind::go_away:
+        return go_away_received{static_cast<std::uint32_t>(q.value)};
       case ev_kind::closed:
         if (auto* s = find(q.id); s != nullptr && s->closed) erase(q.id);
         return stream_closed{id};

@@ -26,7 +26,7 @@ namespace starling::yamux {
 
 /// One multiplexed connection. Not thread-safe: one owner drives it.
 class session {
-public:
+ public:
   /// A session for our side `r` of the connection.
   explicit session(role r, config cfg = {});
 
@@ -111,9 +111,17 @@ public:
   /// Flow-control state of a live stream.
   std::optional<stream_info> info(stream_id id) const;
 
-private:
+ private:
   enum class ev_kind : std::uint8_t {
-    opened, acked, data, read_closed, reset, closed, writable, rtt, go_away
+    opened,
+    acked,
+    data,
+    read_closed,
+    reset,
+    closed,
+    writable,
+    rtt,
+    go_away
   };
   struct queued_event {
     ev_kind kind;
@@ -124,7 +132,9 @@ private:
   detail::stream* find(std::uint32_t id) noexcept;
   const detail::stream* find(std::uint32_t id) const noexcept;
   void erase(std::uint32_t id);
-  void push_event(ev_kind k, std::uint32_t id, std::int64_t value = 0) { m_events.push_back({k, id, value}); }
+  void push_event(ev_kind k, std::uint32_t id, std::int64_t value = 0) {
+    m_events.push_back({k, id, value});
+  }
   void die(std::error_code ec, std::optional<std::uint32_t> go_away_code);
   void touch(time_point now) noexcept;
   void send_ping(time_point now);
@@ -166,10 +176,10 @@ private:
   std::uint16_t m_frame_flags = 0;
 
   // output
-  bytes m_ctrl;                          ///< serialized session frames and RSTs
+  bytes m_ctrl;                             ///< serialized session frames and RSTs
   std::vector<std::uint32_t> m_ctrl_queue;  ///< streams needing a WindowUpdate/flags frame
   std::deque<std::uint32_t> m_send_queue;   ///< streams with sendable data, round-robin
-  bool m_goaway_pending = false;         ///< GoAway(0) waits for the streams to flush
+  bool m_goaway_pending = false;            ///< GoAway(0) waits for the streams to flush
   std::uint32_t m_goaway_code = 0;
   bool m_goaway_sent = false;
 

@@ -11,7 +11,8 @@ result<void> session::feed(bytes_view in, time_point now) {
   std::size_t pos = 0;
   while (pos < in.size()) {
     if (m_payload_left > 0) {
-      const auto n = static_cast<std::uint32_t>(std::min<std::size_t>(m_payload_left, in.size() - pos));
+      const auto n =
+          static_cast<std::uint32_t>(std::min<std::size_t>(m_payload_left, in.size() - pos));
       if (m_frame_stream != 0) deliver(in.subspan(pos, n));
       pos += n;
       m_payload_left -= n;
@@ -45,10 +46,15 @@ result<void> session::feed(bytes_view in, time_point now) {
 
 std::error_code session::on_header(const header& h) {
   switch (h.type) {
-    case frame_type::ping: on_ping(h); return {};
-    case frame_type::go_away: on_go_away(h); return {};
+    case frame_type::ping:
+      on_ping(h);
+      return {};
+    case frame_type::go_away:
+      on_go_away(h);
+      return {};
     case frame_type::data:
-    case frame_type::window_update: return on_stream_header(h);
+    case frame_type::window_update:
+      return on_stream_header(h);
   }
   return errc::bad_type;
 }

@@ -140,7 +140,8 @@ result<void> session::on_deadline(time_point now) {
     }
     return {};
   }
-  if (m_start_ping_due || (m_cfg.keepalive_interval.count() > 0 && now >= m_next_ping)) send_ping(now);
+  if (m_start_ping_due || (m_cfg.keepalive_interval.count() > 0 && now >= m_next_ping))
+    send_ping(now);
   return {};
 }
 

@@ -21,10 +21,10 @@ struct stream {
   bool ack_pending = false;  ///< inbound: ACK not sent yet (rides on the first frame)
   bool acked = false;        ///< outbound: the peer ACKed (no longer in the ACK backlog)
   // closing
-  bool fin_queued = false;   ///< close_write() called
+  bool fin_queued = false;  ///< close_write() called
   bool fin_sent = false;
   bool remote_fin = false;
-  bool closed = false;       ///< both FINs done or RST received; waiting for its event
+  bool closed = false;  ///< both FINs done or RST received; waiting for its event
   // bookkeeping for the session's queues
   bool data_event_queued = false;
   bool in_send_queue = false;
@@ -33,9 +33,9 @@ struct stream {
 
   send_window send;
   receive_window recv;
-  bytes tx;                 ///< written, not yet transmitted: tx[tx_head..]
+  bytes tx;  ///< written, not yet transmitted: tx[tx_head..]
   std::size_t tx_head = 0;
-  bytes rx;                 ///< received, not yet handed out in a stream_data event
+  bytes rx;  ///< received, not yet handed out in a stream_data event
 
   std::size_t tx_pending() const noexcept { return tx.size() - tx_head; }
   std::uint16_t take_handshake_flags() noexcept {
