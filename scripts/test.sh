@@ -12,6 +12,8 @@ cd "$(dirname "$0")/.."
 start=$(date +%s)
 
 scripts/install-deps.sh
+# First, as it takes seconds: every tracked C++ file must follow .clang-format.
+scripts/check-format.sh
 if [[ -f tests/interop/package.json ]]; then
   # The registry can time out now and then: use the local cache first and retry.
   for attempt in 1 2 3 4; do
