@@ -7,6 +7,7 @@
 
 #include "commands.hpp"
 #include "control_commands.hpp"
+#include "data_commands.hpp"
 
 int main(int argc, char** argv) {
   using namespace starling::app;
@@ -95,6 +96,29 @@ int main(int argc, char** argv) {
                          "the node's data directory (default: $XDG_DATA_HOME/starling)");
   status_cmd->add_flag("--json", status_opts.json, "print the node's JSON answer");
 
+  put_options put_opts;
+  auto* put_cmd = app.add_subcommand("put", "publish a value on a key through the running node");
+  put_cmd->add_option("--data-dir", put_opts.data_dir, "the node's data directory");
+  put_cmd->add_option("key", put_opts.key, "key, e.g. home/kitchen/temp")->required();
+  put_cmd->add_option("value", put_opts.value, "the value; - reads it from standard input")
+      ->required();
+  put_cmd->add_option("--encoding", put_opts.encoding, "content type, e.g. text/plain");
+
+  put_options del_opts;
+  auto* del_cmd = app.add_subcommand("del", "publish a delete of a key through the running node");
+  del_cmd->add_option("--data-dir", del_opts.data_dir, "the node's data directory");
+  del_cmd->add_option("key", del_opts.key, "key, e.g. home/kitchen/temp")->required();
+
+  sub_options sub_opts;
+  auto* sub_cmd = app.add_subcommand("sub", "print the samples of a key expression, one per line");
+  sub_cmd->add_option("--data-dir", sub_opts.data_dir, "the node's data directory");
+  sub_cmd->add_option("keyexpr", sub_opts.expr, "key expression, e.g. home/*/temp or home/**")
+      ->required();
+  sub_cmd->add_option("-c,--count", sub_opts.count, "exit after this many samples");
+  sub_cmd->add_flag(
+      "--json", sub_opts.json,
+      "one JSON object per sample: key, value, encoding, kind, timestamp, source, seq");
+
   CLI11_PARSE(app, argc, argv);
   spdlog::set_level(spdlog::level::from_str(log_level));
 
@@ -104,5 +128,8 @@ int main(int argc, char** argv) {
   if (*perf_cmd) return run_perf(perf_opts);
   if (*peers_cmd) return run_peers(peers_opts);
   if (*status_cmd) return run_status(status_opts);
+  if (*put_cmd) return run_put(put_opts);
+  if (*del_cmd) return run_del(del_opts);
+  if (*sub_cmd) return run_sub(sub_opts);
   return 2;
 }

@@ -9,6 +9,7 @@
 #include <chrono>
 #include <filesystem>
 #include <functional>
+#include <map>
 #include <memory>
 #include <nlohmann/json_fwd.hpp>
 #include <set>
@@ -18,6 +19,8 @@
 #include "core/common/result.hpp"
 #include "core/mesh/manager.hpp"
 #include "core/pex/pex.hpp"
+#include "node/control.hpp"
+#include "node/data_service.hpp"
 #include "node/host.hpp"
 #include "node/mdns_service.hpp"
 #include "node/services.hpp"
@@ -117,10 +120,16 @@ class daemon {
   nlohmann::json peers_json() const;
   nlohmann::json known_json() const;
   nlohmann::json status_json() const;
+  nlohmann::json data_put(const nlohmann::json& request, bool del);
+  void data_sub(const nlohmann::json& request, std::shared_ptr<control_session> session);
 
   boost::asio::io_context& m_ctx;
   daemon_config m_cfg;
   std::unique_ptr<host> m_host;
+  /// The data layer (after m_host: destroyed before it).
+  std::unique_ptr<data_service> m_data;
+  /// Control sessions of `starling sub`, by subscription.
+  std::map<std::uint64_t, std::shared_ptr<control_session>> m_sub_sessions;
   crypto::system_rng m_rng;
   mesh::manager m_mesh;
   std::unique_ptr<mdns_service> m_mdns;

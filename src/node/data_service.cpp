@@ -178,6 +178,14 @@ void data_service::arm_timer() {
   });
 }
 
+void data_service::on_routing_event(const data::routing_event& e) {
+  const char* what = e.k == data::routing_event::kind::reachable     ? "reachable"
+                     : e.k == data::routing_event::kind::unreachable ? "unreachable"
+                                                                     : "changed";
+  spdlog::debug("data: node {} {}: declarations +{} -{}", e.node.to_string(), what, e.added.size(),
+                e.removed.size());
+}
+
 void data_service::on_sample(std::uint64_t sub, const data::sample& s) {
   auto it = m_subs.find(sub);
   if (it != m_subs.end() && it->second) it->second(s);

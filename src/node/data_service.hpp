@@ -60,6 +60,7 @@ class data_service final : data::engine_sink {
 
  private:
   void on_sample(std::uint64_t sub, const data::sample& s) override;
+  void on_routing_event(const data::routing_event& e) override;
   void flush();
   void arm_timer();
   void fail_link(const data::peer_id& p, std::error_code ec);

@@ -353,3 +353,50 @@ TEST_F(cli_test, second_node_on_one_data_dir_is_one_line_error) {
 }
 
 }  // namespace
+
+// The data layer through the CLI: a sample put on one node reaches `starling sub` on a node
+// two hops away (a - b - c, a and c never connect), a delete follows it, and a bad key is
+// refused with the parser's message.
+TEST_F(cli_test, put_and_del_reach_sub_two_hops_away) {
+  child b(node_args("b"));
+  auto [bid, baddr] = start_node(b);
+  ASSERT_FALSE(baddr.empty());
+  auto args_a = node_args("a");
+  args_a.insert(args_a.begin(), {"--log-level", "debug"});
+  args_a.insert(args_a.end(), {"--bootstrap", baddr});
+  child a(args_a);
+  auto [aid, aaddr] = start_node(a);
+  auto args_c = node_args("c");
+  args_c.insert(args_c.end(), {"--bootstrap", baddr});
+  child c(args_c);
+  auto [cid, caddr] = start_node(c);
+  ASSERT_FALSE(cid.empty());
+
+  child s({"sub", "--data-dir", dir("c"), "home/**", "-c", "2", "--json"});
+  // a learns c's subscription through b (the record crosses two hops).
+  ASSERT_TRUE(a.wait_stderr("data: node " + cid)) << a.err();
+  if (a.err().find(cid + " reachable: declarations +1") == std::string::npos) {
+    ASSERT_TRUE(a.wait_stderr(cid + " changed: declarations +1")) << a.err();
+  }
+  child p({"put", "--data-dir", dir("a"), "home/kitchen/temp", "21.5", "--encoding", "text/plain"});
+  ASSERT_EQ(p.wait(), 0) << p.err();
+  child d({"del", "--data-dir", dir("a"), "home/kitchen/temp"});
+  ASSERT_EQ(d.wait(), 0) << d.err();
+  ASSERT_EQ(s.wait(), 0) << s.err();
+  const auto lines = s.lines(2);
+  ASSERT_EQ(lines.size(), 2u) << s.out();
+  auto first = nlohmann::json::parse(lines[0]);
+  auto second = nlohmann::json::parse(lines[1]);
+  EXPECT_EQ(first["key"], "home/kitchen/temp");
+  EXPECT_EQ(first["value"], "21.5");
+  EXPECT_EQ(first["encoding"], "text/plain");
+  EXPECT_EQ(first["kind"], "put");
+  EXPECT_EQ(first["source"], aid);
+  EXPECT_EQ(first["seq"], 1);
+  EXPECT_EQ(second["kind"], "delete");
+  EXPECT_EQ(second["seq"], 2);
+
+  child bad({"put", "--data-dir", dir("a"), "home//temp", "x"});
+  EXPECT_EQ(bad.wait(), 1);
+  EXPECT_NE(bad.err().find("home//temp: empty chunk at byte 5"), std::string::npos) << bad.err();
+}

@@ -238,6 +238,7 @@ void engine::pump_routing() {
       m_node_by_number.erase(number);
       m_node_numbers.erase(it);
     }
+    m_sink.on_routing_event(*e);
   }
 }
 

@@ -53,6 +53,9 @@ class engine_sink {
   virtual ~engine_sink() = default;
   /// A sample for local subscription `sub` (one call per matching subscription).
   virtual void on_sample(std::uint64_t sub, const sample& s) = 0;
+  /// A node became reachable or unreachable, or its declarations changed (for logs and
+  /// liveliness); called after the engine has applied it.
+  virtual void on_routing_event(const routing_event&) {}
 };
 
 /// Options of one publisher.
