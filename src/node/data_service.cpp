@@ -207,7 +207,7 @@ void data_service::unsubscribe(std::uint64_t id) {
 
 result<void> data_service::put(std::string_view key, bytes_view payload, std::string_view encoding,
                                bool del) {
-  auto r = m_engine.put(key, payload, encoding, wall_ntp(), del);
+  auto r = m_engine.put(key, payload, encoding, io::now(), wall_ntp(), del);
   flush();
   return r;
 }

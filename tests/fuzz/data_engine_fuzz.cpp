@@ -58,7 +58,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   e.drain_transmit([&](const peer_id&, bytes_view b) { out += b.size(); });
   if (!ok) e.link_down(peer, now);
   // Still usable.
-  if (!e.put("a/b", as_bytes("x"), "", ntp + 1)) std::abort();
+  if (!e.put("a/b", as_bytes("x"), "", now, ntp + 1)) std::abort();
   e.on_deadline(now + std::chrono::hours(1));
   return 0;
 }

@@ -53,6 +53,7 @@ class network {
     std::unique_ptr<data::engine> eng;
     bool alive = true;
     std::uint64_t incarnation = 1;
+    time_point timer_at = no_deadline;  ///< the engine's timer, as scheduled
     std::vector<received> got;
   };
 
@@ -101,6 +102,26 @@ class network {
   }
   bool linked(std::size_t a, std::size_t b) const { return m_links.count(key(a, b)) != 0; }
 
+  /// True when live links join a and b without passing through `avoid`.
+  bool connected_without(std::size_t a, std::size_t b, std::size_t avoid) const {
+    std::vector<char> seen(size(), 0);
+    std::vector<std::size_t> todo{a};
+    seen[a] = 1;
+    if (a < seen.size() && avoid < seen.size()) seen[avoid] = 1;
+    while (!todo.empty()) {
+      const std::size_t n = todo.back();
+      todo.pop_back();
+      if (n == b) return true;
+      for (const auto& [x, y] : m_links) {
+        const std::size_t other = x == n ? y : y == n ? x : SIZE_MAX;
+        if (other != SIZE_MAX && !seen[other]) {
+          seen[other] = 1;
+          todo.push_back(other);
+        }
+      }
+    }
+    return false;
+  }
   /// Kills a node: every link to it drops (its neighbours notice).
   void kill(std::size_t i) {
     for (std::size_t j = 0; j < size(); ++j) {
@@ -113,19 +134,21 @@ class network {
     node& n = at(i);
     n.alive = true;
     ++n.incarnation;
+    n.timer_at = no_deadline;
     n.eng =
         std::make_unique<data::engine>(n.id, static_cast<std::uint64_t>(n.incarnation) << 40, n);
     for (auto j : neighbours)
       connect(i, j);
   }
 
-  /// Sends what node i has queued.
+  /// Sends what node i has queued and arms its engine's timer.
   void pump(std::size_t i) {
     node& from = at(i);
     from.eng->drain_transmit([&](const peer_id& peer, bytes_view frames) {
       const std::size_t j = index_of(peer);
       schedule_delivery(i, j, bytes(frames.begin(), frames.end()));
     });
+    arm_timer(i);
   }
 
   /// Runs events until none is left or virtual time passes `until`.
@@ -163,6 +186,20 @@ class network {
     for (int k = 0; k < 8; ++k)
       i |= static_cast<std::size_t>(b[2 + 4 + k]) << (8 * k);
     return i;
+  }
+  void arm_timer(std::size_t i) {
+    node& n = at(i);
+    if (!n.alive) return;
+    const time_point d = n.eng->next_deadline();
+    if (d == no_deadline || d >= n.timer_at) return;
+    n.timer_at = d;
+    at_time(std::max(d, m_now), [this, i, d, inc = n.incarnation] {
+      node& m = at(i);
+      if (!m.alive || m.incarnation != inc || m.timer_at != d) return;  // superseded
+      m.timer_at = no_deadline;
+      m.eng->on_deadline(m_now);
+      pump(i);
+    });
   }
   void schedule_delivery(std::size_t from, std::size_t to, bytes data) {
     using namespace std::chrono;

@@ -1,6 +1,7 @@
 #include "core/data/engine.hpp"
 
 #include <algorithm>
+#include <map>
 
 namespace starling::data {
 
@@ -37,6 +38,33 @@ constexpr std::size_t max_cached_keys = 65536;
 /// Sources whose targets one key caches.
 constexpr std::size_t max_sources_per_key = 8;
 
+// Reliability (docs/protocols/data.md, "Reliability").
+/// Samples of one reliable publisher kept for repair, and their payload bytes.
+constexpr std::size_t history_samples = 1024;
+constexpr std::size_t history_bytes = 4 * 1024 * 1024;
+/// A history slot keeps its buffer for reuse up to this capacity.
+constexpr std::size_t history_keep_capacity = 4096;
+/// Out-of-order samples held for in-order delivery, over all publishers of a node.
+constexpr std::size_t hold_samples = 1024;
+constexpr std::size_t hold_bytes = 4 * 1024 * 1024;
+/// Repair requests for one gap: the first at once, then after nack_interval, doubling (a
+/// request or its repair may wait out TCP retransmissions on every hop); after nack_tries
+/// unanswered, about 3 s, the gap is given up.
+constexpr clock_duration nack_interval = std::chrono::milliseconds(200);
+constexpr int nack_tries = 5;
+/// Holes asked for in one round of nacks of one stream.
+constexpr std::size_t nacks_per_round = 16;
+/// Heartbeats of a publisher after its last sample.
+constexpr clock_duration heartbeat_after[] = {
+    std::chrono::milliseconds(20), std::chrono::milliseconds(200), std::chrono::seconds(1)};
+/// A heartbeat is forwarded again only after this long (breaks loops of changing routes).
+constexpr clock_duration heartbeat_refresh = std::chrono::milliseconds(100);
+/// Receive state of a publisher is collected after this long without traffic.
+constexpr clock_duration stream_idle = std::chrono::seconds(60);
+constexpr clock_duration sweep_interval = std::chrono::seconds(10);
+/// Receive states held; when full, idle ones (no gap) are dropped.
+constexpr std::size_t max_streams = 65536;
+
 }  // namespace
 
 const std::error_category& engine_category() noexcept {
@@ -60,10 +88,111 @@ struct engine::link {
   std::vector<std::string> rx_keys;              ///< by alias; "" = not declared
 };
 
+/// One sample kept by its source for repair.
+struct history_entry {
+  std::uint64_t seq = 0;
+  std::uint64_t timestamp = 0;
+  std::uint8_t flags = 0;
+  std::string encoding;
+  bytes payload;
+};
+
 struct engine::publisher {
   std::string key;
   publisher_options opts;
   std::uint64_t seq = 0;
+  // History ring of the last samples (reliable publishers): slots reused, so a steady
+  // stream of samples allocates nothing once the ring has grown.
+  std::vector<history_entry> ring;
+  std::size_t first = 0;  ///< slot of the oldest sample
+  std::size_t count = 0;
+  std::size_t bytes_held = 0;
+  // Heartbeats.
+  time_point last_put{};
+  int hb_stage = 3;  ///< heartbeats sent since last_put (3: none due)
+  bool hb_armed = false;
+
+  void remember(std::uint64_t s, std::uint64_t ts, std::uint8_t flags, std::string_view enc,
+                bytes_view payload) {
+    while (count > 0 && (count == history_samples || bytes_held + payload.size() > history_bytes))
+      evict();
+    const std::size_t slot = (first + count) % history_samples;
+    if (slot == ring.size()) ring.emplace_back();
+    history_entry& e = ring[slot];
+    e.seq = s;
+    e.timestamp = ts;
+    e.flags = flags;
+    e.encoding.assign(enc);
+    e.payload.assign(payload.begin(), payload.end());
+    bytes_held += payload.size();
+    ++count;
+  }
+  void evict() {
+    history_entry& e = ring[first];
+    bytes_held -= e.payload.size();
+    if (e.payload.capacity() > history_keep_capacity) {
+      bytes().swap(e.payload);
+    } else {
+      e.payload.clear();
+    }
+    first = (first + 1) % history_samples;
+    --count;
+  }
+  const history_entry* find(std::uint64_t s) const {
+    if (count == 0) return nullptr;
+    const std::uint64_t oldest = ring[first].seq;
+    if (s < oldest || s - oldest >= count) return nullptr;
+    return &ring[(first + static_cast<std::size_t>(s - oldest)) % history_samples];
+  }
+};
+
+/// A sample held until the ones before it arrive.
+struct engine::held_sample {
+  std::string key;
+  std::string encoding;
+  bytes payload;
+  std::uint64_t timestamp = 0;
+  std::uint8_t flags = 0;
+};
+
+/// What a node knows of one (source, publisher) it receives from.
+struct engine::stream {
+  const peer_id* source = nullptr;  ///< the map key's, stable while the stream exists
+  std::uint64_t publisher = 0;
+  // Forwarding: a sliding window of the sequence numbers seen.
+  std::uint64_t highest = 0;
+  std::uint64_t highest_ts = 0;  ///< the timestamp of sample `highest`
+  std::uint64_t seen = 0;        ///< bit i: highest - i was seen
+  // In-order delivery to local subscribers (reliable publishers).
+  bool delivering = false;
+  std::uint64_t next = 0;  ///< the next sequence number to deliver
+  std::map<std::uint64_t, held_sample> held;
+  std::size_t held_bytes = 0;
+  std::uint64_t announced = 0;  ///< the last sequence number a heartbeat announced
+  bool gapped = false;
+  int nack_count = 0;
+  time_point nack_due = no_deadline;
+  // Heartbeat forwarding.
+  std::uint64_t hb_seq = 0;
+  time_point hb_time{};
+  time_point last_activity{};
+
+  /// Marks `s` seen; false when it was seen before or is too old to tell.
+  bool accept(std::uint64_t s) {
+    if (s > highest) {
+      const std::uint64_t shift = s - highest;
+      seen = shift >= 64 ? 0 : seen << shift;
+      seen |= 1;
+      highest = s;
+      return true;
+    }
+    const std::uint64_t d = highest - s;
+    if (d >= 64) return false;
+    const std::uint64_t bit = std::uint64_t{1} << d;
+    if (seen & bit) return false;
+    seen |= bit;
+    return true;
+  }
 };
 
 struct engine::subscriber {
@@ -233,8 +362,10 @@ void engine::pump_routing() {
       if (d.k != declaration::kind::subscriber) continue;
       if (auto x = keyexpr::keyexpr::parse(d.expr)) m_remote_subs.insert(*x, number);
     }
+    // Receive state of an unreachable source stays (routes may show a source unreachable
+    // for a moment while the records of a changing mesh catch up): open gaps keep asking
+    // until their tries run out, and the idle sweep collects it.
     if (e->k == routing_event::kind::unreachable) {
-      std::erase_if(m_last_seq, [&](const auto& kv) { return kv.first.source == e->node; });
       m_node_by_number.erase(number);
       m_node_numbers.erase(it);
     }
@@ -305,17 +436,22 @@ result<void> engine::handle(link& l, const message& m, time_point now, std::uint
     return {};
   }
   if (const auto* r = std::get_if<record_message>(&m)) return handle_record(l, *r, now);
-  if (const auto* p = std::get_if<push>(&m)) return handle_push(l, *p, physical_ntp);
+  if (const auto* p = std::get_if<push>(&m)) return handle_push(l, *p, now, physical_ntp);
+  if (const auto* h = std::get_if<heartbeat>(&m)) return handle_heartbeat(l, *h, now);
+  if (const auto* n = std::get_if<nack>(&m)) return handle_nack(l, *n, now);
+  if (const auto* r = std::get_if<repair>(&m)) return handle_repair(l, *r, now);
   ++m_stats.unknown_messages;  // unknown, or not handled by this version yet
   return {};
 }
 
+const peer_id* engine::resolve_node(const link& l, std::uint64_t alias) const {
+  if (alias == 0) return &l.peer;
+  if (alias >= l.rx_nodes.size() || !l.rx_nodes[alias]) return nullptr;
+  return &*l.rx_nodes[alias];
+}
+
 result<void> engine::handle_record(link& l, const record_message& m, time_point now) {
-  auto resolve = [&](std::uint64_t alias) -> const peer_id* {
-    if (alias == 0) return &l.peer;
-    if (alias >= l.rx_nodes.size() || !l.rx_nodes[alias]) return nullptr;
-    return &*l.rx_nodes[alias];
-  };
+  auto resolve = [&](std::uint64_t alias) { return resolve_node(l, alias); };
   node_record r;
   const peer_id* origin = resolve(m.origin);
   if (!origin) return engine_errc::unknown_alias;
@@ -380,8 +516,7 @@ const std::vector<peer_id>& engine::targets_for(key_state& ks, const peer_id& so
   return ks.targets.back().second;
 }
 
-void engine::deliver_local(std::string_view key, const sample& s) {
-  key_state& ks = key_entry(key);
+const std::vector<std::uint64_t>& engine::local_subs_for(key_state& ks, std::string_view key) {
   if (ks.local_generation != m_local_generation) {
     ks.local_generation = m_local_generation;
     ks.local_subs.clear();
@@ -389,7 +524,23 @@ void engine::deliver_local(std::string_view key, const sample& s) {
       m_local_subs.for_each_match(*k, [&](std::uint64_t id) { ks.local_subs.push_back(id); });
     }
   }
-  for (std::uint64_t id : ks.local_subs) {
+  return ks.local_subs;
+}
+
+void engine::deliver_local(std::string_view key, const sample& s) {
+  const auto& subs = local_subs_for(key_entry(key), key);
+  // The sink may call back into the engine (publish, subscribe), which can change the cached
+  // list: deliver from a copy when there is more than one subscription.
+  if (subs.empty()) return;
+  if (subs.size() == 1) {
+    const std::uint64_t id = subs.front();
+    ++m_stats.samples_delivered;
+    m_sink.on_sample(id, s);
+    return;
+  }
+  const std::vector<std::uint64_t> ids = subs;
+  for (std::uint64_t id : ids) {
+    if (!m_subs.count(id)) continue;  // undeclared by an earlier handler
     ++m_stats.samples_delivered;
     m_sink.on_sample(id, s);
   }
@@ -408,8 +559,7 @@ bool engine::send_push(link& l, const peer_id& source, std::string_view key, con
   return true;
 }
 
-void engine::route_sample(const peer_id& source, const link* from, std::string_view key,
-                          const push& wire_sample) {
+const std::vector<peer_id>* engine::targets_for_key(const peer_id& source, std::string_view key) {
   key_state& ks = key_entry(key);
   if (ks.route_generation != m_routes.generation()) {
     ks.route_generation = m_routes.generation();
@@ -422,21 +572,23 @@ void engine::route_sample(const peer_id& source, const link* from, std::string_v
                           ks.interested.end());
     }
   }
-  if (ks.interested.empty()) return;
-  const auto& targets = targets_for(ks, source);
-  for (const auto& t : targets) {
+  if (ks.interested.empty()) return nullptr;
+  return &targets_for(ks, source);
+}
+
+void engine::route_sample(const peer_id& source, const link* from, std::string_view key,
+                          const push& wire_sample) {
+  const auto* targets = targets_for_key(source, key);
+  if (!targets) return;
+  for (const auto& t : *targets) {
     if (from && t == from->peer) continue;
     if (link* l = find_link(t)) send_push(*l, source, key, wire_sample);
   }
 }
 
-result<void> engine::handle_push(link& l, const push& m, std::uint64_t physical_ntp) {
-  const peer_id* source = nullptr;
-  if (m.source == 0) {
-    source = &l.peer;
-  } else if (m.source < l.rx_nodes.size() && l.rx_nodes[m.source]) {
-    source = &*l.rx_nodes[m.source];
-  }
+result<void> engine::handle_push(link& l, const push& m, time_point now,
+                                 std::uint64_t physical_ntp) {
+  const peer_id* source = resolve_node(l, m.source);
   if (!source || m.key >= l.rx_keys.size() || l.rx_keys[m.key].empty()) {
     return engine_errc::unknown_alias;
   }
@@ -449,19 +601,302 @@ result<void> engine::handle_push(link& l, const push& m, std::uint64_t physical_
     ++m_stats.clock_refused;
     return {};
   }
-  auto [it, fresh] = m_last_seq.try_emplace(seq_key{*source, m.publisher}, 0);
-  if (!fresh && m.seq <= it->second) {
+  stream* st = stream_for(*source, m.publisher, now);
+  if (m.seq <= st->highest && m.timestamp > st->highest_ts) {
+    // Within one life of a source, stamps grow with sequence numbers: an older number with a
+    // newer stamp means the source restarted and numbers its publishers anew.
+    give_up_gaps(*st);
+    const peer_id* keep = st->source;
+    *st = stream{};
+    st->source = keep;
+    st->publisher = m.publisher;
+    st->last_activity = now;
+  }
+  if (!st->accept(m.seq)) {
     ++m_stats.duplicates;
     return {};
   }
-  if (!fresh && m.seq > it->second + 1) m_stats.gaps += m.seq - it->second - 1;
-  it->second = m.seq;
+  if (m.seq == st->highest) st->highest_ts = m.timestamp;
   const std::string& key = l.rx_keys[m.key];
-  const sample s{key,         m.payload, m.encoding,  (m.flags & push_flags::del) != 0,
-                 m.timestamp, source,    m.publisher, m.seq};
-  deliver_local(key, s);
   route_sample(*source, &l, key, m);
+  receive_ordered(*st, key, m, now, false);
   return {};
+}
+
+// ---- reliability ----
+
+engine::stream* engine::stream_for(const peer_id& source, std::uint64_t pub, time_point now) {
+  auto it = m_streams.find(seq_key{source, pub});
+  if (it == m_streams.end()) {
+    if (m_streams.size() >= max_streams) {
+      // Drop every state without a gap; their next samples start them over.
+      const std::size_t before = m_streams.size();
+      std::erase_if(m_streams, [](const auto& kv) { return !kv.second->gapped; });
+      m_stats.streams_reset += before - m_streams.size();
+    }
+    it = m_streams.emplace(seq_key{source, pub}, std::make_unique<stream>()).first;
+    it->second->source = &it->first.source;
+    it->second->publisher = pub;
+    if (m_next_sweep == no_deadline) m_next_sweep = now + sweep_interval;
+  }
+  it->second->last_activity = now;
+  return it->second.get();
+}
+
+void engine::receive_ordered(stream& st, std::string_view key, const push& m, time_point now,
+                             bool repaired) {
+  const bool reliable = (m.flags & push_flags::reliable) != 0;
+  const sample s{key,         m.payload, m.encoding,   (m.flags & push_flags::del) != 0,
+                 m.timestamp, st.source, st.publisher, m.seq};
+  if (!reliable) {
+    // Best effort: deliver what arrives, in whatever order.
+    if (!repaired) deliver_local(key, s);
+    return;
+  }
+  if (local_subs_for(key_entry(key), key).empty()) return;  // a relay only
+  if (!st.delivering) {
+    st.delivering = true;  // delivery starts with the first sample this node gets
+    st.next = m.seq;
+  }
+  if (m.seq < st.next || st.held.count(m.seq)) {
+    if (repaired) ++m_stats.duplicates;
+    return;
+  }
+  if (repaired) ++m_stats.samples_repaired;
+  if (m.seq == st.next) {
+    ++st.next;
+    deliver_local(key, s);
+    deliver_held(st);
+    return;
+  }
+  // A gap: hold this one (bounded) and ask the source for the missing ones.
+  if (m_held_count >= hold_samples || m_held_bytes + m.payload.size() > hold_bytes) {
+    give_up_gaps(st);
+    if (m.seq >= st.next) {
+      st.next = m.seq + 1;
+      deliver_local(key, s);
+    }
+    return;
+  }
+  held_sample h{std::string(key), std::string(m.encoding),
+                bytes(m.payload.begin(), m.payload.end()), m.timestamp, m.flags};
+  st.held_bytes += h.payload.size();
+  m_held_bytes += h.payload.size();
+  ++m_held_count;
+  st.held.emplace(m.seq, std::move(h));
+  open_gap(st, now);
+}
+
+void engine::open_gap(stream& st, time_point now) {
+  if (st.gapped) return;
+  st.gapped = true;
+  st.nack_count = 0;
+  ++m_stats.gaps;
+  m_gapped.push_back(&st);
+  send_nacks(st, now);
+}
+
+void engine::close_gap(stream& st) {
+  if (!st.gapped) return;
+  st.gapped = false;
+  st.nack_due = no_deadline;
+  std::erase(m_gapped, &st);
+}
+
+void engine::deliver_held(stream& st) {
+  while (!st.held.empty() && st.held.begin()->first <= st.next) {
+    auto node = st.held.extract(st.held.begin());
+    const held_sample& h = node.mapped();
+    st.held_bytes -= h.payload.size();
+    m_held_bytes -= h.payload.size();
+    --m_held_count;
+    if (node.key() < st.next) continue;
+    st.next = node.key() + 1;
+    const sample s{h.key,       h.payload, h.encoding,   (h.flags & push_flags::del) != 0,
+                   h.timestamp, st.source, st.publisher, node.key()};
+    deliver_local(h.key, s);
+  }
+  if (st.held.empty() && st.announced < st.next) close_gap(st);
+}
+
+void engine::give_up_gaps(stream& st) {
+  if (!st.delivering) return;
+  // Skip every hole: what is held is delivered in order.
+  std::uint64_t expect = st.next;
+  for (const auto& [seq, h] : st.held) {
+    if (seq > expect) m_stats.samples_lost += seq - expect;
+    expect = seq + 1;
+  }
+  if (st.announced >= expect) {
+    m_stats.samples_lost += st.announced - expect + 1;
+    expect = st.announced + 1;
+  }
+  while (!st.held.empty()) {
+    st.next = st.held.begin()->first;
+    deliver_held(st);
+  }
+  st.next = std::max(st.next, expect);
+  close_gap(st);
+}
+
+void engine::send_nacks(stream& st, time_point now) {
+  st.nack_due = now + nack_interval * (1 << std::min(st.nack_count, nack_tries));
+  ++st.nack_count;
+  // One nack per hole between `next` and the highest held or announced sample.
+  std::uint64_t expect = st.next;
+  std::size_t sent = 0;
+  auto ask = [&](std::uint64_t first, std::uint64_t count) {
+    if (sent >= nacks_per_round) return;
+    ++sent;
+    nack n;
+    n.publisher = st.publisher;
+    n.first = first;
+    n.count = std::min<std::uint64_t>(count, history_samples);
+    send_unicast_nack(*st.source, m_self, n);
+  };
+  for (const auto& [seq, h] : st.held) {
+    if (seq > expect) ask(expect, seq - expect);
+    expect = seq + 1;
+  }
+  if (st.announced >= expect) ask(expect, st.announced - expect + 1);
+}
+
+engine::link* engine::unicast_link(const peer_id& dest) {
+  auto hop = m_routes.next_hop(dest);
+  link* l = hop ? find_link(*hop) : nullptr;
+  if (!l) ++m_stats.unicast_dropped;
+  return l;
+}
+
+void engine::send_unicast_nack(const peer_id& dest, const peer_id& requester, nack n) {
+  link* l = unicast_link(dest);
+  if (!l) return;
+  n.dest = node_alias_for(*l, dest);
+  n.requester = node_alias_for(*l, requester);
+  if (n.dest == UINT64_MAX || n.requester == UINT64_MAX) {
+    ++m_stats.alias_exhausted;
+    return;
+  }
+  if (requester == m_self) ++m_stats.nacks_sent;
+  (void)encode(n, out_for(*l));
+}
+
+void engine::send_unicast_repair(const peer_id& dest, const peer_id& source, std::string_view key,
+                                 repair r) {
+  link* l = unicast_link(dest);
+  if (!l) return;
+  r.dest = node_alias_for(*l, dest);
+  r.sample.source = node_alias_for(*l, source);
+  r.sample.key = key_alias_for(*l, key);
+  if (r.dest == UINT64_MAX || r.sample.source == UINT64_MAX || r.sample.key == UINT64_MAX) {
+    ++m_stats.alias_exhausted;
+    return;
+  }
+  (void)encode(r, out_for(*l));
+}
+
+result<void> engine::handle_heartbeat(link& l, const heartbeat& m, time_point now) {
+  const peer_id* source = resolve_node(l, m.source);
+  if (!source || m.key >= l.rx_keys.size() || l.rx_keys[m.key].empty()) {
+    return engine_errc::unknown_alias;
+  }
+  if (*source == m_self) return {};
+  stream* st = stream_for(*source, m.publisher, now);
+  const std::string& key = l.rx_keys[m.key];
+  // Down the source's tree like its samples; the same announcement only once in a while, so
+  // that a heartbeat caught in a loop of changing routes dies out.
+  if (m.last_seq != st->hb_seq || now - st->hb_time >= heartbeat_refresh) {
+    st->hb_seq = m.last_seq;
+    st->hb_time = now;
+    if (const auto* targets = targets_for_key(*source, key)) {
+      for (const auto& t : *targets) {
+        if (t == l.peer) continue;
+        if (link* out = find_link(t))
+          send_heartbeat_on(*out, *source, key, m.publisher, m.last_seq);
+      }
+    }
+  }
+  if (st->delivering && !local_subs_for(key_entry(key), key).empty()) {
+    st->announced = std::max(st->announced, m.last_seq);
+    if (st->announced >= st->next) open_gap(*st, now);
+  }
+  return {};
+}
+
+result<void> engine::handle_nack(link& l, const nack& m, time_point now) {
+  (void)now;
+  const peer_id* dest = resolve_node(l, m.dest);
+  const peer_id* requester = resolve_node(l, m.requester);
+  if (!dest || !requester) return engine_errc::unknown_alias;
+  if (*dest != m_self) {
+    if (m.hops <= 1) {
+      ++m_stats.unicast_dropped;
+      return {};
+    }
+    nack fwd = m;
+    fwd.hops = static_cast<std::uint8_t>(m.hops - 1);
+    const peer_id to = *dest, from = *requester;
+    send_unicast_nack(to, from, fwd);
+    return {};
+  }
+  auto it = m_pubs.find(m.publisher);
+  if (it == m_pubs.end() || *requester == m_self) return {};
+  const publisher& p = *it->second;
+  const peer_id to = *requester;
+  const std::uint64_t count = std::min<std::uint64_t>(m.count, history_samples);
+  for (std::uint64_t s = m.first; s - m.first < count; ++s) {
+    const history_entry* e = p.find(s);
+    if (!e) continue;
+    repair r;
+    r.sample.flags = e->flags;
+    r.sample.publisher = m.publisher;
+    r.sample.seq = e->seq;
+    r.sample.timestamp = e->timestamp;
+    r.sample.encoding = e->encoding;
+    r.sample.payload = e->payload;
+    send_unicast_repair(to, m_self, p.key, r);
+    ++m_stats.repairs_sent;
+  }
+  return {};
+}
+
+result<void> engine::handle_repair(link& l, const repair& m, time_point now) {
+  const peer_id* dest = resolve_node(l, m.dest);
+  const peer_id* source = resolve_node(l, m.sample.source);
+  if (!dest || !source || m.sample.key >= l.rx_keys.size() || l.rx_keys[m.sample.key].empty()) {
+    return engine_errc::unknown_alias;
+  }
+  const std::string& key = l.rx_keys[m.sample.key];
+  if (*dest != m_self) {
+    if (m.hops <= 1) {
+      ++m_stats.unicast_dropped;
+      return {};
+    }
+    repair fwd = m;
+    fwd.hops = static_cast<std::uint8_t>(m.hops - 1);
+    const peer_id to = *dest, src = *source;
+    send_unicast_repair(to, src, key, fwd);
+    return {};
+  }
+  auto it = m_streams.find(seq_key{*source, m.sample.publisher});
+  if (it == m_streams.end()) return {};  // forgotten meanwhile
+  it->second->last_activity = now;
+  receive_ordered(*it->second, key, m.sample, now, true);
+  return {};
+}
+
+void engine::send_heartbeat_on(link& l, const peer_id& source, std::string_view key,
+                               std::uint64_t pub, std::uint64_t last_seq) {
+  heartbeat h;
+  h.source = node_alias_for(l, source);
+  h.key = key_alias_for(l, key);
+  if (h.source == UINT64_MAX || h.key == UINT64_MAX) {
+    ++m_stats.alias_exhausted;
+    return;
+  }
+  h.publisher = pub;
+  h.last_seq = last_seq;
+  (void)encode(h, out_for(l));
 }
 
 // ---- local API ----
@@ -493,7 +928,10 @@ result<std::uint64_t> engine::declare_publisher(std::string_view key, publisher_
     return k.error().code;
   }
   const std::uint64_t id = m_next_id++;
-  m_pubs.emplace(id, std::make_unique<publisher>(publisher{k->str(), std::move(opts), 0}));
+  auto p = std::make_unique<publisher>();
+  p->key = k->str();
+  p->opts = std::move(opts);
+  m_pubs.emplace(id, std::move(p));
   return id;
 }
 
@@ -504,8 +942,8 @@ void engine::undeclare_publisher(std::uint64_t id) {
   m_pubs.erase(it);
 }
 
-result<void> engine::put(std::uint64_t id, bytes_view payload, std::uint64_t physical_ntp,
-                         bool del) {
+result<void> engine::put(std::uint64_t id, bytes_view payload, time_point now,
+                         std::uint64_t physical_ntp, bool del) {
   auto it = m_pubs.find(id);
   if (it == m_pubs.end()) return engine_errc::unknown_publisher;
   if (payload.size() > max_payload) return errc::payload_too_large;
@@ -513,8 +951,6 @@ result<void> engine::put(std::uint64_t id, bytes_view payload, std::uint64_t phy
   const std::uint64_t ts = m_clock.stamp(physical_ntp);
   const std::uint64_t seq = ++p.seq;
   ++m_stats.samples_published;
-  const sample s{p.key, payload, p.opts.encoding, del, ts, &m_self, id, seq};
-  deliver_local(p.key, s);
   push w;
   w.flags = static_cast<std::uint8_t>(
       (del ? push_flags::del : 0) | (p.opts.reliable ? push_flags::reliable : 0) |
@@ -525,12 +961,25 @@ result<void> engine::put(std::uint64_t id, bytes_view payload, std::uint64_t phy
   w.timestamp = ts;
   w.encoding = p.opts.encoding;
   w.payload = payload;
+  if (p.opts.reliable) {
+    p.remember(seq, ts, w.flags, p.opts.encoding, payload);
+    p.last_put = now;
+    p.hb_stage = 0;
+    if (!p.hb_armed) {
+      p.hb_armed = true;
+      m_hb_heap.emplace_back(now + heartbeat_after[0], id);
+      std::push_heap(m_hb_heap.begin(), m_hb_heap.end(), std::greater<>());
+    }
+  }
+  // Neighbours first: a local handler that publishes in turn sees its sample sent after ours.
   route_sample(m_self, nullptr, p.key, w);
+  const sample s{p.key, payload, p.opts.encoding, del, ts, &m_self, id, seq};
+  deliver_local(p.key, s);
   return {};
 }
 
 result<void> engine::put(std::string_view key, bytes_view payload, std::string_view encoding,
-                         std::uint64_t physical_ntp, bool del) {
+                         time_point now, std::uint64_t physical_ntp, bool del) {
   std::uint64_t id = 0;
   if (auto it = m_implicit_pubs.find(std::string(key)); it != m_implicit_pubs.end()) {
     id = it->second;
@@ -542,16 +991,67 @@ result<void> engine::put(std::string_view key, bytes_view payload, std::string_v
   }
   // One implicit publisher per key; each put may name its own encoding.
   m_pubs.at(id)->opts.encoding = std::string(encoding);
-  return put(id, payload, physical_ntp, del);
+  return put(id, payload, now, physical_ntp, del);
 }
 
 time_point engine::next_deadline() const {
-  return m_routes.next_deadline();
+  time_point d = std::min(m_routes.next_deadline(), m_next_sweep);
+  if (!m_hb_heap.empty()) d = std::min(d, m_hb_heap.front().first);
+  for (const stream* st : m_gapped)
+    d = std::min(d, st->nack_due);
+  return d;
 }
 
 void engine::on_deadline(time_point now) {
   m_routes.on_deadline(now);
   pump_routing();
+  // Heartbeats of publishers that went quiet.
+  while (!m_hb_heap.empty() && m_hb_heap.front().first <= now) {
+    std::pop_heap(m_hb_heap.begin(), m_hb_heap.end(), std::greater<>());
+    const std::uint64_t id = m_hb_heap.back().second;
+    m_hb_heap.pop_back();
+    auto it = m_pubs.find(id);
+    if (it == m_pubs.end()) continue;
+    publisher& p = *it->second;
+    const time_point due = p.last_put + heartbeat_after[p.hb_stage];
+    if (due <= now) {
+      if (const auto* targets = targets_for_key(m_self, p.key)) {
+        for (const auto& t : *targets) {
+          if (link* l = find_link(t)) {
+            send_heartbeat_on(*l, m_self, p.key, id, p.seq);
+            ++m_stats.heartbeats_sent;
+          }
+        }
+      }
+      ++p.hb_stage;
+    }
+    if (p.hb_stage >= static_cast<int>(std::size(heartbeat_after))) {
+      p.hb_armed = false;
+      continue;
+    }
+    m_hb_heap.emplace_back(p.last_put + heartbeat_after[p.hb_stage], id);
+    std::push_heap(m_hb_heap.begin(), m_hb_heap.end(), std::greater<>());
+  }
+  // Gaps: ask again, or give up after nack_tries.
+  std::vector<stream*> due;
+  for (stream* st : m_gapped) {
+    if (st->nack_due <= now) due.push_back(st);
+  }
+  for (stream* st : due) {
+    if (std::find(m_gapped.begin(), m_gapped.end(), st) == m_gapped.end()) continue;
+    if (st->nack_count >= nack_tries) {
+      give_up_gaps(*st);
+    } else {
+      send_nacks(*st, now);
+    }
+  }
+  // Receive state of publishers gone quiet.
+  if (now >= m_next_sweep) {
+    std::erase_if(m_streams, [&](const auto& kv) {
+      return !kv.second->gapped && kv.second->last_activity + stream_idle <= now;
+    });
+    m_next_sweep = m_streams.empty() ? no_deadline : now + sweep_interval;
+  }
 }
 
 }  // namespace starling::data

@@ -12,8 +12,12 @@
 /// Samples for local subscribers are handed to an `engine_sink` synchronously, from inside
 /// put() or on_bytes(); the views in a `sample` are valid during that call only.
 ///
-/// Not yet here (docs/protocols/data.md says what is planned): repair of gaps (nack/repair,
-/// heartbeats), priorities and congestion control, queries, liveliness events, compression.
+/// Reliable publishers are reliable end to end: the source keeps a bounded history, a node
+/// that delivers a publisher's samples holds out-of-order ones, asks the source to repeat a
+/// gap (nack, repair) and delivers in order; heartbeats make a lost last sample visible.
+///
+/// Not yet here (docs/protocols/data.md says what is planned): priorities and congestion
+/// control, queries, liveliness events, compression.
 
 #include <cstdint>
 #include <functional>
@@ -70,9 +74,16 @@ struct engine_stats {
   std::uint64_t samples_delivered = 0;  ///< to local subscriptions (one per subscription)
   std::uint64_t samples_forwarded = 0;  ///< copies sent to neighbours
   std::uint64_t samples_received = 0;
-  std::uint64_t duplicates = 0;     ///< samples seen again (route changes) and dropped
-  std::uint64_t gaps = 0;           ///< sequence numbers skipped (not repaired yet)
-  std::uint64_t clock_refused = 0;  ///< samples stamped too far in the future
+  std::uint64_t duplicates = 0;        ///< samples seen again (route changes) and dropped
+  std::uint64_t gaps = 0;              ///< gaps opened in a reliable publisher's samples
+  std::uint64_t nacks_sent = 0;        ///< repair requests sent (one per hole, per try)
+  std::uint64_t repairs_sent = 0;      ///< samples repeated from our history
+  std::uint64_t samples_repaired = 0;  ///< holes filled by a repair
+  std::uint64_t samples_lost = 0;      ///< sequence numbers given up (history gone, source away)
+  std::uint64_t heartbeats_sent = 0;
+  std::uint64_t unicast_dropped = 0;  ///< nacks/repairs with no route or out of hops
+  std::uint64_t streams_reset = 0;    ///< receive state dropped because the table was full
+  std::uint64_t clock_refused = 0;    ///< samples stamped too far in the future
   std::uint64_t unknown_messages = 0;
   std::uint64_t protocol_errors = 0;
   std::uint64_t records_stored = 0;
@@ -136,21 +147,26 @@ class engine {
   /// Ends a publisher (unknown ids are ignored).
   void undeclare_publisher(std::uint64_t id);
   /// Publishes a put (or, with `del`, a delete) on publisher `id`, stamped with our clock at
-  /// `physical_ntp`. Local subscribers get it at once, neighbours in the next drain.
-  /// Errors: unknown_publisher, errc::payload_too_large.
-  result<void> put(std::uint64_t publisher, bytes_view payload, std::uint64_t physical_ntp,
-                   bool del = false);
-  /// A put without a declared publisher: uses (and keeps) an implicit publisher per key.
-  /// Errors: as declare_publisher and put.
-  result<void> put(std::string_view key, bytes_view payload, std::string_view encoding,
+  /// `physical_ntp`; `now` schedules its heartbeats. Local subscribers get it at once,
+  /// neighbours in the next drain. Errors: unknown_publisher, errc::payload_too_large.
+  result<void> put(std::uint64_t publisher, bytes_view payload, time_point now,
                    std::uint64_t physical_ntp, bool del = false);
+  /// A put without a declared publisher: uses (and keeps) an implicit reliable publisher per
+  /// key. Errors: as declare_publisher and put.
+  result<void> put(std::string_view key, bytes_view payload, std::string_view encoding,
+                   time_point now, std::uint64_t physical_ntp, bool del = false);
 
   // ---- timers and state ----
 
   /// When on_deadline() has work.
   time_point next_deadline() const;
-  /// Timer expiry (collects unreachable records).
+  /// Timer expiry: heartbeats, repeated nacks, given-up gaps, idle receive state, and
+  /// unreachable records.
   void on_deadline(time_point now);
+  /// Samples held for in-order delivery, over all publishers.
+  std::size_t held_samples() const noexcept { return m_held_count; }
+  /// Receive states (one per (source, publisher) seen).
+  std::size_t streams() const noexcept { return m_streams.size(); }
   /// Counters.
   const engine_stats& stats() const noexcept { return m_stats; }
   /// The routing table (read-only).
@@ -163,6 +179,8 @@ class engine {
   struct publisher;
   struct subscriber;
   struct key_state;
+  struct stream;
+  struct held_sample;
 
   link* find_link(const peer_id& peer);
   void flood_own();
@@ -172,11 +190,32 @@ class engine {
   void update_declarations();
   result<void> handle(link& l, const message& m, time_point now, std::uint64_t physical_ntp);
   result<void> handle_record(link& l, const record_message& m, time_point now);
-  result<void> handle_push(link& l, const push& m, std::uint64_t physical_ntp);
+  result<void> handle_push(link& l, const push& m, time_point now, std::uint64_t physical_ntp);
+  result<void> handle_heartbeat(link& l, const heartbeat& m, time_point now);
+  result<void> handle_nack(link& l, const nack& m, time_point now);
+  result<void> handle_repair(link& l, const repair& m, time_point now);
+  const peer_id* resolve_node(const link& l, std::uint64_t alias) const;
   void route_sample(const peer_id& source, const link* from, std::string_view key,
                     const push& wire_sample);
   void deliver_local(std::string_view key, const sample& s);
+  const std::vector<std::uint64_t>& local_subs_for(key_state& ks, std::string_view key);
   key_state& key_entry(std::string_view key);
+  const std::vector<peer_id>* targets_for_key(const peer_id& source, std::string_view key);
+  // Reliability.
+  stream* stream_for(const peer_id& source, std::uint64_t pub, time_point now);
+  void receive_ordered(stream& st, std::string_view key, const push& m, time_point now,
+                       bool repaired);
+  void open_gap(stream& st, time_point now);
+  void close_gap(stream& st);
+  void deliver_held(stream& st);
+  void give_up_gaps(stream& st);
+  void send_nacks(stream& st, time_point now);
+  link* unicast_link(const peer_id& dest);
+  void send_unicast_nack(const peer_id& dest, const peer_id& requester, nack n);
+  void send_unicast_repair(const peer_id& dest, const peer_id& source, std::string_view key,
+                           repair r);
+  void send_heartbeat_on(link& l, const peer_id& source, std::string_view key, std::uint64_t pub,
+                         std::uint64_t last_seq);
   const std::vector<peer_id>& targets_for(key_state& ks, const peer_id& source);
   bool send_push(link& l, const peer_id& source, std::string_view key, const push& p);
   std::uint64_t node_alias_for(link& l, const peer_id& node);
@@ -215,8 +254,13 @@ class engine {
       return std::hash<peer_id>{}(k.source) ^ (k.publisher * 0x9e3779b97f4a7c15ULL);
     }
   };
-  std::unordered_map<seq_key, std::uint64_t, seq_hash> m_last_seq;
-  std::vector<peer_id> m_scratch_targets;
+  std::unordered_map<seq_key, std::unique_ptr<stream>, seq_hash> m_streams;
+  std::vector<stream*> m_gapped;  ///< streams with an open gap (nack timers)
+  std::size_t m_held_count = 0;
+  std::size_t m_held_bytes = 0;
+  time_point m_next_sweep = no_deadline;  ///< when idle streams are collected
+  // Heartbeat timers of our publishers: (due, publisher id), lazily updated.
+  std::vector<std::pair<time_point, std::uint64_t>> m_hb_heap;
 };
 
 }  // namespace starling::data
