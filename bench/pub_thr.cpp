@@ -1,0 +1,207 @@
+// Data-layer throughput, sending side (the counterpart of sub_thr; in the spirit of Zenoh's
+// z_pub_thr). One embedded node (host + data service, one io_context thread) dials a peer,
+// waits until a subscription on the key is known (the data link is up and the subscriber's
+// node record arrived), then publishes reliably, as fast as it can, N-byte samples on one key.
+// usage: pub_thr --connect MULTIADDR --size N [-d SECONDS] [--key KEY]
+//   MULTIADDR must end in /p2p/<peer id> (sub_thr, lat_pong and `starling node` print theirs).
+//   Runs until SIGINT/SIGTERM or, with -d, for that many seconds; then prints on stderr how many
+//   samples it published.
+//
+// Flow control. data_service::put never refuses: what the link cannot take yet waits in the
+// data stream's queue (node::stream::buffered()), without bound. data_service does not show
+// that queue, so this program watches it itself: it replaces the handler of inbound
+// /starling/data/1 streams by one that forwards to the data service exactly as the service's
+// own handler does (stream_open / stream_data / stream_closed) and also keeps the stream, and
+// it draws an identity whose peer id orders after the peer's, so that the peer (the smaller
+// id) is the one that opens the data stream, which is then inbound here. It publishes in
+// bursts from a posted handler, at most `burst` samples or until the stream holds
+// `high_water` queued bytes, and yields to the io_context between bursts (so sockets make
+// progress); when the queue is full it waits for on_writable (or a 1 ms timer). What is still
+// in flight below the stream (Yamux, the socket driver) is bounded by the Yamux window.
+#include "data_bench.hpp"
+
+using namespace starling;
+using namespace starling::bench;
+
+namespace {
+
+constexpr const char* prog = "pub_thr";
+constexpr std::size_t high_water = 1024 * 1024;  ///< stream-queued bytes before we wait
+constexpr std::size_t burst_bytes = 256 * 1024;  ///< payload bytes per burst at most
+constexpr std::size_t burst_max = 1024;          ///< samples per burst at most
+
+/// What the tap handler shares with the publisher.
+struct link_tap {
+  node::stream* s = nullptr;       ///< the data stream while it is open
+  std::function<void()> writable;  ///< the stream's queue went down
+};
+
+/// The data service's inbound stream handler, plus the tap.
+class tap_handler final : public node::stream_handler {
+ public:
+  tap_handler(node::data_service& svc, std::shared_ptr<link_tap> tap)
+      : m_svc(svc), m_tap(std::move(tap)) {}
+  void on_open(node::stream& s) override {
+    m_tap->s = &s;
+    m_svc.stream_open(s.peer(), s);
+  }
+  void on_data(node::stream& s, bytes_view data) override { m_svc.stream_data(s.peer(), s, data); }
+  void on_read_closed(node::stream& s) override { s.close_write(); }
+  void on_writable(node::stream&) override {
+    if (m_tap->writable) m_tap->writable();
+  }
+  void on_closed(node::stream& s, std::error_code) override {
+    if (m_tap->s == &s) m_tap->s = nullptr;
+    m_svc.stream_closed(s.peer(), s);
+  }
+
+ private:
+  node::data_service& m_svc;
+  std::shared_ptr<link_tap> m_tap;
+};
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"pub_thr: publish N-byte samples on one key as fast as the link takes them"};
+  std::string connect_text;
+  std::size_t size = 0;
+  int duration = 0;
+  std::string key_text = "bench/thr";
+  std::string log_level = "warn";
+  app.add_option("--connect", connect_text, "the subscriber's multiaddr, with /p2p/<peer id>")
+      ->required();
+  app.add_option("--size", size, "payload size in bytes (1 to 524288)")
+      ->required()
+      ->check(size_check());
+  app.add_option("-d,--duration", duration, "stop after this many seconds (default: run on)")
+      ->check(CLI::PositiveNumber);
+  app.add_option("--key", key_text, "key to publish on (default bench/thr)");
+  app.add_option("--log-level", log_level, "trace, debug, info, warn, error or off")
+      ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}));
+  parse_or_exit(app, argc, argv);
+  const auto target = parse_tcp_addr(prog, "--connect", connect_text, true);
+  check_key(prog, key_text);
+  auto key = keyexpr::key::parse(key_text);
+  set_log_level(log_level);
+  if (!crypto::init()) die(prog, "libsodium init failed", 1);
+
+  asio::io_context ctx(1);
+  embedded_node n(ctx, fresh_identity(target.peer()));
+  auto tap = std::make_shared<link_tap>();
+  n.h.set_handler(std::string(data::protocol_id),
+                  [&n, tap] { return std::make_unique<tap_handler>(n.svc, tap); });
+
+  const bytes payload(size, std::uint8_t{0x5a});
+  const std::size_t burst = std::max<std::size_t>(1, std::min(burst_max, burst_bytes / size));
+  std::uint64_t published = 0;
+  int exit_code = 0;
+  bool stopping = false;
+  bool running = false;
+  bool posted = false;   // a burst is posted
+  bool waiting = false;  // the wake-up timer is armed (the queue was full or the link down)
+  std::chrono::steady_clock::time_point t_start;
+  asio::steady_timer wake(ctx);
+  asio::steady_timer end_timer(ctx);
+
+  auto stop = [&](int code) {
+    if (stopping) return;
+    stopping = true;
+    exit_code = code;
+    wake.cancel();
+    end_timer.cancel();
+    n.h.shutdown([&ctx] { ctx.stop(); }, 1s);
+  };
+
+  std::function<void()> burst_fn;
+  auto schedule = [&] {
+    if (posted || stopping) return;
+    posted = true;
+    asio::post(ctx, [&] {
+      posted = false;
+      burst_fn();
+    });
+  };
+  burst_fn = [&] {
+    if (stopping) return;
+    node::stream* s = tap->s;
+    if (s != nullptr) {
+      for (std::size_t i = 0; i < burst && s->buffered() < high_water; ++i) {
+        auto r = n.svc.put(key_text, payload, "");
+        if (!r) {
+          std::fprintf(stderr, "%s: put failed: %s\n", prog, r.error().message().c_str());
+          return stop(1);
+        }
+        ++published;
+        s = tap->s;  // the put may have closed the link
+        if (s == nullptr) break;
+      }
+    }
+    if (s != nullptr && s->buffered() < high_water) return schedule();
+    // Queue full (on_writable wakes us sooner) or link down for now: look again in 1 ms.
+    if (waiting) return;
+    waiting = true;
+    wake.expires_after(1ms);
+    wake.async_wait([&](boost::system::error_code ec) {
+      if (ec) return;  // cancelled: whoever cancelled took over
+      waiting = false;
+      burst_fn();
+    });
+  };
+  tap->writable = [&] {
+    if (waiting && tap->s && tap->s->buffered() < high_water) {
+      waiting = false;
+      wake.cancel();
+      schedule();
+    }
+  };
+
+  n.on_disconnect = [&](const multiformats::peer_id& p, std::error_code ec) {
+    if (stopping || p != *target.peer()) return;
+    std::fprintf(stderr, "%s: the peer went away%s%s\n", prog, ec ? ": " : "",
+                 ec ? ec.message().c_str() : "");
+    stop(1);
+  };
+
+  auto waiter = std::make_shared<subscriber_wait>(
+      ctx, n.svc.engine(), *key, 15s,
+      [&] {
+        running = true;
+        t_start = std::chrono::steady_clock::now();
+        if (duration > 0) {
+          end_timer.expires_after(std::chrono::seconds(duration));
+          end_timer.async_wait([&](boost::system::error_code ec) {
+            if (!ec) stop(0);
+          });
+        }
+        schedule();
+      },
+      [&] {
+        std::fprintf(stderr, "%s: no subscriber for %s became known within 15 s\n", prog,
+                     key_text.c_str());
+        stop(1);
+      });
+
+  n.h.dial(target, [&](result<std::shared_ptr<node::connection>> c) {
+    if (!c) {
+      std::fprintf(stderr, "%s: cannot connect to %s: %s\n", prog, connect_text.c_str(),
+                   c.error().message().c_str());
+      return stop(1);
+    }
+    waiter->start();
+  });
+
+  asio::signal_set signals(ctx, SIGINT, SIGTERM);
+  signals.async_wait([&](boost::system::error_code ec, int) {
+    if (!ec) stop(0);
+  });
+  ctx.run();
+  if (running) {
+    const double secs =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - t_start).count();
+    std::fprintf(stderr, "%s: published %llu samples of %zu bytes in %.1f s (%.0f msg/s)\n", prog,
+                 static_cast<unsigned long long>(published), size, secs,
+                 static_cast<double>(published) / secs);
+  }
+  return exit_code;
+}
