@@ -12,6 +12,7 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
   nodejs npm
   iproute2 nftables iperf3 procps
+  cyclonedds-tools mosquitto libmosquitto-dev   # baselines of bench/data_side_by_side.sh
 )
 
 missing=()
