@@ -8,16 +8,12 @@
 //   samples it published.
 //
 // Flow control. data_service::put never refuses: what the link cannot take yet waits in the
-// data stream's queue (node::stream::buffered()), without bound. data_service does not show
-// that queue, so this program watches it itself: it replaces the handler of inbound
-// /starling/data/1 streams by one that forwards to the data service exactly as the service's
-// own handler does (stream_open / stream_data / stream_closed) and also keeps the stream, and
-// it draws an identity whose peer id orders after the peer's, so that the peer (the smaller
-// id) is the one that opens the data stream, which is then inbound here. It publishes in
-// bursts from a posted handler, at most `burst` samples or until the stream holds
-// `high_water` queued bytes, and yields to the io_context between bursts (so sockets make
-// progress); when the queue is full it waits for on_writable (or a 1 ms timer). What is still
-// in flight below the stream (Yamux, the socket driver) is bounded by the Yamux window.
+// data streams' queues (data_service::buffered()). This program publishes in bursts from a
+// posted handler, at most `burst` samples or until buffered() reaches `high_water`, and
+// yields to the io_context between bursts (so sockets make progress and the data service
+// flushes each burst as shared frames); when the queue is full it waits for the data
+// service's writable handler (or a 1 ms timer). What is in flight below the stream (Yamux,
+// the socket driver) is bounded by the Yamux window.
 #include "data_bench.hpp"
 
 using namespace starling;
@@ -29,36 +25,6 @@ constexpr const char* prog = "pub_thr";
 constexpr std::size_t high_water = 1024 * 1024;  ///< stream-queued bytes before we wait
 constexpr std::size_t burst_bytes = 256 * 1024;  ///< payload bytes per burst at most
 constexpr std::size_t burst_max = 1024;          ///< samples per burst at most
-
-/// What the tap handler shares with the publisher.
-struct link_tap {
-  node::stream* s = nullptr;       ///< the data stream while it is open
-  std::function<void()> writable;  ///< the stream's queue went down
-};
-
-/// The data service's inbound stream handler, plus the tap.
-class tap_handler final : public node::stream_handler {
- public:
-  tap_handler(node::data_service& svc, std::shared_ptr<link_tap> tap)
-      : m_svc(svc), m_tap(std::move(tap)) {}
-  void on_open(node::stream& s) override {
-    m_tap->s = &s;
-    m_svc.stream_open(s.peer(), s);
-  }
-  void on_data(node::stream& s, bytes_view data) override { m_svc.stream_data(s.peer(), s, data); }
-  void on_read_closed(node::stream& s) override { s.close_write(); }
-  void on_writable(node::stream&) override {
-    if (m_tap->writable) m_tap->writable();
-  }
-  void on_closed(node::stream& s, std::error_code) override {
-    if (m_tap->s == &s) m_tap->s = nullptr;
-    m_svc.stream_closed(s.peer(), s);
-  }
-
- private:
-  node::data_service& m_svc;
-  std::shared_ptr<link_tap> m_tap;
-};
 
 }  // namespace
 
@@ -87,10 +53,7 @@ int main(int argc, char** argv) {
   if (!crypto::init()) die(prog, "libsodium init failed", 1);
 
   asio::io_context ctx(1);
-  embedded_node n(ctx, fresh_identity(target.peer()));
-  auto tap = std::make_shared<link_tap>();
-  n.h.set_handler(std::string(data::protocol_id),
-                  [&n, tap] { return std::make_unique<tap_handler>(n.svc, tap); });
+  embedded_node n(ctx, fresh_identity());
 
   const bytes payload(size, std::uint8_t{0x5a});
   const std::size_t burst = std::max<std::size_t>(1, std::min(burst_max, burst_bytes / size));
@@ -124,21 +87,20 @@ int main(int argc, char** argv) {
   };
   burst_fn = [&] {
     if (stopping) return;
-    node::stream* s = tap->s;
-    if (s != nullptr) {
-      for (std::size_t i = 0; i < burst && s->buffered() < high_water; ++i) {
+    const bool linked = !n.svc.links().empty();
+    if (linked) {
+      for (std::size_t i = 0; i < burst && n.svc.buffered() < high_water; ++i) {
         auto r = n.svc.put(key_text, payload, "");
         if (!r) {
           std::fprintf(stderr, "%s: put failed: %s\n", prog, r.error().message().c_str());
           return stop(1);
         }
         ++published;
-        s = tap->s;  // the put may have closed the link
-        if (s == nullptr) break;
       }
+      if (n.svc.buffered() < high_water) return schedule();
     }
-    if (s != nullptr && s->buffered() < high_water) return schedule();
-    // Queue full (on_writable wakes us sooner) or link down for now: look again in 1 ms.
+    // Queue full (the writable handler wakes us sooner) or link down for now: look again in
+    // 1 ms.
     if (waiting) return;
     waiting = true;
     wake.expires_after(1ms);
@@ -148,13 +110,13 @@ int main(int argc, char** argv) {
       burst_fn();
     });
   };
-  tap->writable = [&] {
-    if (waiting && tap->s && tap->s->buffered() < high_water) {
+  n.svc.set_writable_handler([&] {
+    if (waiting && n.svc.buffered() < high_water) {
       waiting = false;
       wake.cancel();
       schedule();
     }
-  };
+  });
 
   n.on_disconnect = [&](const multiformats::peer_id& p, std::error_code ec) {
     if (stopping || p != *target.peer()) return;

@@ -1,6 +1,7 @@
 #include "node/data_service.hpp"
 
 #include <spdlog/spdlog.h>
+#include <boost/asio/post.hpp>
 
 #include <algorithm>
 #include <chrono>
@@ -30,6 +31,9 @@ class data_stream final : public stream_handler {
     if (live()) m_svc->stream_data(s.peer(), s, data);
   }
   void on_read_closed(stream& s) override { s.close_write(); }
+  void on_writable(stream&) override {
+    if (live()) m_svc->stream_writable();
+  }
   void on_closed(stream& s, std::error_code) override {
     if (live()) m_svc->stream_closed(s.peer(), s);
   }
@@ -188,7 +192,14 @@ void data_service::on_routing_event(const data::routing_event& e) {
 
 void data_service::on_sample(std::uint64_t sub, const data::sample& s) {
   auto it = m_subs.find(sub);
-  if (it != m_subs.end() && it->second) it->second(s);
+  if (it == m_subs.end() || !it->second) return;
+  // The handler may unsubscribe itself: unsubscribe() then parks the function until it
+  // returns.
+  const std::uint64_t outer = m_dispatching;
+  m_dispatching = sub;
+  it->second(s);
+  m_dispatching = outer;
+  if (outer == 0) m_parked.clear();
 }
 
 result<std::uint64_t> data_service::subscribe(std::string_view expr, sample_fn fn) {
@@ -200,7 +211,10 @@ result<std::uint64_t> data_service::subscribe(std::string_view expr, sample_fn f
 }
 
 void data_service::unsubscribe(std::uint64_t id) {
-  m_subs.erase(id);
+  if (auto it = m_subs.find(id); it != m_subs.end()) {
+    if (m_dispatching != 0) m_parked.push_back(std::move(it->second));
+    m_subs.erase(it);
+  }
   m_engine.undeclare_subscriber(id);
   flush();
 }
@@ -208,8 +222,27 @@ void data_service::unsubscribe(std::uint64_t id) {
 result<void> data_service::put(std::string_view key, bytes_view payload, std::string_view encoding,
                                bool del) {
   auto r = m_engine.put(key, payload, encoding, io::now(), wall_ntp(), del);
-  flush();
+  flush_soon();
   return r;
+}
+
+void data_service::flush_soon() {
+  if (m_flush_posted) return;
+  m_flush_posted = true;
+  boost::asio::post(m_host.context(), [this, alive = std::weak_ptr<bool>(m_alive)] {
+    auto a = alive.lock();
+    if (!a || !*a) return;
+    m_flush_posted = false;
+    flush();
+  });
+}
+
+std::size_t data_service::buffered() const {
+  std::size_t n = 0;
+  for (const auto& [p, st] : m_peers) {
+    if (st->s) n += st->s->buffered();
+  }
+  return n;
 }
 
 }  // namespace starling::node

@@ -11,6 +11,7 @@
 #include <memory>
 #include <string>
 #include <unordered_map>
+#include <vector>
 
 #include "core/data/engine.hpp"
 #include "node/host.hpp"
@@ -42,9 +43,18 @@ class data_service final : data::engine_sink {
   result<std::uint64_t> subscribe(std::string_view expr, sample_fn fn);
   /// Ends a subscription (unknown ids are ignored).
   void unsubscribe(std::uint64_t id);
-  /// Publishes (or deletes) `key`. Errors: those of engine::put.
+  /// Publishes (or deletes) `key`. Errors: those of engine::put. Safe to call from a
+  /// subscription handler. The sample goes out with the others of this turn of the io_context
+  /// (one posted flush batches every put of a handler into shared frames).
   result<void> put(std::string_view key, bytes_view payload, std::string_view encoding,
                    bool del = false);
+
+  /// Bytes written to data streams that their muxers have not taken yet (over all links). A
+  /// publisher that produces on its own keeps this low (say under 1 MiB) and continues when
+  /// the writable handler runs; put() itself never refuses.
+  std::size_t buffered() const;
+  /// Called when a data stream's queue went down (after buffered() was high); one handler.
+  void set_writable_handler(std::function<void()> fn) { m_writable = std::move(fn); }
 
   /// The engine (read-only: stats, routes).
   const data::engine& engine() const noexcept { return m_engine; }
@@ -57,11 +67,15 @@ class data_service final : data::engine_sink {
   void stream_open(const data::peer_id& p, stream& s);
   void stream_data(const data::peer_id& p, stream& s, bytes_view data);
   void stream_closed(const data::peer_id& p, stream& s);
+  void stream_writable() {
+    if (m_writable) m_writable();
+  }
 
  private:
   void on_sample(std::uint64_t sub, const data::sample& s) override;
   void on_routing_event(const data::routing_event& e) override;
   void flush();
+  void flush_soon();
   void arm_timer();
   void fail_link(const data::peer_id& p, std::error_code ec);
   void maybe_reopen(const data::peer_id& p);
@@ -71,6 +85,10 @@ class data_service final : data::engine_sink {
   std::unordered_map<data::peer_id, std::unique_ptr<peer_state>> m_peers;
   std::unordered_map<std::uint64_t, sample_fn> m_subs;
   boost::asio::steady_timer m_timer;
+  std::function<void()> m_writable;
+  std::uint64_t m_dispatching = 0;  ///< the subscription whose handler runs
+  std::vector<sample_fn> m_parked;  ///< handlers unsubscribed while one ran
+  bool m_flush_posted = false;
   std::shared_ptr<bool> m_alive;
 };
 
