@@ -44,6 +44,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   e.link_up(peer, now);
   e.link_up(other, now);
   (void)e.declare_subscriber("**");
+  (void)e.declare_queryable("**");
+  (void)e.watch_liveliness("**");
   frame_writer w;
   w.begin();
   (void)encode(hello{1, peer.bytes(), 0, max_frame}, w.body());

@@ -34,6 +34,26 @@ struct recorder final : engine_sink {
     samples.push_back({sub, std::string(s.key), std::string(as_chars(s.payload)),
                        std::string(s.encoding), s.del, s.seq});
   }
+  struct asked {
+    std::uint64_t queryable, handle;
+    std::string selector, parameters;
+  };
+  std::vector<asked> queries;
+  void on_query(std::uint64_t q, const query_request& r) override {
+    queries.push_back({q, r.handle, std::string(r.selector), std::string(r.parameters)});
+  }
+  std::vector<std::pair<std::string, std::string>> replies;  // key, payload
+  void on_reply(std::uint64_t, const reply_view& r) override {
+    replies.emplace_back(std::string(r.key), std::string(as_chars(r.payload)));
+  }
+  std::vector<std::pair<std::uint64_t, query_result>> done;
+  void on_query_done(std::uint64_t qid, const query_result& r) override {
+    done.emplace_back(qid, r);
+  }
+  std::vector<std::string> alive;  // "+key" / "-key"
+  void on_liveliness(std::uint64_t, std::string_view key, const peer_id&, bool up) override {
+    alive.push_back((up ? "+" : "-") + std::string(key));
+  }
 };
 
 constexpr std::uint64_t ntp = std::uint64_t{3'900'000'000} << 32;
@@ -319,4 +339,170 @@ TEST(DataEngine, RestartedSourceIsNotTakenForDuplicates) {
   ASSERT_EQ(m.sinks[1].samples.size(), 6u);
   EXPECT_EQ(m.sinks[1].samples[5].payload, "new");
   EXPECT_EQ(m.sinks[1].samples[5].seq, 1u);
+}
+
+// Queries go to the nodes whose queryables match, across a relay; replies and the end come
+// back; a reply must match the selector.
+TEST(DataEngine, QueriesReachMatchingQueryablesAndEnd) {
+  mesh m(3);  // 0 - 1 - 2
+  m.link(0, 1);
+  m.link(1, 2);
+  ASSERT_TRUE(m.engines[2]->declare_queryable("cmd/**"));
+  ASSERT_TRUE(m.engines[1]->declare_queryable("cmd/blinds", true));
+  ASSERT_TRUE(m.engines[1]->declare_queryable("status/**"));
+  m.pump();
+  query_options o;
+  o.parameters = "level=3";
+  auto qid = m.engines[0]->get("cmd/blinds", o, m.now);
+  ASSERT_TRUE(qid);
+  m.pump();
+  ASSERT_EQ(m.sinks[1].queries.size(), 1u);
+  ASSERT_EQ(m.sinks[2].queries.size(), 1u);
+  EXPECT_EQ(m.sinks[2].queries[0].selector, "cmd/blinds");
+  EXPECT_EQ(m.sinks[2].queries[0].parameters, "level=3");
+  auto h2 = m.sinks[2].queries[0].handle;
+  EXPECT_EQ(m.engines[2]->reply(h2, "other/x", as_bytes("no"), "", ntp).error(),
+            make_error_code(engine_errc::reply_key_mismatch));
+  ASSERT_TRUE(m.engines[2]->reply(h2, "cmd/blinds", as_bytes("closed"), "text/plain", ntp));
+  m.engines[2]->reply_final(h2);
+  m.pump();
+  EXPECT_EQ(m.sinks[0].replies.size(), 1u);
+  EXPECT_TRUE(m.sinks[0].done.empty());  // node 1 has not finished
+  auto h1 = m.sinks[1].queries[0].handle;
+  ASSERT_TRUE(m.engines[1]->reply(h1, "cmd/blinds", as_bytes("ok"), "", ntp));
+  m.engines[1]->reply_final(h1);
+  m.pump();
+  ASSERT_EQ(m.sinks[0].done.size(), 1u);
+  EXPECT_EQ(m.sinks[0].done[0].first, *qid);
+  EXPECT_EQ(m.sinks[0].done[0].second.replies, 2u);
+  EXPECT_EQ(m.sinks[0].done[0].second.nodes_asked, 2u);
+  EXPECT_EQ(m.sinks[0].done[0].second.nodes_answered, 2u);
+  EXPECT_FALSE(m.sinks[0].done[0].second.timed_out);
+  // The query is over: late answers are refused.
+  EXPECT_EQ(m.engines[1]->reply(h1, "cmd/blinds", as_bytes("late"), "", ntp).error(),
+            make_error_code(engine_errc::unknown_query));
+}
+
+// Targets: best asks the nearest node only, all_complete only complete queryables that cover
+// the selector.
+TEST(DataEngine, QueryTargetsPickNodes) {
+  mesh m(3);
+  m.link(0, 1);
+  m.link(1, 2);
+  ASSERT_TRUE(m.engines[2]->declare_queryable("cmd/**", true));
+  ASSERT_TRUE(m.engines[1]->declare_queryable("cmd/blinds"));
+  m.pump();
+  query_options best;
+  best.target = query_target::best;
+  ASSERT_TRUE(m.engines[0]->get("cmd/blinds", best, m.now));
+  m.pump();
+  EXPECT_EQ(m.sinks[1].queries.size(), 1u);
+  EXPECT_EQ(m.sinks[2].queries.size(), 0u);
+  query_options complete;
+  complete.target = query_target::all_complete;
+  ASSERT_TRUE(m.engines[0]->get("cmd/blinds", complete, m.now));
+  m.pump();
+  EXPECT_EQ(m.sinks[1].queries.size(), 1u);
+  EXPECT_EQ(m.sinks[2].queries.size(), 1u);
+}
+
+// A node that goes away ends the wait for it at once; nobody matching ends a query at the
+// next timer; a queryable that never finishes ends it at the timeout.
+TEST(DataEngine, QueriesNeverWaitForGoneNodesAndTimeOut) {
+  mesh m(3);
+  m.link(0, 1);
+  m.link(1, 2);
+  ASSERT_TRUE(m.engines[2]->declare_queryable("cmd/**"));
+  ASSERT_TRUE(m.engines[1]->declare_queryable("slow/**"));
+  m.pump();
+  auto q1 = m.engines[0]->get("cmd/x", {}, m.now);
+  ASSERT_TRUE(q1);
+  m.pump();
+  ASSERT_EQ(m.sinks[2].queries.size(), 1u);
+  m.engines[1]->link_down(m.ids[2], m.now);
+  m.engines[2]->link_down(m.ids[1], m.now);
+  m.pump();
+  ASSERT_EQ(m.sinks[0].done.size(), 1u);
+  EXPECT_EQ(m.sinks[0].done[0].second.nodes_gone, 1u);
+  EXPECT_FALSE(m.sinks[0].done[0].second.timed_out);
+
+  auto q2 = m.engines[0]->get("nothing/here", {}, m.now);
+  ASSERT_TRUE(q2);
+  m.pump();
+  EXPECT_EQ(m.sinks[0].done.size(), 1u);  // not from inside get()
+  m.advance(clock_duration{0});
+  ASSERT_EQ(m.sinks[0].done.size(), 2u);
+  EXPECT_EQ(m.sinks[0].done[1].first, *q2);
+  EXPECT_EQ(m.sinks[0].done[1].second.nodes_asked, 0u);
+
+  query_options o;
+  o.timeout = std::chrono::seconds(2);
+  auto q3 = m.engines[0]->get("slow/x", o, m.now);
+  ASSERT_TRUE(q3);
+  m.pump();
+  ASSERT_EQ(m.sinks[1].queries.size(), 1u);
+  m.advance(std::chrono::seconds(1));
+  EXPECT_EQ(m.sinks[0].done.size(), 2u);
+  m.advance(std::chrono::seconds(1));
+  ASSERT_EQ(m.sinks[0].done.size(), 3u);
+  EXPECT_TRUE(m.sinks[0].done[2].second.timed_out);
+  EXPECT_EQ(m.engines[0]->stats().queries_timed_out, 1u);
+}
+
+// Our own queryables answer our queries too; consolidation keeps the latest reply per key.
+TEST(DataEngine, LocalQueryableAndLatestConsolidation) {
+  mesh m(2);
+  m.link(0, 1);
+  ASSERT_TRUE(m.engines[0]->declare_queryable("state/**"));
+  ASSERT_TRUE(m.engines[1]->declare_queryable("state/**"));
+  m.pump();
+  query_options o;
+  o.consolidate = consolidation::latest;
+  auto qid = m.engines[0]->get("state/**", o, m.now);
+  ASSERT_TRUE(qid);
+  m.advance(clock_duration{0});
+  ASSERT_EQ(m.sinks[0].queries.size(), 1u);
+  ASSERT_EQ(m.sinks[1].queries.size(), 1u);
+  auto h0 = m.sinks[0].queries[0].handle, h1 = m.sinks[1].queries[0].handle;
+  ASSERT_TRUE(m.engines[0]->reply(h0, "state/door", as_bytes("old"), "", ntp));
+  ASSERT_TRUE(m.engines[1]->reply(h1, "state/door", as_bytes("new"), "", ntp + (1u << 20)));
+  ASSERT_TRUE(m.engines[1]->reply(h1, "state/light", as_bytes("on"), "", ntp));
+  m.engines[0]->reply_final(h0);
+  m.engines[1]->reply_final(h1);
+  m.pump();
+  ASSERT_EQ(m.sinks[0].done.size(), 1u);
+  EXPECT_EQ(m.sinks[0].replies, (std::vector<std::pair<std::string, std::string>>{
+                                    {"state/door", "new"}, {"state/light", "on"}}));
+  EXPECT_EQ(m.sinks[0].done[0].second.replies, 2u);
+}
+
+// Liveliness: a watcher sees tokens appear and go, also when their node becomes
+// unreachable, and the current ones when it starts watching.
+TEST(DataEngine, LivelinessTokensAppearAndGo) {
+  mesh m(3);
+  m.link(0, 1);
+  m.link(1, 2);
+  auto t = m.engines[2]->declare_token("alive/sensor");
+  ASSERT_TRUE(t);
+  ASSERT_TRUE(m.engines[0]->declare_token("alive/gateway"));
+  m.pump();
+  EXPECT_FALSE(m.engines[0]->declare_token("alive/*"));
+  ASSERT_TRUE(m.engines[0]->watch_liveliness("alive/**"));
+  EXPECT_EQ(m.sinks[0].alive, (std::vector<std::string>{"+alive/gateway", "+alive/sensor"}));
+  auto now = m.engines[1]->liveliness_tokens("alive/sensor");
+  ASSERT_TRUE(now);
+  ASSERT_EQ(now->size(), 1u);
+  EXPECT_EQ((*now)[0].first, "alive/sensor");
+  EXPECT_EQ((*now)[0].second, m.ids[2]);
+  m.engines[2]->undeclare_token(*t);
+  m.pump();
+  EXPECT_EQ(m.sinks[0].alive.back(), "-alive/sensor");
+  ASSERT_TRUE(m.engines[2]->declare_token("alive/sensor"));
+  m.pump();
+  EXPECT_EQ(m.sinks[0].alive.back(), "+alive/sensor");
+  // Node 2 is cut off: its token goes with it.
+  m.engines[1]->link_down(m.ids[2], m.now);
+  m.pump();
+  EXPECT_EQ(m.sinks[0].alive.back(), "-alive/sensor");
+  EXPECT_EQ(m.sinks[0].alive.size(), 5u);
 }

@@ -51,12 +51,85 @@ struct sample {
   std::uint64_t seq = 0;
 };
 
+/// Which queryables a query asks (the wire's `target`).
+enum class query_target : std::uint8_t {
+  all = 0,           ///< every node with a matching queryable
+  best = 1,          ///< the nearest such node (ourselves first)
+  all_complete = 2,  ///< every node with a complete queryable that covers the selector
+};
+/// What a querier keeps of the replies (the wire's `consolidation`).
+enum class consolidation : std::uint8_t {
+  none = 0,    ///< every reply, as it arrives
+  latest = 1,  ///< one reply per key, the latest by timestamp, when the query ends
+};
+
+/// Options of one query.
+struct query_options {
+  query_target target = query_target::all;
+  data::consolidation consolidate = data::consolidation::none;
+  clock_duration timeout = std::chrono::seconds(10);
+  std::string parameters;        ///< the part of a selector after '?' (at most 4 KiB)
+  std::optional<bytes> payload;  ///< a value sent with the query
+};
+
+/// A query as a local queryable sees it. Views are valid during the sink call only.
+struct query_request {
+  std::uint64_t handle = 0;  ///< for reply() and reply_final()
+  std::string_view selector;
+  std::string_view parameters;
+  std::optional<bytes_view> payload;
+  const peer_id* origin = nullptr;
+};
+
+/// A reply as the querier sees it. Views are valid during the sink call only.
+struct reply_view {
+  std::string_view key;
+  bytes_view payload;
+  std::string_view encoding;
+  std::uint64_t timestamp = 0;
+  const peer_id* from = nullptr;
+  bool error = false;  ///< the queryable failed; payload says why
+};
+
+/// How a query ended.
+struct query_result {
+  std::size_t replies = 0;         ///< replies delivered
+  std::size_t nodes_asked = 0;     ///< nodes the query went to (ourselves included)
+  std::size_t nodes_answered = 0;  ///< of those, nodes that finished (final reply)
+  std::size_t nodes_gone = 0;      ///< of those, nodes that became unreachable first
+  bool timed_out = false;          ///< some node had not finished at the timeout
+};
+
 /// Where an engine delivers what local applications asked for.
 class engine_sink {
  public:
   virtual ~engine_sink() = default;
   /// A sample for local subscription `sub` (one call per matching subscription).
   virtual void on_sample(std::uint64_t sub, const sample& s) = 0;
+  /// A query for local queryable `queryable`. Answer with engine::reply() (any number of
+  /// times, now or later) and finish with engine::reply_final(request.handle).
+  virtual void on_query(std::uint64_t queryable, const query_request& request) {
+    (void)queryable;
+    (void)request;
+  }
+  /// A reply to our query `qid` (consolidated replies come just before on_query_done).
+  virtual void on_reply(std::uint64_t qid, const reply_view& r) {
+    (void)qid;
+    (void)r;
+  }
+  /// Our query `qid` ended: every asked node finished or went away, or the timeout passed.
+  virtual void on_query_done(std::uint64_t qid, const query_result& r) {
+    (void)qid;
+    (void)r;
+  }
+  /// A liveliness token matching watch `watch` appeared (alive) or went away on `node`.
+  virtual void on_liveliness(std::uint64_t watch, std::string_view key, const peer_id& node,
+                             bool alive) {
+    (void)watch;
+    (void)key;
+    (void)node;
+    (void)alive;
+  }
   /// A node became reachable or unreachable, or its declarations changed (for logs and
   /// liveliness); called after the engine has applied it.
   virtual void on_routing_event(const routing_event&) {}
@@ -83,7 +156,11 @@ struct engine_stats {
   std::uint64_t heartbeats_sent = 0;
   std::uint64_t unicast_dropped = 0;  ///< nacks/repairs with no route or out of hops
   std::uint64_t streams_reset = 0;    ///< receive state dropped because the table was full
-  std::uint64_t clock_refused = 0;    ///< samples stamped too far in the future
+  std::uint64_t queries_sent = 0;     ///< query messages sent (one per asked node)
+  std::uint64_t queries_received = 0;
+  std::uint64_t replies_received = 0;
+  std::uint64_t queries_timed_out = 0;
+  std::uint64_t clock_refused = 0;  ///< samples stamped too far in the future
   std::uint64_t unknown_messages = 0;
   std::uint64_t protocol_errors = 0;
   std::uint64_t records_stored = 0;
@@ -99,6 +176,10 @@ enum class engine_errc {
   bad_hello,              ///< wrong version, or a node id that is not the link's peer
   unknown_alias,          ///< a message that uses a node or key alias never declared
   bad_record,             ///< a node record the routing table refuses
+  unknown_query,          ///< reply() on a query that ended, expired or never was
+  reply_key_mismatch,     ///< reply() with a key the query's selector does not match
+  too_many_queries,       ///< more than 1024 of our queries pending, or incoming ones held
+  bad_parameters,         ///< query parameters over 4 KiB
 };
 /// The "data.engine" category.
 const std::error_category& engine_category() noexcept;
@@ -156,6 +237,44 @@ class engine {
   result<void> put(std::string_view key, bytes_view payload, std::string_view encoding,
                    time_point now, std::uint64_t physical_ntp, bool del = false);
 
+  // ---- queries ----
+
+  /// Declares a queryable on `expr`; queries whose selector intersects it reach the sink's
+  /// on_query. `complete`: it answers for every key `expr` covers. Errors: keyexpr errors,
+  /// routing_errc::too_many_declarations.
+  result<std::uint64_t> declare_queryable(std::string_view expr, bool complete = false);
+  /// Ends a queryable (unknown ids are ignored).
+  void undeclare_queryable(std::uint64_t id);
+  /// Sends a query on `selector` (a key expression) to the nodes whose queryables match
+  /// (per opts.target), ourselves included. Replies reach on_reply, the end on_query_done
+  /// (also when nobody matches: then at the next on_deadline()). Errors: keyexpr errors,
+  /// bad_parameters, too_many_queries, errc::payload_too_large.
+  result<std::uint64_t> get(std::string_view selector, const query_options& opts, time_point now);
+  /// Answers query `handle` (from on_query) with a sample on `key`, which the selector must
+  /// match; `error` marks a failure reply. Errors: unknown_query, reply_key_mismatch,
+  /// keyexpr errors, errc::payload_too_large.
+  result<void> reply(std::uint64_t handle, std::string_view key, bytes_view payload,
+                     std::string_view encoding, std::uint64_t physical_ntp, bool error = false);
+  /// This queryable has answered query `handle` completely (unknown handles are ignored).
+  void reply_final(std::uint64_t handle);
+
+  // ---- liveliness ----
+
+  /// Declares a liveliness token on `key` (no wildcards): watchers everywhere see it appear,
+  /// and go when it is undeclared or this node becomes unreachable. Errors: keyexpr
+  /// errors, not_a_key, routing_errc::too_many_declarations.
+  result<std::uint64_t> declare_token(std::string_view key);
+  /// Ends a token (unknown ids are ignored).
+  void undeclare_token(std::uint64_t id);
+  /// Watches tokens matching `expr`: on_liveliness with alive=true for every current token
+  /// at once (from inside this call), then for each change. Errors: keyexpr errors.
+  result<std::uint64_t> watch_liveliness(std::string_view expr);
+  /// Ends a watch (unknown ids are ignored).
+  void unwatch_liveliness(std::uint64_t id);
+  /// The current tokens matching `expr`, as (key, node), sorted. Errors: keyexpr errors.
+  result<std::vector<std::pair<std::string, peer_id>>> liveliness_tokens(
+      std::string_view expr) const;
+
   // ---- timers and state ----
 
   /// When on_deadline() has work.
@@ -181,6 +300,9 @@ class engine {
   struct key_state;
   struct stream;
   struct held_sample;
+  struct queryable;
+  struct pending_query;
+  struct incoming_query;
 
   link* find_link(const peer_id& peer);
   void flood_own();
@@ -201,6 +323,20 @@ class engine {
   const std::vector<std::uint64_t>& local_subs_for(key_state& ks, std::string_view key);
   key_state& key_entry(std::string_view key);
   const std::vector<peer_id>* targets_for_key(const peer_id& source, std::string_view key);
+  // Queries and liveliness.
+  result<void> handle_query(link& l, const query& m, time_point now);
+  result<void> handle_reply(link& l, const data::reply& m);
+  result<void> handle_reply_final(link& l, const data::reply_final& m);
+  void run_query(const peer_id& origin, std::uint64_t qid, const keyexpr::keyexpr& selector,
+                 query_target target, std::string_view parameters,
+                 std::optional<bytes_view> payload, clock_duration timeout, time_point now);
+  void deliver_reply(const peer_id& from, std::uint64_t qid, const reply_view& r);
+  void node_finished(const peer_id& node, std::uint64_t qid, bool gone);
+  void finish_query(std::uint64_t qid, bool timed_out);
+  void send_unicast_query(const peer_id& dest, const peer_id& origin, query q);
+  void send_unicast_reply(const peer_id& dest, const peer_id& from, data::reply r);
+  void send_unicast_final(const peer_id& dest, const peer_id& from, data::reply_final f);
+  void token_event(const std::string& key, const peer_id& node, bool alive);
   // Reliability.
   stream* stream_for(const peer_id& source, std::uint64_t pub, time_point now);
   void receive_ordered(stream& st, std::string_view key, const push& m, time_point now,
@@ -254,6 +390,17 @@ class engine {
       return std::hash<peer_id>{}(k.source) ^ (k.publisher * 0x9e3779b97f4a7c15ULL);
     }
   };
+  // Queries: our queryables, theirs (by node number), ours pending, incoming being answered.
+  std::unordered_map<std::uint64_t, std::unique_ptr<queryable>> m_qbls;
+  keyexpr::key_index m_local_qbls;
+  keyexpr::key_index m_remote_qbls;
+  std::unordered_map<std::uint64_t, std::unique_ptr<pending_query>> m_pending;
+  std::uint64_t m_next_qid = 1;
+  std::unordered_map<std::uint64_t, std::shared_ptr<incoming_query>> m_handles;
+  // Liveliness: our tokens (id -> key) and watches.
+  std::unordered_map<std::uint64_t, std::string> m_tokens;
+  std::unordered_map<std::uint64_t, keyexpr::keyexpr> m_watches;
+  keyexpr::key_index m_local_watches;
   std::unordered_map<seq_key, std::unique_ptr<stream>, seq_hash> m_streams;
   std::vector<stream*> m_gapped;  ///< streams with an open gap (nack timers)
   std::size_t m_held_count = 0;

@@ -216,6 +216,13 @@ bool routing_table::reachable(const peer_id& node) const {
   return i && m_d.reachable[*i];
 }
 
+std::optional<std::uint32_t> routing_table::hops(const peer_id& dest) const {
+  settle();
+  auto i = index_of(dest);
+  if (!i || !m_d.reachable[*i] || m_d.self_dist[*i] == none) return std::nullopt;
+  return m_d.self_dist[*i];
+}
+
 std::optional<peer_id> routing_table::next_hop(const peer_id& dest) const {
   settle();
   auto i = index_of(dest);
@@ -274,6 +281,7 @@ void routing_table::settle() const {
   rebuild_graph();
 
   bfs(0);
+  m_d.self_dist = m_d.dist;
   const auto n = static_cast<std::uint32_t>(m_slots.size());
   // Our neighbour towards v is the smallest-id one on a shortest path: the smallest of the
   // first hops of v's neighbours one hop nearer (the doc's "our parent in v's tree").

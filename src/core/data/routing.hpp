@@ -160,6 +160,9 @@ class routing_table {
   /// nodes' declarations count.
   bool reachable(const peer_id& node) const;
 
+  /// Hops from us to `dest` on a shortest path (0 for self); nullopt when not reachable.
+  std::optional<std::uint32_t> hops(const peer_id& dest) const;
+
   /// The neighbour a unicast message for `dest` goes to: our parent in dest's tree, the first
   /// hop of a shortest path. nullopt when dest is self or not reachable (the caller drops and
   /// counts the message).
@@ -207,6 +210,7 @@ class routing_table {
     std::vector<std::uint32_t> adj;        ///< mutual neighbours, each list by peer id
     std::vector<std::uint32_t> rank;       ///< per slot: position in peer id order
     std::vector<std::uint32_t> first_hop;  ///< per slot: our neighbour towards it, or none
+    std::vector<std::uint32_t> self_dist;  ///< per slot: hops from us, or none
     std::vector<std::uint8_t> reachable;   ///< per slot, as last reported by events
     std::vector<time_point> unreachable_since;
     std::deque<routing_event> events;
