@@ -8,6 +8,7 @@
 #include "commands.hpp"
 #include "control_commands.hpp"
 #include "data_commands.hpp"
+#include "query_commands.hpp"
 
 int main(int argc, char** argv) {
   using namespace starling::app;
@@ -119,6 +120,44 @@ int main(int argc, char** argv) {
       "--json", sub_opts.json,
       "one JSON object per sample: key, value, encoding, kind, timestamp, source, seq");
 
+  get_options get_opts;
+  auto* get_cmd =
+      app.add_subcommand("get", "query the queryables matching a selector, one line per reply");
+  get_cmd->add_option("--data-dir", get_opts.data_dir, "the node's data directory");
+  get_cmd->add_option("selector", get_opts.selector, "KEYEXPR[?PARAMETERS], e.g. cmd/blinds")
+      ->required();
+  get_cmd->add_option("--timeout", get_opts.timeout, "seconds to wait for replies (default 10)");
+  get_cmd
+      ->add_option("--target", get_opts.target,
+                   "all (default), best (the nearest node) or complete")
+      ->check(CLI::IsMember({"all", "best", "complete"}));
+  get_cmd->add_flag("--latest", get_opts.latest, "one reply per key, the latest");
+  get_cmd->add_option("--value", get_opts.value, "a value sent with the query");
+  get_cmd->add_flag("--json", get_opts.json,
+                    "one JSON object per reply: key, value, encoding, timestamp, from, error");
+
+  reply_options reply_opts;
+  auto* reply_cmd = app.add_subcommand(
+      "reply", "answer queries on a key expression by running a command (after --)");
+  reply_cmd->add_option("--data-dir", reply_opts.data_dir, "the node's data directory");
+  reply_cmd->add_flag("--complete", reply_opts.complete,
+                      "this queryable answers for every key of its expression");
+  reply_cmd->add_option("--command-timeout", reply_opts.command_timeout,
+                        "seconds a command may run (default 30)");
+  reply_cmd->add_option("keyexpr", reply_opts.expr, "key expression, e.g. cmd/blinds")->required();
+  reply_cmd
+      ->add_option("command", reply_opts.command,
+                   "COMMAND [ARG...]: gets STARLING_KEY and STARLING_PARAMS, the query's "
+                   "value on stdin; its stdout is the reply")
+      ->required();
+
+  alive_options alive_opts;
+  auto* alive_cmd = app.add_subcommand(
+      "alive", "declare a liveliness token until killed, or --watch tokens (+ key / - key)");
+  alive_cmd->add_option("--data-dir", alive_opts.data_dir, "the node's data directory");
+  alive_cmd->add_flag("--watch", alive_opts.watch, "watch the tokens matching KEY (an expression)");
+  alive_cmd->add_option("key", alive_opts.key, "key (or key expression with --watch)")->required();
+
   CLI11_PARSE(app, argc, argv);
   spdlog::set_level(spdlog::level::from_str(log_level));
 
@@ -131,5 +170,8 @@ int main(int argc, char** argv) {
   if (*put_cmd) return run_put(put_opts);
   if (*del_cmd) return run_del(del_opts);
   if (*sub_cmd) return run_sub(sub_opts);
+  if (*get_cmd) return run_get(get_opts);
+  if (*reply_cmd) return run_reply(reply_opts);
+  if (*alive_cmd) return run_alive(alive_opts);
   return 2;
 }

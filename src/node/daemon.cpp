@@ -1,5 +1,7 @@
 #include "node/daemon.hpp"
 
+#include "node/data_control.hpp"
+
 #include <sodium.h>
 
 #include <cstring>
@@ -124,24 +126,6 @@ json data_json(const data_service& d) {
               {"protocol_errors", st.protocol_errors}};
 }
 
-std::string to_base64(bytes_view b) {
-  std::string out(sodium_base64_encoded_len(b.size(), sodium_base64_VARIANT_ORIGINAL), '\0');
-  sodium_bin2base64(out.data(), out.size(), b.data(), b.size(), sodium_base64_VARIANT_ORIGINAL);
-  out.resize(std::strlen(out.c_str()));
-  return out;
-}
-
-bool from_base64(const std::string& text, bytes& out) {
-  out.resize(text.size());
-  std::size_t n = 0;
-  if (sodium_base642bin(out.data(), out.size(), text.data(), text.size(), nullptr, &n, nullptr,
-                        sodium_base64_VARIANT_ORIGINAL) != 0) {
-    return false;
-  }
-  out.resize(n);
-  return true;
-}
-
 bool serves_pex(const identify::info& info) {
   return std::find(info.protocols.begin(), info.protocols.end(), pex::protocol_id) !=
          info.protocols.end();
@@ -162,9 +146,7 @@ daemon::daemon(asio::io_context& ctx, const crypto::ed25519_keypair& id, daemon_
 
 daemon::~daemon() {
   *m_alive = false;
-  for (auto& [id, session] : m_sub_sessions)
-    session->close();
-  m_sub_sessions.clear();
+  m_data_control.reset();
   m_timer.cancel();
   m_pex_timer.cancel();
   m_flush_timer.cancel();
@@ -203,12 +185,7 @@ result<void> daemon::init(std::string& error) {
   register_ping_service(*m_host);
   if (m_cfg.serve_perf) register_perf_service(*m_host, m_cfg.perf_limits);
   m_data = std::make_unique<data_service>(*m_host);
-  if (m_control) {
-    m_control->set_session_handler("sub",
-                                   [this](const json& req, std::shared_ptr<control_session> s) {
-                                     data_sub(req, std::move(s));
-                                   });
-  }
+  if (m_control) m_data_control = std::make_unique<data_control>(*m_data, *m_control);
   m_host->set_handler(
       std::string(pex::protocol_id),
       make_pex_server([this](const std::string& asker) { return pex_list(asker); }));
@@ -618,8 +595,10 @@ void daemon::shutdown(std::function<void()> done) {
 json daemon::handle_control(const json& request) {
   if (request.is_object()) {
     const auto c = request.value("cmd", std::string());
-    if (c == "put") return data_put(request, false);
-    if (c == "del") return data_put(request, true);
+    if (c == "put" || c == "del") {
+      if (!m_data_control) return json{{"ok", false}, {"error", "the data layer is not running"}};
+      return m_data_control->put(request, c == "del");
+    }
   }
   const auto cmd = request.is_object() ? request.value("cmd", std::string()) : std::string();
   if (cmd == "peers") return peers_json();
@@ -711,54 +690,6 @@ json daemon::status_json() const {
               {"mdns", std::move(mdns)},
               {"data", data_json(*m_data)},
               {"metrics", metrics_json(m_host->metrics())}};
-}
-
-json daemon::data_put(const json& request, bool del) {
-  if (!m_data) return json{{"ok", false}, {"error", "the data layer is not running"}};
-  const auto key = request.value("key", std::string());
-  bytes value;
-  if (!del && !from_base64(request.value("value_b64", std::string()), value)) {
-    return json{{"ok", false}, {"error", "value_b64 is not base64"}};
-  }
-  auto r = m_data->put(key, value, request.value("encoding", std::string()), del);
-  if (!r) {
-    // A bad key gets the parser's precise message ("home//temp: empty chunk at byte 5").
-    auto k = keyexpr::key::parse(key);
-    return json{{"ok", false},
-                {"error", k ? key + ": " + r.error().message() : k.error().message()}};
-  }
-  return json{{"ok", true}};
-}
-
-void daemon::data_sub(const json& request, std::shared_ptr<control_session> session) {
-  const auto expr = request.value("expr", std::string());
-  auto id = m_data->subscribe(
-      expr, [s = std::weak_ptr<control_session>(session)](const data::sample& sm) {
-        auto live = s.lock();
-        if (!live) return;
-        live->send(json{{"key", std::string(sm.key)},
-                        {"value_b64", to_base64(sm.payload)},
-                        {"encoding", std::string(sm.encoding)},
-                        {"kind", sm.del ? "delete" : "put"},
-                        {"timestamp", data::format_ntp64(sm.timestamp)},
-                        {"source", sm.source ? sm.source->to_string() : std::string()},
-                        {"seq", sm.seq}});
-      });
-  if (!id) {
-    auto k = keyexpr::keyexpr::parse(expr);
-    session->send(json{{"ok", false}, {"error", k ? id.error().message() : k.error().message()}});
-    session->close();
-    return;
-  }
-  const std::uint64_t sub = *id;
-  m_sub_sessions.emplace(sub, session);
-  session->on_close([this, alive = std::weak_ptr<bool>(m_alive), sub](std::error_code) {
-    auto a = alive.lock();
-    if (!a || !*a) return;
-    m_sub_sessions.erase(sub);
-    if (m_data) m_data->unsubscribe(sub);
-  });
-  session->send(json{{"ok", true}});
 }
 
 }  // namespace starling::node

@@ -29,6 +29,7 @@
 namespace starling::node {
 
 class control_server;
+class data_control;
 class peer_store;
 
 /// Settings of a daemon. The defaults suit a LAN of small devices.
@@ -120,16 +121,14 @@ class daemon {
   nlohmann::json peers_json() const;
   nlohmann::json known_json() const;
   nlohmann::json status_json() const;
-  nlohmann::json data_put(const nlohmann::json& request, bool del);
-  void data_sub(const nlohmann::json& request, std::shared_ptr<control_session> session);
 
   boost::asio::io_context& m_ctx;
   daemon_config m_cfg;
   std::unique_ptr<host> m_host;
   /// The data layer (after m_host: destroyed before it).
   std::unique_ptr<data_service> m_data;
-  /// Control sessions of `starling sub`, by subscription.
-  std::map<std::uint64_t, std::shared_ptr<control_session>> m_sub_sessions;
+  /// The data layer's control commands (after m_data: destroyed before it).
+  std::unique_ptr<data_control> m_data_control;
   crypto::system_rng m_rng;
   mesh::manager m_mesh;
   std::unique_ptr<mdns_service> m_mdns;

@@ -237,6 +237,106 @@ void data_service::flush_soon() {
   });
 }
 
+result<std::uint64_t> data_service::declare_queryable(std::string_view expr, bool complete,
+                                                      query_fn fn) {
+  auto id = m_engine.declare_queryable(expr, complete);
+  if (!id) return id.error();
+  m_queryables.emplace(*id, std::move(fn));
+  flush();
+  return *id;
+}
+
+void data_service::undeclare_queryable(std::uint64_t id) {
+  m_queryables.erase(id);
+  m_engine.undeclare_queryable(id);
+  flush();
+}
+
+result<void> data_service::reply(std::uint64_t handle, std::string_view key, bytes_view payload,
+                                 std::string_view encoding, bool error) {
+  auto r = m_engine.reply(handle, key, payload, encoding, wall_ntp(), error);
+  flush_soon();
+  return r;
+}
+
+void data_service::reply_final(std::uint64_t handle) {
+  m_engine.reply_final(handle);
+  flush_soon();
+}
+
+result<std::uint64_t> data_service::get(std::string_view selector, const data::query_options& opts,
+                                        reply_fn on_reply, query_done_fn on_done) {
+  auto id = m_engine.get(selector, opts, io::now());
+  if (!id) return id.error();
+  m_gets.emplace(*id, query_handlers{std::move(on_reply), std::move(on_done)});
+  flush();
+  return *id;
+}
+
+result<std::uint64_t> data_service::declare_token(std::string_view key) {
+  auto id = m_engine.declare_token(key);
+  if (!id) return id.error();
+  flush();
+  return *id;
+}
+
+void data_service::undeclare_token(std::uint64_t id) {
+  m_engine.undeclare_token(id);
+  flush();
+}
+
+result<std::uint64_t> data_service::watch_liveliness(std::string_view expr, liveliness_fn fn) {
+  // The engine reports the current tokens from inside watch_liveliness(), before we know the
+  // id: route those calls to `fn` meanwhile.
+  m_installing = &fn;
+  auto id = m_engine.watch_liveliness(expr);
+  m_installing = nullptr;
+  if (!id) return id.error();
+  m_watches.emplace(*id, std::move(fn));
+  return *id;
+}
+
+void data_service::unwatch_liveliness(std::uint64_t id) {
+  m_watches.erase(id);
+  m_engine.unwatch_liveliness(id);
+}
+
+void data_service::on_query(std::uint64_t queryable, const data::query_request& r) {
+  auto it = m_queryables.find(queryable);
+  if (it == m_queryables.end() || !it->second) {
+    m_engine.reply_final(r.handle);
+    return;
+  }
+  auto fn = it->second;  // the handler may undeclare its queryable
+  fn(r);
+}
+
+void data_service::on_reply(std::uint64_t qid, const data::reply_view& r) {
+  auto it = m_gets.find(qid);
+  if (it == m_gets.end() || !it->second.on_reply) return;
+  auto fn = it->second.on_reply;
+  fn(r);
+}
+
+void data_service::on_query_done(std::uint64_t qid, const data::query_result& r) {
+  auto it = m_gets.find(qid);
+  if (it == m_gets.end()) return;
+  auto h = std::move(it->second);
+  m_gets.erase(it);
+  if (h.on_done) h.on_done(r);
+}
+
+void data_service::on_liveliness(std::uint64_t watch, std::string_view key,
+                                 const data::peer_id& node, bool alive) {
+  auto it = m_watches.find(watch);
+  if (it != m_watches.end()) {
+    auto fn = it->second;  // the handler may end its watch
+    if (fn) fn(key, node, alive);
+  } else if (m_installing && *m_installing) {
+    (*m_installing)(key, node, alive);
+  }
+}
+
 std::size_t data_service::buffered() const {
   std::size_t n = 0;
   for (const auto& [p, st] : m_peers) {

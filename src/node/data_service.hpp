@@ -20,6 +20,15 @@ namespace starling::node {
 
 /// A sample handed to a local subscriber; views valid during the call only.
 using sample_fn = std::function<void(const data::sample&)>;
+/// A query for a local queryable; answer with data_service::reply and reply_final.
+using query_fn = std::function<void(const data::query_request&)>;
+/// A reply to a query of ours; views valid during the call only.
+using reply_fn = std::function<void(const data::reply_view&)>;
+/// The end of a query of ours.
+using query_done_fn = std::function<void(const data::query_result&)>;
+/// A liveliness token appeared (alive) or went away.
+using liveliness_fn =
+    std::function<void(std::string_view key, const data::peer_id& node, bool alive)>;
 
 /// Counters shown by `starling status`.
 struct data_service_stats {
@@ -49,6 +58,30 @@ class data_service final : data::engine_sink {
   result<void> put(std::string_view key, bytes_view payload, std::string_view encoding,
                    bool del = false);
 
+  /// Declares a queryable; `fn` gets each query. Errors: those of engine::declare_queryable.
+  result<std::uint64_t> declare_queryable(std::string_view expr, bool complete, query_fn fn);
+  /// Ends a queryable (unknown ids are ignored).
+  void undeclare_queryable(std::uint64_t id);
+  /// Answers a query (engine::reply).
+  result<void> reply(std::uint64_t handle, std::string_view key, bytes_view payload,
+                     std::string_view encoding, bool error = false);
+  /// Finishes a query for one queryable (engine::reply_final).
+  void reply_final(std::uint64_t handle);
+  /// Sends a query; `on_reply` gets each reply, `on_done` the end (always called once, never
+  /// from inside get()). Errors: those of engine::get.
+  result<std::uint64_t> get(std::string_view selector, const data::query_options& opts,
+                            reply_fn on_reply, query_done_fn on_done);
+
+  /// Declares a liveliness token. Errors: those of engine::declare_token.
+  result<std::uint64_t> declare_token(std::string_view key);
+  /// Ends a token (unknown ids are ignored).
+  void undeclare_token(std::uint64_t id);
+  /// Watches tokens: `fn` gets the current ones at once (from inside this call), then each
+  /// change. Errors: those of engine::watch_liveliness.
+  result<std::uint64_t> watch_liveliness(std::string_view expr, liveliness_fn fn);
+  /// Ends a watch (unknown ids are ignored).
+  void unwatch_liveliness(std::uint64_t id);
+
   /// Bytes written to data streams that their muxers have not taken yet (over all links). A
   /// publisher that produces on its own keeps this low (say under 1 MiB) and continues when
   /// the writable handler runs; put() itself never refuses.
@@ -73,6 +106,11 @@ class data_service final : data::engine_sink {
 
  private:
   void on_sample(std::uint64_t sub, const data::sample& s) override;
+  void on_query(std::uint64_t queryable, const data::query_request& r) override;
+  void on_reply(std::uint64_t qid, const data::reply_view& r) override;
+  void on_query_done(std::uint64_t qid, const data::query_result& r) override;
+  void on_liveliness(std::uint64_t watch, std::string_view key, const data::peer_id& node,
+                     bool alive) override;
   void on_routing_event(const data::routing_event& e) override;
   void flush();
   void flush_soon();
@@ -84,6 +122,14 @@ class data_service final : data::engine_sink {
   data::engine m_engine;
   std::unordered_map<data::peer_id, std::unique_ptr<peer_state>> m_peers;
   std::unordered_map<std::uint64_t, sample_fn> m_subs;
+  std::unordered_map<std::uint64_t, query_fn> m_queryables;
+  struct query_handlers {
+    reply_fn on_reply;
+    query_done_fn on_done;
+  };
+  std::unordered_map<std::uint64_t, query_handlers> m_gets;
+  std::unordered_map<std::uint64_t, liveliness_fn> m_watches;
+  const liveliness_fn* m_installing = nullptr;  ///< the watch being declared
   boost::asio::steady_timer m_timer;
   std::function<void()> m_writable;
   std::uint64_t m_dispatching = 0;  ///< the subscription whose handler runs

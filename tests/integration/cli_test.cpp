@@ -17,6 +17,7 @@
 #include <nlohmann/json.hpp>
 #include <random>
 #include <string>
+#include <thread>
 #include <vector>
 
 namespace fs = std::filesystem;
@@ -399,4 +400,66 @@ TEST_F(cli_test, put_and_del_reach_sub_two_hops_away) {
   child bad({"put", "--data-dir", dir("a"), "home//temp", "x"});
   EXPECT_EQ(bad.wait(), 1);
   EXPECT_NE(bad.err().find("home//temp: empty chunk at byte 5"), std::string::npos) << bad.err();
+}
+
+// Queries and liveliness through the CLI across three processes: `reply` on c answers `get`
+// on a through b (its command's output is the reply, a failing command an error reply), a
+// selector nobody serves fails clearly, and `alive --watch` on a sees c's token come and go.
+TEST_F(cli_test, get_reply_and_alive_across_a_relay) {
+  child b(node_args("b"));
+  auto [bid, baddr] = start_node(b);
+  ASSERT_FALSE(baddr.empty());
+  auto args_c = node_args("c");
+  args_c.insert(args_c.end(), {"--bootstrap", baddr});
+  child c(args_c);
+  auto [cid, caddr] = start_node(c);
+  auto args_a = node_args("a");
+  args_a.insert(args_a.end(), {"--bootstrap", baddr});
+  child a(args_a);
+  auto [aid, aaddr] = start_node(a);
+  ASSERT_FALSE(aid.empty());
+
+  child blinds({"reply", "--data-dir", dir("c"), "cmd/blinds", "--", "sh", "-c",
+                "printf 'closed %s' \"$STARLING_PARAMS\""});
+  child broken(
+      {"reply", "--data-dir", dir("c"), "cmd/broken", "--", "sh", "-c", "echo jammed; exit 3"});
+  // Until c's queryables are known on a, `get` finds nobody: ask again (bounded).
+  int code = -1;
+  std::string out, err;
+  for (int i = 0; i < 100 && code != 0; ++i) {
+    child g({"get", "--data-dir", dir("a"), "cmd/blinds?level=3", "--timeout", "5"});
+    code = g.wait();
+    out = g.out();
+    err = g.err();
+    if (code != 0) std::this_thread::sleep_for(100ms);
+  }
+  ASSERT_EQ(code, 0) << err;
+  EXPECT_EQ(out, "cmd/blinds closed level=3\n");
+
+  child f({"get", "--data-dir", dir("a"), "cmd/broken", "--json"});
+  EXPECT_EQ(f.wait(), 1);
+  auto lines = f.lines(1);
+  ASSERT_EQ(lines.size(), 1u) << f.err();
+  auto j = nlohmann::json::parse(lines[0]);
+  EXPECT_EQ(j["error"], true);
+  EXPECT_EQ(j["value"], "jammed\n");
+  EXPECT_EQ(j["from"], cid);
+  EXPECT_NE(f.err().find("every reply to cmd/broken was an error"), std::string::npos) << f.err();
+
+  child none({"get", "--data-dir", dir("a"), "nothing/here"});
+  EXPECT_EQ(none.wait(), 1);
+  EXPECT_NE(none.err().find("no queryable matches nothing/here"), std::string::npos) << none.err();
+  child bad({"get", "--data-dir", dir("a"), "cmd//x"});
+  EXPECT_EQ(bad.wait(), 1);
+  EXPECT_NE(bad.err().find("cmd//x: empty chunk at byte 4"), std::string::npos) << bad.err();
+
+  child watch({"alive", "--watch", "--data-dir", dir("a"), "alive/**"});
+  child token({"alive", "--data-dir", dir("c"), "alive/sensor"});
+  auto seen = watch.lines(1);
+  ASSERT_EQ(seen.size(), 1u) << watch.err();
+  EXPECT_EQ(seen[0], "+ alive/sensor");
+  token.kill(SIGTERM);
+  seen = watch.lines(2);
+  ASSERT_EQ(seen.size(), 2u) << watch.err();
+  EXPECT_EQ(seen[1], "- alive/sensor");
 }
