@@ -122,6 +122,17 @@ json data_json(const data_service& d) {
               {"samples_received", st.samples_received},
               {"duplicates", st.duplicates},
               {"gaps", st.gaps},
+              {"nacks_sent", st.nacks_sent},
+              {"repairs_sent", st.repairs_sent},
+              {"samples_repaired", st.samples_repaired},
+              {"samples_lost", st.samples_lost},
+              {"samples_held", d.engine().held_samples()},
+              {"heartbeats_sent", st.heartbeats_sent},
+              {"unicast_dropped", st.unicast_dropped},
+              {"queries_sent", st.queries_sent},
+              {"queries_received", st.queries_received},
+              {"replies_received", st.replies_received},
+              {"queries_timed_out", st.queries_timed_out},
               {"clock_refused", st.clock_refused},
               {"protocol_errors", st.protocol_errors}};
 }
