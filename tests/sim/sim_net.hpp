@@ -47,10 +47,34 @@ class network {
       got.push_back(received{std::string(s.key), std::string(as_chars(s.payload)), *s.source,
                              s.publisher, s.seq, sub});
     }
+    void on_query(std::uint64_t q, const data::query_request& r) override {
+      if (query_handler) query_handler(q, r);
+    }
+    void on_reply(std::uint64_t qid, const data::reply_view& r) override {
+      replies[qid].push_back(*r.from);
+    }
+    void on_query_done(std::uint64_t qid, const data::query_result& r) override {
+      done.emplace_back(qid, r);
+      done_at[qid] = net.now();
+    }
+    void on_liveliness(std::uint64_t, std::string_view key, const peer_id& who, bool up) override {
+      const auto k = std::make_pair(std::string(key), who);
+      if (up) {
+        if (!alive_view.insert(k).second) ++liveliness_anomalies;  // joined twice
+      } else if (alive_view.erase(k) == 0) {
+        ++liveliness_anomalies;  // left without joining
+      }
+    }
     network& net;
     std::size_t index;
     peer_id id;
     std::unique_ptr<data::engine> eng;
+    std::function<void(std::uint64_t, const data::query_request&)> query_handler;
+    std::map<std::uint64_t, std::vector<peer_id>> replies;
+    std::vector<std::pair<std::uint64_t, data::query_result>> done;
+    std::map<std::uint64_t, time_point> done_at;
+    std::set<std::pair<std::string, peer_id>> alive_view;
+    std::uint64_t liveliness_anomalies = 0;
     bool alive = true;
     std::uint64_t incarnation = 1;
     time_point timer_at = no_deadline;  ///< the engine's timer, as scheduled
