@@ -13,6 +13,9 @@ namespace starling::node {
 
 namespace {
 
+/// Bytes a data stream may hold queued before samples wait in the engine instead.
+constexpr std::size_t stream_high_water = 256 * 1024;
+
 std::uint64_t wall_ntp() {
   return data::ntp64_from_unix(std::chrono::duration_cast<std::chrono::nanoseconds>(
       std::chrono::system_clock::now().time_since_epoch()));
@@ -161,11 +164,20 @@ void data_service::fail_link(const data::peer_id& p, std::error_code ec) {
 }
 
 void data_service::flush() {
-  m_engine.drain_transmit([this](const data::peer_id& p, bytes_view frames) {
-    auto it = m_peers.find(p);
-    if (it == m_peers.end() || !it->second->s) return;
-    it->second->s->write(frames);
-  });
+  m_engine.drain_transmit(
+      [this](const data::peer_id& p, bytes_view frames) {
+        auto it = m_peers.find(p);
+        if (it == m_peers.end() || !it->second->s) return;
+        it->second->s->write(frames);
+      },
+      [this](const data::peer_id& p) -> std::size_t {
+        // Samples go down only while the stream's queue is short, so that protocol messages
+        // and higher priorities written later are not stuck behind a long queue of data.
+        auto it = m_peers.find(p);
+        if (it == m_peers.end() || !it->second->s) return 0;
+        const std::size_t q = it->second->s->buffered();
+        return q >= stream_high_water ? 0 : stream_high_water - q;
+      });
   arm_timer();
 }
 
@@ -222,7 +234,11 @@ void data_service::unsubscribe(std::uint64_t id) {
 result<void> data_service::put(std::string_view key, bytes_view payload, std::string_view encoding,
                                bool del) {
   auto r = m_engine.put(key, payload, encoding, io::now(), wall_ntp(), del);
-  flush_soon();
+  if (m_engine.take_express()) {
+    flush();
+  } else {
+    flush_soon();
+  }
   return r;
 }
 

@@ -101,6 +101,7 @@ class data_service final : data::engine_sink {
   void stream_data(const data::peer_id& p, stream& s, bytes_view data);
   void stream_closed(const data::peer_id& p, stream& s);
   void stream_writable() {
+    if (m_engine.has_output()) flush();
     if (m_writable) m_writable();
   }
 

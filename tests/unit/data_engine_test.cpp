@@ -506,3 +506,95 @@ TEST(DataEngine, LivelinessTokensAppearAndGo) {
   EXPECT_EQ(m.sinks[0].alive.back(), "-alive/sensor");
   EXPECT_EQ(m.sinks[0].alive.size(), 5u);
 }
+
+namespace {
+
+/// Moves node `from`'s output to `to` with `room` bytes of room for samples per drain.
+void drain_to(mesh& m, std::size_t from, std::size_t to, std::size_t room) {
+  std::vector<bytes> frames;
+  m.engines[from]->drain_transmit(
+      [&](const peer_id&, bytes_view b) { frames.emplace_back(b.begin(), b.end()); },
+      [&](const peer_id&) { return room; });
+  for (const auto& f : frames)
+    ASSERT_TRUE(m.engines[to]->on_bytes(m.ids[from], f, m.now, ntp));
+}
+
+}  // namespace
+
+// A link with no room for samples still carries protocol messages (a new declaration), and
+// when room comes, higher priorities go first: a control sample overtakes queued bulk data.
+TEST(DataEngine, ControlOvertakesQueuedData) {
+  mesh m(2);
+  m.link(0, 1);
+  ASSERT_TRUE(m.engines[1]->declare_subscriber("**"));
+  m.pump();
+  auto& src = *m.engines[0];
+  publisher_options bulk, urgent;
+  bulk.prio = priority::background;
+  urgent.prio = priority::control;
+  auto b = src.declare_publisher("bulk/data", bulk);
+  auto d = src.declare_publisher("plain/data");
+  auto u = src.declare_publisher("urgent/stop", urgent);
+  ASSERT_TRUE(b && d && u);
+  const bytes kib(1024, 7);
+  for (int i = 0; i < 50; ++i) {
+    ASSERT_TRUE(src.put(*b, kib, m.now, ntp));
+    ASSERT_TRUE(src.put(*d, kib, m.now, ntp));
+  }
+  drain_to(m, 0, 1, 0);  // saturated: no sample goes
+  EXPECT_TRUE(m.sinks[1].samples.empty());
+  EXPECT_TRUE(src.has_output());
+  // A declaration crosses the saturated link at once.
+  ASSERT_TRUE(src.declare_subscriber("replies/**"));
+  drain_to(m, 0, 1, 0);
+  const auto* rec = m.engines[1]->routes().find(m.ids[0]);
+  ASSERT_TRUE(rec);
+  EXPECT_EQ(rec->decls.size(), 1u);
+  EXPECT_TRUE(m.sinks[1].samples.empty());
+  // The control sample is queued last and arrives first.
+  ASSERT_TRUE(src.put(*u, as_bytes("stop"), m.now, ntp));
+  drain_to(m, 0, 1, SIZE_MAX);
+  ASSERT_EQ(m.sinks[1].samples.size(), 101u);
+  EXPECT_EQ(m.sinks[1].samples[0].key, "urgent/stop");
+  EXPECT_EQ(m.sinks[1].samples[1].key, "plain/data");
+  EXPECT_EQ(m.sinks[1].samples[50].key, "plain/data");
+  EXPECT_EQ(m.sinks[1].samples[51].key, "bulk/data");
+  EXPECT_FALSE(src.has_output());
+}
+
+// A congested link (its queue past the bound) refuses a blocking publisher's put, before the
+// sample is numbered, and drops a dropping publisher's samples for that link, counted.
+TEST(DataEngine, CongestionBlocksOrDrops) {
+  mesh m(2);
+  m.link(0, 1);
+  ASSERT_TRUE(m.engines[1]->declare_subscriber("**"));
+  m.pump();
+  auto& src = *m.engines[0];
+  publisher_options dropping;
+  dropping.congestion = congestion_control::drop;
+  auto blk = src.declare_publisher("a/block");
+  auto drp = src.declare_publisher("a/drop", dropping);
+  ASSERT_TRUE(blk && drp);
+  const bytes big(64 * 1024, 1);
+  int accepted = 0;
+  for (int i = 0; i < 1000; ++i) {
+    auto r = src.put(*blk, big, m.now, ntp);
+    if (!r) {
+      EXPECT_EQ(r.error(), make_error_code(engine_errc::would_block));
+      break;
+    }
+    ++accepted;
+    drain_to(m, 0, 1, 0);
+  }
+  EXPECT_GE(accepted, 100);  // about 8 MiB
+  EXPECT_LT(accepted, 200);
+  EXPECT_EQ(src.stats().puts_blocked, 1u);
+  ASSERT_TRUE(src.put(*drp, big, m.now, ntp));
+  EXPECT_EQ(src.stats().congestion_dropped, 1u);
+  // Room again: everything queued arrives, in order, nothing lost of the blocking publisher.
+  for (int i = 0; i < 1000 && src.has_output(); ++i)
+    drain_to(m, 0, 1, 1024 * 1024);
+  EXPECT_EQ(m.sinks[1].samples.size(), static_cast<std::size_t>(accepted));
+  EXPECT_EQ(m.sinks[1].samples.back().seq, static_cast<std::uint64_t>(accepted));
+  ASSERT_TRUE(src.put(*blk, big, m.now, ntp));
+}

@@ -1,6 +1,8 @@
 #include "core/data/engine.hpp"
 
 #include <algorithm>
+#include <array>
+#include <deque>
 #include <map>
 
 namespace starling::data {
@@ -34,6 +36,8 @@ class engine_category_impl final : public std::error_category {
         return "too many queries pending";
       case engine_errc::bad_parameters:
         return "query parameters over 4 KiB";
+      case engine_errc::would_block:
+        return "a link towards a subscriber is congested (try again when it has room)";
     }
     return "unknown data engine error";
   }
@@ -41,6 +45,16 @@ class engine_category_impl final : public std::error_category {
 
 /// Frames are closed at this size; a single message may take one over it.
 constexpr std::size_t batch_bytes = 64 * 1024;
+/// Output lanes of a link (engine::link::lane).
+constexpr std::size_t lane_count = 5;
+/// Samples queued for one link beyond which it is congested: a relay drops further samples
+/// for it (counted; reliable ones are repaired end to end later), a blocking publisher's
+/// put() is refused with would_block.
+constexpr std::size_t max_link_backlog = 8 * 1024 * 1024;
+
+std::size_t lane_of(priority p) {
+  return 1 + static_cast<std::size_t>(p);
+}
 /// Keys whose forwarding state is cached; past this the cache starts over.
 constexpr std::size_t max_cached_keys = 65536;
 /// Sources whose targets one key caches.
@@ -94,9 +108,24 @@ struct engine::link {
   bool got_hello = false;
   bool dirty = false;
   frame_reader reader;
-  frame_writer writer;
-  bool writing = false;
-  bytes frames;  ///< finished frames not yet drained
+  /// Output by lane: 0 protocol messages (hello, aliases, records, nacks, repairs, queries,
+  /// replies), then samples by priority: 1 control, 2 real-time, 3 data, 4 background.
+  /// Lane 0 always goes out at the next drain; the others as the link has room, in order.
+  struct lane {
+    frame_writer writer;
+    bool writing = false;
+    std::deque<bytes> frames;  ///< finished frames not yet drained
+    std::size_t queued = 0;    ///< bytes in `frames`
+  };
+  std::array<lane, lane_count> lanes;
+  /// Bytes of samples waiting for room (lanes 1-4, frames and open batches).
+  std::size_t backlog() const {
+    std::size_t n = 0;
+    for (std::size_t i = 1; i < lane_count; ++i) {
+      n += lanes[i].queued + (lanes[i].writing ? lanes[i].writer.body_size() : 0);
+    }
+    return n;
+  }
   std::unordered_map<peer_id, std::uint64_t> tx_nodes;
   std::uint64_t next_node = 1;
   std::unordered_map<std::string, std::uint64_t> tx_keys;
@@ -222,7 +251,8 @@ struct engine::stream {
   std::uint64_t next = 0;  ///< the next sequence number to deliver
   std::map<std::uint64_t, held_sample> held;
   std::size_t held_bytes = 0;
-  std::uint64_t announced = 0;  ///< the last sequence number a heartbeat announced
+  priority prio = priority::data;  ///< of the last sample (heartbeats follow on its lane)
+  std::uint64_t announced = 0;     ///< the last sequence number a heartbeat announced
   bool gapped = false;
   int nack_count = 0;
   time_point nack_due = no_deadline;
@@ -280,22 +310,27 @@ std::vector<peer_id> engine::links() const {
   return out;
 }
 
-bytes& engine::out_for(link& l) {
-  if (!l.writing) {
-    l.writer.begin();
-    l.writing = true;
-  } else if (l.writer.body_size() >= batch_bytes) {
-    if (l.writer.finish()) append(l.frames, l.writer.frame());
-    l.writer.begin();
+bytes& engine::out_for(link& l, std::size_t lane_index) {
+  auto& ln = l.lanes[lane_index];
+  if (!ln.writing) {
+    ln.writer.begin();
+    ln.writing = true;
+  } else if (ln.writer.body_size() >= batch_bytes) {
+    if (ln.writer.finish()) {
+      ln.frames.emplace_back(ln.writer.frame().begin(), ln.writer.frame().end());
+      ln.queued += ln.frames.back().size();
+    }
+    ln.writer.begin();
   }
   if (!l.dirty) {
     l.dirty = true;
     m_dirty.push_back(&l);
   }
-  return l.writer.body();
+  return ln.writer.body();
 }
 
-void engine::drain_transmit(const std::function<void(const peer_id&, bytes_view)>& fn) {
+void engine::drain_transmit(const std::function<void(const peer_id&, bytes_view)>& fn,
+                            const std::function<std::size_t(const peer_id&)>& room) {
   if (m_own_dirty) {
     m_own_dirty = false;
     flood_record(m_routes.own(), nullptr);
@@ -304,21 +339,41 @@ void engine::drain_transmit(const std::function<void(const peer_id&, bytes_view)
   m_dirty.clear();
   for (link* l : dirty) {
     l->dirty = false;
-    if (l->writing && l->writer.body_size() > 0) {
-      if (!l->writer.finish()) {
-        ++m_stats.protocol_errors;  // cannot happen: frames close at batch_bytes
-      } else if (l->frames.empty()) {
-        l->writing = false;
-        fn(l->peer, l->writer.frame());  // the common case: one frame, no copy
-        continue;
-      } else {
-        append(l->frames, l->writer.frame());
+    std::size_t budget = SIZE_MAX;
+    bool left = false;
+    for (std::size_t i = 0; i < lane_count; ++i) {
+      auto& ln = l->lanes[i];
+      if (i == 1 && room) budget = room(l->peer);  // lane 0 ignores the budget
+      while (!ln.frames.empty() && budget > 0) {
+        fn(l->peer, ln.frames.front());
+        budget -= std::min(budget, ln.frames.front().size());
+        ln.queued -= ln.frames.front().size();
+        ln.frames.pop_front();
       }
+      if (ln.writing && ln.writer.body_size() > 0) {
+        if (!ln.writer.finish()) {
+          ++m_stats.protocol_errors;  // cannot happen: frames close at batch_bytes
+        } else if (ln.frames.empty() && budget > 0) {
+          fn(l->peer, ln.writer.frame());  // the common case: one frame, no copy
+          budget -= std::min(budget, ln.writer.frame().size());
+        } else {
+          ln.frames.emplace_back(ln.writer.frame().begin(), ln.writer.frame().end());
+          ln.queued += ln.frames.back().size();
+        }
+      }
+      ln.writing = false;
+      if (!ln.frames.empty()) left = true;
     }
-    l->writing = false;
-    if (!l->frames.empty()) fn(l->peer, l->frames);
-    l->frames.clear();
+    if (left) m_waiting.push_back(l);
   }
+  // Links still holding samples are drained again when the caller has room (has_output()).
+  for (link* l : m_waiting) {
+    if (!l->dirty) {
+      l->dirty = true;
+      m_dirty.push_back(l);
+    }
+  }
+  m_waiting.clear();
 }
 
 std::uint64_t engine::node_alias_for(link& l, const peer_id& node) {
@@ -632,7 +687,11 @@ bool engine::send_push(link& l, const peer_id& source, std::string_view key, con
     ++m_stats.alias_exhausted;
     return false;
   }
-  if (!encode(q, out_for(l))) return false;
+  if (l.backlog() >= max_link_backlog) {
+    ++m_stats.congestion_dropped;  // the link is not keeping up
+    return false;
+  }
+  if (!encode(q, out_for(l, lane_of(p.prio())))) return false;
   ++m_stats.samples_forwarded;
   return true;
 }
@@ -695,6 +754,7 @@ result<void> engine::handle_push(link& l, const push& m, time_point now,
     return {};
   }
   if (m.seq == st->highest) st->highest_ts = m.timestamp;
+  st->prio = m.prio();
   const std::string& key = l.rx_keys[m.key];
   route_sample(*source, &l, key, m);
   receive_ordered(*st, key, m, now, false);
@@ -890,7 +950,7 @@ result<void> engine::handle_heartbeat(link& l, const heartbeat& m, time_point no
       for (const auto& t : *targets) {
         if (t == l.peer) continue;
         if (link* out = find_link(t))
-          send_heartbeat_on(*out, *source, key, m.publisher, m.last_seq);
+          send_heartbeat_on(*out, *source, key, m.publisher, m.last_seq, st->prio);
       }
     }
   }
@@ -964,7 +1024,7 @@ result<void> engine::handle_repair(link& l, const repair& m, time_point now) {
 }
 
 void engine::send_heartbeat_on(link& l, const peer_id& source, std::string_view key,
-                               std::uint64_t pub, std::uint64_t last_seq) {
+                               std::uint64_t pub, std::uint64_t last_seq, priority prio) {
   heartbeat h;
   h.source = node_alias_for(l, source);
   h.key = key_alias_for(l, key);
@@ -974,7 +1034,8 @@ void engine::send_heartbeat_on(link& l, const peer_id& source, std::string_view 
   }
   h.publisher = pub;
   h.last_seq = last_seq;
-  (void)encode(h, out_for(l));
+  // Behind the publisher's samples on the same lane: it must not overtake them.
+  (void)encode(h, out_for(l, lane_of(prio)));
 }
 
 // ---- queries ----
@@ -1467,6 +1528,19 @@ result<void> engine::put(std::uint64_t id, bytes_view payload, time_point now,
   if (it == m_pubs.end()) return engine_errc::unknown_publisher;
   if (payload.size() > max_payload) return errc::payload_too_large;
   publisher& p = *it->second;
+  if (p.opts.congestion == congestion_control::block) {
+    // Refused before it is numbered: the caller waits for room and tries again.
+    if (const auto* targets = targets_for_key(m_self, p.key)) {
+      for (const auto& t : *targets) {
+        const link* l = find_link(t);
+        if (l && l->backlog() >= max_link_backlog) {
+          ++m_stats.puts_blocked;
+          return engine_errc::would_block;
+        }
+      }
+    }
+  }
+  if (p.opts.express) m_express = true;
   const std::uint64_t ts = m_clock.stamp(physical_ntp);
   const std::uint64_t seq = ++p.seq;
   ++m_stats.samples_published;
@@ -1474,7 +1548,7 @@ result<void> engine::put(std::uint64_t id, bytes_view payload, time_point now,
   w.flags = static_cast<std::uint8_t>(
       (del ? push_flags::del : 0) | (p.opts.reliable ? push_flags::reliable : 0) |
       (p.opts.encoding.empty() ? 0 : push_flags::has_encoding) |
-      (static_cast<int>(priority::data) << push_flags::priority_shift));
+      (static_cast<int>(p.opts.prio) << push_flags::priority_shift));
   w.publisher = id;
   w.seq = seq;
   w.timestamp = ts;
@@ -1503,7 +1577,7 @@ result<void> engine::put(std::string_view key, bytes_view payload, std::string_v
   if (auto it = m_implicit_pubs.find(std::string(key)); it != m_implicit_pubs.end()) {
     id = it->second;
   } else {
-    auto r = declare_publisher(key, publisher_options{true, {}});
+    auto r = declare_publisher(key, publisher_options{});
     if (!r) return r.error();
     id = *r;
     m_implicit_pubs.emplace(m_pubs.at(id)->key, id);
@@ -1541,7 +1615,7 @@ void engine::on_deadline(time_point now) {
       if (const auto* targets = targets_for_key(m_self, p.key)) {
         for (const auto& t : *targets) {
           if (link* l = find_link(t)) {
-            send_heartbeat_on(*l, m_self, p.key, id, p.seq);
+            send_heartbeat_on(*l, m_self, p.key, id, p.seq, p.opts.prio);
             ++m_stats.heartbeats_sent;
           }
         }

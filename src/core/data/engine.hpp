@@ -26,6 +26,7 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include "core/common/bytes.hpp"
@@ -135,10 +136,19 @@ class engine_sink {
   virtual void on_routing_event(const routing_event&) {}
 };
 
+/// What a publisher does when a link towards a subscriber is congested.
+enum class congestion_control : std::uint8_t {
+  block,  ///< put() returns would_block; the caller waits for room (data_service::buffered)
+  drop,   ///< the sample is dropped for that link (counted); others still get it
+};
+
 /// Options of one publisher.
 struct publisher_options {
   bool reliable = true;
-  std::string encoding;  ///< content type of its samples ("" = none)
+  std::string encoding;            ///< content type of its samples ("" = none)
+  priority prio = priority::data;  ///< control overtakes real-time, data, then background
+  congestion_control congestion = congestion_control::block;
+  bool express = false;  ///< sent at once (the caller flushes now), not batched
 };
 
 /// Counters of an engine (monotonic).
@@ -160,7 +170,9 @@ struct engine_stats {
   std::uint64_t queries_received = 0;
   std::uint64_t replies_received = 0;
   std::uint64_t queries_timed_out = 0;
-  std::uint64_t clock_refused = 0;  ///< samples stamped too far in the future
+  std::uint64_t congestion_dropped = 0;  ///< samples not sent on a congested link
+  std::uint64_t puts_blocked = 0;        ///< put() refused with would_block
+  std::uint64_t clock_refused = 0;       ///< samples stamped too far in the future
   std::uint64_t unknown_messages = 0;
   std::uint64_t protocol_errors = 0;
   std::uint64_t records_stored = 0;
@@ -180,6 +192,7 @@ enum class engine_errc {
   reply_key_mismatch,     ///< reply() with a key the query's selector does not match
   too_many_queries,       ///< more than 1024 of our queries pending, or incoming ones held
   bad_parameters,         ///< query parameters over 4 KiB
+  would_block,            ///< put() of a blocking publisher while a target link is congested
 };
 /// The "data.engine" category.
 const std::error_category& engine_category() noexcept;
@@ -209,8 +222,14 @@ class engine {
   /// bad_hello, unknown_alias, bad_record, unknown_link.
   result<void> on_bytes(const peer_id& peer, bytes_view in, time_point now,
                         std::uint64_t physical_ntp);
-  /// Calls `fn(peer, frames)` for every link with output, then forgets that output.
-  void drain_transmit(const std::function<void(const peer_id&, bytes_view)>& fn);
+  /// Calls `fn(peer, frames)` (perhaps several times per link) with each link's output:
+  /// protocol messages always, then samples by priority while `room(peer)` (bytes the link
+  /// can take now; unlimited without it) lasts. What does not fit waits in the engine (up to
+  /// 8 MiB per link, then the link counts as congested) for a later drain.
+  void drain_transmit(const std::function<void(const peer_id&, bytes_view)>& fn,
+                      const std::function<std::size_t(const peer_id&)>& room = {});
+  /// True when a put() since the last call was express (the caller drains at once); resets.
+  bool take_express() noexcept { return std::exchange(m_express, false); }
   /// True when some link has output to drain.
   bool has_output() const noexcept { return !m_dirty.empty() || m_own_dirty; }
   /// Neighbours with a link up.
@@ -351,12 +370,12 @@ class engine {
   void send_unicast_repair(const peer_id& dest, const peer_id& source, std::string_view key,
                            repair r);
   void send_heartbeat_on(link& l, const peer_id& source, std::string_view key, std::uint64_t pub,
-                         std::uint64_t last_seq);
+                         std::uint64_t last_seq, priority prio);
   const std::vector<peer_id>& targets_for(key_state& ks, const peer_id& source);
   bool send_push(link& l, const peer_id& source, std::string_view key, const push& p);
   std::uint64_t node_alias_for(link& l, const peer_id& node);
   std::uint64_t key_alias_for(link& l, std::string_view key);
-  bytes& out_for(link& l);
+  bytes& out_for(link& l, std::size_t lane = 0);
 
   peer_id m_self;
   engine_sink& m_sink;
@@ -364,8 +383,10 @@ class engine {
   hlc m_clock;
   engine_stats m_stats;
   std::unordered_map<peer_id, std::unique_ptr<link>> m_links;
-  std::vector<link*> m_dirty;  ///< links with output to drain
-  bool m_own_dirty = false;    ///< our record changed since the last drain
+  std::vector<link*> m_dirty;    ///< links with output to drain
+  std::vector<link*> m_waiting;  ///< scratch: links whose samples wait for room
+  bool m_express = false;
+  bool m_own_dirty = false;  ///< our record changed since the last drain
   // Local declarations.
   std::uint64_t m_next_id = 1;
   std::unordered_map<std::uint64_t, std::unique_ptr<subscriber>> m_subs;
