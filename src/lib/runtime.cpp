@@ -1,0 +1,499 @@
+#include "runtime.hpp"
+
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
+
+#include <algorithm>
+#include <exception>
+#include <future>
+#include <utility>
+
+#include "core/data/wire.hpp"
+#include "core/keyexpr/keyexpr.hpp"
+#include "node/data_dir.hpp"
+#include "node/data_service.hpp"
+#include "node/host.hpp"
+#include "node/mdns_service.hpp"
+#include "node/services.hpp"
+
+namespace starling::lib {
+
+namespace asio = boost::asio;
+using namespace std::chrono_literals;
+
+// ---- sample_queue ----
+
+void sample_queue::push(sample&& s) {
+  {
+    std::lock_guard lk(m_mu);
+    if (m_closed) return;
+    if (m_items.size() >= m_capacity) {
+      m_items.pop_front();
+      ++m_dropped;
+    }
+    m_items.push_back(std::move(s));
+  }
+  m_cv.notify_one();
+}
+
+std::optional<sample> sample_queue::try_pop() {
+  std::lock_guard lk(m_mu);
+  if (m_items.empty()) return std::nullopt;
+  sample s = std::move(m_items.front());
+  m_items.pop_front();
+  return s;
+}
+
+status sample_queue::wait_pop(std::chrono::milliseconds timeout, std::optional<sample>& out) {
+  std::unique_lock lk(m_mu);
+  m_cv.wait_for(lk, timeout, [this] { return !m_items.empty() || m_closed; });
+  if (!m_items.empty()) {
+    out = std::move(m_items.front());
+    m_items.pop_front();
+    return std::nullopt;
+  }
+  if (m_closed) return runtime::closed_error();
+  return error(errc::timeout, "no sample within " + std::to_string(timeout.count()) + " ms");
+}
+
+void sample_queue::close() {
+  {
+    std::lock_guard lk(m_mu);
+    m_closed = true;
+  }
+  m_cv.notify_all();
+}
+
+std::uint64_t sample_queue::dropped() const {
+  std::lock_guard lk(m_mu);
+  return m_dropped;
+}
+
+// ---- the node on the network thread ----
+
+struct runtime::net {
+  asio::io_context ctx{1};
+  asio::executor_work_guard<asio::io_context::executor_type> work{ctx.get_executor()};
+  std::unique_ptr<node::host> host;
+  std::unique_ptr<node::data_service> svc;
+  std::unique_ptr<node::mdns_service> mdns;
+  // The last source seen, so that a stream of samples from one node formats its id once.
+  std::optional<data::peer_id> last_source;
+  std::string last_source_text;
+
+  /// Wires the host's events as `starling node` does: the data service hears of every
+  /// identified peer.
+  void wire() {
+    node::register_ping_service(*host);
+    host->on_event([this](const node::host_event& e) {
+      if (const auto* ev = std::get_if<node::peer_identified>(&e)) {
+        for (auto& c : host->connections()) {
+          if (c->established() && !c->closing() && c->peer() == ev->peer) {
+            svc->on_identified(c, ev->info);
+          }
+        }
+      }
+    });
+  }
+
+  /// A discovered peer: dialled once at every address it announced, unless connected.
+  void discovered(const mdns::peer_discovered& d) {
+    auto id = multiformats::peer_id::parse(d.peer_id);
+    if (!id) return;
+    for (auto& c : host->connections()) {
+      if (c->peer() == *id && !c->closing()) return;
+    }
+    std::vector<multiformats::multiaddr> addrs;
+    for (const auto& text : d.addrs) {
+      if (auto a = multiformats::multiaddr::parse(text)) addrs.push_back(*a);
+    }
+    if (addrs.empty()) return;
+    host->dial_any(*id, std::move(addrs), 1500ms,
+                   [peer = d.peer_id](result<std::shared_ptr<node::connection>> r) {
+                     if (!r) spdlog::debug("mdns: cannot reach {}: {}", peer, r.error().message());
+                   });
+  }
+
+  /// The owned copy of a data-layer sample.
+  sample convert(const data::sample& s) {
+    sample out;
+    out.key = std::string(s.key);
+    const auto* p = reinterpret_cast<const std::byte*>(s.payload.data());
+    out.payload.assign(p, p + s.payload.size());
+    out.encoding = std::string(s.encoding);
+    out.kind = s.del ? sample_kind::del : sample_kind::put;
+    out.timestamp = s.timestamp;
+    if (s.source) {
+      if (!last_source || !(*last_source == *s.source)) {
+        last_source = *s.source;
+        last_source_text = s.source->to_string();
+      }
+      out.source = last_source_text;
+    }
+    out.publisher = s.publisher;
+    out.seq = s.seq;
+    return out;
+  }
+
+  bool matched(const std::string& key_text) const {
+    auto key = keyexpr::key::parse(key_text);
+    if (!key) return false;
+    const auto& e = svc->engine();
+    const auto& routes = e.routes();
+    for (const auto* r : routes.records()) {
+      if (!r || (r->origin != e.self() && !routes.reachable(r->origin))) continue;
+      for (const auto& d : r->decls) {
+        if (d.k != data::declaration::kind::subscriber) continue;
+        auto expr = keyexpr::keyexpr::parse(d.expr);
+        if (expr && keyexpr::matches(*expr, *key)) return true;
+      }
+    }
+    return false;
+  }
+};
+
+namespace {
+
+void setup_logging(const std::string& level) {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    auto logger = spdlog::get("starling");
+    if (!logger) logger = spdlog::stderr_color_mt("starling");
+    spdlog::set_default_logger(logger);
+    spdlog::set_pattern("%H:%M:%S.%e starling %^%l%$ %v");
+  });
+  spdlog::set_level(spdlog::level::from_str(level));
+}
+
+status bad_multiaddr(std::string_view what, std::string_view text, const std::string& why) {
+  return error(errc::invalid_argument,
+               std::string(what) + " '" + std::string(text) + "' is not " + why);
+}
+
+/// Parses a TCP multiaddr for `what` ("listen address", "address").
+status parse_tcp(std::string_view what, std::string_view text, multiformats::multiaddr& out) {
+  auto a = multiformats::multiaddr::parse(text);
+  if (!a) return bad_multiaddr(what, text, "a multiaddr: " + a.error().message());
+  if (!a->tcp_endpoint()) return bad_multiaddr(what, text, "a /ip4|ip6/ADDRESS/tcp/PORT address");
+  out = *a;
+  return std::nullopt;
+}
+
+}  // namespace
+
+// ---- runtime ----
+
+runtime::runtime() : m_net(std::make_unique<net>()) {}
+
+runtime::~runtime() {
+  close();
+}
+
+error runtime::closed_error() {
+  return error(errc::closed, "the session is closed");
+}
+
+error runtime::would_block_error(const char* what) {
+  return error(errc::would_block, std::string(what) +
+                                      " waits, and cannot be called on the network thread "
+                                      "(from a handler)");
+}
+
+std::shared_ptr<runtime> runtime::start(const runtime_options& o, status& err) {
+  err.reset();
+  setup_logging(o.log_level);
+  if (!crypto::init()) {
+    err = error(errc::io, "libsodium cannot be initialised");
+    return nullptr;
+  }
+  // Everything that can be checked before a thread starts.
+  std::vector<multiformats::multiaddr> listen;
+  for (const auto& text : o.listen) {
+    multiformats::multiaddr a;
+    if ((err = parse_tcp("listen address", text, a))) return nullptr;
+    listen.push_back(a);
+  }
+  for (const auto& text : o.connect) {
+    multiformats::multiaddr a;
+    if ((err = parse_tcp("connect address", text, a))) return nullptr;
+  }
+  if (o.connect_timeout <= 0ms) {
+    err = error(errc::invalid_argument, "connect_timeout must be positive");
+    return nullptr;
+  }
+  crypto::system_rng rng;
+  crypto::ed25519_keypair identity;
+  if (!o.data_dir.empty()) {
+    std::string detail;
+    auto id = node::load_or_create_identity(o.data_dir, rng, detail);
+    if (!id) {
+      err = error(errc::identity, detail.empty() ? id.error().message() : detail);
+      return nullptr;
+    }
+    identity = *id;
+  } else {
+    identity = crypto::ed25519_generate(rng);
+  }
+
+  std::shared_ptr<runtime> rt(new runtime());
+  rt->m_connect_timeout = o.connect_timeout;
+  rt->m_peer_id = multiformats::peer_id::from_public_key(identity.pub).to_string();
+  rt->m_thread = std::thread([raw = rt.get()] { raw->thread_main(); });
+  rt->m_thread_id = rt->m_thread.get_id();
+
+  rt->run([&] {
+    net& n = *rt->m_net;
+    node::host_config cfg;
+    cfg.dial_timeout = o.connect_timeout;
+    n.host = std::make_unique<node::host>(n.ctx, identity, cfg);
+    n.svc = std::make_unique<node::data_service>(*n.host);
+    n.wire();
+    for (const auto& a : listen) {
+      auto bound = n.host->listen(a);
+      if (!bound) {
+        err = error(errc::io, "cannot listen on " + a.to_string() + ": " + bound.error().message());
+        return;
+      }
+    }
+    if (o.mdns) {
+      node::mdns_options mo;
+      mo.interfaces = o.mdns_interfaces;
+      node::mdns_service::callbacks cb;
+      cb.discovered = [&n](const mdns::peer_discovered& d) { n.discovered(d); };
+      auto m = node::mdns_service::start(*n.host, std::move(mo), std::move(cb));
+      if (!m) {
+        err = error(errc::io, "cannot start mDNS: " + m.error().message());
+        return;
+      }
+      n.mdns = std::move(*m);
+    }
+  });
+  for (const auto& text : o.connect) {
+    if (err) break;
+    err = rt->connect(text);
+  }
+  if (err) {
+    rt->close();
+    return nullptr;
+  }
+  return rt;
+}
+
+void runtime::thread_main() {
+  net& n = *m_net;
+  n.ctx.run();
+  // The node is torn down on its own thread, after the io_context stopped (as the benchmarks
+  // and `starling node` do): no handler of its runs any more.
+  n.mdns.reset();
+  n.svc.reset();
+  n.host.reset();
+  std::vector<std::weak_ptr<sample_queue>> queues;
+  std::shared_ptr<runtime> keep;
+  {
+    std::lock_guard lk(m_mu);
+    queues.swap(m_queues);
+    keep = std::move(m_keep);
+  }
+  for (auto& w : queues) {
+    if (auto q = w.lock()) q->close();
+  }
+  // `keep` (set when close() ran on this thread) may be the last owner: the runtime is then
+  // destroyed here, with its thread already detached.
+}
+
+bool runtime::closed() const {
+  std::lock_guard lk(m_mu);
+  return m_closing;
+}
+
+void runtime::close() {
+  {
+    std::lock_guard lk(m_mu);
+    if (m_closing) return;
+    m_closing = true;
+    if (!m_thread.joinable()) return;
+    if (on_network_thread()) m_keep = shared_from_this();
+  }
+  // Posted after every call that run() posted before m_closing was set, so those run first.
+  asio::post(m_net->ctx, [this] {
+    net& n = *m_net;
+    if (n.mdns) n.mdns->shutdown();
+    if (!n.host) return n.ctx.stop();
+    n.host->shutdown([this] { m_net->ctx.stop(); }, 500ms);
+  });
+  if (on_network_thread()) {
+    m_thread.detach();
+  } else {
+    m_thread.join();
+  }
+}
+
+bool runtime::run(const std::function<void()>& fn) {
+  if (on_network_thread()) {
+    if (!m_net->svc) return false;
+    fn();
+    return true;
+  }
+  std::promise<void> done;
+  auto f = done.get_future();
+  {
+    std::lock_guard lk(m_mu);
+    if (m_closing) return false;
+    asio::post(m_net->ctx, [&] {
+      fn();
+      done.set_value();
+    });
+  }
+  f.wait();
+  return true;
+}
+
+std::vector<std::string> runtime::listen_addrs() {
+  std::vector<std::string> out;
+  run([&] {
+    for (const auto& a : m_net->host->listen_addrs())
+      out.push_back(a.to_string());
+  });
+  return out;
+}
+
+std::vector<std::string> runtime::peers() {
+  std::vector<std::string> out;
+  run([&] {
+    for (const auto& c : m_net->host->connections()) {
+      if (!c->established() || c->closing()) continue;
+      auto id = c->peer().to_string();
+      if (std::find(out.begin(), out.end(), id) == out.end()) out.push_back(std::move(id));
+    }
+  });
+  return out;
+}
+
+status runtime::connect(std::string_view text) {
+  multiformats::multiaddr a;
+  if (auto e = parse_tcp("address", text, a)) return e;
+  if (on_network_thread()) return would_block_error("connect()");
+  auto outcome = std::make_shared<std::promise<status>>();
+  auto f = outcome->get_future();
+  const bool ran = run([&] {
+    m_net->host->dial(a, [outcome, a](result<std::shared_ptr<node::connection>> r) {
+      if (r) return outcome->set_value(std::nullopt);
+      outcome->set_value(
+          error(errc::io, "cannot connect to " + a.to_string() + ": " + r.error().message()));
+    });
+  });
+  if (!ran) return closed_error();
+  // The host bounds the dial by connect_timeout; the margin covers a dial that is cut short
+  // by the session closing meanwhile.
+  if (f.wait_for(m_connect_timeout + 1s) != std::future_status::ready) {
+    return error(errc::timeout, "cannot connect to " + std::string(text) + ": no answer within " +
+                                    std::to_string(m_connect_timeout.count()) + " ms");
+  }
+  return f.get();
+}
+
+status runtime::check_key(std::string_view key) {
+  auto k = keyexpr::key::parse(key);
+  if (!k) {
+    return error(errc::invalid_argument,
+                 "bad key '" + std::string(key) + "': " + k.error().message());
+  }
+  return std::nullopt;
+}
+
+status runtime::put(std::string_view key, std::span<const std::byte> payload,
+                    std::string_view encoding, bool del) {
+  if (auto e = check_key(key)) return e;
+  if (payload.size() > data::max_payload) {
+    return error(errc::refused, "payload of " + std::to_string(payload.size()) +
+                                    " bytes is over the limit of " +
+                                    std::to_string(data::max_payload) + " bytes");
+  }
+  status out;
+  const bool ran = run([&] {
+    bytes_view bytes(reinterpret_cast<const std::uint8_t*>(payload.data()), payload.size());
+    auto r = m_net->svc->put(key, bytes, encoding, del);
+    if (!r)
+      out = error(errc::refused,
+                  "cannot publish on " + std::string(key) + ": " + r.error().message());
+  });
+  if (!ran) return closed_error();
+  return out;
+}
+
+status runtime::subscribe(std::string_view expr, std::function<void(const sample&)> fn,
+                          std::uint64_t& id, std::string& canonical) {
+  return subscribe_owned(
+      expr, [fn = std::move(fn)](sample&& s) { fn(s); }, id, canonical);
+}
+
+status runtime::subscribe_owned(std::string_view expr, std::function<void(sample&&)> fn,
+                                std::uint64_t& id, std::string& canonical) {
+  auto parsed = keyexpr::keyexpr::parse(expr);
+  if (!parsed) {
+    return error(errc::invalid_argument,
+                 "bad key expression '" + std::string(expr) + "': " + parsed.error().message());
+  }
+  canonical = parsed->str();
+  status out;
+  const bool ran = run([&] {
+    auto r = m_net->svc->subscribe(canonical, [this, fn = std::move(fn)](const data::sample& s) {
+      sample owned = m_net->convert(s);
+      try {
+        fn(std::move(owned));
+      } catch (const std::exception& ex) {
+        spdlog::error("a subscriber handler threw (ignored): {}", ex.what());
+      } catch (...) {
+        spdlog::error("a subscriber handler threw (ignored)");
+      }
+    });
+    if (!r) {
+      out = error(errc::refused, "cannot subscribe to " + canonical + ": " + r.error().message());
+    } else {
+      id = *r;
+    }
+  });
+  if (!ran) return closed_error();
+  return out;
+}
+
+status runtime::subscribe(std::string_view expr, const std::shared_ptr<sample_queue>& queue,
+                          std::uint64_t& id, std::string& canonical) {
+  {
+    std::lock_guard lk(m_mu);
+    std::erase_if(m_queues, [](const auto& w) { return w.expired(); });
+    m_queues.push_back(queue);
+  }
+  return subscribe_owned(
+      expr, [queue](sample&& x) { queue->push(std::move(x)); }, id, canonical);
+}
+
+void runtime::unsubscribe(std::uint64_t id) {
+  run([&] { m_net->svc->unsubscribe(id); });
+}
+
+bool runtime::matched(const std::string& key) {
+  bool out = false;
+  run([&] { out = m_net->matched(key); });
+  return out;
+}
+
+status runtime::wait_matched(const std::string& key, std::chrono::milliseconds timeout) {
+  if (on_network_thread()) return would_block_error("wait_matched()");
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  for (;;) {
+    if (closed()) return closed_error();
+    if (matched(key)) return std::nullopt;
+    if (std::chrono::steady_clock::now() >= deadline) {
+      return error(errc::timeout, "no subscriber for " + key + " within " +
+                                      std::to_string(timeout.count()) + " ms");
+    }
+    // The routing table changes when records arrive; a few milliseconds apart is soon enough.
+    std::this_thread::sleep_for(5ms);
+  }
+}
+
+}  // namespace starling::lib

@@ -1,0 +1,136 @@
+#pragma once
+// Internal to libstarling: the embedded node behind a session, and the queue of a pull-mode
+// subscriber. This header is the seam between the public API (include/starling) and the node
+// layer: it uses only standard types and the public error and sample types, so that the API's
+// translation units never see internal headers, and runtime.cpp never sees the public
+// starling::result (the node layer has its own starling::result, decision 0001).
+
+#include <chrono>
+#include <condition_variable>
+#include <cstddef>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <vector>
+
+#include "starling/error.hpp"
+#include "starling/sample.hpp"
+
+namespace starling::lib {
+
+/// An error or nothing (what runtime calls return).
+using status = std::optional<error>;
+
+/// The bounded queue of a pull-mode subscriber: filled on the network thread, drained by any
+/// thread. Full: the oldest sample goes.
+class sample_queue {
+ public:
+  explicit sample_queue(std::size_t capacity) : m_capacity(capacity) {}
+  /// Adds `s`, dropping the oldest sample when full.
+  void push(sample&& s);
+  /// The oldest sample, if any.
+  std::optional<sample> try_pop();
+  /// Waits up to `timeout` for a sample. Errors: timeout, closed (closed and empty).
+  status wait_pop(std::chrono::milliseconds timeout, std::optional<sample>& out);
+  /// No more samples will come: wakes the waiters.
+  void close();
+  /// Samples dropped so far.
+  std::uint64_t dropped() const;
+
+ private:
+  mutable std::mutex m_mu;
+  std::condition_variable m_cv;
+  std::deque<sample> m_items;
+  std::size_t m_capacity;
+  std::uint64_t m_dropped = 0;
+  bool m_closed = false;
+};
+
+/// How to start a runtime (session_options, copied field by field by session.cpp).
+struct runtime_options {
+  std::string data_dir;
+  std::vector<std::string> listen;
+  std::vector<std::string> connect;
+  bool mdns = false;
+  std::vector<std::string> mdns_interfaces;
+  std::chrono::milliseconds connect_timeout{5000};
+  std::string log_level = "warn";
+};
+
+/// One embedded node: an io_context run by one thread of ours, a node::host and a
+/// node::data_service on it, wired as `starling node` wires them. Every public method may be
+/// called from any thread; those that need the node run on the network thread (posted, and
+/// waited for), or directly when already on it.
+class runtime : public std::enable_shared_from_this<runtime> {
+ public:
+  struct net;  ///< what lives on the network thread (runtime.cpp)
+
+  /// Starts the thread and the node, then dials options.connect. On an error, everything is
+  /// stopped again and `err` says why.
+  static std::shared_ptr<runtime> start(const runtime_options& options, status& err);
+  ~runtime();
+  runtime(const runtime&) = delete;
+  runtime& operator=(const runtime&) = delete;
+
+  /// Shuts the node down (gracefully, at most 500 ms) and stops the thread; idempotent. From
+  /// the network thread itself it only starts the shutdown (the thread ends on its own).
+  void close();
+  /// True once close() has been called.
+  bool closed() const;
+  /// True on the network thread.
+  bool on_network_thread() const noexcept { return std::this_thread::get_id() == m_thread_id; }
+
+  /// Our peer id (fixed for the runtime's life).
+  const std::string& peer_id() const noexcept { return m_peer_id; }
+  std::vector<std::string> listen_addrs();
+  std::vector<std::string> peers();
+  status connect(std::string_view multiaddr);
+
+  /// Validates `key` (no wildcards), giving the parser's message.
+  static status check_key(std::string_view key);
+  status put(std::string_view key, std::span<const std::byte> payload, std::string_view encoding,
+             bool del);
+  /// Subscribes `fn` (runs on the network thread); fills `id` and the canonical expression.
+  status subscribe(std::string_view expr, std::function<void(const sample&)> fn, std::uint64_t& id,
+                   std::string& canonical);
+  /// Subscribes a pull-mode queue.
+  status subscribe(std::string_view expr, const std::shared_ptr<sample_queue>& queue,
+                   std::uint64_t& id, std::string& canonical);
+  void unsubscribe(std::uint64_t id);
+  /// A subscription matching `key` is known (ours or a reachable node's).
+  bool matched(const std::string& key);
+  status wait_matched(const std::string& key, std::chrono::milliseconds timeout);
+
+  /// The error a call on a closed runtime gets.
+  static error closed_error();
+  /// The error a waiting call on the network thread gets.
+  static error would_block_error(const char* what);
+
+ private:
+  runtime();
+  /// Runs `fn` on the network thread and waits for it; false when the runtime is closed.
+  bool run(const std::function<void()>& fn);
+  /// Subscribes `fn`, which gets each sample as its own copy.
+  status subscribe_owned(std::string_view expr, std::function<void(sample&&)> fn, std::uint64_t& id,
+                         std::string& canonical);
+  void thread_main();
+
+  std::unique_ptr<net> m_net;
+  std::thread m_thread;
+  std::thread::id m_thread_id;
+  std::string m_peer_id;
+  std::chrono::milliseconds m_connect_timeout{5000};
+  mutable std::mutex m_mu;
+  bool m_closing = false;
+  std::vector<std::weak_ptr<sample_queue>> m_queues;
+  std::shared_ptr<runtime> m_keep;  ///< holds us while the thread ends after a close() on it
+};
+
+}  // namespace starling::lib

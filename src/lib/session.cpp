@@ -1,0 +1,259 @@
+// The public handles (include/starling): thin wrappers that hand each call to the runtime.
+// This file sees only public headers and runtime.hpp, never the node layer.
+#include "starling/session.hpp"
+
+#include <utility>
+
+#include "runtime.hpp"
+#include "starling/publisher.hpp"
+#include "starling/subscriber.hpp"
+
+namespace starling {
+
+namespace {
+
+/// The status of a runtime call as a result<void>.
+result<void> to_result(lib::status s) {
+  if (s) return std::move(*s);
+  return {};
+}
+
+std::span<const std::byte> text_bytes(std::string_view text) {
+  return {reinterpret_cast<const std::byte*>(text.data()), text.size()};
+}
+
+}  // namespace
+
+const char* to_string(errc code) noexcept {
+  switch (code) {
+    case errc::invalid_argument:
+      return "invalid_argument";
+    case errc::identity:
+      return "identity";
+    case errc::io:
+      return "io";
+    case errc::timeout:
+      return "timeout";
+    case errc::closed:
+      return "closed";
+    case errc::would_block:
+      return "would_block";
+    case errc::refused:
+      return "refused";
+  }
+  return "unknown";
+}
+
+// ---- session ----
+
+result<session> session::open(const session_options& o) {
+  lib::runtime_options ro;
+  ro.data_dir = o.data_dir;
+  ro.listen = o.listen;
+  ro.connect = o.connect;
+  ro.mdns = o.mdns;
+  ro.mdns_interfaces = o.mdns_interfaces;
+  ro.connect_timeout = o.connect_timeout;
+  ro.log_level = o.log_level;
+  if (ro.log_level != "trace" && ro.log_level != "debug" && ro.log_level != "info" &&
+      ro.log_level != "warn" && ro.log_level != "error" && ro.log_level != "off") {
+    return error(errc::invalid_argument,
+                 "log_level '" + ro.log_level + "' is not trace, debug, info, warn, error or off");
+  }
+  lib::status err;
+  auto rt = lib::runtime::start(ro, err);
+  if (!rt) return std::move(*err);
+  return session(std::move(rt));
+}
+
+session::session(std::shared_ptr<lib::runtime> rt) : m_rt(std::move(rt)) {}
+
+session::~session() {
+  close();
+}
+
+session::session(session&& other) noexcept : m_rt(std::move(other.m_rt)) {}
+
+session& session::operator=(session&& other) noexcept {
+  if (this != &other) {
+    close();
+    m_rt = std::move(other.m_rt);
+  }
+  return *this;
+}
+
+void session::close() {
+  if (m_rt) m_rt->close();
+  m_rt.reset();
+}
+
+std::string session::peer_id() const {
+  return m_rt ? m_rt->peer_id() : std::string();
+}
+
+std::vector<std::string> session::listen_addrs() const {
+  return m_rt ? m_rt->listen_addrs() : std::vector<std::string>{};
+}
+
+std::vector<std::string> session::peers() const {
+  return m_rt ? m_rt->peers() : std::vector<std::string>{};
+}
+
+result<void> session::connect(std::string_view multiaddr) {
+  if (!m_rt) return lib::runtime::closed_error();
+  return to_result(m_rt->connect(multiaddr));
+}
+
+result<publisher> session::declare_publisher(std::string_view key, std::string_view encoding) {
+  if (!m_rt || m_rt->closed()) return lib::runtime::closed_error();
+  if (auto e = lib::runtime::check_key(key)) return std::move(*e);
+  return publisher(m_rt, std::string(key), std::string(encoding));
+}
+
+result<subscriber> session::declare_subscriber(std::string_view key_expr, sample_handler handler) {
+  if (!m_rt) return lib::runtime::closed_error();
+  if (!handler) return error(errc::invalid_argument, "the sample handler is empty");
+  std::uint64_t id = 0;
+  std::string canonical;
+  if (auto e = m_rt->subscribe(key_expr, std::move(handler), id, canonical)) return std::move(*e);
+  return subscriber(m_rt, id, std::move(canonical), nullptr);
+}
+
+result<subscriber> session::declare_subscriber(std::string_view key_expr,
+                                               const subscriber_options& options) {
+  if (!m_rt) return lib::runtime::closed_error();
+  if (options.queue_capacity == 0) {
+    return error(errc::invalid_argument, "queue_capacity must be at least 1");
+  }
+  auto queue = std::make_shared<lib::sample_queue>(options.queue_capacity);
+  std::uint64_t id = 0;
+  std::string canonical;
+  if (auto e = m_rt->subscribe(key_expr, queue, id, canonical)) return std::move(*e);
+  return subscriber(m_rt, id, std::move(canonical), std::move(queue));
+}
+
+result<void> session::put(std::string_view key, std::span<const std::byte> payload,
+                          std::string_view encoding) {
+  if (!m_rt) return lib::runtime::closed_error();
+  return to_result(m_rt->put(key, payload, encoding, false));
+}
+
+result<void> session::put(std::string_view key, std::string_view payload,
+                          std::string_view encoding) {
+  return put(key, text_bytes(payload), encoding);
+}
+
+result<void> session::del(std::string_view key) {
+  if (!m_rt) return lib::runtime::closed_error();
+  return to_result(m_rt->put(key, {}, {}, true));
+}
+
+// ---- publisher ----
+
+publisher::publisher(std::shared_ptr<lib::runtime> rt, std::string key, std::string encoding)
+    : m_rt(std::move(rt)), m_key(std::move(key)), m_encoding(std::move(encoding)) {}
+
+publisher::~publisher() {
+  undeclare();
+}
+
+publisher::publisher(publisher&& other) noexcept
+    : m_rt(std::move(other.m_rt)),
+      m_key(std::move(other.m_key)),
+      m_encoding(std::move(other.m_encoding)) {}
+
+publisher& publisher::operator=(publisher&& other) noexcept {
+  if (this != &other) {
+    undeclare();
+    m_rt = std::move(other.m_rt);
+    m_key = std::move(other.m_key);
+    m_encoding = std::move(other.m_encoding);
+  }
+  return *this;
+}
+
+result<void> publisher::put(std::span<const std::byte> payload, std::string_view encoding) {
+  if (!m_rt) return lib::runtime::closed_error();
+  return to_result(m_rt->put(m_key, payload, encoding.empty() ? m_encoding : encoding, false));
+}
+
+result<void> publisher::put(std::string_view payload, std::string_view encoding) {
+  return put(text_bytes(payload), encoding);
+}
+
+result<void> publisher::del() {
+  if (!m_rt) return lib::runtime::closed_error();
+  return to_result(m_rt->put(m_key, {}, {}, true));
+}
+
+bool publisher::matched() const {
+  return m_rt && m_rt->matched(m_key);
+}
+
+result<void> publisher::wait_matched(std::chrono::milliseconds timeout) {
+  if (!m_rt) return lib::runtime::closed_error();
+  return to_result(m_rt->wait_matched(m_key, timeout));
+}
+
+void publisher::undeclare() {
+  // The data layer keeps one publisher (sequence numbers, history) per key of a session, which
+  // session::put shares; it goes with the session. The handle only lets go.
+  m_rt.reset();
+}
+
+// ---- subscriber ----
+
+subscriber::subscriber(std::shared_ptr<lib::runtime> rt, std::uint64_t id, std::string expr,
+                       std::shared_ptr<lib::sample_queue> queue)
+    : m_rt(std::move(rt)), m_id(id), m_expr(std::move(expr)), m_queue(std::move(queue)) {}
+
+subscriber::~subscriber() {
+  undeclare();
+}
+
+subscriber::subscriber(subscriber&& other) noexcept
+    : m_rt(std::move(other.m_rt)),
+      m_id(std::exchange(other.m_id, 0)),
+      m_expr(std::move(other.m_expr)),
+      m_queue(std::move(other.m_queue)) {}
+
+subscriber& subscriber::operator=(subscriber&& other) noexcept {
+  if (this != &other) {
+    undeclare();
+    m_rt = std::move(other.m_rt);
+    m_id = std::exchange(other.m_id, 0);
+    m_expr = std::move(other.m_expr);
+    m_queue = std::move(other.m_queue);
+  }
+  return *this;
+}
+
+result<sample> subscriber::recv(std::chrono::milliseconds timeout) {
+  if (!m_queue) {
+    if (!m_rt) return lib::runtime::closed_error();
+    return error(errc::invalid_argument, "recv() on a subscriber with a handler");
+  }
+  if (m_rt && m_rt->on_network_thread()) return lib::runtime::would_block_error("recv()");
+  std::optional<sample> out;
+  if (auto e = m_queue->wait_pop(timeout, out)) return std::move(*e);
+  return std::move(*out);
+}
+
+std::optional<sample> subscriber::try_recv() {
+  if (!m_queue) return std::nullopt;
+  return m_queue->try_pop();
+}
+
+std::uint64_t subscriber::dropped() const {
+  return m_queue ? m_queue->dropped() : 0;
+}
+
+void subscriber::undeclare() {
+  if (m_rt && m_id != 0) m_rt->unsubscribe(m_id);
+  m_rt.reset();
+  m_id = 0;
+  // The queue stays: samples already in it can still be taken with try_recv().
+  if (m_queue) m_queue->close();
+}
+
+}  // namespace starling
