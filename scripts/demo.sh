@@ -4,7 +4,7 @@
 # apart; simulated sensors (`starling put` loops), the blinds (`starling reply` running
 # scripts/demo/blinds.sh), liveliness tokens, and a monitor (`starling sub` and `starling alive
 # --watch` on 'building/**') summarised. A command crosses two hops; then a node is killed with
-# SIGKILL and restarted while the others carry on. About 30 lines, 20-40 s.
+# SIGKILL and restarted while the others carry on. About 30 lines, 15-30 s after the build.
 #   As root: each device is a network namespace, each floor a bridge, and the nodes find each
 #   other by mDNS with no addresses given. Otherwise (or with --loopback): 127.0.0.1, wired by
 #   --bootstrap into the same shape.
