@@ -107,8 +107,12 @@ json data_control::put(const json& request, bool del) {
 
 void data_control::sub(const json& request, std::shared_ptr<control_session> session) {
   const auto expr = request.value("expr", std::string());
-  auto id =
-      m_data.subscribe(expr, [s = std::weak_ptr<control_session>(session)](const data::sample& sm) {
+  // "latest": true sends the current values (from storages) first; see
+  // data_service::subscribe(expr, fn, latest_first) for how duplicates are avoided.
+  const bool latest = request.value("latest", false);
+  auto id = m_data.subscribe(
+      expr,
+      [s = std::weak_ptr<control_session>(session)](const data::sample& sm) {
         auto live = s.lock();
         if (!live) return;
         live->send(json{{"key", std::string(sm.key)},
@@ -118,7 +122,8 @@ void data_control::sub(const json& request, std::shared_ptr<control_session> ses
                         {"timestamp", data::format_ntp64(sm.timestamp)},
                         {"source", sm.source ? sm.source->to_string() : std::string()},
                         {"seq", sm.seq}});
-      });
+      },
+      latest);
   if (!id) {
     session->send(refuse(describe(expr, id.error(), false)));
     session->close();

@@ -4,7 +4,8 @@
 /// lines; payloads travel base64-encoded (`value_b64`). docs/cli.md shows the commands.
 ///
 ///   one-shot  {"cmd":"put","key":K,"value_b64":V,"encoding":E} / {"cmd":"del","key":K}
-///   session   {"cmd":"sub","expr":X}            -> {"ok":true}, then one line per sample
+///   session   {"cmd":"sub","expr":X[,"latest":true]} -> {"ok":true}, then one line per
+///             sample; with latest, the current values (from storages, seq 0) come first
 ///   session   {"cmd":"get","selector":S,"parameters":P,"timeout_ms":T,"target":"all"|"best"|
 ///             "complete","consolidation":"none"|"latest"[,"value_b64":V]}
 ///             -> {"ok":true,"qid":N}, {"reply":{...}} per reply, {"done":{...}}, then closes

@@ -362,3 +362,82 @@ std::size_t data_service::buffered() const {
 }
 
 }  // namespace starling::node
+
+namespace starling::node {
+
+result<std::uint64_t> data_service::subscribe(std::string_view expr, sample_fn fn,
+                                              bool latest_first) {
+  if (!latest_first) return subscribe(expr, std::move(fn));
+  struct owned {
+    std::string key;
+    bytes payload;
+    std::string encoding;
+    bool del = false;
+    std::uint64_t timestamp = 0;
+    std::optional<data::peer_id> source;
+    std::uint64_t publisher = 0;
+    std::uint64_t seq = 0;
+  };
+  struct catch_up {
+    sample_fn fn;
+    bool querying = true;
+    std::vector<owned> live;  ///< held while the query runs
+    std::size_t live_bytes = 0;
+    std::unordered_map<std::string, owned> replied;  ///< by key
+  };
+  constexpr std::size_t max_held = 1024;
+  constexpr std::size_t max_held_bytes = std::size_t{4} << 20;
+  auto st = std::make_shared<catch_up>();
+  st->fn = std::move(fn);
+  auto id = subscribe(expr, [st](const data::sample& s) {
+    if (!st->querying || st->live.size() >= max_held ||
+        st->live_bytes + s.payload.size() > max_held_bytes) {
+      st->fn(s);
+      return;
+    }
+    st->live_bytes += s.payload.size();
+    st->live.push_back(owned{std::string(s.key), bytes(s.payload.begin(), s.payload.end()),
+                             std::string(s.encoding), s.del, s.timestamp,
+                             s.source ? std::optional<data::peer_id>(*s.source) : std::nullopt,
+                             s.publisher, s.seq});
+  });
+  if (!id) return id;
+  const std::uint64_t sub = *id;
+  data::query_options o;
+  o.target = data::query_target::all_complete;
+  o.consolidate = data::consolidation::latest;
+  o.timeout = std::chrono::seconds(5);
+  auto q = get(
+      expr, o,
+      [this, st, sub](const data::reply_view& r) {
+        if (r.error || !m_subs.contains(sub)) return;
+        owned& rec = st->replied[std::string(r.key)];
+        rec.payload.assign(r.payload.begin(), r.payload.end());
+        rec.encoding = std::string(r.encoding);
+        rec.timestamp = r.timestamp;
+        st->fn(data::sample{r.key, r.payload, r.encoding, false, r.timestamp, r.from, 0, 0});
+      },
+      [this, st, sub](const data::query_result&) {
+        st->querying = false;
+        auto live = std::move(st->live);
+        auto replied = std::move(st->replied);
+        st->live_bytes = 0;
+        for (const auto& h : live) {
+          if (!m_subs.contains(sub)) return;  // the handler unsubscribed
+          auto it = replied.find(h.key);
+          if (it != replied.end() && !h.del && h.timestamp <= it->second.timestamp &&
+              h.payload == it->second.payload && h.encoding == it->second.encoding) {
+            continue;  // the storage answered with this very sample
+          }
+          st->fn(data::sample{h.key, h.payload, h.encoding, h.del, h.timestamp,
+                              h.source ? &*h.source : nullptr, h.publisher, h.seq});
+        }
+      });
+  if (!q) {
+    spdlog::debug("latest values of '{}' not asked: {}", expr, q.error().message());
+    st->querying = false;
+  }
+  return sub;
+}
+
+}  // namespace starling::node

@@ -50,6 +50,16 @@ class data_service final : data::engine_sink {
 
   /// Subscribes `fn` to `expr`. Errors: those of engine::declare_subscriber.
   result<std::uint64_t> subscribe(std::string_view expr, sample_fn fn);
+  /// Subscribes like subscribe(expr, fn); with `latest_first`, `fn` first gets the current
+  /// values: a query on `expr` (target all_complete, so only storages and other complete
+  /// queryables are asked, consolidation latest, 5 s timeout) sent right after the
+  /// subscription is declared. Its replies reach `fn` as puts with seq 0, the replying node as
+  /// source and the reply's stamp. Live samples that arrive meanwhile are held (up to 1024 or
+  /// 4 MiB; beyond that they are handed on at once) and handed on after the replies, except
+  /// one whose key, value and encoding equal the reply for its key and whose stamp is not
+  /// after the reply's: the storage had it already, so it is not given twice. Errors: those
+  /// of subscribe(); a query that cannot be sent only means no current values.
+  result<std::uint64_t> subscribe(std::string_view expr, sample_fn fn, bool latest_first);
   /// Ends a subscription (unknown ids are ignored).
   void unsubscribe(std::uint64_t id);
   /// Publishes (or deletes) `key`. Errors: those of engine::put. Safe to call from a
