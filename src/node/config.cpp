@@ -16,6 +16,7 @@
 #include <utility>
 #include <vector>
 
+#include "core/keyexpr/keyexpr.hpp"
 #include "core/multiformats/multiaddr.hpp"
 
 namespace starling::node {
@@ -30,20 +31,25 @@ namespace {
 constexpr std::size_t max_file_size = std::size_t{1} << 20;
 
 // The keys each table knows, for suggestions; the order is the README's.
-constexpr std::array<std::string_view, 7> root_keys{
-    "data_dir", "listen", "bootstrap", "early_muxer", "mdns", "mesh", "limits"};
+constexpr std::array<std::string_view, 8> root_keys{
+    "data_dir", "listen", "bootstrap", "early_muxer", "mdns", "mesh", "limits", "storage"};
 constexpr std::array<std::string_view, 3> mdns_keys{"enabled", "interfaces", "deny"};
 constexpr std::array<std::string_view, 2> mesh_keys{"target_connections", "dead_peer_timeout_ms"};
 constexpr std::array<std::string_view, 5> limits_keys{"max_connections", "max_pending_handshakes",
                                                       "max_pending_per_ip", "max_per_peer",
                                                       "max_inbound_streams"};
 
+constexpr std::array<std::string_view, 3> storage_keys{"expr", "keep", "backend"};
+
 struct table_keys {
   std::string_view table;  ///< "" for the top level
   std::span<const std::string_view> keys;
 };
-constexpr std::array<table_keys, 4> all_keys{
-    {{"", root_keys}, {"mdns", mdns_keys}, {"mesh", mesh_keys}, {"limits", limits_keys}}};
+constexpr std::array<table_keys, 5> all_keys{{{"", root_keys},
+                                              {"mdns", mdns_keys},
+                                              {"mesh", mesh_keys},
+                                              {"limits", limits_keys},
+                                              {"storage", storage_keys}}};
 
 std::string join(std::string_view table, std::string_view key) {
   return table.empty() ? std::string(key) : std::string(table) + "." + std::string(key);
@@ -147,6 +153,8 @@ class checker {
         if (auto* t = table(v, "mesh")) mesh(*t, out.mesh);
       } else if (k == "limits") {
         if (auto* t = table(v, "limits")) limits(*t, out.limits);
+      } else if (k == "storage") {
+        out.storage = storages(v);
       } else {
         unknown(key, v, "");
       }
@@ -221,6 +229,75 @@ class checker {
     }
   }
 
+  /// `[[storage]]`: an array of tables, each with a valid `expr`, distinct from the others.
+  std::optional<std::vector<config_file::storage_table>> storages(const toml::node& v) {
+    const auto* a = v.as_array();
+    if (!a || !a->is_array_of_tables()) {
+      fail(v.source(), "storage: expected [[storage]] tables, got " +
+                           std::string(a ? "an array of other values" : describe(v)));
+      return std::nullopt;
+    }
+    std::vector<config_file::storage_table> out;
+    std::vector<std::string> canonical;
+    bool ok = true;
+    for (std::size_t i = 0; i < a->size(); ++i) {
+      const auto& t = *a->get(i)->as_table();
+      const std::string at = "storage[" + std::to_string(i) + "]";
+      config_file::storage_table st;
+      bool has_expr = false;
+      for (auto&& [key, e] : t) {
+        const std::string_view k = key.str();
+        const std::string path = at + "." + std::string(k);
+        if (k == "expr") {
+          auto text_value = text(e, path, "a key expression, e.g. \"home/**\"");
+          if (!text_value) {
+            ok = false;
+            continue;
+          }
+          auto x = keyexpr::keyexpr::parse(*text_value);
+          if (!x) {
+            fail(e.source(), path + ": " + x.error().message());
+            ok = false;
+            continue;
+          }
+          for (std::size_t j = 0; j < canonical.size(); ++j) {
+            if (canonical[j] == x->str()) {
+              fail(e.source(), path + ": '" + x->str() + "' is already kept by storage[" +
+                                   std::to_string(j) + "]");
+              ok = false;
+            }
+          }
+          canonical.push_back(x->str());
+          st.expr = x->str();
+          has_expr = true;
+        } else if (k == "keep") {
+          st.keep = integer<std::size_t>(e, path, 1, static_cast<std::int64_t>(max_storage_keep));
+          ok = ok && st.keep.has_value();
+        } else if (k == "backend") {
+          const auto* b = e.as_string();
+          if (!b || (b->get() != "memory" && b->get() != "sqlite")) {
+            fail(e.source(), path + ": expected \"memory\" or \"sqlite\", got " +
+                                 (b ? "\"" + b->get() + "\"" : std::string(describe(e))));
+            ok = false;
+            continue;
+          }
+          st.backend = b->get();
+        } else {
+          unknown(key, e, "storage", at);
+          ok = false;
+        }
+      }
+      if (!has_expr && ok) {
+        fail(t.source(),
+             at + ": missing key 'expr' (the key expression to keep, e.g. \"home/**\")");
+        ok = false;
+      }
+      out.push_back(std::move(st));
+    }
+    if (!ok) return std::nullopt;
+    return out;
+  }
+
   void fail(const toml::source_region& where, std::string what) {
     const auto& at = where.begin;
     if (m_first && (m_first->where.line < at.line ||
@@ -230,9 +307,11 @@ class checker {
     m_first = problem{at, std::string(m_source) + ":" + std::to_string(at.line) + ": " + what};
   }
 
-  void unknown(const toml::key& key, const toml::node& v, std::string_view table) {
+  /// `shown`: the table as the message names it (`storage[1]`), when not `table` itself.
+  void unknown(const toml::key& key, const toml::node& v, std::string_view table,
+               std::string_view shown = {}) {
     std::string what = std::string(v.is_table() ? "unknown table '" : "unknown key '") +
-                       join(table, key.str()) + "'";
+                       join(shown.empty() ? table : shown, key.str()) + "'";
     if (auto s = suggest(table, key.str())) what += " (did you mean '" + *s + "'?)";
     fail(key.source(), std::move(what));
   }

@@ -49,6 +49,8 @@ using config_result = boost::system::result<T, config_error>;
 /// Limits on values, shared with the command-line flags that set the same things.
 inline constexpr std::size_t max_target_connections = 100000;
 inline constexpr std::chrono::milliseconds max_dead_peer_timeout{3600000};
+/// The most samples per key a storage keeps (`[[storage]] keep`).
+inline constexpr std::size_t max_storage_keep = 1024;
 
 /// What a config file sets; every member is nullopt when the file leaves it out.
 struct config_file {
@@ -90,6 +92,15 @@ struct config_file {
   };
   /// `[limits]`
   limits_table limits;
+
+  /// One `[[storage]]` table: keep the last samples of a key expression and answer queries.
+  struct storage_table {
+    std::string expr;                    ///< `expr` (required): a valid key expression
+    std::optional<std::size_t> keep;     ///< `keep`: samples per key, 1 to max_storage_keep
+    std::optional<std::string> backend;  ///< `backend`: "memory" or "sqlite"
+  };
+  /// `[[storage]]`, in file order; no two with the same (canonical) expression.
+  std::optional<std::vector<storage_table>> storage;
 };
 
 /// Parses and checks a config file's text. `source_name` (usually the path) starts every
