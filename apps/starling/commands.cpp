@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <numeric>
 
+#include "core/keyexpr/keyexpr.hpp"
 #include "core/multiformats/multiaddr.hpp"
 #include "core/noise/errc.hpp"
 #include "node/config.hpp"
@@ -114,6 +115,24 @@ void apply_config(const node::config_file& file, node_options& o, node::daemon_c
   h.max_pending_per_ip = lim.max_pending_per_ip.value_or(h.max_pending_per_ip);
   h.max_per_peer = lim.max_per_peer.value_or(h.max_per_peer);
   h.max_inbound_streams = lim.max_inbound_streams.value_or(h.max_inbound_streams);
+  if (file.storage) {
+    for (const auto& t : *file.storage) {
+      node::storage_config sc;
+      sc.expr = t.expr;
+      sc.keep = t.keep.value_or(1);
+      sc.backend = t.backend.value_or("memory") == "sqlite" ? node::storage_backend::sqlite
+                                                            : node::storage_backend::memory;
+      dc.storages.push_back(std::move(sc));
+    }
+  }
+  // --storage adds memory storages; an expression the file already has keeps its settings.
+  for (const auto& expr : o.storage) {
+    auto x = keyexpr::keyexpr::parse(expr);
+    const std::string canonical = x ? x->str() : expr;  // a bad one fails at start, with why
+    const bool known = std::any_of(dc.storages.begin(), dc.storages.end(),
+                                   [&](const auto& sc) { return sc.expr == canonical; });
+    if (!known) dc.storages.push_back(node::storage_config{canonical});
+  }
 }
 
 std::string format_ms(clock_duration d) {

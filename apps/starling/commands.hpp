@@ -20,6 +20,7 @@ struct node_options {
   std::optional<std::size_t> max_connections;
   std::optional<long> dead_peer_timeout_ms;
   bool serve_perf = false;
+  std::vector<std::string> storage;  ///< --storage EXPR: a memory storage keeping 1 per key
 };
 
 struct ping_options {

@@ -85,7 +85,9 @@ int run_del(const put_options& o) {
 int run_sub(const sub_options& o) {
   if (sodium_init() < 0) return 1;
   const auto sock = socket_for(o.data_dir);
-  auto s = node::control_session_client::open(sock, json{{"cmd", "sub"}, {"expr", o.expr}});
+  json req{{"cmd", "sub"}, {"expr", o.expr}};
+  if (o.latest) req["latest"] = true;
+  auto s = node::control_session_client::open(sock, req);
   if (!s) {
     print_error(node::describe_control_error(s.error(), sock));
     return 1;

@@ -22,6 +22,7 @@ struct sub_options {
   std::string expr;
   std::optional<std::uint64_t> count;  ///< exit after this many samples
   bool json = false;                   ///< one JSON object per line
+  bool latest = false;                 ///< the current values (from storages) first
 };
 
 /// `starling put`: exit 0 once the node took the sample, 1 after one "starling: ..." line.

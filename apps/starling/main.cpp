@@ -56,6 +56,11 @@ int main(int argc, char** argv) {
       "--serve-perf", node_opts.serve_perf,
       "serve /perf/1.0.0 throughput tests to any peer (at most 1 GiB per request; default off)");
 
+  node_cmd->add_option("--storage", node_opts.storage,
+                       "keep the latest value of each key matching this expression in memory "
+                       "and answer queries on it (repeatable; [[storage]] in the config file "
+                       "for history and SQLite)");
+
   std::string id_dir;
   auto* id_cmd =
       app.add_subcommand("id", "print this node's peer id (creating the identity if needed)");
@@ -119,6 +124,9 @@ int main(int argc, char** argv) {
   sub_cmd->add_flag(
       "--json", sub_opts.json,
       "one JSON object per sample: key, value, encoding, kind, timestamp, source, seq");
+
+  sub_cmd->add_flag("--latest", sub_opts.latest,
+                    "first print the current values kept by storages, then the live samples");
 
   get_options get_opts;
   auto* get_cmd =

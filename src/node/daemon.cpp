@@ -197,6 +197,16 @@ result<void> daemon::init(std::string& error) {
   if (m_cfg.serve_perf) register_perf_service(*m_host, m_cfg.perf_limits);
   m_data = std::make_unique<data_service>(*m_host);
   if (m_control) m_data_control = std::make_unique<data_control>(*m_data, *m_control);
+  for (const auto& sc : m_cfg.storages) {
+    auto st = storage::start(*m_data, m_ctx, sc, m_cfg.data_dir);
+    if (!st) {
+      error = st.error().message;
+      return make_error_code(std::errc::invalid_argument);
+    }
+    spdlog::info("storage '{}': keep {} per key, {}", (*st)->expr(), sc.keep,
+                 sc.backend == storage_backend::sqlite ? "sqlite" : "memory");
+    m_storages.push_back(std::move(*st));
+  }
   m_host->set_handler(
       std::string(pex::protocol_id),
       make_pex_server([this](const std::string& asker) { return pex_list(asker); }));
@@ -592,6 +602,8 @@ void daemon::shutdown(std::function<void()> done) {
     if (c->established()) mark_dirty(c->peer().to_string());
   }
   flush_store();
+  for (auto& st : m_storages)
+    st->flush();
   m_host->shutdown([this, alive = m_alive, done = std::move(done)] {
     if (*alive) {
       flush_store();
@@ -689,6 +701,18 @@ json daemon::status_json() const {
     mdns["bytes_received"] = s.bytes_received;
     mdns["malformed"] = s.malformed;
   }
+  json storages = json::array();
+  for (const auto& st : m_storages) {
+    const auto& c = st->contents();
+    storages.push_back(json{{"expr", st->expr()},
+                            {"keys", c.keys()},
+                            {"bytes", c.bytes_used()},
+                            {"stored", c.stats().stored},
+                            {"stale", c.stats().stale},
+                            {"refused", c.stats().refused},
+                            {"evicted_keys", c.stats().evicted_keys},
+                            {"queries", st->queries()}});
+  }
   return json{{"ok", true},
               {"id", m_host->id().to_string()},
               {"agent", m_host->config().agent_version},
@@ -700,6 +724,7 @@ json daemon::status_json() const {
               {"connections", conns},
               {"mdns", std::move(mdns)},
               {"data", data_json(*m_data)},
+              {"storages", std::move(storages)},
               {"metrics", metrics_json(m_host->metrics())}};
 }
 

@@ -24,6 +24,7 @@
 #include "node/host.hpp"
 #include "node/mdns_service.hpp"
 #include "node/services.hpp"
+#include "node/storage.hpp"
 #include "node/timer.hpp"
 
 namespace starling::node {
@@ -67,6 +68,9 @@ struct daemon_config {
   bool serve_perf = false;
   /// What the perf server agrees to send per request, when it is on.
   perf_server_limits perf_limits;
+  /// Storages (`[[storage]]`, `--storage`): each keeps the last samples of its expression and
+  /// answers queries on it (node/storage.hpp); sqlite ones in `<data_dir>/storage.db`.
+  std::vector<storage_config> storages;
 };
 
 /// Turns a dead-peer time into the host's keep-alive settings.
@@ -129,6 +133,8 @@ class daemon {
   std::unique_ptr<data_service> m_data;
   /// The data layer's control commands (after m_data: destroyed before it).
   std::unique_ptr<data_control> m_data_control;
+  /// Storages (after m_data: destroyed, and written out, before it).
+  std::vector<std::unique_ptr<storage>> m_storages;
   crypto::system_rng m_rng;
   mesh::manager m_mesh;
   std::unique_ptr<mdns_service> m_mdns;
