@@ -310,7 +310,9 @@ class checker {
   /// `shown`: the table as the message names it (`storage[1]`), when not `table` itself.
   void unknown(const toml::key& key, const toml::node& v, std::string_view table,
                std::string_view shown = {}) {
-    std::string what = std::string(v.is_table() ? "unknown table '" : "unknown key '") +
+    const bool tables = v.is_table() || (v.is_array() && !v.as_array()->empty() &&
+                                         v.as_array()->is_array_of_tables());
+    std::string what = std::string(tables ? "unknown table '" : "unknown key '") +
                        join(shown.empty() ? table : shown, key.str()) + "'";
     if (auto s = suggest(table, key.str())) what += " (did you mean '" + *s + "'?)";
     fail(key.source(), std::move(what));

@@ -161,6 +161,11 @@ TEST_F(ConfigCli, misspelt_key) {
                  "2: unknown key 'lisen' (did you mean 'listen'?)");
 }
 
+TEST_F(ConfigCli, bad_storage_expression) {
+  expect_refused("[[storage]]\nexpr = \"home//temp\"\n",
+                 "3: storage[0].expr: home//temp: empty chunk at byte 5");
+}
+
 TEST_F(ConfigCli, missing_file) {
   const std::string path = (m_dir / "absent.toml").string();
   starling_process p({"node", "--config", path, "--data-dir", (m_dir / "data").string(), "--listen",

@@ -338,3 +338,62 @@ TEST_F(ConfigFile, missing_unreadable_and_huge_files) {
 }
 
 }  // namespace
+
+// --- [[storage]] ---
+
+TEST(Config, storage_tables_are_read_in_order) {
+  auto r = parse_config(R"(
+[[storage]]
+expr = "home/**"
+
+[[storage]]
+expr = "office/*/temp"
+keep = 1024
+backend = "sqlite"
+)",
+                        "node.toml");
+  ASSERT_TRUE(r) << r.error().message;
+  ASSERT_TRUE(r->storage);
+  ASSERT_EQ(r->storage->size(), 2u);
+  EXPECT_EQ((*r->storage)[0].expr, "home/**");
+  EXPECT_FALSE((*r->storage)[0].keep);
+  EXPECT_FALSE((*r->storage)[0].backend);
+  EXPECT_EQ((*r->storage)[1].expr, "office/*/temp");
+  EXPECT_EQ((*r->storage)[1].keep, 1024u);
+  EXPECT_EQ((*r->storage)[1].backend, "sqlite");
+  EXPECT_FALSE(parse_config("", "node.toml")->storage);
+}
+
+TEST(Config, storage_problems_name_the_table_and_key) {
+  const std::pair<const char*, const char*> cases[] = {
+      {"[[storage]]\nexpr = \"home//temp\"\n",
+       "node.toml:2: storage[0].expr: home//temp: empty chunk at byte 5"},
+      {"[[storage]]\nexpr = 5\n",
+       "node.toml:2: storage[0].expr: expected a key expression, e.g. \"home/**\", got an "
+       "integer"},
+      {"[[storage]]\nkeep = 2\n",
+       "node.toml:1: storage[0]: missing key 'expr' (the key expression to keep, e.g. "
+       "\"home/**\")"},
+      {"[[storage]]\nexpr = \"a\"\nkeep = 0\n",
+       "node.toml:3: storage[0].keep: expected an integer from 1 to 1024, got 0"},
+      {"[[storage]]\nexpr = \"a\"\nkeep = 1025\n",
+       "node.toml:3: storage[0].keep: expected an integer from 1 to 1024, got 1025"},
+      {"[[storage]]\nexpr = \"a\"\nkeep = \"3\"\n",
+       "node.toml:3: storage[0].keep: expected an integer, got a string"},
+      {"[[storage]]\nexpr = \"a\"\nbackend = \"disk\"\n",
+       "node.toml:3: storage[0].backend: expected \"memory\" or \"sqlite\", got \"disk\""},
+      {"[[storage]]\nexpr = \"a\"\n[[storage]]\nexp = \"b\"\n",
+       "node.toml:4: unknown key 'storage[1].exp' (did you mean 'storage.expr'?)"},
+      {"[[storage]]\nexpr = \"a/**\"\n[[storage]]\nexpr = \"a/**/**\"\n",
+       "node.toml:4: storage[1].expr: 'a/**' is already kept by storage[0]"},
+      {"[storage]\nexpr = \"a\"\n",
+       "node.toml:1: storage: expected [[storage]] tables, got a table"},
+      {"storage = [\"a\"]\n",
+       "node.toml:1: storage: expected [[storage]] tables, got an array of other values"},
+      {"[[storag]]\nexpr = \"a\"\n",
+       "node.toml:1: unknown table 'storag' (did you mean 'storage'?)"},
+  };
+  for (const auto& [text, want] : cases) {
+    EXPECT_EQ(error_of(text), want) << text;
+  }
+}
