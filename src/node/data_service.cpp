@@ -242,6 +242,25 @@ result<void> data_service::put(std::string_view key, bytes_view payload, std::st
   return r;
 }
 
+result<std::uint64_t> data_service::declare_publisher(std::string_view key,
+                                                      data::publisher_options opts) {
+  return m_engine.declare_publisher(key, std::move(opts));
+}
+
+void data_service::undeclare_publisher(std::uint64_t id) {
+  m_engine.undeclare_publisher(id);
+}
+
+result<void> data_service::put(std::uint64_t publisher, bytes_view payload, bool del) {
+  auto r = m_engine.put(publisher, payload, io::now(), wall_ntp(), del);
+  if (m_engine.take_express()) {
+    flush();
+  } else {
+    flush_soon();
+  }
+  return r;
+}
+
 void data_service::flush_soon() {
   if (m_flush_posted) return;
   m_flush_posted = true;
@@ -269,8 +288,8 @@ void data_service::undeclare_queryable(std::uint64_t id) {
 }
 
 result<void> data_service::reply(std::uint64_t handle, std::string_view key, bytes_view payload,
-                                 std::string_view encoding, bool error) {
-  auto r = m_engine.reply(handle, key, payload, encoding, wall_ntp(), error);
+                                 std::string_view encoding, bool error, std::uint64_t timestamp) {
+  auto r = m_engine.reply(handle, key, payload, encoding, wall_ntp(), error, timestamp);
   flush_soon();
   return r;
 }

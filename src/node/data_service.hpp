@@ -74,7 +74,7 @@ class data_service final : data::engine_sink {
   void undeclare_queryable(std::uint64_t id);
   /// Answers a query (engine::reply).
   result<void> reply(std::uint64_t handle, std::string_view key, bytes_view payload,
-                     std::string_view encoding, bool error = false);
+                     std::string_view encoding, bool error = false, std::uint64_t timestamp = 0);
   /// Finishes a query for one queryable (engine::reply_final).
   void reply_final(std::uint64_t handle);
   /// Sends a query; `on_reply` gets each reply, `on_done` the end (always called once, never
@@ -91,6 +91,15 @@ class data_service final : data::engine_sink {
   result<std::uint64_t> watch_liveliness(std::string_view expr, liveliness_fn fn);
   /// Ends a watch (unknown ids are ignored).
   void unwatch_liveliness(std::uint64_t id);
+
+  /// Declares a publisher on `key` with its own sequence and options (priority, congestion
+  /// control, express, reliability, encoding). Errors: those of engine::declare_publisher.
+  result<std::uint64_t> declare_publisher(std::string_view key, data::publisher_options opts = {});
+  /// Ends a publisher (unknown ids are ignored); its history is freed.
+  void undeclare_publisher(std::uint64_t id);
+  /// Publishes on a declared publisher. Errors: those of engine::put (would_block when a
+  /// blocking publisher meets a congested link: wait for the writable handler and retry).
+  result<void> put(std::uint64_t publisher, bytes_view payload, bool del = false);
 
   /// Bytes written to data streams that their muxers have not taken yet (over all links). A
   /// publisher that produces on its own keeps this low (say under 1 MiB) and continues when

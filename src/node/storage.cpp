@@ -320,7 +320,7 @@ void storage::on_query(const data::query_request& q) {
     m_store.query(*sel, last_parameter(q.parameters),
                   [&](const std::string& key, const data::stored_sample& s) {
                     // A refusal (the query ended meanwhile) leaves nothing to do.
-                    (void)m_data.reply(h, key, s.payload, s.encoding);
+                    (void)m_data.reply(h, key, s.payload, s.encoding, false, s.timestamp);
                   });
   }
   m_data.reply_final(q.handle);

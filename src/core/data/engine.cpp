@@ -1203,7 +1203,8 @@ void engine::run_query(const peer_id& origin, std::uint64_t qid, const keyexpr::
 }
 
 result<void> engine::reply(std::uint64_t handle, std::string_view key, bytes_view payload,
-                           std::string_view encoding, std::uint64_t physical_ntp, bool error) {
+                           std::string_view encoding, std::uint64_t physical_ntp, bool error,
+                           std::uint64_t timestamp) {
   auto it = m_handles.find(handle);
   if (it == m_handles.end()) return engine_errc::unknown_query;
   auto k = keyexpr::key::parse(key);
@@ -1215,7 +1216,7 @@ result<void> engine::reply(std::uint64_t handle, std::string_view key, bytes_vie
   if (!keyexpr::matches(*in.selector, *k)) return engine_errc::reply_key_mismatch;
   if (payload.size() > max_payload) return errc::payload_too_large;
   if (encoding.size() > max_encoding) return errc::field_too_large;
-  const std::uint64_t ts = m_clock.stamp(physical_ntp);
+  const std::uint64_t ts = timestamp != 0 ? timestamp : m_clock.stamp(physical_ntp);
   const std::string key_text = k->str();
   if (in.origin == m_self) {
     deliver_reply(m_self, in.qid, reply_view{key_text, payload, encoding, ts, &m_self, error});

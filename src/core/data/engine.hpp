@@ -270,10 +270,12 @@ class engine {
   /// bad_parameters, too_many_queries, errc::payload_too_large.
   result<std::uint64_t> get(std::string_view selector, const query_options& opts, time_point now);
   /// Answers query `handle` (from on_query) with a sample on `key`, which the selector must
-  /// match; `error` marks a failure reply. Errors: unknown_query, reply_key_mismatch,
-  /// keyexpr errors, errc::payload_too_large.
+  /// match; `error` marks a failure reply. The reply is stamped `timestamp` when given (a
+  /// stored sample's own stamp), else with our clock at `physical_ntp`. Errors:
+  /// unknown_query, reply_key_mismatch, keyexpr errors, errc::payload_too_large.
   result<void> reply(std::uint64_t handle, std::string_view key, bytes_view payload,
-                     std::string_view encoding, std::uint64_t physical_ntp, bool error = false);
+                     std::string_view encoding, std::uint64_t physical_ntp, bool error = false,
+                     std::uint64_t timestamp = 0);
   /// This queryable has answered query `handle` completely (unknown handles are ignored).
   void reply_final(std::uint64_t handle);
 
