@@ -91,6 +91,7 @@ int main(int argc, char** argv) {
     if (linked) {
       for (std::size_t i = 0; i < burst && n.svc.buffered() < high_water; ++i) {
         auto r = n.svc.put(key_text, payload, "");
+        if (!r && r.error() == make_error_code(data::engine_errc::would_block)) break;
         if (!r) {
           std::fprintf(stderr, "%s: put failed: %s\n", prog, r.error().message().c_str());
           return stop(1);

@@ -373,7 +373,7 @@ void data_service::on_liveliness(std::uint64_t watch, std::string_view key,
 }
 
 std::size_t data_service::buffered() const {
-  std::size_t n = 0;
+  std::size_t n = m_engine.backlog();
   for (const auto& [p, st] : m_peers) {
     if (st->s) n += st->s->buffered();
   }

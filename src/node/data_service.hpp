@@ -101,9 +101,10 @@ class data_service final : data::engine_sink {
   /// blocking publisher meets a congested link: wait for the writable handler and retry).
   result<void> put(std::uint64_t publisher, bytes_view payload, bool del = false);
 
-  /// Bytes written to data streams that their muxers have not taken yet (over all links). A
-  /// publisher that produces on its own keeps this low (say under 1 MiB) and continues when
-  /// the writable handler runs; put() itself never refuses.
+  /// Bytes of samples not yet taken by the muxers: waiting in the engine for room, or in the
+  /// data streams' queues (over all links). A publisher that produces on its own keeps this
+  /// low (say under 1 MiB) and continues when the writable handler runs; put() refuses only
+  /// when a link is congested (8 MiB waiting) and the publisher blocks (would_block).
   std::size_t buffered() const;
   /// Called when a data stream's queue went down (after buffered() was high); one handler.
   void set_writable_handler(std::function<void()> fn) { m_writable = std::move(fn); }

@@ -301,6 +301,13 @@ engine::link* engine::find_link(const peer_id& peer) {
   return it == m_links.end() ? nullptr : it->second.get();
 }
 
+std::size_t engine::backlog() const {
+  std::size_t n = 0;
+  for (const auto& [p, l] : m_links)
+    n += l->backlog();
+  return n;
+}
+
 std::vector<peer_id> engine::links() const {
   std::vector<peer_id> out;
   out.reserve(m_links.size());

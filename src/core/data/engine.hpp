@@ -228,6 +228,8 @@ class engine {
   /// 8 MiB per link, then the link counts as congested) for a later drain.
   void drain_transmit(const std::function<void(const peer_id&, bytes_view)>& fn,
                       const std::function<std::size_t(const peer_id&)>& room = {});
+  /// Bytes of samples waiting in the engine for room on their links (all links).
+  std::size_t backlog() const;
   /// True when a put() since the last call was express (the caller drains at once); resets.
   bool take_express() noexcept { return std::exchange(m_express, false); }
   /// True when some link has output to drain.
