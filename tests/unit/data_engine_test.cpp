@@ -598,3 +598,26 @@ TEST(DataEngine, CongestionBlocksOrDrops) {
   EXPECT_EQ(m.sinks[1].samples.back().seq, static_cast<std::uint64_t>(accepted));
   ASSERT_TRUE(src.put(*blk, big, m.now, ntp));
 }
+
+// More distinct keys than a link has aliases: aliases are reused (the new meaning declared
+// first), and every sample arrives on its own key.
+TEST(DataEngine, KeyAliasesAreReusedPastTheTable) {
+  mesh m(2);
+  m.link(0, 1);
+  ASSERT_TRUE(m.engines[1]->declare_subscriber("k/**"));
+  m.pump();
+  const int n = static_cast<int>(max_alias) + 1000;
+  for (int i = 0; i < n; ++i) {
+    ASSERT_TRUE(
+        m.engines[0]->put("k/" + std::to_string(i), as_bytes(std::to_string(i)), "", m.now, ntp));
+    if (i % 100 == 99) m.pump();
+  }
+  m.pump();
+  ASSERT_EQ(m.sinks[1].samples.size(), static_cast<std::size_t>(n));
+  for (int i = 0; i < n; ++i) {
+    EXPECT_EQ(m.sinks[1].samples[static_cast<std::size_t>(i)].key, "k/" + std::to_string(i));
+    EXPECT_EQ(m.sinks[1].samples[static_cast<std::size_t>(i)].payload, std::to_string(i));
+  }
+  EXPECT_GE(m.engines[0]->stats().aliases_reused, 1000u);
+  EXPECT_EQ(m.engines[0]->stats().alias_exhausted, 0u);
+}

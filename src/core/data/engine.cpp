@@ -116,6 +116,12 @@ struct engine::link {
     bool writing = false;
     std::deque<bytes> frames;  ///< finished frames not yet drained
     std::size_t queued = 0;    ///< bytes in `frames`
+    // Key aliases: each lane declares and uses its own range of aliases, in its own order,
+    // so that a lane drained later never changes what an alias means for another lane.
+    string_map<std::uint64_t> tx_keys;
+    std::vector<std::string> tx_key_of;  ///< by alias - base: the key it stands for now
+    std::vector<std::uint8_t> key_used;  ///< by alias - base: used since the hand passed
+    std::uint64_t key_hand = 0;          ///< the next slot considered for reuse
   };
   std::array<lane, lane_count> lanes;
   /// Bytes of samples waiting for room (lanes 1-4, frames and open batches).
@@ -128,8 +134,11 @@ struct engine::link {
   }
   std::unordered_map<peer_id, std::uint64_t> tx_nodes;
   std::uint64_t next_node = 1;
-  std::unordered_map<std::string, std::uint64_t> tx_keys;
+  string_map<std::uint64_t> tx_keys;
   std::uint64_t next_key = 1;
+  std::vector<std::string> tx_key_of;            ///< by alias: the key it stands for now
+  std::vector<std::uint8_t> key_used;            ///< by alias: used since the clock hand passed
+  std::uint64_t key_hand = 1;                    ///< the next alias considered for reuse
   std::vector<std::optional<peer_id>> rx_nodes;  ///< by alias
   std::vector<std::string> rx_keys;              ///< by alias; "" = not declared
 };
@@ -393,12 +402,36 @@ std::uint64_t engine::node_alias_for(link& l, const peer_id& node) {
   return a;
 }
 
-std::uint64_t engine::key_alias_for(link& l, std::string_view key) {
-  if (auto it = l.tx_keys.find(std::string(key)); it != l.tx_keys.end()) return it->second;
-  if (l.next_key > max_alias) return UINT64_MAX;
-  const std::uint64_t a = l.next_key++;
-  l.tx_keys.emplace(std::string(key), a);
-  (void)encode(key_alias{a, std::string(key)}, out_for(l));
+std::uint64_t engine::key_alias_for(link& l, std::string_view key, std::size_t lane_index) {
+  auto& ln = l.lanes[lane_index];
+  const std::uint64_t per_lane = max_alias / lane_count;
+  const std::uint64_t base = 1 + lane_index * per_lane;
+  if (auto it = ln.tx_keys.find(key); it != ln.tx_keys.end()) {
+    ln.key_used[it->second - base] = 1;
+    return it->second;
+  }
+  std::uint64_t slot = 0;
+  if (ln.tx_key_of.size() < per_lane) {
+    slot = ln.tx_key_of.size();
+    ln.tx_key_of.emplace_back();
+    ln.key_used.push_back(0);
+  } else {
+    // The lane's range is full: reuse an alias not used lately (a clock sweep). The new
+    // meaning is declared on this lane, after every earlier use of the old one.
+    while (ln.key_used[ln.key_hand]) {
+      ln.key_used[ln.key_hand] = 0;
+      ln.key_hand = (ln.key_hand + 1) % per_lane;
+    }
+    slot = ln.key_hand;
+    ln.key_hand = (ln.key_hand + 1) % per_lane;
+    ln.tx_keys.erase(ln.tx_key_of[slot]);
+    ++m_stats.aliases_reused;
+  }
+  const std::uint64_t a = base + slot;
+  ln.tx_key_of[slot] = std::string(key);
+  ln.key_used[slot] = 1;
+  ln.tx_keys.emplace(std::string(key), a);
+  (void)encode(key_alias{a, std::string(key)}, out_for(l, lane_index));
   return a;
 }
 
@@ -631,7 +664,7 @@ result<void> engine::handle_record(link& l, const record_message& m, time_point 
 // ---- samples ----
 
 engine::key_state& engine::key_entry(std::string_view key) {
-  auto it = m_keys.find(std::string(key));
+  auto it = m_keys.find(key);
   if (it != m_keys.end()) return *it->second;
   if (m_keys.size() >= max_cached_keys) m_keys.clear();
   return *m_keys.emplace(std::string(key), std::make_unique<key_state>()).first->second;
@@ -689,7 +722,7 @@ void engine::deliver_local(std::string_view key, const sample& s) {
 bool engine::send_push(link& l, const peer_id& source, std::string_view key, const push& p) {
   push q = p;
   q.source = node_alias_for(l, source);
-  q.key = key_alias_for(l, key);
+  q.key = key_alias_for(l, key, lane_of(p.prio()));
   if (q.source == UINT64_MAX || q.key == UINT64_MAX) {
     ++m_stats.alias_exhausted;
     return false;
@@ -932,7 +965,7 @@ void engine::send_unicast_repair(const peer_id& dest, const peer_id& source, std
   if (!l) return;
   r.dest = node_alias_for(*l, dest);
   r.sample.source = node_alias_for(*l, source);
-  r.sample.key = key_alias_for(*l, key);
+  r.sample.key = key_alias_for(*l, key, 0);
   if (r.dest == UINT64_MAX || r.sample.source == UINT64_MAX || r.sample.key == UINT64_MAX) {
     ++m_stats.alias_exhausted;
     return;
@@ -1034,7 +1067,7 @@ void engine::send_heartbeat_on(link& l, const peer_id& source, std::string_view 
                                std::uint64_t pub, std::uint64_t last_seq, priority prio) {
   heartbeat h;
   h.source = node_alias_for(l, source);
-  h.key = key_alias_for(l, key);
+  h.key = key_alias_for(l, key, lane_of(prio));
   if (h.source == UINT64_MAX || h.key == UINT64_MAX) {
     ++m_stats.alias_exhausted;
     return;
@@ -1582,7 +1615,7 @@ result<void> engine::put(std::uint64_t id, bytes_view payload, time_point now,
 result<void> engine::put(std::string_view key, bytes_view payload, std::string_view encoding,
                          time_point now, std::uint64_t physical_ntp, bool del) {
   std::uint64_t id = 0;
-  if (auto it = m_implicit_pubs.find(std::string(key)); it != m_implicit_pubs.end()) {
+  if (auto it = m_implicit_pubs.find(key); it != m_implicit_pubs.end()) {
     id = it->second;
   } else {
     auto r = declare_publisher(key, publisher_options{});

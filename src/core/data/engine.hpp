@@ -40,6 +40,18 @@
 
 namespace starling::data {
 
+/// Hashes strings and string views alike, so that maps keyed by std::string are searched with
+/// a string_view without building a string (no allocation per sample).
+struct string_hash {
+  using is_transparent = void;
+  std::size_t operator()(std::string_view s) const noexcept {
+    return std::hash<std::string_view>{}(s);
+  }
+};
+/// A map from strings searchable by string_view.
+template <class V>
+using string_map = std::unordered_map<std::string, V, string_hash, std::equal_to<>>;
+
 /// A sample as a local subscriber sees it. Views are valid during the sink call only.
 struct sample {
   std::string_view key;
@@ -177,6 +189,7 @@ struct engine_stats {
   std::uint64_t protocol_errors = 0;
   std::uint64_t records_stored = 0;
   std::uint64_t alias_exhausted = 0;  ///< messages not sent: the link's alias table was full
+  std::uint64_t aliases_reused = 0;   ///< key aliases given a new key (the table was full)
 };
 
 /// Errors of the local API (bad input from applications).
@@ -378,7 +391,7 @@ class engine {
   const std::vector<peer_id>& targets_for(key_state& ks, const peer_id& source);
   bool send_push(link& l, const peer_id& source, std::string_view key, const push& p);
   std::uint64_t node_alias_for(link& l, const peer_id& node);
-  std::uint64_t key_alias_for(link& l, std::string_view key);
+  std::uint64_t key_alias_for(link& l, std::string_view key, std::size_t lane);
   bytes& out_for(link& l, std::size_t lane = 0);
 
   peer_id m_self;
@@ -395,14 +408,14 @@ class engine {
   std::uint64_t m_next_id = 1;
   std::unordered_map<std::uint64_t, std::unique_ptr<subscriber>> m_subs;
   std::unordered_map<std::uint64_t, std::unique_ptr<publisher>> m_pubs;
-  std::unordered_map<std::string, std::uint64_t> m_implicit_pubs;  ///< key -> publisher
-  keyexpr::key_index m_local_subs;                                 ///< our subscriptions, by id
-  keyexpr::key_index m_remote_subs;  ///< reachable nodes' subscriptions, by node number
+  string_map<std::uint64_t> m_implicit_pubs;  ///< key -> publisher
+  keyexpr::key_index m_local_subs;            ///< our subscriptions, by id
+  keyexpr::key_index m_remote_subs;           ///< reachable nodes' subscriptions, by node number
   std::unordered_map<peer_id, std::uint64_t> m_node_numbers;
   std::unordered_map<std::uint64_t, peer_id> m_node_by_number;
   std::uint64_t m_next_node_number = 1;
   // Per key: matching local subscriptions and forwarding targets, valid for one generation.
-  std::unordered_map<std::string, std::unique_ptr<key_state>> m_keys;
+  string_map<std::unique_ptr<key_state>> m_keys;
   std::uint64_t m_local_generation = 0;  ///< bumps when local subscriptions change
   // Per (source, publisher): the last sequence number delivered.
   struct seq_key {
