@@ -218,7 +218,7 @@ result<std::uint64_t> data_service::subscribe(std::string_view expr, sample_fn f
   auto id = m_engine.declare_subscriber(expr);
   if (!id) return id.error();
   m_subs.emplace(*id, std::move(fn));
-  flush();
+  flush_soon();  // a burst of declarations goes out as one record
   return *id;
 }
 
@@ -228,7 +228,7 @@ void data_service::unsubscribe(std::uint64_t id) {
     m_subs.erase(it);
   }
   m_engine.undeclare_subscriber(id);
-  flush();
+  flush_soon();  // a burst of declarations goes out as one record
 }
 
 result<void> data_service::put(std::string_view key, bytes_view payload, std::string_view encoding,
@@ -277,14 +277,14 @@ result<std::uint64_t> data_service::declare_queryable(std::string_view expr, boo
   auto id = m_engine.declare_queryable(expr, complete);
   if (!id) return id.error();
   m_queryables.emplace(*id, std::move(fn));
-  flush();
+  flush_soon();  // a burst of declarations goes out as one record
   return *id;
 }
 
 void data_service::undeclare_queryable(std::uint64_t id) {
   m_queryables.erase(id);
   m_engine.undeclare_queryable(id);
-  flush();
+  flush_soon();  // a burst of declarations goes out as one record
 }
 
 result<void> data_service::reply(std::uint64_t handle, std::string_view key, bytes_view payload,
@@ -311,13 +311,13 @@ result<std::uint64_t> data_service::get(std::string_view selector, const data::q
 result<std::uint64_t> data_service::declare_token(std::string_view key) {
   auto id = m_engine.declare_token(key);
   if (!id) return id.error();
-  flush();
+  flush_soon();  // a burst of declarations goes out as one record
   return *id;
 }
 
 void data_service::undeclare_token(std::uint64_t id) {
   m_engine.undeclare_token(id);
-  flush();
+  flush_soon();  // a burst of declarations goes out as one record
 }
 
 result<std::uint64_t> data_service::watch_liveliness(std::string_view expr, liveliness_fn fn) {

@@ -347,6 +347,7 @@ bytes& engine::out_for(link& l, std::size_t lane_index) {
 
 void engine::drain_transmit(const std::function<void(const peer_id&, bytes_view)>& fn,
                             const std::function<std::size_t(const peer_id&)>& room) {
+  sync_declarations();
   if (m_own_dirty) {
     m_own_dirty = false;
     flood_record(m_routes.own(), nullptr);
@@ -537,6 +538,12 @@ void engine::pump_routing() {
 }
 
 void engine::update_declarations() {
+  m_decls_dirty = true;
+}
+
+void engine::sync_declarations() {
+  if (!m_decls_dirty) return;
+  m_decls_dirty = false;
   std::vector<declaration> decls;
   decls.reserve(m_subs.size() + m_qbls.size() + m_tokens.size());
   for (const auto& [id, s] : m_subs) {
@@ -1111,6 +1118,7 @@ bool queryable_fits(const keyexpr::keyexpr& expr, bool complete, const keyexpr::
 
 result<std::uint64_t> engine::get(std::string_view selector, const query_options& opts,
                                   time_point now) {
+  sync_declarations();
   auto sel = keyexpr::keyexpr::parse(selector);
   if (!sel) return sel.error().code;
   if (opts.parameters.size() > max_parameters) return engine_errc::bad_parameters;
@@ -1508,8 +1516,14 @@ result<std::vector<std::pair<std::string, peer_id>>> engine::liveliness_tokens(
   auto x = keyexpr::keyexpr::parse(expr);
   if (!x) return x.error().code;
   std::vector<std::pair<std::string, peer_id>> out;
+  // Our own tokens from the table itself: our record may not list the newest yet (see
+  // m_decls_dirty).
+  for (const auto& [id, text] : m_tokens) {
+    auto k = keyexpr::key::parse(text);
+    if (k && keyexpr::matches(*x, *k)) out.emplace_back(text, m_self);
+  }
   for (const node_record* r : m_routes.records()) {
-    if (r->origin != m_self && !m_routes.reachable(r->origin)) continue;
+    if (r->origin == m_self || !m_routes.reachable(r->origin)) continue;
     for (const auto& d : r->decls) {
       if (d.k != declaration::kind::token) continue;
       auto k = keyexpr::key::parse(d.expr);
@@ -1517,6 +1531,7 @@ result<std::vector<std::pair<std::string, peer_id>>> engine::liveliness_tokens(
     }
   }
   std::sort(out.begin(), out.end());
+  out.erase(std::unique(out.begin(), out.end()), out.end());
   return out;
 }
 
@@ -1641,6 +1656,7 @@ time_point engine::next_deadline() const {
 }
 
 void engine::on_deadline(time_point now) {
+  sync_declarations();
   m_routes.on_deadline(now);
   pump_routing();
   // Heartbeats of publishers that went quiet.

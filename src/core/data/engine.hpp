@@ -246,7 +246,7 @@ class engine {
   /// True when a put() since the last call was express (the caller drains at once); resets.
   bool take_express() noexcept { return std::exchange(m_express, false); }
   /// True when some link has output to drain.
-  bool has_output() const noexcept { return !m_dirty.empty() || m_own_dirty; }
+  bool has_output() const noexcept { return !m_dirty.empty() || m_own_dirty || m_decls_dirty; }
   /// Neighbours with a link up.
   std::vector<peer_id> links() const;
 
@@ -346,6 +346,7 @@ class engine {
   void send_record(link& l, const node_record& r);
   void pump_routing();
   void update_declarations();
+  void sync_declarations();
   result<void> handle(link& l, const message& m, time_point now, std::uint64_t physical_ntp);
   result<void> handle_record(link& l, const record_message& m, time_point now);
   result<void> handle_push(link& l, const push& m, time_point now, std::uint64_t physical_ntp);
@@ -404,6 +405,9 @@ class engine {
   std::vector<link*> m_waiting;  ///< scratch: links whose samples wait for room
   bool m_express = false;
   bool m_own_dirty = false;  ///< our record changed since the last drain
+  /// A local declaration changed: the record's list is rebuilt at the next drain, deadline or
+  /// query (once for a burst of declarations, not once per declaration).
+  bool m_decls_dirty = false;
   // Local declarations.
   std::uint64_t m_next_id = 1;
   std::unordered_map<std::uint64_t, std::unique_ptr<subscriber>> m_subs;
