@@ -5,7 +5,8 @@
 // usage: pub_thr --connect MULTIADDR --size N [-d SECONDS] [--key KEY]
 //   MULTIADDR must end in /p2p/<peer id> (sub_thr, lat_pong and `starling node` print theirs).
 //   Runs until SIGINT/SIGTERM or, with -d, for that many seconds; then prints on stderr how many
-//   samples it published.
+//   samples it published, and how many heap allocations the process made per sample published
+//   after the first second (the hot path's allocations; see alloc_count.hpp).
 //
 // Flow control. data_service::put never refuses: what the link cannot take yet waits in the
 // data streams' queues (data_service::buffered()). This program publishes in bursts from a
@@ -14,6 +15,7 @@
 // flushes each burst as shared frames); when the queue is full it waits for the data
 // service's writable handler (or a 1 ms timer). What is in flight below the stream (Yamux,
 // the socket driver) is bounded by the Yamux window.
+#include "alloc_count.hpp"
 #include "data_bench.hpp"
 
 using namespace starling;
@@ -66,13 +68,20 @@ int main(int argc, char** argv) {
   std::chrono::steady_clock::time_point t_start;
   asio::steady_timer wake(ctx);
   asio::steady_timer end_timer(ctx);
+  asio::steady_timer warm_timer(ctx);  // the first second is warm-up for the allocation count
+  std::uint64_t allocs_from = 0;
+  std::uint64_t published_from = 0;
+  bool steady = false;
+  std::uint64_t allocs_to = 0;  // taken when stopping, before the shutdown allocates
 
   auto stop = [&](int code) {
     if (stopping) return;
     stopping = true;
     exit_code = code;
+    allocs_to = heap_allocations.load(std::memory_order_relaxed);
     wake.cancel();
     end_timer.cancel();
+    warm_timer.cancel();
     n.h.shutdown([&ctx] { ctx.stop(); }, 1s);
   };
 
@@ -131,6 +140,13 @@ int main(int argc, char** argv) {
       [&] {
         running = true;
         t_start = std::chrono::steady_clock::now();
+        warm_timer.expires_after(1s);
+        warm_timer.async_wait([&](boost::system::error_code ec) {
+          if (ec) return;
+          steady = true;
+          allocs_from = heap_allocations.load(std::memory_order_relaxed);
+          published_from = published;
+        });
         if (duration > 0) {
           end_timer.expires_after(std::chrono::seconds(duration));
           end_timer.async_wait([&](boost::system::error_code ec) {
@@ -165,6 +181,13 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "%s: published %llu samples of %zu bytes in %.1f s (%.0f msg/s)\n", prog,
                  static_cast<unsigned long long>(published), size, secs,
                  static_cast<double>(published) / secs);
+  }
+  if (steady && published > published_from) {
+    const auto allocs = allocs_to - allocs_from;
+    const auto samples = published - published_from;
+    std::fprintf(stderr, "%s: %.4f heap allocations per sample (%llu over %llu samples)\n", prog,
+                 static_cast<double>(allocs) / static_cast<double>(samples),
+                 static_cast<unsigned long long>(allocs), static_cast<unsigned long long>(samples));
   }
   return exit_code;
 }

@@ -6,6 +6,9 @@
 //   then once a second, from the first sample on: `<samples/s> msg/s <MB/s> MB/s`
 //   (MB = 10^6 bytes of payload, counted from what arrived). With -c, exits 0 after that many
 //   lines. Samples whose payload is not N bytes are counted and reported on stderr.
+//   On exit, stderr says how many heap allocations the process made per sample received
+//   after the first report line (the hot path's allocations; see alloc_count.hpp).
+#include "alloc_count.hpp"
 #include "data_bench.hpp"
 
 using namespace starling;
@@ -51,6 +54,12 @@ int main(int argc, char** argv) {
 
   counter total;
   counter window;
+  // Allocations and samples from the end of the first report window (warm-up) on.
+  std::uint64_t allocs_from = 0;
+  std::uint64_t samples_from = 0;
+  bool steady = false;
+  std::uint64_t allocs_to = 0;  // taken when stopping, before the shutdown allocates
+  std::uint64_t samples_to = 0;
   bool started = false;
   int lines = 0;
   bool stopping = false;
@@ -60,6 +69,8 @@ int main(int argc, char** argv) {
   auto stop = [&] {
     if (stopping) return;
     stopping = true;
+    allocs_to = heap_allocations.load(std::memory_order_relaxed);
+    samples_to = total.samples;
     tick.cancel();
     n.h.shutdown([&ctx] { ctx.stop(); }, 500ms);
   };
@@ -79,6 +90,11 @@ int main(int argc, char** argv) {
       }
       window = {};
       window_start = now;
+      if (!steady) {
+        steady = true;
+        allocs_from = heap_allocations.load(std::memory_order_relaxed);
+        samples_from = total.samples;
+      }
       if (seconds > 0 && ++lines >= seconds) return stop();
       arm_tick();
     });
@@ -109,5 +125,12 @@ int main(int argc, char** argv) {
   std::fprintf(stderr, "%s: %llu samples, %llu payload bytes in all\n", prog,
                static_cast<unsigned long long>(total.samples),
                static_cast<unsigned long long>(total.bytes));
+  if (steady && samples_to > samples_from) {
+    const auto allocs = allocs_to - allocs_from;
+    const auto samples = samples_to - samples_from;
+    std::fprintf(stderr, "%s: %.4f heap allocations per sample (%llu over %llu samples)\n", prog,
+                 static_cast<double>(allocs) / static_cast<double>(samples),
+                 static_cast<unsigned long long>(allocs), static_cast<unsigned long long>(samples));
+  }
   return 0;
 }
