@@ -811,7 +811,7 @@ result<void> engine::handle_push(link& l, const push& m, time_point now,
 // ---- reliability ----
 
 engine::stream* engine::stream_for(const peer_id& source, std::uint64_t pub, time_point now) {
-  auto it = m_streams.find(seq_key{source, pub});
+  auto it = m_streams.find(seq_ref{source, pub});
   if (it == m_streams.end()) {
     if (m_streams.size() >= max_streams) {
       // Drop every state without a gap; their next samples start them over.
@@ -1063,7 +1063,7 @@ result<void> engine::handle_repair(link& l, const repair& m, time_point now) {
     send_unicast_repair(to, src, key, fwd);
     return {};
   }
-  auto it = m_streams.find(seq_key{*source, m.sample.publisher});
+  auto it = m_streams.find(seq_ref{*source, m.sample.publisher});
   if (it == m_streams.end()) return {};  // forgotten meanwhile
   it->second->last_activity = now;
   receive_ordered(*it->second, key, m.sample, now, true);

@@ -427,10 +427,27 @@ class engine {
     std::uint64_t publisher;
     bool operator==(const seq_key&) const = default;
   };
+  /// A lookup key that refers to the source instead of copying it (a peer id owns heap
+  /// memory: copying one per received sample was the receive path's only allocation).
+  struct seq_ref {
+    const peer_id& source;
+    std::uint64_t publisher;
+  };
   struct seq_hash {
-    std::size_t operator()(const seq_key& k) const noexcept {
-      return std::hash<peer_id>{}(k.source) ^ (k.publisher * 0x9e3779b97f4a7c15ULL);
+    using is_transparent = void;
+    static std::size_t mix(const peer_id& source, std::uint64_t publisher) noexcept {
+      return std::hash<peer_id>{}(source) ^ (publisher * 0x9e3779b97f4a7c15ULL);
     }
+    std::size_t operator()(const seq_key& k) const noexcept { return mix(k.source, k.publisher); }
+    std::size_t operator()(const seq_ref& k) const noexcept { return mix(k.source, k.publisher); }
+  };
+  struct seq_eq {
+    using is_transparent = void;
+    bool operator()(const seq_key& a, const seq_key& b) const noexcept { return a == b; }
+    bool operator()(const seq_ref& a, const seq_key& b) const noexcept {
+      return a.publisher == b.publisher && a.source == b.source;
+    }
+    bool operator()(const seq_key& a, const seq_ref& b) const noexcept { return (*this)(b, a); }
   };
   // Queries: our queryables, theirs (by node number), ours pending, incoming being answered.
   std::unordered_map<std::uint64_t, std::unique_ptr<queryable>> m_qbls;
@@ -443,7 +460,7 @@ class engine {
   std::unordered_map<std::uint64_t, std::string> m_tokens;
   std::unordered_map<std::uint64_t, keyexpr::keyexpr> m_watches;
   keyexpr::key_index m_local_watches;
-  std::unordered_map<seq_key, std::unique_ptr<stream>, seq_hash> m_streams;
+  std::unordered_map<seq_key, std::unique_ptr<stream>, seq_hash, seq_eq> m_streams;
   std::vector<stream*> m_gapped;  ///< streams with an open gap (nack timers)
   std::size_t m_held_count = 0;
   std::size_t m_held_bytes = 0;
