@@ -13,10 +13,11 @@ enum class errc {
   invalid_argument = 1,  ///< bad input: a key expression, a multiaddr, an option (fix the call)
   identity,              ///< the identity key in the data directory cannot be read or created
   io,                    ///< a socket or file operation failed (address in use, unreachable, ...)
-  timeout,               ///< nothing happened within the time allowed (recv, connect)
-  closed,                ///< the session is closed (or the handle is empty, moved from)
-  would_block,           ///< a call that waits was made on the network thread (in a handler)
-  refused,  ///< the data layer refused it (payload over 512 KiB, too many declarations)
+  timeout,               ///< nothing happened within the time allowed (recv, connect, get)
+  closed,       ///< the session is closed (or the handle is empty, moved from; a query finished)
+  would_block,  ///< a call that would wait was made on the network thread (in a handler)
+  refused,      ///< the data layer refused it (payload over 512 KiB, too many declarations)
+  not_found,    ///< nothing matched: a get whose selector no reachable queryable matches
 };
 
 /// The name of a code, e.g. "invalid_argument".

@@ -3,12 +3,14 @@
 
 #include <chrono>
 #include <cstddef>
+#include <cstdint>
 #include <memory>
 #include <span>
 #include <string>
 #include <string_view>
 
 #include "starling/export.hpp"
+#include "starling/publisher_options.hpp"
 #include "starling/result.hpp"
 
 namespace starling {
@@ -17,14 +19,17 @@ namespace lib {
 class runtime;
 }
 
-/// Publishes puts and deletes on one key (declared with session::declare_publisher). Every
-/// method is thread-safe and may also be called from a handler on the network thread
-/// (wait_matched excepted). Destroying the handle undeclares it; a handle whose session was
-/// closed answers every call with errc::closed.
+/// Publishes puts and deletes on one key (declared with session::declare_publisher, with its
+/// publisher_options: reliability, priority, congestion control, express, encoding). Its
+/// samples carry their own sequence numbers (sample::publisher, sample::seq). Every method is
+/// thread-safe and may also be called from a handler on the network thread (wait_matched
+/// excepted). Destroying the handle undeclares it (the source's history of its samples is
+/// freed); a handle whose session was closed answers every call with errc::closed.
 ///
-/// Samples are reliable end to end: a subscriber that the mesh knows of gets each sample once,
-/// in order. A sample published before any matching subscription is known reaches nobody (no
-/// history yet); matched() and wait_matched() tell when someone listens.
+/// A reliable publisher's samples are reliable end to end: a subscriber that the mesh knows of
+/// gets each sample once, in order. A sample published before any matching subscription is
+/// known reaches nobody (no history yet); matched() and wait_matched() tell when someone
+/// listens.
 class STARLING_API publisher {
  public:
   /// An empty handle (every call answers errc::closed).
@@ -43,14 +48,18 @@ class STARLING_API publisher {
   /// True unless empty or undeclared.
   explicit operator bool() const noexcept { return static_cast<bool>(m_rt); }
 
-  /// Publishes `payload` (at most 512 KiB) with `encoding` (a content type such as
-  /// "text/plain"; empty: the publisher's default encoding). Queued for the network thread
-  /// and sent with the others of its turn; local subscribers get it too. Errors: refused
-  /// (payload too large), closed.
-  result<void> put(std::span<const std::byte> payload, std::string_view encoding = {});
+  /// The options it was declared with.
+  const publisher_options& options() const noexcept { return m_options; }
+
+  /// Publishes `payload` (at most 512 KiB) with the publisher's encoding. Sent with the others
+  /// of the network thread's turn (at once when express); local subscribers get it before
+  /// put() returns. Errors: refused (payload too large), timeout (congestion_control::block
+  /// and a link stayed congested for 10 s), would_block (the same, called from a handler),
+  /// closed.
+  result<void> put(std::span<const std::byte> payload);
   /// The same, with the payload as text.
-  result<void> put(std::string_view payload, std::string_view encoding = {});
-  /// Publishes a delete of the key. Errors: closed.
+  result<void> put(std::string_view payload);
+  /// Publishes a delete of the key. Errors: as put().
   result<void> del();
 
   /// True when a subscription that matches the key is known, in this session or on a
@@ -65,10 +74,12 @@ class STARLING_API publisher {
 
  private:
   friend class session;
-  publisher(std::shared_ptr<lib::runtime> rt, std::string key, std::string encoding);
+  publisher(std::shared_ptr<lib::runtime> rt, std::uint64_t id, std::string key,
+            publisher_options options);
   std::shared_ptr<lib::runtime> m_rt;
+  std::uint64_t m_id = 0;
   std::string m_key;
-  std::string m_encoding;
+  publisher_options m_options;
 };
 
 }  // namespace starling

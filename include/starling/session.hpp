@@ -1,5 +1,8 @@
 #pragma once
-/// A session: a Starling node embedded in the application's process.
+/// A session: a Starling node embedded in the application's process. Through it an application
+/// publishes and subscribes (publisher, subscriber), asks and answers queries (get,
+/// queryable) and declares and watches liveliness tokens (liveliness_token,
+/// liveliness_watcher).
 ///
 /// What the API offers today: **embedding**. session::open() starts a complete node inside the
 /// process, with its own identity, its own connections and one network thread of its own; the
@@ -16,7 +19,10 @@
 #include <vector>
 
 #include "starling/export.hpp"
+#include "starling/liveliness.hpp"
 #include "starling/publisher.hpp"
+#include "starling/query.hpp"
+#include "starling/reply.hpp"
 #include "starling/result.hpp"
 #include "starling/subscriber.hpp"
 
@@ -57,10 +63,6 @@ struct session_options {
 /// (waiting at most half a second), stops the thread, and leaves any remaining publisher and
 /// subscriber handles empty-handed: their calls answer errc::closed. Do not destroy a session
 /// from one of its own handlers.
-///
-/// Queries (get/queryable) and liveliness tokens are not here yet; they will be declared on
-/// the session like publishers and subscribers (declare_queryable, get, declare_token), each
-/// with its own RAII handle.
 class STARLING_API session {
  public:
   /// Starts a node: loads or creates the identity, binds the listeners, dials `connect`.
@@ -91,10 +93,14 @@ class STARLING_API session {
   /// would_block (called from a handler).
   result<void> connect(std::string_view multiaddr);
 
-  /// Declares a publisher on `key` (no wildcards). `encoding` is the default content type of
-  /// its samples. Errors: invalid_argument (the parser's message with the byte offset),
-  /// closed.
+  /// Declares a publisher on `key` (no wildcards) with the default options and `encoding`, the
+  /// content type of its samples. Errors: invalid_argument (the parser's message with the byte
+  /// offset), closed.
   result<publisher> declare_publisher(std::string_view key, std::string_view encoding = {});
+  /// Declares a publisher on `key` with `options` (reliability, priority, congestion control,
+  /// express, encoding). Errors: invalid_argument (a bad key, an encoding over 128 bytes),
+  /// closed.
+  result<publisher> declare_publisher(std::string_view key, const publisher_options& options);
   /// Subscribes `handler` to `key_expr` (`*` one chunk, `**` any number). The handler runs on
   /// the network thread. Errors: invalid_argument (the parser's message with the byte offset),
   /// refused (too many declarations), closed.
@@ -103,6 +109,48 @@ class STARLING_API session {
   /// Errors: as above, and invalid_argument for a queue_capacity of 0.
   result<subscriber> declare_subscriber(std::string_view key_expr,
                                         const subscriber_options& options = {});
+
+  /// Declares a queryable on `key_expr`: `handler` gets each query whose selector intersects
+  /// it (see query for how to answer). `complete`: it answers for every key `key_expr`
+  /// covers, so gets with query_target::all_complete ask it too (a storage is complete; a
+  /// command handler usually is not). Errors: invalid_argument (the parser's message with the
+  /// byte offset, an empty handler), refused (too many declarations), closed.
+  result<queryable> declare_queryable(std::string_view key_expr, query_handler handler,
+                                      bool complete = false);
+
+  /// Asks the queryables that match `selector` ("building/*/blinds/*", with parameters after
+  /// a '?': "cmd/blinds?level=3") and waits for their replies: until every asked node has
+  /// finished or gone away. Returns every reply (with consolidation::latest, one per key),
+  /// error replies included (reply::is_error). Errors: not_found (no reachable queryable
+  /// matches: nobody was asked; right after connecting, the mesh may not know of a peer's
+  /// queryables yet), timeout (some node had not finished within options.timeout; the
+  /// replies so far are lost: use the callback form to keep them), invalid_argument (a bad
+  /// selector, parameters over 4 KiB, a timeout out of range), refused (payload over 512 KiB,
+  /// 1024 gets pending), would_block (called from a handler), closed.
+  result<std::vector<reply>> get(std::string_view selector, const get_options& options = {});
+  /// The same without waiting: `on_reply` gets each reply, then `on_done` is called exactly
+  /// once with the reason the get ended (complete, timeout, no_queryable, closed), both on
+  /// the network thread and never from inside this call. May be called from a handler.
+  /// Errors (then no handler runs): as above, except not_found, timeout and would_block.
+  result<void> get(std::string_view selector, reply_handler on_reply, get_done_handler on_done,
+                   const get_options& options = {});
+
+  /// Declares a liveliness token on `key` (no wildcards): watchers everywhere see it join,
+  /// and leave when the handle goes, the session closes or the node is cut off. Errors:
+  /// invalid_argument (the parser's message with the byte offset), refused (too many
+  /// declarations), closed.
+  result<liveliness_token> declare_token(std::string_view key);
+  /// Watches the liveliness tokens matching `key_expr`: `handler` first gets a joined event
+  /// for every token present now (from inside this call, on the network thread), then a
+  /// joined or left event for each change. Errors: invalid_argument (the parser's message
+  /// with the byte offset, an empty handler), closed.
+  result<liveliness_watcher> watch_liveliness(std::string_view key_expr,
+                                              liveliness_handler handler);
+  /// The liveliness tokens matching `key_expr` now (this session's and every reachable
+  /// node's), sorted by key then node. Answers from what the session knows, without asking
+  /// the network: right after connecting, a peer's tokens may not be known yet. Errors:
+  /// invalid_argument, closed.
+  result<std::vector<liveliness_token_info>> liveliness_tokens(std::string_view key_expr);
 
   /// Publishes once on `key` without declaring a publisher. Errors: invalid_argument (bad key),
   /// refused (payload over 512 KiB), closed.

@@ -3,9 +3,9 @@
 /// `Starling::starling` (find_package(Starling)).
 ///
 /// The API embeds a node in the application's process (starling::session); talking to a
-/// running `starling node` daemon is not offered yet. Publish/subscribe on key expressions is
-/// here; queries and liveliness tokens come later. Only standard-library types appear in these
-/// headers. Errors are returned (starling::result), never thrown.
+/// running `starling node` daemon is not offered yet. Publish/subscribe on key expressions,
+/// queries (get, queryable) and liveliness tokens are here. Only standard-library types
+/// appear in these headers. Errors are returned (starling::result), never thrown.
 ///
 ///     auto s = starling::session::open();
 ///     auto sub = s->declare_subscriber("home/*/temp", [](const starling::sample& x) {
@@ -14,7 +14,11 @@
 ///     s->put("home/kitchen/temp", "21.5");
 
 #include "starling/error.hpp"
+#include "starling/liveliness.hpp"
 #include "starling/publisher.hpp"
+#include "starling/publisher_options.hpp"
+#include "starling/query.hpp"
+#include "starling/reply.hpp"
 #include "starling/result.hpp"
 #include "starling/sample.hpp"
 #include "starling/session.hpp"

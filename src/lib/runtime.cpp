@@ -9,20 +9,16 @@
 #include <algorithm>
 #include <exception>
 #include <future>
+#include <unordered_map>
 #include <utility>
 
-#include "core/data/wire.hpp"
-#include "core/keyexpr/keyexpr.hpp"
 #include "node/data_dir.hpp"
-#include "node/data_service.hpp"
-#include "node/host.hpp"
-#include "node/mdns_service.hpp"
 #include "node/services.hpp"
+#include "runtime_net.hpp"
 
 namespace starling::lib {
 
-namespace asio = boost::asio;
-using namespace std::chrono_literals;
+using namespace detail;
 
 // ---- sample_queue ----
 
@@ -71,89 +67,6 @@ std::uint64_t sample_queue::dropped() const {
   std::lock_guard lk(m_mu);
   return m_dropped;
 }
-
-// ---- the node on the network thread ----
-
-struct runtime::net {
-  asio::io_context ctx{1};
-  asio::executor_work_guard<asio::io_context::executor_type> work{ctx.get_executor()};
-  std::unique_ptr<node::host> host;
-  std::unique_ptr<node::data_service> svc;
-  std::unique_ptr<node::mdns_service> mdns;
-  // The last source seen, so that a stream of samples from one node formats its id once.
-  std::optional<data::peer_id> last_source;
-  std::string last_source_text;
-
-  /// Wires the host's events as `starling node` does: the data service hears of every
-  /// identified peer.
-  void wire() {
-    node::register_ping_service(*host);
-    host->on_event([this](const node::host_event& e) {
-      if (const auto* ev = std::get_if<node::peer_identified>(&e)) {
-        for (auto& c : host->connections()) {
-          if (c->established() && !c->closing() && c->peer() == ev->peer) {
-            svc->on_identified(c, ev->info);
-          }
-        }
-      }
-    });
-  }
-
-  /// A discovered peer: dialled once at every address it announced, unless connected.
-  void discovered(const mdns::peer_discovered& d) {
-    auto id = multiformats::peer_id::parse(d.peer_id);
-    if (!id) return;
-    for (auto& c : host->connections()) {
-      if (c->peer() == *id && !c->closing()) return;
-    }
-    std::vector<multiformats::multiaddr> addrs;
-    for (const auto& text : d.addrs) {
-      if (auto a = multiformats::multiaddr::parse(text)) addrs.push_back(*a);
-    }
-    if (addrs.empty()) return;
-    host->dial_any(*id, std::move(addrs), 1500ms,
-                   [peer = d.peer_id](result<std::shared_ptr<node::connection>> r) {
-                     if (!r) spdlog::debug("mdns: cannot reach {}: {}", peer, r.error().message());
-                   });
-  }
-
-  /// The owned copy of a data-layer sample.
-  sample convert(const data::sample& s) {
-    sample out;
-    out.key = std::string(s.key);
-    const auto* p = reinterpret_cast<const std::byte*>(s.payload.data());
-    out.payload.assign(p, p + s.payload.size());
-    out.encoding = std::string(s.encoding);
-    out.kind = s.del ? sample_kind::del : sample_kind::put;
-    out.timestamp = s.timestamp;
-    if (s.source) {
-      if (!last_source || !(*last_source == *s.source)) {
-        last_source = *s.source;
-        last_source_text = s.source->to_string();
-      }
-      out.source = last_source_text;
-    }
-    out.publisher = s.publisher;
-    out.seq = s.seq;
-    return out;
-  }
-
-  bool matched(const std::string& key_text) const {
-    auto key = keyexpr::key::parse(key_text);
-    if (!key) return false;
-    const auto& e = svc->engine();
-    const auto& routes = e.routes();
-    for (const auto* r : routes.records()) {
-      if (!r || (r->origin != e.self() && !routes.reachable(r->origin))) continue;
-      for (const auto& d : r->decls) {
-        if (d.k != data::declaration::kind::subscriber) continue;
-        auto expr = keyexpr::keyexpr::parse(d.expr);
-        if (expr && keyexpr::matches(*expr, *key)) return true;
-      }
-    }
-    return false;
-  }
-};
 
 namespace {
 
@@ -250,6 +163,13 @@ std::shared_ptr<runtime> runtime::start(const runtime_options& o, status& err) {
     cfg.dial_timeout = o.connect_timeout;
     n.host = std::make_unique<node::host>(n.ctx, identity, cfg);
     n.svc = std::make_unique<node::data_service>(*n.host);
+    n.svc->set_writable_handler([raw = rt.get()] {
+      {
+        std::lock_guard lk(raw->m_room_mu);
+        ++raw->m_room_gen;
+      }
+      raw->m_room_cv.notify_all();
+    });
     n.wire();
     for (const auto& a : listen) {
       auto bound = n.host->listen(a);
@@ -290,6 +210,14 @@ void runtime::thread_main() {
   n.mdns.reset();
   n.svc.reset();
   n.host.reset();
+  // Gets still running end now (their handlers run here, on the network thread, as always).
+  auto gets = std::move(n.gets);
+  for (auto& [id, g] : gets) {
+    get_done d;
+    d.reason = get_end::closed;
+    guarded("get", [&] { g->on_done(d); });
+  }
+  gets.clear();
   std::vector<std::weak_ptr<sample_queue>> queues;
   std::shared_ptr<runtime> keep;
   {
@@ -317,6 +245,11 @@ void runtime::close() {
     if (!m_thread.joinable()) return;
     if (on_network_thread()) m_keep = shared_from_this();
   }
+  {
+    std::lock_guard lk(m_room_mu);
+    ++m_room_gen;
+  }
+  m_room_cv.notify_all();
   // Posted after every call that run() posted before m_closing was set, so those run first.
   asio::post(m_net->ctx, [this] {
     net& n = *m_net;
@@ -407,11 +340,8 @@ status runtime::check_key(std::string_view key) {
 status runtime::put(std::string_view key, std::span<const std::byte> payload,
                     std::string_view encoding, bool del) {
   if (auto e = check_key(key)) return e;
-  if (payload.size() > data::max_payload) {
-    return error(errc::refused, "payload of " + std::to_string(payload.size()) +
-                                    " bytes is over the limit of " +
-                                    std::to_string(data::max_payload) + " bytes");
-  }
+  if (auto e = payload_limit(payload.size())) return e;
+  if (auto e = encoding_limit(encoding)) return e;
   status out;
   const bool ran = run([&] {
     bytes_view bytes(reinterpret_cast<const std::uint8_t*>(payload.data()), payload.size());
@@ -424,6 +354,73 @@ status runtime::put(std::string_view key, std::span<const std::byte> payload,
   return out;
 }
 
+status runtime::declare_publisher(std::string_view key, const publisher_options& o,
+                                  std::uint64_t& id) {
+  if (auto e = check_key(key)) return e;
+  if (auto e = encoding_limit(o.encoding)) return e;
+  data::publisher_options d;
+  d.reliable = o.reliable;
+  d.encoding = o.encoding;
+  d.prio = static_cast<data::priority>(static_cast<int>(o.priority));
+  d.congestion = o.congestion == congestion_control::drop ? data::congestion_control::drop
+                                                          : data::congestion_control::block;
+  d.express = o.express;
+  status out;
+  const bool ran = run([&] {
+    auto r = m_net->svc->declare_publisher(key, d);
+    if (!r) {
+      out = data_error(r.error(), "cannot declare a publisher on " + std::string(key));
+    } else {
+      id = *r;
+    }
+  });
+  if (!ran) return closed_error();
+  return out;
+}
+
+void runtime::undeclare_publisher(std::uint64_t id) {
+  run([&] { m_net->svc->undeclare_publisher(id); });
+}
+
+status runtime::put(std::uint64_t id, const std::string& key, std::span<const std::byte> payload,
+                    bool del) {
+  if (auto e = payload_limit(payload.size())) return e;
+  const auto deadline = std::chrono::steady_clock::now() + max_block;
+  for (;;) {
+    std::uint64_t gen = 0;
+    {
+      std::lock_guard lk(m_room_mu);
+      gen = m_room_gen;
+    }
+    status out;
+    bool blocked = false;
+    const bool ran = run([&] {
+      auto r = m_net->svc->put(id, as_view(payload), del);
+      if (!r && r.error() == data::engine_errc::would_block) {
+        blocked = true;
+      } else if (!r) {
+        out = data_error(r.error(), "cannot publish on " + key);
+      }
+    });
+    if (!ran) return closed_error();
+    if (!blocked) return out;
+    if (on_network_thread()) {
+      return error(errc::would_block, "cannot publish on " + key +
+                                          " now: a link is congested, and put() cannot wait "
+                                          "for room on the network thread (from a handler)");
+    }
+    // Wait for a data stream to drain (the writable handler), re-checking now and then in
+    // case room came without one.
+    std::unique_lock lk(m_room_mu);
+    const auto until = std::min(deadline, std::chrono::steady_clock::now() + 100ms);
+    m_room_cv.wait_until(lk, until, [&] { return m_room_gen != gen; });
+    if (std::chrono::steady_clock::now() >= deadline) {
+      return error(errc::timeout, "cannot publish on " + key + ": a link stayed congested for " +
+                                      std::to_string(max_block.count()) + " s");
+    }
+  }
+}
+
 status runtime::subscribe(std::string_view expr, std::function<void(const sample&)> fn,
                           std::uint64_t& id, std::string& canonical) {
   return subscribe_owned(
@@ -432,12 +429,7 @@ status runtime::subscribe(std::string_view expr, std::function<void(const sample
 
 status runtime::subscribe_owned(std::string_view expr, std::function<void(sample&&)> fn,
                                 std::uint64_t& id, std::string& canonical) {
-  auto parsed = keyexpr::keyexpr::parse(expr);
-  if (!parsed) {
-    return error(errc::invalid_argument,
-                 "bad key expression '" + std::string(expr) + "': " + parsed.error().message());
-  }
-  canonical = parsed->str();
+  if (auto e = parse_expr(expr, canonical)) return e;
   status out;
   const bool ran = run([&] {
     auto r = m_net->svc->subscribe(canonical, [this, fn = std::move(fn)](const data::sample& s) {

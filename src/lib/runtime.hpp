@@ -18,9 +18,12 @@
 #include <string>
 #include <string_view>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "starling/error.hpp"
+#include "starling/publisher_options.hpp"
+#include "starling/reply.hpp"
 #include "starling/sample.hpp"
 
 namespace starling::lib {
@@ -51,6 +54,15 @@ class sample_queue {
   std::size_t m_capacity;
   std::uint64_t m_dropped = 0;
   bool m_closed = false;
+};
+
+/// A query for one of our queryables, owned (the public starling::query is made from it).
+struct incoming_query {
+  std::uint64_t handle = 0;  ///< for reply() and reply_final()
+  std::string selector;
+  std::string parameters;
+  std::optional<std::vector<std::byte>> payload;
+  std::string querier;  ///< the querying node's peer id
 };
 
 /// How to start a runtime (session_options, copied field by field by session.cpp).
@@ -104,6 +116,43 @@ class runtime : public std::enable_shared_from_this<runtime> {
   status subscribe(std::string_view expr, const std::shared_ptr<sample_queue>& queue,
                    std::uint64_t& id, std::string& canonical);
   void unsubscribe(std::uint64_t id);
+  /// Declares a publisher on `key` with `options`; fills `id`.
+  status declare_publisher(std::string_view key, const publisher_options& options,
+                           std::uint64_t& id);
+  void undeclare_publisher(std::uint64_t id);
+  /// Publishes on declared publisher `id` (on `key`, for messages). A blocking publisher
+  /// waits while a link is congested (off the network thread; at most 10 s).
+  status put(std::uint64_t id, const std::string& key, std::span<const std::byte> payload,
+             bool del);
+
+  /// Declares a queryable; `fn` runs on the network thread for each query.
+  status declare_queryable(std::string_view expr, bool complete,
+                           std::function<void(incoming_query&&)> fn, std::uint64_t& id,
+                           std::string& canonical);
+  void undeclare_queryable(std::uint64_t id);
+  /// Answers query `handle`.
+  status reply(std::uint64_t handle, std::string_view key, std::span<const std::byte> payload,
+               std::string_view encoding, bool is_error);
+  /// Finishes query `handle` (ignored once closed).
+  void reply_final(std::uint64_t handle);
+  /// Sends a get; `on_reply` and `on_done` run on the network thread, `on_done` exactly once
+  /// (with get_end::closed when the runtime closes first).
+  status get(std::string_view selector, const get_options& options,
+             std::function<void(starling::reply&&)> on_reply,
+             std::function<void(const get_done&)> on_done);
+
+  /// Declares a liveliness token; fills `id` and the canonical key.
+  status declare_token(std::string_view key, std::uint64_t& id, std::string& canonical);
+  void undeclare_token(std::uint64_t id);
+  /// Watches tokens: fn(key, node, alive) on the network thread.
+  status watch_liveliness(std::string_view expr,
+                          std::function<void(std::string_view, std::string_view, bool)> fn,
+                          std::uint64_t& id, std::string& canonical);
+  void unwatch_liveliness(std::uint64_t id);
+  /// The current tokens matching `expr`, as (key, node).
+  status liveliness_tokens(std::string_view expr,
+                           std::vector<std::pair<std::string, std::string>>& out);
+
   /// A subscription matching `key` is known (ours or a reachable node's).
   bool matched(const std::string& key);
   status wait_matched(const std::string& key, std::chrono::milliseconds timeout);
@@ -131,6 +180,11 @@ class runtime : public std::enable_shared_from_this<runtime> {
   bool m_closing = false;
   std::vector<std::weak_ptr<sample_queue>> m_queues;
   std::shared_ptr<runtime> m_keep;  ///< holds us while the thread ends after a close() on it
+  // Blocking publishers wait here while a link is congested; the data service's writable
+  // handler bumps the generation.
+  std::mutex m_room_mu;
+  std::condition_variable m_room_cv;
+  std::uint64_t m_room_gen = 0;
 };
 
 }  // namespace starling::lib

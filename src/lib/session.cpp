@@ -2,8 +2,12 @@
 // This file sees only public headers and runtime.hpp, never the node layer.
 #include "starling/session.hpp"
 
+#include <algorithm>
+#include <condition_variable>
+#include <mutex>
 #include <utility>
 
+#include "query_state.hpp"
 #include "runtime.hpp"
 #include "starling/publisher.hpp"
 #include "starling/subscriber.hpp"
@@ -40,6 +44,8 @@ const char* to_string(errc code) noexcept {
       return "would_block";
     case errc::refused:
       return "refused";
+    case errc::not_found:
+      return "not_found";
   }
   return "unknown";
 }
@@ -105,9 +111,17 @@ result<void> session::connect(std::string_view multiaddr) {
 }
 
 result<publisher> session::declare_publisher(std::string_view key, std::string_view encoding) {
-  if (!m_rt || m_rt->closed()) return lib::runtime::closed_error();
-  if (auto e = lib::runtime::check_key(key)) return std::move(*e);
-  return publisher(m_rt, std::string(key), std::string(encoding));
+  publisher_options o;
+  o.encoding = std::string(encoding);
+  return declare_publisher(key, o);
+}
+
+result<publisher> session::declare_publisher(std::string_view key,
+                                             const publisher_options& options) {
+  if (!m_rt) return lib::runtime::closed_error();
+  std::uint64_t id = 0;
+  if (auto e = m_rt->declare_publisher(key, options, id)) return std::move(*e);
+  return publisher(m_rt, id, std::string(key), options);
 }
 
 result<subscriber> session::declare_subscriber(std::string_view key_expr, sample_handler handler) {
@@ -132,6 +146,129 @@ result<subscriber> session::declare_subscriber(std::string_view key_expr,
   return subscriber(m_rt, id, std::move(canonical), std::move(queue));
 }
 
+result<queryable> session::declare_queryable(std::string_view key_expr, query_handler handler,
+                                             bool complete) {
+  if (!m_rt) return lib::runtime::closed_error();
+  if (!handler) return error(errc::invalid_argument, "the query handler is empty");
+  std::uint64_t id = 0;
+  std::string canonical;
+  // The runtime hands over each query on the network thread; the handler gets it as a query
+  // object that keeps the runtime (to answer through) alive.
+  auto fn = [weak = std::weak_ptr<lib::runtime>(m_rt),
+             handler = std::move(handler)](lib::incoming_query&& in) {
+    auto rt = weak.lock();
+    if (!rt) return;
+    auto st = std::make_shared<lib::query_state>();
+    st->rt = std::move(rt);
+    st->q = std::move(in);
+    handler(query(std::move(st)));
+  };
+  if (auto e = m_rt->declare_queryable(key_expr, complete, std::move(fn), id, canonical)) {
+    return std::move(*e);
+  }
+  return queryable(m_rt, id, std::move(canonical));
+}
+
+result<void> session::get(std::string_view selector, reply_handler on_reply,
+                          get_done_handler on_done, const get_options& options) {
+  if (!m_rt) return lib::runtime::closed_error();
+  if (!on_reply || !on_done) return error(errc::invalid_argument, "a get handler is empty");
+  return to_result(m_rt->get(
+      selector, options, [on_reply = std::move(on_reply)](reply&& r) { on_reply(r); },
+      std::move(on_done)));
+}
+
+result<std::vector<reply>> session::get(std::string_view selector, const get_options& options) {
+  if (!m_rt) return lib::runtime::closed_error();
+  if (m_rt->on_network_thread()) return lib::runtime::would_block_error("get()");
+  struct waiter {
+    std::mutex mu;
+    std::condition_variable cv;
+    std::vector<reply> replies;
+    std::optional<get_done> done;
+  };
+  auto w = std::make_shared<waiter>();
+  auto sent = m_rt->get(
+      selector, options,
+      [w](reply&& r) {
+        std::lock_guard lk(w->mu);
+        w->replies.push_back(std::move(r));
+      },
+      [w](const get_done& d) {
+        {
+          std::lock_guard lk(w->mu);
+          w->done = d;
+        }
+        w->cv.notify_all();
+      });
+  if (sent) return std::move(*sent);
+  std::unique_lock lk(w->mu);
+  // The runtime always ends a get (at its timeout at the latest, or when the session closes);
+  // the margin only guards against a bug there.
+  if (!w->cv.wait_for(lk, options.timeout + std::chrono::seconds(5),
+                      [&] { return w->done.has_value(); })) {
+    return error(errc::timeout, "no end of the get on " + std::string(selector));
+  }
+  const std::string what = "get " + std::string(selector);
+  switch (w->done->reason) {
+    case get_end::complete:
+      return std::move(w->replies);
+    case get_end::no_queryable:
+      return error(errc::not_found, what + ": no queryable matches");
+    case get_end::timeout:
+      return error(
+          errc::timeout,
+          what + ": " +
+              std::to_string(w->done->nodes_asked - w->done->nodes_answered - w->done->nodes_gone) +
+              " of " + std::to_string(w->done->nodes_asked) + " nodes had not finished within " +
+              std::to_string(options.timeout.count()) + " ms (" +
+              std::to_string(w->replies.size()) + " replies)");
+    case get_end::closed:
+      break;
+  }
+  return lib::runtime::closed_error();
+}
+
+result<liveliness_token> session::declare_token(std::string_view key) {
+  if (!m_rt) return lib::runtime::closed_error();
+  std::uint64_t id = 0;
+  std::string canonical;
+  if (auto e = m_rt->declare_token(key, id, canonical)) return std::move(*e);
+  return liveliness_token(m_rt, id, std::move(canonical));
+}
+
+result<liveliness_watcher> session::watch_liveliness(std::string_view key_expr,
+                                                     liveliness_handler handler) {
+  if (!m_rt) return lib::runtime::closed_error();
+  if (!handler) return error(errc::invalid_argument, "the liveliness handler is empty");
+  std::uint64_t id = 0;
+  std::string canonical;
+  auto fn = [handler = std::move(handler)](std::string_view key, std::string_view node,
+                                           bool alive) {
+    liveliness_event e;
+    e.what = alive ? liveliness_event::kind::joined : liveliness_event::kind::left;
+    e.token.key = std::string(key);
+    e.token.node = std::string(node);
+    handler(e);
+  };
+  if (auto e = m_rt->watch_liveliness(key_expr, std::move(fn), id, canonical)) {
+    return std::move(*e);
+  }
+  return liveliness_watcher(m_rt, id, std::move(canonical));
+}
+
+result<std::vector<liveliness_token_info>> session::liveliness_tokens(std::string_view key_expr) {
+  if (!m_rt) return lib::runtime::closed_error();
+  std::vector<std::pair<std::string, std::string>> found;
+  if (auto e = m_rt->liveliness_tokens(key_expr, found)) return std::move(*e);
+  std::sort(found.begin(), found.end());
+  std::vector<liveliness_token_info> out;
+  out.reserve(found.size());
+  for (auto& [key, node] : found)
+    out.push_back(liveliness_token_info{std::move(key), std::move(node)});
+  return out;
+}
+
 result<void> session::put(std::string_view key, std::span<const std::byte> payload,
                           std::string_view encoding) {
   if (!m_rt) return lib::runtime::closed_error();
@@ -150,8 +287,9 @@ result<void> session::del(std::string_view key) {
 
 // ---- publisher ----
 
-publisher::publisher(std::shared_ptr<lib::runtime> rt, std::string key, std::string encoding)
-    : m_rt(std::move(rt)), m_key(std::move(key)), m_encoding(std::move(encoding)) {}
+publisher::publisher(std::shared_ptr<lib::runtime> rt, std::uint64_t id, std::string key,
+                     publisher_options options)
+    : m_rt(std::move(rt)), m_id(id), m_key(std::move(key)), m_options(std::move(options)) {}
 
 publisher::~publisher() {
   undeclare();
@@ -159,31 +297,33 @@ publisher::~publisher() {
 
 publisher::publisher(publisher&& other) noexcept
     : m_rt(std::move(other.m_rt)),
+      m_id(std::exchange(other.m_id, 0)),
       m_key(std::move(other.m_key)),
-      m_encoding(std::move(other.m_encoding)) {}
+      m_options(std::move(other.m_options)) {}
 
 publisher& publisher::operator=(publisher&& other) noexcept {
   if (this != &other) {
     undeclare();
     m_rt = std::move(other.m_rt);
+    m_id = std::exchange(other.m_id, 0);
     m_key = std::move(other.m_key);
-    m_encoding = std::move(other.m_encoding);
+    m_options = std::move(other.m_options);
   }
   return *this;
 }
 
-result<void> publisher::put(std::span<const std::byte> payload, std::string_view encoding) {
+result<void> publisher::put(std::span<const std::byte> payload) {
   if (!m_rt) return lib::runtime::closed_error();
-  return to_result(m_rt->put(m_key, payload, encoding.empty() ? m_encoding : encoding, false));
+  return to_result(m_rt->put(m_id, m_key, payload, false));
 }
 
-result<void> publisher::put(std::string_view payload, std::string_view encoding) {
-  return put(text_bytes(payload), encoding);
+result<void> publisher::put(std::string_view payload) {
+  return put(text_bytes(payload));
 }
 
 result<void> publisher::del() {
   if (!m_rt) return lib::runtime::closed_error();
-  return to_result(m_rt->put(m_key, {}, {}, true));
+  return to_result(m_rt->put(m_id, m_key, {}, true));
 }
 
 bool publisher::matched() const {
@@ -196,9 +336,9 @@ result<void> publisher::wait_matched(std::chrono::milliseconds timeout) {
 }
 
 void publisher::undeclare() {
-  // The data layer keeps one publisher (sequence numbers, history) per key of a session, which
-  // session::put shares; it goes with the session. The handle only lets go.
+  if (m_rt && m_id != 0) m_rt->undeclare_publisher(m_id);
   m_rt.reset();
+  m_id = 0;
 }
 
 // ---- subscriber ----

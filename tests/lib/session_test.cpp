@@ -5,14 +5,16 @@
 #include <starling/starling.hpp>
 
 #include <unistd.h>
+#include <algorithm>
 #include <atomic>
 #include <chrono>
-
 #include <condition_variable>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <future>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -349,4 +351,369 @@ TEST(LibSession, DataDirKeepsTheIdentity) {
   ASSERT_TRUE(again) << again.error().message();
   EXPECT_EQ(again->peer_id(), first);
   std::filesystem::remove_all(dir);
+}
+
+// ---- publisher options ----
+
+TEST(LibSession, PublisherOptions) {
+  pair_of_sessions p;
+  auto sub = p.b.declare_subscriber("opt/**");
+  ASSERT_TRUE(sub);
+  starling::publisher_options o;
+  o.reliable = false;
+  o.express = true;
+  o.priority = starling::priority::real_time;
+  o.congestion = starling::congestion_control::drop;
+  o.encoding = "application/json";
+  auto fast = p.a.declare_publisher("opt/fast", o);
+  ASSERT_TRUE(fast) << fast.error().message();
+  EXPECT_EQ(fast->options().priority, starling::priority::real_time);
+  auto plain = p.a.declare_publisher("opt/plain");
+  ASSERT_TRUE(plain);
+  ASSERT_TRUE(fast->wait_matched(wait_limit));
+  ASSERT_TRUE(fast->put("{\"v\":1}"));
+  ASSERT_TRUE(plain->put("2"));
+
+  auto first = sub->recv(wait_limit);
+  auto second = sub->recv(wait_limit);
+  ASSERT_TRUE(first && second);
+  // The express, real-time sample may overtake the other one: look each up by key.
+  const starling::sample& f = first->key == "opt/fast" ? *first : *second;
+  const starling::sample& d = first->key == "opt/fast" ? *second : *first;
+  EXPECT_EQ(f.key, "opt/fast");
+  EXPECT_EQ(text_of(f), "{\"v\":1}");
+  EXPECT_EQ(f.encoding, "application/json");
+  EXPECT_EQ(f.seq, 1u) << "a declared publisher numbers its own samples";
+  EXPECT_EQ(d.key, "opt/plain");
+  EXPECT_EQ(d.encoding, "");
+  EXPECT_NE(f.publisher, d.publisher);
+
+  auto bad = p.a.declare_publisher("opt/*", o);
+  ASSERT_FALSE(bad);
+  EXPECT_EQ(bad.error().code(), starling::errc::invalid_argument);
+  EXPECT_NE(bad.error().message().find("at byte 4"), std::string::npos) << bad.error().message();
+  o.encoding = std::string(129, 'e');
+  auto long_encoding = p.a.declare_publisher("opt/x", o);
+  ASSERT_FALSE(long_encoding);
+  EXPECT_EQ(long_encoding.error().code(), starling::errc::invalid_argument);
+
+  fast->undeclare();
+  EXPECT_FALSE(*fast);
+  auto after = fast->put("x");
+  ASSERT_FALSE(after);
+  EXPECT_EQ(after.error().code(), starling::errc::closed);
+}
+
+// ---- queries ----
+
+namespace {
+
+/// Waits until `observer` knows of everything `declarer` declared so far: `declarer` declares a
+/// token, which reaches `observer` in the same node record as its earlier declarations.
+/// Returns the token (keep it while the declarations matter).
+starling::liveliness_token known_to(starling::session& declarer, starling::session& observer) {
+  const std::string key = "ready/" + declarer.peer_id();
+  std::mutex mu;
+  std::condition_variable cv;
+  bool seen = false;
+  auto watch = observer.watch_liveliness(key, [&](const starling::liveliness_event& e) {
+    if (e.what != starling::liveliness_event::kind::joined) return;
+    {
+      std::lock_guard lk(mu);
+      seen = true;
+    }
+    cv.notify_all();
+  });
+  if (!watch) std::abort();
+  auto token = declarer.declare_token(key);
+  if (!token) std::abort();
+  std::unique_lock lk(mu);
+  if (!cv.wait_for(lk, wait_limit, [&] { return seen; })) {
+    std::fprintf(stderr, "the token of %s never reached %s\n", declarer.peer_id().c_str(),
+                 observer.peer_id().c_str());
+    std::abort();
+  }
+  lk.unlock();
+  watch->undeclare();  // before `mu` and `cv` go
+  return std::move(*token);
+}
+
+/// A queryable for blinds: "close"/"open" in the payload sets their state, the reply says it.
+starling::query_handler blinds_handler() {
+  return [](starling::query q) {
+    const std::string state = q.text() == "close" ? "closed" : "open";
+    auto r = q.reply("building/floor1/blinds/east", state, "text/plain");
+    EXPECT_TRUE(r) << r.error().message();
+  };
+}
+
+}  // namespace
+
+TEST(LibSession, GetAcrossSessions) {
+  pair_of_sessions p;
+  std::string seen_expr;
+  std::string seen_params;
+  auto blinds = p.a.declare_queryable("building/floor1/blinds/*", [&](starling::query q) {
+    seen_expr = q.key_expr();
+    seen_params = q.parameters();
+    blinds_handler()(std::move(q));
+  });
+  ASSERT_TRUE(blinds) << blinds.error().message();
+  EXPECT_EQ(blinds->key_expr(), "building/floor1/blinds/*");
+  auto ready = known_to(p.a, p.b);
+
+  starling::get_options o;
+  o.payload = starling::to_bytes("close");
+  auto replies = p.b.get("building/floor1/blinds/*?level=3", o);
+  ASSERT_TRUE(replies) << replies.error().message();
+  ASSERT_EQ(replies->size(), 1u);
+  const starling::reply& r = replies->front();
+  EXPECT_EQ(r.key, "building/floor1/blinds/east");
+  EXPECT_EQ(r.text(), "closed");
+  EXPECT_EQ(r.encoding, "text/plain");
+  EXPECT_EQ(r.source, p.a.peer_id());
+  EXPECT_NE(r.timestamp, 0u);
+  EXPECT_FALSE(r.is_error);
+  // The handler ran (on a's network thread) before its reply was sent.
+  EXPECT_EQ(seen_expr, "building/floor1/blinds/*");
+  EXPECT_EQ(seen_params, "level=3");
+
+  // The callback form, with no payload: the blinds open.
+  std::promise<std::vector<starling::reply>> got;
+  std::vector<starling::reply> collected;
+  auto sent = p.b.get(
+      "building/floor1/**", [&](const starling::reply& x) { collected.push_back(x); },
+      [&](const starling::get_done& d) {
+        EXPECT_EQ(d.reason, starling::get_end::complete);
+        EXPECT_EQ(d.nodes_asked, 1u);
+        EXPECT_EQ(d.replies, 1u);
+        got.set_value(collected);
+      });
+  ASSERT_TRUE(sent) << sent.error().message();
+  auto f = got.get_future();
+  ASSERT_EQ(f.wait_for(wait_limit), std::future_status::ready);
+  auto v = f.get();
+  ASSERT_EQ(v.size(), 1u);
+  EXPECT_EQ(v[0].text(), "open");
+}
+
+TEST(LibSession, ReplyFromAnotherThreadAfterTheHandlerReturned) {
+  pair_of_sessions p;
+  std::mutex mu;
+  std::condition_variable cv;
+  std::optional<starling::query> held;
+  auto qbl = p.a.declare_queryable("slow/**", [&](starling::query q) {
+    {
+      std::lock_guard lk(mu);
+      held = std::move(q);
+    }
+    cv.notify_all();
+  });
+  ASSERT_TRUE(qbl);
+  auto ready = known_to(p.a, p.b);
+
+  std::thread worker([&] {
+    std::unique_lock lk(mu);
+    if (!cv.wait_for(lk, wait_limit, [&] { return held.has_value(); })) return;
+    starling::query q = std::move(*held);
+    lk.unlock();
+    // peers() runs on a's network thread, so once it returns the handler has returned too.
+    (void)p.a.peers();
+    EXPECT_TRUE(q);
+    EXPECT_TRUE(q.reply("slow/one", "1"));
+    EXPECT_TRUE(q.reply("slow/two", std::string("2")));
+    auto wrong = q.reply("fast/one", "x");
+    EXPECT_FALSE(wrong);
+    if (!wrong) {
+      EXPECT_EQ(wrong.error().code(), starling::errc::invalid_argument);
+    }
+    q.finish();
+    EXPECT_FALSE(q);
+    auto late = q.reply("slow/three", "3");
+    EXPECT_FALSE(late);
+    if (!late) {
+      EXPECT_EQ(late.error().code(), starling::errc::closed);
+    }
+  });
+  auto replies = p.b.get("slow/**");
+  worker.join();
+  ASSERT_TRUE(replies) << replies.error().message();
+  ASSERT_EQ(replies->size(), 2u);
+  EXPECT_EQ((*replies)[0].key, "slow/one");
+  EXPECT_EQ((*replies)[1].text(), "2");
+}
+
+TEST(LibSession, ErrorRepliesAndLocalQueryables) {
+  auto s = starling::session::open();
+  ASSERT_TRUE(s);
+  auto qbl = s->declare_queryable(
+      "motor/*", [](starling::query q) { EXPECT_TRUE(q.reply_error("motor/left", "stuck")); });
+  ASSERT_TRUE(qbl);
+  auto replies = s->get("motor/left");
+  ASSERT_TRUE(replies) << replies.error().message();
+  ASSERT_EQ(replies->size(), 1u);
+  EXPECT_TRUE(replies->front().is_error);
+  EXPECT_EQ(replies->front().text(), "stuck");
+  EXPECT_EQ(replies->front().source, s->peer_id());
+
+  auto bad = s->get("motor//left");
+  ASSERT_FALSE(bad);
+  EXPECT_EQ(bad.error().code(), starling::errc::invalid_argument);
+  starling::get_options o;
+  o.timeout = std::chrono::milliseconds(0);
+  auto zero = s->get("motor/left", o);
+  ASSERT_FALSE(zero);
+  EXPECT_EQ(zero.error().code(), starling::errc::invalid_argument);
+  auto empty = s->declare_queryable("motor/*", nullptr);
+  ASSERT_FALSE(empty);
+  EXPECT_EQ(empty.error().code(), starling::errc::invalid_argument);
+}
+
+TEST(LibSession, GetWithNoQueryableOrNoAnswer) {
+  pair_of_sessions p;
+  auto none = p.b.get("nobody/**");
+  ASSERT_FALSE(none);
+  EXPECT_EQ(none.error().code(), starling::errc::not_found) << none.error().message();
+
+  // A queryable that answers once and never finishes: the get ends at its timeout.
+  std::mutex mu;
+  std::vector<starling::query> kept;
+  auto silent = p.a.declare_queryable("silent/*", [&](starling::query q) {
+    EXPECT_TRUE(q.reply("silent/a", "partial"));
+    std::lock_guard lk(mu);
+    kept.push_back(std::move(q));
+  });
+  ASSERT_TRUE(silent);
+  auto ready = known_to(p.a, p.b);
+  starling::get_options o;
+  o.timeout = std::chrono::milliseconds(300);
+  const auto start = std::chrono::steady_clock::now();
+  auto timed_out = p.b.get("silent/*", o);
+  ASSERT_FALSE(timed_out);
+  EXPECT_EQ(timed_out.error().code(), starling::errc::timeout) << timed_out.error().message();
+  EXPECT_GE(std::chrono::steady_clock::now() - start, std::chrono::milliseconds(300));
+
+  // The callback form keeps the replies that came before the timeout.
+  std::promise<starling::get_done> done;
+  std::atomic<int> replies{0};
+  auto sent = p.b.get(
+      "silent/*", [&](const starling::reply&) { ++replies; },
+      [&](const starling::get_done& d) { done.set_value(d); }, o);
+  ASSERT_TRUE(sent);
+  auto f = done.get_future();
+  ASSERT_EQ(f.wait_for(wait_limit), std::future_status::ready);
+  const auto d = f.get();
+  EXPECT_EQ(d.reason, starling::get_end::timeout);
+  EXPECT_EQ(d.nodes_asked, 1u);
+  EXPECT_EQ(replies.load(), 1);
+
+  // A get still running when its session closes ends with `closed`.
+  std::promise<starling::get_end> closed;
+  o.timeout = std::chrono::seconds(60);
+  ASSERT_TRUE(p.b.get(
+      "silent/*", [](const starling::reply&) {},
+      [&](const starling::get_done& x) { closed.set_value(x.reason); }, o));
+  p.b.close();
+  auto c = closed.get_future();
+  ASSERT_EQ(c.wait_for(wait_limit), std::future_status::ready);
+  EXPECT_EQ(c.get(), starling::get_end::closed);
+  std::lock_guard lk(mu);
+  kept.clear();  // finishes them (a's queries)
+}
+
+// ---- liveliness ----
+
+namespace {
+
+/// Liveliness events a watcher saw, and a way to wait for them.
+struct event_log {
+  std::mutex mu;
+  std::condition_variable cv;
+  std::vector<std::string> lines;  ///< "+ key node" / "- key node"
+
+  starling::liveliness_handler handler() {
+    return [this](const starling::liveliness_event& e) {
+      {
+        std::lock_guard lk(mu);
+        const bool joined = e.what == starling::liveliness_event::kind::joined;
+        lines.push_back((joined ? "+ " : "- ") + e.token.key + " " + e.token.node);
+      }
+      cv.notify_all();
+    };
+  }
+  /// Waits until `line` was seen.
+  bool wait_for(const std::string& line) {
+    std::unique_lock lk(mu);
+    return cv.wait_for(lk, wait_limit,
+                       [&] { return std::find(lines.begin(), lines.end(), line) != lines.end(); });
+  }
+  std::vector<std::string> snapshot() {
+    std::lock_guard lk(mu);
+    return lines;
+  }
+};
+
+}  // namespace
+
+TEST(LibSession, TokensSeenByWatchers) {
+  pair_of_sessions p;
+  auto early = p.a.declare_token("building/floor1/thermostat");
+  ASSERT_TRUE(early) << early.error().message();
+  EXPECT_EQ(early->key(), "building/floor1/thermostat");
+  auto ready = known_to(p.a, p.b);
+
+  event_log log;
+  auto watch = p.b.watch_liveliness("building/**", log.handler());
+  ASSERT_TRUE(watch) << watch.error().message();
+  // The current set is reported from inside watch_liveliness().
+  EXPECT_EQ(log.snapshot(),
+            std::vector<std::string>{"+ building/floor1/thermostat " + p.a.peer_id()});
+
+  auto blinds = p.a.declare_token("building/floor1/blinds/east");
+  ASSERT_TRUE(blinds);
+  ASSERT_TRUE(log.wait_for("+ building/floor1/blinds/east " + p.a.peer_id()));
+  auto tokens = p.b.liveliness_tokens("building/floor1/**");
+  ASSERT_TRUE(tokens) << tokens.error().message();
+  ASSERT_EQ(tokens->size(), 2u);
+  EXPECT_EQ((*tokens)[0].key, "building/floor1/blinds/east");
+  EXPECT_EQ((*tokens)[0].node, p.a.peer_id());
+  EXPECT_EQ((*tokens)[1].key, "building/floor1/thermostat");
+
+  { auto gone = std::move(*blinds); }
+  ASSERT_TRUE(log.wait_for("- building/floor1/blinds/east " + p.a.peer_id()));
+
+  // The session holding a token closes: its token leaves.
+  const std::string a_id = p.a.peer_id();
+  p.a.close();
+  ASSERT_TRUE(log.wait_for("- building/floor1/thermostat " + a_id));
+  auto after = p.b.liveliness_tokens("building/**");
+  ASSERT_TRUE(after);
+  EXPECT_TRUE(after->empty());
+
+  auto bad = p.b.declare_token("building/*");
+  ASSERT_FALSE(bad);
+  EXPECT_EQ(bad.error().code(), starling::errc::invalid_argument);
+  auto bad_watch = p.b.watch_liveliness("building//x", log.handler());
+  ASSERT_FALSE(bad_watch);
+  EXPECT_EQ(bad_watch.error().code(), starling::errc::invalid_argument);
+}
+
+TEST(LibSession, LocalTokensAndEndedWatches) {
+  auto s = starling::session::open();
+  ASSERT_TRUE(s);
+  event_log log;
+  auto watch = s->watch_liveliness("devices/*", log.handler());
+  ASSERT_TRUE(watch);
+  EXPECT_TRUE(log.snapshot().empty());
+  auto token = s->declare_token("devices/pi");
+  ASSERT_TRUE(token);
+  ASSERT_TRUE(log.wait_for("+ devices/pi " + s->peer_id()));
+  watch->undeclare();
+  token->undeclare();
+  // The watch ended first: its handler saw nothing more (a later call on the network thread
+  // has run once tokens() returns).
+  auto tokens = s->liveliness_tokens("devices/*");
+  ASSERT_TRUE(tokens);
+  EXPECT_TRUE(tokens->empty());
+  EXPECT_EQ(log.snapshot().size(), 1u);
 }
