@@ -56,6 +56,10 @@ class STARLING_API query {
   std::string_view text() const noexcept;
   /// The peer id of the node that sent the query ("12D3KooW...").
   const std::string& querier() const noexcept;
+  /// True when `key` is one the selector matches, so that a reply on it is accepted (e.g.
+  /// "building/floor1/blinds/east" for "building/floor1/blinds/*"). False for an empty query
+  /// or a bad key.
+  bool matches(std::string_view key) const;
   /// True until finished (and false for an empty or moved-from query).
   explicit operator bool() const noexcept;
 

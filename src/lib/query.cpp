@@ -76,6 +76,10 @@ const std::string& query::querier() const noexcept {
   return m_state ? m_state->q.querier : empty_text;
 }
 
+bool query::matches(std::string_view key) const {
+  return m_state && lib::runtime::matches(m_state->q.selector, key);
+}
+
 query::operator bool() const noexcept {
   if (!m_state) return false;
   std::lock_guard lk(m_state->mu);

@@ -105,6 +105,8 @@ class runtime : public std::enable_shared_from_this<runtime> {
   std::vector<std::string> peers();
   status connect(std::string_view multiaddr);
 
+  /// True when key expression `expr` matches `key` (both valid).
+  static bool matches(std::string_view expr, std::string_view key);
   /// Validates `key` (no wildcards), giving the parser's message.
   static status check_key(std::string_view key);
   status put(std::string_view key, std::span<const std::byte> payload, std::string_view encoding,

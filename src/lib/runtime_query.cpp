@@ -12,6 +12,12 @@ using namespace detail;
 
 // ---- queries ----
 
+bool runtime::matches(std::string_view expr, std::string_view key) {
+  auto x = keyexpr::keyexpr::parse(expr);
+  auto k = keyexpr::key::parse(key);
+  return x && k && keyexpr::matches(*x, *k);
+}
+
 status runtime::declare_queryable(std::string_view expr, bool complete,
                                   std::function<void(incoming_query&&)> fn, std::uint64_t& id,
                                   std::string& canonical) {
