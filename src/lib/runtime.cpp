@@ -212,10 +212,11 @@ void runtime::thread_main() {
   n.host.reset();
   // Gets still running end now (their handlers run here, on the network thread, as always).
   auto gets = std::move(n.gets);
-  for (auto& [id, g] : gets) {
+  for (auto& entry : gets) {
     get_done d;
     d.reason = get_end::closed;
-    guarded("get", [&] { g->on_done(d); });
+    auto& g = *entry.second;
+    guarded("get", [&] { g.on_done(d); });
   }
   gets.clear();
   std::vector<std::weak_ptr<sample_queue>> queues;
