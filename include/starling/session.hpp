@@ -60,9 +60,11 @@ struct session_options {
 /// A node embedded in the process (see the top of this file). Every method is thread-safe:
 /// calls are handed to the session's network thread. Handlers run on that thread (see
 /// sample_handler). Closing the session (destroying it) closes its connections gracefully
-/// (waiting at most half a second), stops the thread, and leaves any remaining publisher and
-/// subscriber handles empty-handed: their calls answer errc::closed. Do not destroy a session
-/// from one of its own handlers.
+/// (waiting at most half a second), stops the thread, ends the gets still running (their done
+/// handlers get get_end::closed, on that thread, before it stops) and leaves any remaining
+/// handles (publishers, subscribers, queryables, queries, tokens, watchers) empty-handed: their
+/// calls answer errc::closed. Its tokens leave for the watchers of other nodes at once. Do not
+/// destroy a session from one of its own handlers.
 class STARLING_API session {
  public:
   /// Starts a node: loads or creates the identity, binds the listeners, dials `connect`.

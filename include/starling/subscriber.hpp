@@ -22,9 +22,10 @@ class sample_queue;
 
 /// Called for each sample, on the session's network thread: return quickly and do not block
 /// (no sleeping, no waiting on other threads, no blocking I/O): every connection of the session
-/// waits while it runs. A handler may call put() and del() of any handle, and may destroy its own
-/// subscriber; calls that wait (recv, wait_matched, session::connect) answer errc::would_block
-/// there.
+/// waits while it runs. A handler may call put() and del() of any handle, reply to queries, send
+/// a get with callbacks, declare and undeclare, and may destroy its own subscriber (queryable,
+/// watcher); calls that wait (recv, wait_matched, session::connect, the blocking get, a blocking
+/// publisher's put on a congested link) answer errc::would_block there.
 using sample_handler = std::function<void(const sample&)>;
 
 /// Options of a pull-mode subscriber.

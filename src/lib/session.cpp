@@ -154,14 +154,17 @@ result<queryable> session::declare_queryable(std::string_view key_expr, query_ha
   std::string canonical;
   // The runtime hands over each query on the network thread; the handler gets it as a query
   // object that keeps the runtime (to answer through) alive.
+  // The node layer copies the function for each call (so that a handler may undeclare its
+  // queryable): the handler is shared, so that state it keeps (a mutable lambda) persists.
   auto fn = [weak = std::weak_ptr<lib::runtime>(m_rt),
-             handler = std::move(handler)](lib::incoming_query&& in) {
+             shared =
+                 std::make_shared<query_handler>(std::move(handler))](lib::incoming_query&& in) {
     auto rt = weak.lock();
     if (!rt) return;
     auto st = std::make_shared<lib::query_state>();
     st->rt = std::move(rt);
     st->q = std::move(in);
-    handler(query(std::move(st)));
+    (*shared)(query(std::move(st)));
   };
   if (auto e = m_rt->declare_queryable(key_expr, complete, std::move(fn), id, canonical)) {
     return std::move(*e);
@@ -243,13 +246,14 @@ result<liveliness_watcher> session::watch_liveliness(std::string_view key_expr,
   if (!handler) return error(errc::invalid_argument, "the liveliness handler is empty");
   std::uint64_t id = 0;
   std::string canonical;
-  auto fn = [handler = std::move(handler)](std::string_view key, std::string_view node,
-                                           bool alive) {
+  // Shared for the same reason as a queryable's handler.
+  auto fn = [shared = std::make_shared<liveliness_handler>(std::move(handler))](
+                std::string_view key, std::string_view node, bool alive) {
     liveliness_event e;
     e.what = alive ? liveliness_event::kind::joined : liveliness_event::kind::left;
     e.token.key = std::string(key);
     e.token.node = std::string(node);
-    handler(e);
+    (*shared)(e);
   };
   if (auto e = m_rt->watch_liveliness(key_expr, std::move(fn), id, canonical)) {
     return std::move(*e);

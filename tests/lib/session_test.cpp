@@ -546,15 +546,19 @@ TEST(LibSession, ReplyFromAnotherThreadAfterTheHandlerReturned) {
 TEST(LibSession, ErrorRepliesAndLocalQueryables) {
   auto s = starling::session::open();
   ASSERT_TRUE(s);
-  auto qbl = s->declare_queryable(
-      "motor/*", [](starling::query q) { EXPECT_TRUE(q.reply_error("motor/left", "stuck")); });
+  // A mutable handler keeps its state from one query to the next.
+  auto qbl = s->declare_queryable("motor/*", [n = 0](starling::query q) mutable {
+    EXPECT_TRUE(q.reply_error("motor/left", "stuck " + std::to_string(++n)));
+  });
   ASSERT_TRUE(qbl);
-  auto replies = s->get("motor/left");
-  ASSERT_TRUE(replies) << replies.error().message();
-  ASSERT_EQ(replies->size(), 1u);
-  EXPECT_TRUE(replies->front().is_error);
-  EXPECT_EQ(replies->front().text(), "stuck");
-  EXPECT_EQ(replies->front().source, s->peer_id());
+  for (int i = 1; i <= 2; ++i) {
+    auto replies = s->get("motor/left");
+    ASSERT_TRUE(replies) << replies.error().message();
+    ASSERT_EQ(replies->size(), 1u);
+    EXPECT_TRUE(replies->front().is_error);
+    EXPECT_EQ(replies->front().text(), "stuck " + std::to_string(i));
+    EXPECT_EQ(replies->front().source, s->peer_id());
+  }
 
   auto bad = s->get("motor//left");
   ASSERT_FALSE(bad);
