@@ -28,11 +28,12 @@ struct recorder final : engine_sink {
     std::string key, payload, encoding;
     bool del;
     std::uint64_t seq;
+    std::uint64_t publisher;
   };
   std::vector<got> samples;
   void on_sample(std::uint64_t sub, const sample& s) override {
     samples.push_back({sub, std::string(s.key), std::string(as_chars(s.payload)),
-                       std::string(s.encoding), s.del, s.seq});
+                       std::string(s.encoding), s.del, s.seq, s.publisher});
   }
   struct asked {
     std::uint64_t queryable, handle;
@@ -620,4 +621,171 @@ TEST(DataEngine, KeyAliasesAreReusedPastTheTable) {
   }
   EXPECT_GE(m.engines[0]->stats().aliases_reused, 1000u);
   EXPECT_EQ(m.engines[0]->stats().alias_exhausted, 0u);
+}
+
+// An implicit publisher (a put on a key without a declared publisher) is collected once idle;
+// the key put again gets a new publisher number, which the subscriber takes as a new stream
+// starting at 1: delivered in order, not as a duplicate, no loss, and still repairable.
+TEST(DataEngine, IdleImplicitPublishersAreCollectedAndComeBack) {
+  mesh m(2);
+  m.link(0, 1);
+  ASSERT_TRUE(m.engines[1]->declare_subscriber("k/**"));
+  m.pump();
+  auto& src = *m.engines[0];
+  for (int i = 0; i < 1000; ++i)
+    ASSERT_TRUE(
+        src.put("k/" + std::to_string(i), as_bytes("v" + std::to_string(i)), "", m.now, ntp));
+  m.pump();
+  EXPECT_EQ(src.usage().implicit_publishers, 1000u);
+  EXPECT_GT(src.usage().implicit_history_bytes, 0u);
+  m.advance(implicit_idle - std::chrono::seconds(1));
+  EXPECT_EQ(src.usage().implicit_publishers, 1000u);  // not idle long enough yet
+  m.advance(std::chrono::seconds(1));
+  EXPECT_EQ(src.usage().implicit_publishers, 0u);
+  EXPECT_EQ(src.usage().publishers, 0u);
+  EXPECT_EQ(src.usage().implicit_history_bytes, 0u);
+  EXPECT_EQ(src.usage().history_bytes, 0u);
+  EXPECT_EQ(src.usage().heartbeat_timers, 0u);
+  EXPECT_EQ(src.stats().implicit_collected, 1000u);
+  EXPECT_EQ(src.stats().implicit_evicted, 0u);
+  EXPECT_EQ(src.next_deadline(), no_deadline);
+
+  const std::uint64_t old_pub = m.sinks[1].samples[5].publisher;
+  ASSERT_TRUE(src.put("k/5", as_bytes("again1"), "", m.now, ntp + 1));
+  m.pump();
+  // The second sample of the new publisher is lost on the way: the gap is repaired.
+  ASSERT_TRUE(src.put("k/5", as_bytes("again2"), "", m.now, ntp + 2));
+  m.drop_output(0);
+  ASSERT_TRUE(src.put("k/5", as_bytes("again3"), "", m.now, ntp + 3));
+  m.pump();
+  m.advance(std::chrono::seconds(10));
+  const auto& got = m.sinks[1].samples;
+  ASSERT_EQ(got.size(), 1003u);
+  for (int i = 0; i < 3; ++i) {
+    const auto& g = got[1000 + static_cast<std::size_t>(i)];
+    EXPECT_EQ(g.key, "k/5");
+    EXPECT_EQ(g.payload, "again" + std::to_string(i + 1));
+    EXPECT_EQ(g.seq, static_cast<std::uint64_t>(i + 1));
+    EXPECT_NE(g.publisher, old_pub);
+  }
+  const auto& st = m.engines[1]->stats();
+  EXPECT_EQ(st.duplicates, 0u);
+  EXPECT_EQ(st.samples_lost, 0u);
+  EXPECT_EQ(st.samples_repaired, 1u);
+  EXPECT_EQ(m.engines[1]->held_samples(), 0u);
+  EXPECT_EQ(src.usage().implicit_publishers, 1u);
+}
+
+// Past max_implicit_publishers the least recently put one goes first; a key in use keeps its
+// publisher.
+TEST(DataEngine, ImplicitPublishersAreCappedLeastRecentlyUsedFirst) {
+  mesh m(1);
+  ASSERT_TRUE(m.engines[0]->declare_subscriber("k/**"));
+  auto& e = *m.engines[0];
+  const auto& got = m.sinks[0].samples;
+  const int n = static_cast<int>(max_implicit_publishers) + 100;
+  ASSERT_TRUE(e.put("k/0", as_bytes("x"), "", m.now, ntp));
+  const std::uint64_t first_pub = got.back().publisher;
+  for (int i = 1; i < n; ++i) {
+    ASSERT_TRUE(e.put("k/" + std::to_string(i), as_bytes("x"), "", m.now, ntp));
+    if (i == 2000) {
+      ASSERT_TRUE(e.put("k/0", as_bytes("y"), "", m.now, ntp));  // used again
+    }
+  }
+  EXPECT_EQ(e.usage().implicit_publishers, max_implicit_publishers);
+  EXPECT_EQ(e.stats().implicit_evicted, 100u);
+  ASSERT_TRUE(e.put("k/0", as_bytes("z"), "", m.now, ntp));
+  EXPECT_EQ(got.back().publisher, first_pub);  // k/0 was used lately: kept
+  EXPECT_EQ(got.back().seq, 3u);
+  ASSERT_TRUE(e.put("k/1", as_bytes("z"), "", m.now, ntp));
+  EXPECT_GT(got.back().publisher, first_pub);  // k/1 was the least recently used: gone
+  EXPECT_EQ(got.back().seq, 1u);
+  EXPECT_EQ(e.usage().implicit_publishers, max_implicit_publishers);
+}
+
+// Implicit publishers' histories share one budget: large samples on many keys evict the least
+// recently used publishers, never the one being put.
+TEST(DataEngine, ImplicitHistoriesStayWithinTheirBudget) {
+  mesh m(1);
+  auto& e = *m.engines[0];
+  const bytes big(64 * 1024, 0x5a);
+  for (int i = 0; i < 400; ++i) {
+    ASSERT_TRUE(e.put("big/" + std::to_string(i), big, "", m.now, ntp));
+    ASSERT_LE(e.usage().implicit_history_bytes, implicit_history_budget);
+  }
+  EXPECT_GT(e.stats().implicit_evicted, 100u);
+  EXPECT_LT(e.usage().implicit_publishers, 256u);
+  EXPECT_EQ(e.usage().history_bytes, e.usage().implicit_history_bytes);
+  m.advance(implicit_idle);
+  EXPECT_EQ(e.usage().implicit_publishers, 0u);
+  EXPECT_EQ(e.usage().implicit_history_bytes, 0u);
+}
+
+// Memory bound: 100,000 puts on 100,000 distinct keys, 1 ms apart (in bursts of 10), to a
+// subscriber on another node. What the engines hold per key (implicit publishers, their histories,
+// the key cache, heartbeat timers) stays under the documented bounds throughout, every sample
+// arrives once, and the source gives everything back once the keys have been idle.
+TEST(DataEngine, StateStaysBoundedOverManyDistinctKeys) {
+  mesh m(2);
+  m.link(0, 1);
+  ASSERT_TRUE(m.engines[1]->declare_subscriber("floor/**"));
+  m.pump();
+  constexpr int n = 100'000;
+  std::size_t peak_implicit = 0, peak_keys = 0, peak_history = 0;
+  for (int i = 0; i < n; ++i) {
+    const std::string key = "floor/" + std::to_string(i % 7) + "/sensor/" + std::to_string(i);
+    ASSERT_TRUE(m.engines[0]->put(key, as_bytes("21.5"), "", m.now, ntp + i));
+    if (i % 10 == 9) m.advance(std::chrono::milliseconds(10));
+    if (i % 1000 != 999) continue;
+    for (const auto& eng : m.engines) {
+      const engine_usage u = eng->usage();
+      ASSERT_LE(u.implicit_publishers, max_implicit_publishers);
+      ASSERT_LE(u.implicit_history_bytes, implicit_history_budget);
+      ASSERT_LE(u.cached_keys, 2 * max_cached_keys);
+      ASSERT_LE(u.cached_key_bytes, 2 * (max_cached_key_bytes + max_key));
+      ASSERT_LE(u.heartbeat_timers, 2 * max_implicit_publishers + 65);
+      peak_implicit = std::max(peak_implicit, u.implicit_publishers);
+      peak_keys = std::max(peak_keys, u.cached_keys);
+      peak_history = std::max(peak_history, u.implicit_history_bytes);
+    }
+  }
+  // The bounds were reached, not merely never approached.
+  EXPECT_EQ(peak_implicit, max_implicit_publishers);
+  EXPECT_GT(peak_keys, max_cached_keys);
+  EXPECT_GT(peak_history, 0u);
+  EXPECT_GT(m.engines[0]->stats().implicit_evicted, 0u);
+  ASSERT_EQ(m.sinks[1].samples.size(), static_cast<std::size_t>(n));
+  EXPECT_EQ(m.engines[1]->stats().duplicates, 0u);
+  EXPECT_EQ(m.engines[1]->stats().samples_lost, 0u);
+
+  m.advance(implicit_idle);
+  const engine_usage u = m.engines[0]->usage();
+  EXPECT_EQ(u.implicit_publishers, 0u);
+  EXPECT_EQ(u.implicit_history_bytes, 0u);
+  EXPECT_EQ(u.history_bytes, 0u);
+  EXPECT_EQ(u.heartbeat_timers, 0u);
+  std::printf(
+      "measured: %d distinct keys: peak %zu implicit publishers, %zu history bytes, %zu "
+      "cached keys; after %llds idle: %zu publishers\n",
+      n, peak_implicit, peak_history, peak_keys,
+      static_cast<long long>(
+          std::chrono::duration_cast<std::chrono::seconds>(implicit_idle).count()),
+      u.implicit_publishers);
+}
+
+// Undeclaring a declared publisher on a key that also has an implicit one leaves the implicit
+// one alone (it is still collected when idle, and the key still publishes).
+TEST(DataEngine, UndeclaringADeclaredPublisherKeepsTheImplicitOne) {
+  mesh m(1);
+  ASSERT_TRUE(m.engines[0]->declare_subscriber("a"));
+  auto& e = *m.engines[0];
+  auto p = e.declare_publisher("a");
+  ASSERT_TRUE(p);
+  ASSERT_TRUE(e.put("a", as_bytes("1"), "", m.now, ntp));
+  e.undeclare_publisher(*p);
+  EXPECT_EQ(e.usage().implicit_publishers, 1u);
+  ASSERT_TRUE(e.put("a", as_bytes("2"), "", m.now, ntp));
+  EXPECT_EQ(m.sinks[0].samples.back().seq, 2u);
+  m.advance(implicit_idle);
+  EXPECT_EQ(e.usage().publishers, 0u);
 }

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <array>
 #include <deque>
+#include <list>
 #include <map>
 
 namespace starling::data {
@@ -55,8 +56,6 @@ constexpr std::size_t max_link_backlog = 8 * 1024 * 1024;
 std::size_t lane_of(priority p) {
   return 1 + static_cast<std::size_t>(p);
 }
-/// Keys whose forwarding state is cached; past this the cache starts over.
-constexpr std::size_t max_cached_keys = 65536;
 /// Sources whose targets one key caches.
 constexpr std::size_t max_sources_per_key = 8;
 
@@ -156,12 +155,19 @@ struct engine::publisher {
   std::string key;
   publisher_options opts;
   std::uint64_t seq = 0;
+  // Implicit publishers (put on a key without a declared publisher): collected when idle.
+  bool implicit = false;
+  std::list<std::uint64_t>::iterator lru;  ///< in m_implicit_lru
+  time_point used{};                       ///< the last put
   // History ring of the last samples (reliable publishers): slots reused, so a steady
   // stream of samples allocates nothing once the ring has grown.
   std::vector<history_entry> ring;
   std::size_t first = 0;  ///< slot of the oldest sample
   std::size_t count = 0;
-  std::size_t bytes_held = 0;
+  std::size_t bytes_held = 0;  ///< payload bytes of the samples held (the 4 MiB rule)
+  std::size_t buffers = 0;     ///< capacity of the slots' payload buffers, plus encodings
+  /// Memory the history takes: its slots and their buffers.
+  std::size_t footprint() const { return ring.capacity() * sizeof(history_entry) + buffers; }
   // Heartbeats.
   time_point last_put{};
   int hb_stage = 3;  ///< heartbeats sent since last_put (3: none due)
@@ -174,22 +180,26 @@ struct engine::publisher {
     const std::size_t slot = (first + count) % history_samples;
     if (slot == ring.size()) ring.emplace_back();
     history_entry& e = ring[slot];
+    buffers -= e.payload.capacity() + e.encoding.size();
     e.seq = s;
     e.timestamp = ts;
     e.flags = flags;
     e.encoding.assign(enc);
     e.payload.assign(payload.begin(), payload.end());
+    buffers += e.payload.capacity() + e.encoding.size();
     bytes_held += payload.size();
     ++count;
   }
   void evict() {
     history_entry& e = ring[first];
     bytes_held -= e.payload.size();
+    buffers -= e.payload.capacity();
     if (e.payload.capacity() > history_keep_capacity) {
       bytes().swap(e.payload);
     } else {
       e.payload.clear();
     }
+    buffers += e.payload.capacity();
     first = (first + 1) % history_samples;
     --count;
   }
@@ -673,7 +683,23 @@ result<void> engine::handle_record(link& l, const record_message& m, time_point 
 engine::key_state& engine::key_entry(std::string_view key) {
   auto it = m_keys.find(key);
   if (it != m_keys.end()) return *it->second;
-  if (m_keys.size() >= max_cached_keys) m_keys.clear();
+  // A key of the old generation moves to the current one (its state, on the heap, stays where
+  // it is, so references to it stay valid); a new key gets a fresh entry.
+  auto old = m_keys_old.find(key);
+  decltype(m_keys)::node_type moved;
+  if (old != m_keys_old.end()) {
+    m_keys_old_bytes -= old->first.size();
+    moved = m_keys_old.extract(old);
+  }
+  if (m_keys.size() >= max_cached_keys || m_keys_bytes + key.size() > max_cached_key_bytes) {
+    // The current generation is full: it becomes the old one, the old one is dropped.
+    m_keys_old = std::move(m_keys);
+    m_keys_old_bytes = m_keys_bytes;
+    m_keys.clear();
+    m_keys_bytes = 0;
+  }
+  m_keys_bytes += key.size();
+  if (moved) return *m_keys.insert(std::move(moved)).position->second;
   return *m_keys.emplace(std::string(key), std::make_unique<key_state>()).first->second;
 }
 
@@ -1572,10 +1598,34 @@ result<std::uint64_t> engine::declare_publisher(std::string_view key, publisher_
 }
 
 void engine::undeclare_publisher(std::uint64_t id) {
+  drop_publisher(id);
+}
+
+void engine::drop_publisher(std::uint64_t id) {
   auto it = m_pubs.find(id);
   if (it == m_pubs.end()) return;
-  m_implicit_pubs.erase(it->second->key);
+  publisher& p = *it->second;
+  if (p.implicit) {
+    m_implicit_pubs.erase(p.key);
+    m_implicit_lru.erase(p.lru);
+    m_implicit_history -= p.footprint();
+  }
   m_pubs.erase(it);
+  // Its heartbeat timer, if any, stays in the heap and is skipped when due; the heap is
+  // compacted once most of its entries are such leftovers.
+  if (m_hb_heap.size() > 2 * m_pubs.size() + 64) {
+    std::erase_if(m_hb_heap, [&](const auto& t) { return !m_pubs.count(t.second); });
+    std::make_heap(m_hb_heap.begin(), m_hb_heap.end(), std::greater<>());
+  }
+}
+
+void engine::collect_implicit(time_point now) {
+  while (!m_implicit_lru.empty()) {
+    const std::uint64_t id = m_implicit_lru.front();
+    if (m_pubs.at(id)->used + implicit_idle > now) break;
+    ++m_stats.implicit_collected;
+    drop_publisher(id);
+  }
 }
 
 result<void> engine::put(std::uint64_t id, bytes_view payload, time_point now,
@@ -1611,7 +1661,17 @@ result<void> engine::put(std::uint64_t id, bytes_view payload, time_point now,
   w.encoding = p.opts.encoding;
   w.payload = payload;
   if (p.opts.reliable) {
+    const std::size_t before = p.footprint();
     p.remember(seq, ts, w.flags, p.opts.encoding, payload);
+    if (p.implicit) {
+      m_implicit_history += p.footprint() - before;
+      // Over the budget: the least recently used implicit publishers go (never this one, whose
+      // own history is bounded by history_bytes).
+      while (m_implicit_history > implicit_history_budget && m_implicit_lru.front() != id) {
+        ++m_stats.implicit_evicted;
+        drop_publisher(m_implicit_lru.front());
+      }
+    }
     p.last_put = now;
     p.hb_stage = 0;
     if (!p.hb_armed) {
@@ -1632,20 +1692,47 @@ result<void> engine::put(std::string_view key, bytes_view payload, std::string_v
   std::uint64_t id = 0;
   if (auto it = m_implicit_pubs.find(key); it != m_implicit_pubs.end()) {
     id = it->second;
+    m_implicit_lru.splice(m_implicit_lru.end(), m_implicit_lru, m_pubs.at(id)->lru);
   } else {
     auto r = declare_publisher(key, publisher_options{});
     if (!r) return r.error();
     id = *r;
-    m_implicit_pubs.emplace(m_pubs.at(id)->key, id);
+    if (m_implicit_lru.size() >= max_implicit_publishers) {
+      ++m_stats.implicit_evicted;
+      drop_publisher(m_implicit_lru.front());
+    }
+    publisher& p = *m_pubs.at(id);
+    p.implicit = true;
+    p.lru = m_implicit_lru.insert(m_implicit_lru.end(), id);
+    m_implicit_pubs.emplace(p.key, id);
   }
   // One implicit publisher per key; each put may name its own encoding.
-  m_pubs.at(id)->opts.encoding = std::string(encoding);
+  publisher& p = *m_pubs.at(id);
+  p.used = now;
+  p.opts.encoding = std::string(encoding);
   return put(id, payload, now, physical_ntp, del);
+}
+
+engine_usage engine::usage() const {
+  engine_usage u;
+  u.publishers = m_pubs.size();
+  u.implicit_publishers = m_implicit_lru.size();
+  for (const auto& [id, p] : m_pubs)
+    u.history_bytes += p->footprint();
+  u.implicit_history_bytes = m_implicit_history;
+  u.cached_keys = m_keys.size() + m_keys_old.size();
+  u.cached_key_bytes = m_keys_bytes + m_keys_old_bytes;
+  u.heartbeat_timers = m_hb_heap.size();
+  u.streams = m_streams.size();
+  u.held_samples = m_held_count;
+  return u;
 }
 
 time_point engine::next_deadline() const {
   time_point d = std::min(m_routes.next_deadline(), m_next_sweep);
   if (!m_hb_heap.empty()) d = std::min(d, m_hb_heap.front().first);
+  if (!m_implicit_lru.empty())
+    d = std::min(d, m_pubs.at(m_implicit_lru.front())->used + implicit_idle);
   for (const stream* st : m_gapped)
     d = std::min(d, st->nack_due);
   for (const auto& [qid, q] : m_pending)
@@ -1729,6 +1816,8 @@ void engine::on_deadline(time_point now) {
   // Incoming queries whose queryables never finished: forget them (the querier's own
   // timeout ends the query there).
   std::erase_if(m_handles, [&](const auto& kv) { return kv.second->deadline <= now; });
+  // Implicit publishers gone quiet.
+  collect_implicit(now);
   // Receive state of publishers gone quiet.
   if (now >= m_next_sweep) {
     std::erase_if(m_streams, [&](const auto& kv) {

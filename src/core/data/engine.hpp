@@ -21,6 +21,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <list>
 #include <memory>
 #include <optional>
 #include <string>
@@ -163,6 +164,40 @@ struct publisher_options {
   bool express = false;  ///< sent at once (the caller flushes now), not batched
 };
 
+/// Bounds of the state an engine keeps per key on the put path (docs/protocols/data.md,
+/// "Limits").
+///
+/// An implicit publisher (engine::put on a key without a declared publisher) is collected
+/// `implicit_idle` after its last put: later than its last heartbeat (1 s) and than the whole
+/// repair schedule of a receiver that noticed a gap (nacks up to about 3 s after the gap,
+/// given up at about 6 s), so its history is no longer asked for. Beyond
+/// `max_implicit_publishers`, or `implicit_history_budget` bytes of their histories, the
+/// least recently used one is collected early (counted in implicit_evicted). A key put again
+/// gets a new publisher number, never one used before in this life of the node, so receivers
+/// see a new (source, publisher) that starts at sequence number 1 (not a duplicate, not a
+/// gap).
+inline constexpr clock_duration implicit_idle = std::chrono::seconds(30);
+inline constexpr std::size_t max_implicit_publishers = 4096;
+inline constexpr std::size_t implicit_history_budget = 16 * 1024 * 1024;
+/// The key cache (matching local subscriptions and forwarding targets per key) keeps two
+/// generations of at most this many keys and key bytes each; a full generation becomes the
+/// old one and the previous old one is dropped, so keys in use survive a turnover.
+inline constexpr std::size_t max_cached_keys = 4096;
+inline constexpr std::size_t max_cached_key_bytes = 256 * 1024;
+
+/// What an engine holds now (gauges, not counters): for the limits above and for tests.
+struct engine_usage {
+  std::size_t publishers = 0;              ///< declared and implicit
+  std::size_t implicit_publishers = 0;     ///< of those, implicit
+  std::size_t history_bytes = 0;           ///< history kept for repair (slots and payload buffers)
+  std::size_t implicit_history_bytes = 0;  ///< of those, the implicit publishers'
+  std::size_t cached_keys = 0;             ///< key cache entries, both generations
+  std::size_t cached_key_bytes = 0;        ///< their key text
+  std::size_t heartbeat_timers = 0;        ///< heartbeat timer entries (some may be stale)
+  std::size_t streams = 0;                 ///< receive states
+  std::size_t held_samples = 0;            ///< samples held for in-order delivery
+};
+
 /// Counters of an engine (monotonic).
 struct engine_stats {
   std::uint64_t samples_published = 0;
@@ -188,8 +223,10 @@ struct engine_stats {
   std::uint64_t unknown_messages = 0;
   std::uint64_t protocol_errors = 0;
   std::uint64_t records_stored = 0;
-  std::uint64_t alias_exhausted = 0;  ///< messages not sent: the link's alias table was full
-  std::uint64_t aliases_reused = 0;   ///< key aliases given a new key (the table was full)
+  std::uint64_t alias_exhausted = 0;     ///< messages not sent: the link's alias table was full
+  std::uint64_t aliases_reused = 0;      ///< key aliases given a new key (the table was full)
+  std::uint64_t implicit_collected = 0;  ///< implicit publishers collected after implicit_idle
+  std::uint64_t implicit_evicted = 0;    ///< collected early (count or history budget reached)
 };
 
 /// Errors of the local API (bad input from applications).
@@ -266,8 +303,9 @@ class engine {
   /// neighbours in the next drain. Errors: unknown_publisher, errc::payload_too_large.
   result<void> put(std::uint64_t publisher, bytes_view payload, time_point now,
                    std::uint64_t physical_ntp, bool del = false);
-  /// A put without a declared publisher: uses (and keeps) an implicit reliable publisher per
-  /// key. Errors: as declare_publisher and put.
+  /// A put without a declared publisher: uses an implicit reliable publisher per key, created
+  /// on the first put and collected when idle (implicit_idle, max_implicit_publishers,
+  /// implicit_history_budget above). Errors: as declare_publisher and put.
   result<void> put(std::string_view key, bytes_view payload, std::string_view encoding,
                    time_point now, std::uint64_t physical_ntp, bool del = false);
 
@@ -324,6 +362,8 @@ class engine {
   std::size_t streams() const noexcept { return m_streams.size(); }
   /// Counters.
   const engine_stats& stats() const noexcept { return m_stats; }
+  /// What the engine holds now (O(publishers)).
+  engine_usage usage() const;
   /// The routing table (read-only).
   const routing_table& routes() const noexcept { return m_routes; }
   /// Our peer id.
@@ -359,6 +399,8 @@ class engine {
   void deliver_local(std::string_view key, const sample& s);
   const std::vector<std::uint64_t>& local_subs_for(key_state& ks, std::string_view key);
   key_state& key_entry(std::string_view key);
+  void drop_publisher(std::uint64_t id);
+  void collect_implicit(time_point now);
   const std::vector<peer_id>* targets_for_key(const peer_id& source, std::string_view key);
   // Queries and liveliness.
   result<void> handle_query(link& l, const query& m, time_point now);
@@ -413,13 +455,19 @@ class engine {
   std::unordered_map<std::uint64_t, std::unique_ptr<subscriber>> m_subs;
   std::unordered_map<std::uint64_t, std::unique_ptr<publisher>> m_pubs;
   string_map<std::uint64_t> m_implicit_pubs;  ///< key -> publisher
+  std::list<std::uint64_t> m_implicit_lru;    ///< implicit publishers, least recently put first
+  std::size_t m_implicit_history = 0;         ///< history bytes of the implicit publishers
   keyexpr::key_index m_local_subs;            ///< our subscriptions, by id
   keyexpr::key_index m_remote_subs;           ///< reachable nodes' subscriptions, by node number
   std::unordered_map<peer_id, std::uint64_t> m_node_numbers;
   std::unordered_map<std::uint64_t, peer_id> m_node_by_number;
   std::uint64_t m_next_node_number = 1;
   // Per key: matching local subscriptions and forwarding targets, valid for one generation.
+  // Two cache generations (max_cached_keys): lookups promote an old entry to the current one.
   string_map<std::unique_ptr<key_state>> m_keys;
+  string_map<std::unique_ptr<key_state>> m_keys_old;
+  std::size_t m_keys_bytes = 0;          ///< key text in m_keys
+  std::size_t m_keys_old_bytes = 0;      ///< key text in m_keys_old
   std::uint64_t m_local_generation = 0;  ///< bumps when local subscriptions change
   // Per (source, publisher): the last sequence number delivered.
   struct seq_key {
