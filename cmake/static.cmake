@@ -1,9 +1,10 @@
-# Targets the layers link for logging, libsodium and SQLite: shared libraries normally, static
+# Targets the layers link for logging, libsodium, zstd and SQLite: shared libraries normally, static
 # archives (and header-only spdlog + fmt) when STARLING_STATIC is on. See
 # docs/decisions/0006-static-release.md for why, and docs/benchmarks.md for what it saves.
 add_library(starling_log INTERFACE)
 add_library(starling_sodium INTERFACE)
 add_library(starling_sqlite INTERFACE)
+add_library(starling_zstd INTERFACE)
 # Linked by the programs we ship or run as one self-contained binary (`starling`, the plain
 # bench drivers), not by ones that load a shared C++ library of their own (Google Benchmark):
 # those must not carry a second, static libstdc++.
@@ -13,6 +14,7 @@ find_package(SQLite3 REQUIRED)
 if(NOT STARLING_STATIC)
   target_link_libraries(starling_log INTERFACE spdlog::spdlog)
   target_link_libraries(starling_sodium INTERFACE PkgConfig::SODIUM)
+  target_link_libraries(starling_zstd INTERFACE PkgConfig::ZSTD)
   target_link_libraries(starling_sqlite INTERFACE SQLite::SQLite3)
   return()
 endif()
@@ -25,6 +27,10 @@ target_link_libraries(starling_log INTERFACE fmt::fmt-header-only Threads::Threa
 find_library(STARLING_SODIUM_A NAMES libsodium.a HINTS ${SODIUM_LIBRARY_DIRS} REQUIRED)
 target_include_directories(starling_sodium INTERFACE ${SODIUM_INCLUDE_DIRS})
 target_link_libraries(starling_sodium INTERFACE ${STARLING_SODIUM_A} Threads::Threads)
+
+find_library(STARLING_ZSTD_A NAMES libzstd.a HINTS ${ZSTD_LIBRARY_DIRS} REQUIRED)
+target_include_directories(starling_zstd INTERFACE ${ZSTD_INCLUDE_DIRS})
+target_link_libraries(starling_zstd INTERFACE ${STARLING_ZSTD_A})
 
 get_filename_component(sqlite_dir "${SQLite3_LIBRARY}" DIRECTORY)
 find_library(STARLING_SQLITE_A NAMES libsqlite3.a HINTS ${sqlite_dir} REQUIRED)

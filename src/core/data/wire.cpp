@@ -29,9 +29,11 @@ class category_impl final : public std::error_category {
       case errc::bad_value:
         return "out-of-range value in a data message";
       case errc::compressed_frame:
-        return "compressed data frames are not supported yet";
+        return "compressed data frame, but compression was not offered to the peer";
       case errc::payload_too_large:
         return "sample payload over the limit";
+      case errc::bad_compressed_frame:
+        return "corrupt compressed data frame";
     }
     return "unknown data error";
   }
@@ -595,8 +597,9 @@ result<std::optional<bytes_view>> frame_reader::next_frame() {
   if (len.value == 0) return errc::truncated;
   if (in.size() - len.size < len.value) return std::optional<bytes_view>();
   const std::uint8_t flags = in[len.size];
-  if (flags & 0x01) return errc::compressed_frame;
-  if (flags != 0) return errc::reserved_flags;
+  if ((flags & 0x01) && !m_accept_compressed) return errc::compressed_frame;
+  if ((flags & ~0x01) != 0) return errc::reserved_flags;
+  m_flags = flags;
   auto body = in.subspan(len.size + 1, static_cast<std::size_t>(len.value) - 1);
   m_pos += len.size + static_cast<std::size_t>(len.value);
   return std::optional<bytes_view>(body);

@@ -36,15 +36,16 @@ inline constexpr std::uint64_t max_alias = 4096;
 inline constexpr std::uint8_t default_hops = 32;
 
 enum class errc {
-  truncated = 1,      ///< a frame or message ends before its fields do
-  trailing_bytes,     ///< bytes left after a message's last field
-  bad_varint,         ///< an overlong or non-minimal varint
-  frame_too_large,    ///< a frame length over max_frame
-  reserved_flags,     ///< a reserved flag bit set in a frame or message
-  field_too_large,    ///< a key, payload, encoding, node id or list over its limit
-  bad_value,          ///< an out-of-range enum or alias (alias 0 declared, kind 7, ...)
-  compressed_frame,   ///< a zstd frame, which this version does not take yet
-  payload_too_large,  ///< sender side: a sample payload over max_payload
+  truncated = 1,         ///< a frame or message ends before its fields do
+  trailing_bytes,        ///< bytes left after a message's last field
+  bad_varint,            ///< an overlong or non-minimal varint
+  frame_too_large,       ///< a frame length over max_frame
+  reserved_flags,        ///< a reserved flag bit set in a frame or message
+  field_too_large,       ///< a key, payload, encoding, node id or list over its limit
+  bad_value,             ///< an out-of-range enum or alias (alias 0 declared, kind 7, ...)
+  compressed_frame,      ///< a zstd frame from a peer we did not offer compression to
+  payload_too_large,     ///< sender side: a sample payload over max_payload
+  bad_compressed_frame,  ///< a zstd frame that is corrupt, truncated or not exactly one frame
 };
 /// The "data" error category.
 const std::error_category& category() noexcept;
@@ -268,6 +269,12 @@ result<message> decode_message(bytes_view in, std::size_t& consumed);
 /// Splits a stream into frame bodies. Holds the bytes of at most one incomplete frame.
 class frame_reader {
  public:
+  /// Takes frames with flag bit 0 (compressed) from now on: next_frame() returns their body
+  /// as it came (a zstd frame) and last_flags() says so. Off by default: such a frame is the
+  /// error compressed_frame.
+  void accept_compressed(bool on) noexcept { m_accept_compressed = on; }
+  /// The flags byte of the frame next_frame() returned last.
+  std::uint8_t last_flags() const noexcept { return m_flags; }
   /// Appends stream bytes.
   void feed(bytes_view in) { append(m_buf, in); }
   /// The next complete frame's body (a view valid until the next feed() or next_frame()),
@@ -280,6 +287,8 @@ class frame_reader {
  private:
   bytes m_buf;
   std::size_t m_pos = 0;
+  bool m_accept_compressed = false;
+  std::uint8_t m_flags = 0;
 };
 
 /// Calls `fn(message)` for each message of a frame body, in order; stops at the first
