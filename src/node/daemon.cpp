@@ -134,7 +134,16 @@ json data_json(const data_service& d) {
               {"replies_received", st.replies_received},
               {"queries_timed_out", st.queries_timed_out},
               {"clock_refused", st.clock_refused},
-              {"protocol_errors", st.protocol_errors}};
+              {"protocol_errors", st.protocol_errors},
+              {"implicit_publishers", d.engine().usage().implicit_publishers},
+              {"implicit_collected", st.implicit_collected},
+              {"implicit_evicted", st.implicit_evicted},
+              {"frames_compressed", st.frames_compressed},
+              {"compress_bytes_in", st.compress_bytes_in},
+              {"compress_bytes_out", st.compress_bytes_out},
+              {"frames_left_raw", st.frames_left_raw},
+              {"frames_decompressed", st.frames_decompressed},
+              {"decompress_refused", st.decompress_refused}};
 }
 
 bool serves_pex(const identify::info& info) {

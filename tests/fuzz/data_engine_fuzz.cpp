@@ -1,7 +1,9 @@
-// Fuzz target: a data engine fed arbitrary bytes by a neighbour, after a valid hello. Whatever
-// the neighbour sends (aliases, records, samples, garbage), the engine must refuse it with an
-// error or take it, never crash, and stay usable: a local put afterwards still works. Byte 0
-// picks where the input is split between two on_bytes calls.
+// Fuzz target: a data engine fed arbitrary bytes by a neighbour, after a valid hello that
+// offers compression (so frames flagged compressed are decompressed, bounded, and what the
+// engine sends back may be compressed). Whatever the neighbour sends (aliases, records,
+// samples, zstd frames, garbage), the engine must refuse it with an error or take it, never
+// crash, and stay usable: a local put afterwards still works. Byte 0 picks where the input is
+// split between two on_bytes calls.
 #include <cstdint>
 #include <cstdlib>
 
@@ -48,7 +50,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   (void)e.watch_liveliness("**");
   frame_writer w;
   w.begin();
-  (void)encode(hello{1, peer.bytes(), 0, max_frame}, w.body());
+  (void)encode(hello{1, peer.bytes(), feature_zstd, max_frame}, w.body());
   (void)w.finish();
   if (!e.on_bytes(peer, w.frame(), now, ntp)) std::abort();
 

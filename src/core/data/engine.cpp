@@ -106,6 +106,7 @@ struct engine::link {
   peer_id peer;
   bool got_hello = false;
   bool dirty = false;
+  bool zstd = false;  ///< both ends offered compression: large frames go compressed
   frame_reader reader;
   /// Output by lane: 0 protocol messages (hello, aliases, records, nacks, repairs, queries,
   /// replies), then samples by priority: 1 control, 2 real-time, 3 data, 4 background.
@@ -113,8 +114,9 @@ struct engine::link {
   struct lane {
     frame_writer writer;
     bool writing = false;
-    std::deque<bytes> frames;  ///< finished frames not yet drained
-    std::size_t queued = 0;    ///< bytes in `frames`
+    std::size_t incompressible = 0;  ///< payload bytes of the open frame already compressed
+    std::deque<bytes> frames;        ///< finished frames not yet drained
+    std::size_t queued = 0;          ///< bytes in `frames`
     // Key aliases: each lane declares and uses its own range of aliases, in its own order,
     // so that a lane drained later never changes what an alias means for another lane.
     string_map<std::uint64_t> tx_keys;
@@ -310,8 +312,12 @@ struct engine::key_state {
   std::vector<std::pair<peer_id, std::vector<peer_id>>> targets;  ///< per source
 };
 
-engine::engine(peer_id self, std::uint64_t initial_version, engine_sink& sink)
-    : m_self(std::move(self)), m_sink(sink), m_routes(m_self, initial_version) {}
+engine::engine(peer_id self, std::uint64_t initial_version, engine_sink& sink, engine_options opts)
+    : m_self(std::move(self)),
+      m_sink(sink),
+      m_opts(opts),
+      m_compressor(opts.compress_level),
+      m_routes(m_self, initial_version) {}
 
 engine::~engine() = default;
 
@@ -340,13 +346,15 @@ bytes& engine::out_for(link& l, std::size_t lane_index) {
   auto& ln = l.lanes[lane_index];
   if (!ln.writing) {
     ln.writer.begin();
+    ln.incompressible = 0;
     ln.writing = true;
   } else if (ln.writer.body_size() >= batch_bytes) {
-    if (ln.writer.finish()) {
-      ln.frames.emplace_back(ln.writer.frame().begin(), ln.writer.frame().end());
+    if (auto f = finish_frame(l, lane_index)) {
+      ln.frames.emplace_back(f->begin(), f->end());
       ln.queued += ln.frames.back().size();
     }
     ln.writer.begin();
+    ln.incompressible = 0;
   }
   if (!l.dirty) {
     l.dirty = true;
@@ -378,13 +386,14 @@ void engine::drain_transmit(const std::function<void(const peer_id&, bytes_view)
         ln.frames.pop_front();
       }
       if (ln.writing && ln.writer.body_size() > 0) {
-        if (!ln.writer.finish()) {
+        const auto f = finish_frame(*l, i);
+        if (!f) {
           ++m_stats.protocol_errors;  // cannot happen: frames close at batch_bytes
         } else if (ln.frames.empty() && budget > 0) {
-          fn(l->peer, ln.writer.frame());  // the common case: one frame, no copy
-          budget -= std::min(budget, ln.writer.frame().size());
+          fn(l->peer, *f);  // the common case: one frame, no copy
+          budget -= std::min(budget, f->size());
         } else {
-          ln.frames.emplace_back(ln.writer.frame().begin(), ln.writer.frame().end());
+          ln.frames.emplace_back(f->begin(), f->end());
           ln.queued += ln.frames.back().size();
         }
       }
@@ -401,6 +410,34 @@ void engine::drain_transmit(const std::function<void(const peer_id&, bytes_view)
     }
   }
   m_waiting.clear();
+}
+
+std::optional<bytes_view> engine::finish_frame(link& l, std::size_t lane_index) {
+  auto& ln = l.lanes[lane_index];
+  if (!ln.writer.finish()) return std::nullopt;
+  const std::size_t body = ln.writer.body_size();
+  const std::size_t compressible = body - std::min(body, ln.incompressible);
+  if (!l.zstd || compressible < m_opts.compress_threshold) return ln.writer.frame();
+  if (ln.incompressible > compressible) {
+    ++m_stats.frames_left_raw;  // mostly payloads that are compressed already
+    return ln.writer.frame();
+  }
+  const bytes_view raw = ln.writer.frame();
+  auto z = m_compressor.compress_frame(raw.subspan(raw.size() - body), m_zout);
+  if (!z) {
+    ++m_stats.frames_left_raw;  // no smaller
+    return raw;
+  }
+  ++m_stats.frames_compressed;
+  m_stats.compress_bytes_in += raw.size();
+  m_stats.compress_bytes_out += z->size();
+  return z;
+}
+
+void engine::note_payload(link& l, std::size_t lane_index, std::string_view encoding,
+                          std::size_t size) {
+  if (!encoding.empty() && compressed_encoding(encoding))
+    l.lanes[lane_index].incompressible += size;
 }
 
 std::uint64_t engine::node_alias_for(link& l, const peer_id& node) {
@@ -453,8 +490,11 @@ void engine::link_up(const peer_id& peer, time_point now) {
   auto l = std::make_unique<link>();
   l->peer = peer;
   link& ref = *l;
+  ref.reader.accept_compressed(m_opts.compression);
   m_links.emplace(peer, std::move(l));
-  (void)encode(hello{protocol_version, m_self.bytes(), 0, max_frame}, out_for(ref));
+  (void)encode(
+      hello{protocol_version, m_self.bytes(), m_opts.compression ? feature_zstd : 0, max_frame},
+      out_for(ref));
   auto changed = m_routes.set_links(links(), now);
   if (changed && *changed) {
     flood_own();
@@ -583,6 +623,16 @@ result<void> engine::on_bytes(const peer_id& peer, bytes_view in, time_point now
     }
     if (!*f) return {};
     bytes_view body = **f;
+    if (l->reader.last_flags() & frame_compressed) {
+      // Bounded like a raw frame's body; a corrupt frame or a bomb is refused, counted.
+      if (auto d = m_decompressor.decompress(body, m_zin, max_frame - 1); !d) {
+        ++m_stats.decompress_refused;
+        ++m_stats.protocol_errors;
+        return d.error();
+      }
+      ++m_stats.frames_decompressed;
+      body = m_zin;
+    }
     while (!body.empty()) {
       std::size_t used = 0;
       auto m = decode_message(body, used);
@@ -605,6 +655,7 @@ result<void> engine::handle(link& l, const message& m, time_point now, std::uint
     if (!h) return engine_errc::no_hello;
     if (h->version != protocol_version || h->node != l.peer.bytes()) return engine_errc::bad_hello;
     l.got_hello = true;
+    l.zstd = m_opts.compression && (h->features & feature_zstd) != 0;
     return {};
   }
   if (std::holds_alternative<hello>(m)) return engine_errc::bad_hello;  // only once
@@ -765,6 +816,7 @@ bool engine::send_push(link& l, const peer_id& source, std::string_view key, con
     return false;
   }
   if (!encode(q, out_for(l, lane_of(p.prio())))) return false;
+  note_payload(l, lane_of(p.prio()), q.encoding, q.payload.size());
   ++m_stats.samples_forwarded;
   return true;
 }
@@ -1003,7 +1055,7 @@ void engine::send_unicast_repair(const peer_id& dest, const peer_id& source, std
     ++m_stats.alias_exhausted;
     return;
   }
-  (void)encode(r, out_for(*l));
+  if (encode(r, out_for(*l))) note_payload(*l, 0, r.sample.encoding, r.sample.payload.size());
 }
 
 result<void> engine::handle_heartbeat(link& l, const heartbeat& m, time_point now) {
@@ -1393,7 +1445,7 @@ void engine::send_unicast_reply(const peer_id& dest, const peer_id& from, data::
     ++m_stats.alias_exhausted;
     return;
   }
-  (void)encode(r, out_for(*l));
+  if (encode(r, out_for(*l))) note_payload(*l, 0, r.encoding, r.payload.size());
 }
 
 void engine::send_unicast_final(const peer_id& dest, const peer_id& from, data::reply_final f) {

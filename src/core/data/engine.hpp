@@ -16,8 +16,8 @@
 /// that delivers a publisher's samples holds out-of-order ones, asks the source to repeat a
 /// gap (nack, repair) and delivers in order; heartbeats make a lost last sample visible.
 ///
-/// Not yet here (docs/protocols/data.md says what is planned): priorities and congestion
-/// control, queries, liveliness events, compression.
+/// Frames to a neighbour that offered zstd in its hello are compressed when large enough and
+/// not made of already compressed payloads (core/data/compress.hpp).
 
 #include <cstdint>
 #include <functional>
@@ -33,6 +33,7 @@
 #include "core/common/bytes.hpp"
 #include "core/common/result.hpp"
 #include "core/common/time.hpp"
+#include "core/data/compress.hpp"
 #include "core/data/hlc.hpp"
 #include "core/data/routing.hpp"
 #include "core/data/wire.hpp"
@@ -198,6 +199,18 @@ struct engine_usage {
   std::size_t held_samples = 0;            ///< samples held for in-order delivery
 };
 
+/// Settings of an engine.
+struct engine_options {
+  /// Offer zstd frames in our hello, take them, and compress frames to neighbours that offered
+  /// them too. Off: we behave as a node of the version before compression (no offer, a
+  /// compressed frame is a protocol error).
+  bool compression = true;
+  /// Compress a frame when its compressible bytes (body minus payloads whose encoding is
+  /// already compressed) are at least this many, and at least half the body.
+  std::size_t compress_threshold = data::compress_threshold;
+  int compress_level = data::compress_level;
+};
+
 /// Counters of an engine (monotonic).
 struct engine_stats {
   std::uint64_t samples_published = 0;
@@ -227,6 +240,14 @@ struct engine_stats {
   std::uint64_t aliases_reused = 0;      ///< key aliases given a new key (the table was full)
   std::uint64_t implicit_collected = 0;  ///< implicit publishers collected after implicit_idle
   std::uint64_t implicit_evicted = 0;    ///< collected early (count or history budget reached)
+  // Compression (frames to and from neighbours that offered it).
+  std::uint64_t frames_compressed = 0;   ///< frames sent compressed
+  std::uint64_t compress_bytes_in = 0;   ///< their size uncompressed (whole frames)
+  std::uint64_t compress_bytes_out = 0;  ///< their size as sent (whole frames)
+  std::uint64_t frames_left_raw = 0;     ///< frames over the threshold not compressed (already
+                                         ///< compressed payloads, or no smaller)
+  std::uint64_t frames_decompressed = 0;
+  std::uint64_t decompress_refused = 0;  ///< compressed frames refused: corrupt or over the limit
 };
 
 /// Errors of the local API (bad input from applications).
@@ -255,7 +276,7 @@ inline std::error_code make_error_code(engine_errc e) noexcept {
 class engine {
  public:
   /// `initial_version`: the first version of our node record (the start time in ms).
-  engine(peer_id self, std::uint64_t initial_version, engine_sink& sink);
+  engine(peer_id self, std::uint64_t initial_version, engine_sink& sink, engine_options opts = {});
   ~engine();
   engine(const engine&) = delete;
   engine& operator=(const engine&) = delete;
@@ -436,9 +457,16 @@ class engine {
   std::uint64_t node_alias_for(link& l, const peer_id& node);
   std::uint64_t key_alias_for(link& l, std::string_view key, std::size_t lane);
   bytes& out_for(link& l, std::size_t lane = 0);
+  std::optional<bytes_view> finish_frame(link& l, std::size_t lane);
+  void note_payload(link& l, std::size_t lane, std::string_view encoding, std::size_t size);
 
   peer_id m_self;
   engine_sink& m_sink;
+  engine_options m_opts;
+  zstd_compressor m_compressor;
+  zstd_decompressor m_decompressor;
+  bytes m_zout;  ///< the last compressed frame (drained before the next is made)
+  bytes m_zin;   ///< the body of the last compressed frame received
   routing_table m_routes;
   hlc m_clock;
   engine_stats m_stats;
