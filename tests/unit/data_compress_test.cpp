@@ -287,3 +287,43 @@ TEST(DataCompress, CorruptOrOversizedCompressedFramesAreRefused) {
   ASSERT_FALSE(r);
   EXPECT_EQ(r.error(), make_error_code(errc::compressed_frame));
 }
+
+// Frames that do not compress (random bytes without an encoding that says so) pause the
+// lane's trials: after a failed trial the next 1, 2, 4 ... 64 frames go raw untried, and a
+// frame that compresses again ends the pause. Each relay() below drains one frame.
+TEST(DataCompress, IncompressibleFramesPauseTheTrials) {
+  mesh m(2);
+  m.link(0, 1);
+  ASSERT_TRUE(m.engines[1]->declare_subscriber("r/**"));
+  m.pump();
+  std::mt19937 rng(7);
+  auto random_payload = [&] {
+    bytes b(2048);
+    for (auto& x : b)
+      x = static_cast<std::uint8_t>(rng());
+    return b;
+  };
+  auto send = [&](bool compressible) {
+    const bytes p = compressible ? bytes(2048, std::uint8_t{'a'}) : random_payload();
+    ASSERT_TRUE(m.engines[0]->put("r/x", p, "", m.now, ntp));
+    (void)relay(m, 0, 1);
+  };
+  const auto& tx = m.engines[0]->stats();
+  // Trials at frames 1, 3, 6, 11, 20, 37, 70, 135, 200 (pauses 1, 2, 4, 8, 16, 32, 64, 64).
+  for (int i = 0; i < 200; ++i)
+    send(false);
+  EXPECT_EQ(tx.frames_compressed, 0u);
+  EXPECT_EQ(tx.frames_left_raw, 200u);
+  // Frame 201 is inside a pause: raw although it would compress.
+  send(true);
+  EXPECT_EQ(tx.frames_compressed, 0u);
+  // By frame 265 a trial has come and compressed: from then on every frame is tried.
+  for (int i = 0; i < 64; ++i)
+    send(true);
+  EXPECT_GE(tx.frames_compressed, 1u);
+  const auto before = tx.frames_compressed;
+  for (int i = 0; i < 10; ++i)
+    send(true);
+  EXPECT_EQ(tx.frames_compressed, before + 10);
+  EXPECT_EQ(m.sinks[1].samples.size(), 275u);
+}

@@ -52,6 +52,8 @@ constexpr std::size_t lane_count = 5;
 /// for it (counted; reliable ones are repaired end to end later), a blocking publisher's
 /// put() is refused with would_block.
 constexpr std::size_t max_link_backlog = 8 * 1024 * 1024;
+/// The longest run of frames a lane sends raw, untried, after frames that did not compress.
+constexpr std::uint32_t max_zstd_pause = 64;
 
 std::size_t lane_of(priority p) {
   return 1 + static_cast<std::size_t>(p);
@@ -115,8 +117,14 @@ struct engine::link {
     frame_writer writer;
     bool writing = false;
     std::size_t incompressible = 0;  ///< payload bytes of the open frame already compressed
-    std::deque<bytes> frames;        ///< finished frames not yet drained
-    std::size_t queued = 0;          ///< bytes in `frames`
+    /// Frames still to send raw without trying zstd, and the length of the last such pause:
+    /// after a frame that did not shrink by an eighth, the next 1, 2, 4 ... 64 frames of the
+    /// lane are not tried, so incompressible data (random, encrypted, unlabelled media) costs
+    /// a trial per 64 frames, not one per frame. A frame that shrinks ends the pause.
+    std::uint32_t zstd_skip = 0;
+    std::uint32_t zstd_pause = 0;
+    std::deque<bytes> frames;  ///< finished frames not yet drained
+    std::size_t queued = 0;    ///< bytes in `frames`
     // Key aliases: each lane declares and uses its own range of aliases, in its own order,
     // so that a lane drained later never changes what an alias means for another lane.
     string_map<std::uint64_t> tx_keys;
@@ -423,7 +431,19 @@ std::optional<bytes_view> engine::finish_frame(link& l, std::size_t lane_index) 
     return ln.writer.frame();
   }
   const bytes_view raw = ln.writer.frame();
+  if (ln.zstd_skip > 0) {
+    --ln.zstd_skip;
+    ++m_stats.frames_left_raw;  // the lane's recent frames did not compress
+    return raw;
+  }
   auto z = m_compressor.compress_frame(raw.subspan(raw.size() - body), m_zout);
+  if (!z || z->size() * 8 > raw.size() * 7) {
+    ln.zstd_pause =
+        std::min<std::uint32_t>(max_zstd_pause, std::max<std::uint32_t>(1, ln.zstd_pause * 2));
+    ln.zstd_skip = ln.zstd_pause;
+  } else {
+    ln.zstd_pause = 0;
+  }
   if (!z) {
     ++m_stats.frames_left_raw;  // no smaller
     return raw;
