@@ -1,45 +1,12 @@
 // The data layer over real connections on 127.0.0.1: three hosts in a chain A - B - C (A and
 // C never connect), each with a data_service. A sample put on A reaches C's subscriber through
 // B; a node that drops out takes its subscriptions with it.
-#include "node/data_service.hpp"
-#include "harness.hpp"
+#include "data_node.hpp"
 
 using namespace starling;
 using namespace starling::test;
 
 namespace {
-
-struct data_node {
-  explicit data_node(asio::io_context& ctx) : n(ctx), svc(n.h) {
-    n.h.on_event([this](const node::host_event& e) {
-      n.events.push_back(e);
-      if (auto* id = std::get_if<node::peer_identified>(&e)) {
-        for (auto& c : n.h.connections()) {
-          if (c->established() && !c->closing() && c->peer() == id->peer) {
-            svc.on_identified(c, id->info);
-          }
-        }
-      }
-    });
-    addr = n.listen();
-  }
-  test_node n;
-  node::data_service svc;
-  multiformats::multiaddr addr;
-  struct got {
-    std::string key, payload, encoding;
-    std::uint64_t seq;
-  };
-  std::vector<got> samples;
-  std::uint64_t subscribe(std::string_view expr) {
-    auto id = svc.subscribe(expr, [this](const data::sample& s) {
-      samples.push_back(
-          {std::string(s.key), std::string(as_chars(s.payload)), std::string(s.encoding), s.seq});
-    });
-    EXPECT_TRUE(id);
-    return id ? *id : 0;
-  }
-};
 
 class data_service_test : public ::testing::Test {
  protected:

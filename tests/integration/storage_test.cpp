@@ -8,8 +8,7 @@
 #include <random>
 #include <set>
 
-#include "harness.hpp"
-#include "node/data_service.hpp"
+#include "data_node.hpp"
 #include "node/storage.hpp"
 
 using namespace starling;
@@ -17,24 +16,6 @@ using namespace starling::test;
 namespace fs = std::filesystem;
 
 namespace {
-
-struct data_node {
-  explicit data_node(asio::io_context& ctx) : n(ctx), svc(n.h) {
-    n.h.on_event([this](const node::host_event& e) {
-      if (auto* id = std::get_if<node::peer_identified>(&e)) {
-        for (auto& c : n.h.connections()) {
-          if (c->established() && !c->closing() && c->peer() == id->peer) {
-            svc.on_identified(c, id->info);
-          }
-        }
-      }
-    });
-    addr = n.listen();
-  }
-  test_node n;
-  node::data_service svc;
-  multiformats::multiaddr addr;
-};
 
 struct got {
   std::string key, value;
