@@ -1,20 +1,16 @@
 // `starling peers` and `starling status`: one request over the control socket, then print.
 #include "control_commands.hpp"
 
-#include <filesystem>
-
 #include "commands.hpp"
 #include "node/control.hpp"
-#include "node/data_dir.hpp"
+#include "session_client.hpp"
 
 namespace starling::app {
 
 namespace {
 
 int run_control(const control_options& o, control_text::view v) {
-  const std::filesystem::path dir =
-      o.data_dir.empty() ? node::default_data_dir() : std::filesystem::path(o.data_dir);
-  const auto sock = node::control_socket_path(dir);
+  const auto sock = control_socket_for(o.data_dir);
   auto r = node::control_request(sock, control_text::request_for(v));
   if (!r) {
     print_error(node::describe_control_error(r.error(), sock));

@@ -17,68 +17,14 @@
 #include "commands.hpp"
 #include "core/data/wire.hpp"
 #include "core/keyexpr/keyexpr.hpp"
-#include "node/control.hpp"
 #include "node/data_control.hpp"
-#include "node/data_dir.hpp"
+#include "session_client.hpp"
 
 namespace starling::app {
 
 namespace {
 
 using nlohmann::json;
-
-volatile std::sig_atomic_t g_stop = 0;
-void on_signal(int) {
-  g_stop = 1;
-}
-void catch_signals() {
-  struct sigaction sa {};
-  sa.sa_handler = on_signal;
-  sigemptyset(&sa.sa_mask);
-  sa.sa_flags = 0;  // no SA_RESTART: a blocking read returns EINTR
-  sigaction(SIGINT, &sa, nullptr);
-  sigaction(SIGTERM, &sa, nullptr);
-}
-
-std::filesystem::path socket_for(const std::string& data_dir) {
-  const std::filesystem::path dir =
-      data_dir.empty() ? node::default_data_dir() : std::filesystem::path(data_dir);
-  return node::control_socket_path(dir);
-}
-
-std::string decode(const json& m, const char* field) {
-  bytes b;
-  if (!node::from_base64(m.value(field, std::string()), b)) return {};
-  return std::string(b.begin(), b.end());
-}
-
-void write_line(const std::string& a, const std::string& b) {
-  std::fwrite(a.data(), 1, a.size(), stdout);
-  std::fputc(' ', stdout);
-  std::fwrite(b.data(), 1, b.size(), stdout);
-  std::fputc('\n', stdout);
-  std::fflush(stdout);
-}
-
-/// Opens a session and reads its first line; on failure prints why and returns nullopt.
-std::optional<node::control_session_client> open_session(const std::filesystem::path& sock,
-                                                         const json& request) {
-  auto s = node::control_session_client::open(sock, request);
-  if (!s) {
-    print_error(node::describe_control_error(s.error(), sock));
-    return std::nullopt;
-  }
-  auto first = s->read_line(std::chrono::milliseconds(3000));
-  if (!first) {
-    print_error(node::describe_control_error(first.error(), sock));
-    return std::nullopt;
-  }
-  if (!first->value("ok", false)) {
-    print_error(first->value("error", std::string("the node refused the request")));
-    return std::nullopt;
-  }
-  return std::move(*s);
-}
 
 /// What a command printed and how it ended.
 struct command_result {
@@ -195,23 +141,18 @@ int run_get(const get_options& o) {
            {"parameters", params}, {"timeout_ms", std::max<std::uint64_t>(timeout_ms, 1)},
            {"target", o.target},   {"consolidation", o.latest ? "latest" : "none"}};
   if (o.value) req["value_b64"] = node::to_base64(as_bytes(*o.value));
-  const auto sock = socket_for(o.data_dir);
+  const auto sock = control_socket_for(o.data_dir);
   auto s = open_session(sock, req);
   if (!s) return 1;
-  catch_signals();
+  catch_stop_signals();
   std::size_t good = 0, errors = 0;
   for (;;) {
-    auto line = s->read_line(std::chrono::milliseconds(timeout_ms + 5000));
-    if (!line) {
-      if (line.error() == std::make_error_code(std::errc::interrupted) && !g_stop) continue;
-      if (g_stop) return 130;
-      print_error(node::describe_control_error(line.error(), sock));
-      return 1;
-    }
+    auto line = next_line(*s, sock, std::chrono::milliseconds(timeout_ms + 5000));
+    if (!line) return stop_requested() ? 130 : 1;
     if (line->contains("reply")) {
       const json& r = (*line)["reply"];
       const std::string key = r.value("key", std::string());
-      const std::string value = decode(r, "value_b64");
+      const std::string value = decode_base64(r, "value_b64");
       const bool err = r.value("error", false);
       err ? ++errors : ++good;
       if (o.json) {
@@ -221,8 +162,7 @@ int run_get(const get_options& o) {
                  {"timestamp", r.value("timestamp", std::string())},
                  {"from", r.value("from", std::string())},
                  {"error", err}};
-        std::printf("%s\n", out.dump(-1, ' ', false, json::error_handler_t::replace).c_str());
-        std::fflush(stdout);
+        write_json_line(out);
       } else if (err) {
         print_error(key + ": the queryable failed: " + value);
       } else {
@@ -260,19 +200,15 @@ int run_reply(const reply_options& o) {
     print_error("reply needs a command after --, e.g. starling reply cmd/blinds -- echo ok");
     return 1;
   }
-  const auto sock = socket_for(o.data_dir);
+  const auto sock = control_socket_for(o.data_dir);
   auto s =
       open_session(sock, json{{"cmd", "queryable"}, {"expr", o.expr}, {"complete", o.complete}});
   if (!s) return 1;
   auto own = keyexpr::key::parse(o.expr);
-  catch_signals();
-  while (!g_stop) {
-    auto line = s->read_line();
-    if (!line) {
-      if (line.error() == std::make_error_code(std::errc::interrupted)) continue;
-      print_error(node::describe_control_error(line.error(), sock));
-      return 1;
-    }
+  catch_stop_signals();
+  while (!stop_requested()) {
+    auto line = next_line(*s, sock);
+    if (!line) return stop_requested() ? 0 : 1;
     if (line->contains("reply_error")) {
       print_error(line->value("reply_error", std::string()));
       continue;
@@ -298,7 +234,7 @@ int run_reply(const reply_options& o) {
       auto r = run_command(
           o.command,
           {{"STARLING_KEY", selector}, {"STARLING_PARAMS", q.value("parameters", std::string())}},
-          decode(q, "value_b64"),
+          decode_base64(q, "value_b64"),
           std::chrono::milliseconds(static_cast<long>(o.command_timeout * 1000)));
       const bool ok = r.status == 0;
       std::string payload = r.out;
@@ -319,18 +255,14 @@ int run_reply(const reply_options& o) {
 
 int run_alive(const alive_options& o) {
   if (sodium_init() < 0) return 1;
-  const auto sock = socket_for(o.data_dir);
+  const auto sock = control_socket_for(o.data_dir);
   auto s = open_session(sock, o.watch ? json{{"cmd", "watch"}, {"expr", o.key}}
                                       : json{{"cmd", "token"}, {"key", o.key}});
   if (!s) return 1;
-  catch_signals();
-  while (!g_stop) {
-    auto line = s->read_line();
-    if (!line) {
-      if (line.error() == std::make_error_code(std::errc::interrupted)) continue;
-      print_error(node::describe_control_error(line.error(), sock));
-      return 1;
-    }
+  catch_stop_signals();
+  while (!stop_requested()) {
+    auto line = next_line(*s, sock);
+    if (!line) return stop_requested() ? 0 : 1;
     if (line->contains("alive")) {
       std::printf("%c %s\n", line->value("alive", false) ? '+' : '-',
                   line->value("key", std::string()).c_str());
