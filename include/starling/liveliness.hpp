@@ -8,6 +8,7 @@
 #include <memory>
 #include <string>
 
+#include "starling/declaration.hpp"
 #include "starling/export.hpp"
 
 namespace starling {
@@ -55,18 +56,16 @@ class STARLING_API liveliness_token {
   liveliness_token& operator=(const liveliness_token&) = delete;
 
   /// The key, canonical.
-  const std::string& key() const noexcept { return m_key; }
+  const std::string& key() const noexcept { return m_decl.key(); }
   /// True unless empty or undeclared.
-  explicit operator bool() const noexcept { return static_cast<bool>(m_rt); }
+  explicit operator bool() const noexcept { return static_cast<bool>(m_decl); }
   /// Undeclares now (watchers see it leave); the handle becomes empty.
   void undeclare();
 
  private:
   friend class session;
   liveliness_token(std::shared_ptr<lib::runtime> rt, std::uint64_t id, std::string key);
-  std::shared_ptr<lib::runtime> m_rt;
-  std::uint64_t m_id = 0;
-  std::string m_key;
+  detail::declaration m_decl;
 };
 
 /// A watch on liveliness tokens (session::watch_liveliness). Destroying the handle ends the
@@ -87,18 +86,16 @@ class STARLING_API liveliness_watcher {
   liveliness_watcher& operator=(const liveliness_watcher&) = delete;
 
   /// The key expression watched, canonical.
-  const std::string& key_expr() const noexcept { return m_expr; }
+  const std::string& key_expr() const noexcept { return m_decl.key(); }
   /// True unless empty or ended.
-  explicit operator bool() const noexcept { return static_cast<bool>(m_rt); }
+  explicit operator bool() const noexcept { return static_cast<bool>(m_decl); }
   /// Ends the watch now; the handle becomes empty.
   void undeclare();
 
  private:
   friend class session;
   liveliness_watcher(std::shared_ptr<lib::runtime> rt, std::uint64_t id, std::string expr);
-  std::shared_ptr<lib::runtime> m_rt;
-  std::uint64_t m_id = 0;
-  std::string m_expr;
+  detail::declaration m_decl;
 };
 
 }  // namespace starling

@@ -9,6 +9,7 @@
 #include <string>
 #include <string_view>
 
+#include "starling/declaration.hpp"
 #include "starling/export.hpp"
 #include "starling/publisher_options.hpp"
 #include "starling/result.hpp"
@@ -44,9 +45,9 @@ class STARLING_API publisher {
   publisher& operator=(const publisher&) = delete;
 
   /// The key (as declared; no wildcards).
-  const std::string& key() const noexcept { return m_key; }
+  const std::string& key() const noexcept { return m_decl.key(); }
   /// True unless empty or undeclared.
-  explicit operator bool() const noexcept { return static_cast<bool>(m_rt); }
+  explicit operator bool() const noexcept { return static_cast<bool>(m_decl); }
 
   /// The options it was declared with.
   const publisher_options& options() const noexcept { return m_options; }
@@ -76,9 +77,7 @@ class STARLING_API publisher {
   friend class session;
   publisher(std::shared_ptr<lib::runtime> rt, std::uint64_t id, std::string key,
             publisher_options options);
-  std::shared_ptr<lib::runtime> m_rt;
-  std::uint64_t m_id = 0;
-  std::string m_key;
+  detail::declaration m_decl;
   publisher_options m_options;
 };
 

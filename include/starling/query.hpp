@@ -11,6 +11,7 @@
 #include <string_view>
 #include <vector>
 
+#include "starling/declaration.hpp"
 #include "starling/export.hpp"
 #include "starling/result.hpp"
 
@@ -112,18 +113,16 @@ class STARLING_API queryable {
   queryable& operator=(const queryable&) = delete;
 
   /// The key expression, canonical.
-  const std::string& key_expr() const noexcept { return m_expr; }
+  const std::string& key_expr() const noexcept { return m_decl.key(); }
   /// True unless empty or undeclared.
-  explicit operator bool() const noexcept { return static_cast<bool>(m_rt); }
+  explicit operator bool() const noexcept { return static_cast<bool>(m_decl); }
   /// Undeclares now; the handle becomes empty.
   void undeclare();
 
  private:
   friend class session;
   queryable(std::shared_ptr<lib::runtime> rt, std::uint64_t id, std::string expr);
-  std::shared_ptr<lib::runtime> m_rt;
-  std::uint64_t m_id = 0;
-  std::string m_expr;
+  detail::declaration m_decl;
 };
 
 }  // namespace starling

@@ -9,6 +9,7 @@
 #include <optional>
 #include <string>
 
+#include "starling/declaration.hpp"
 #include "starling/export.hpp"
 #include "starling/result.hpp"
 #include "starling/sample.hpp"
@@ -54,9 +55,9 @@ class STARLING_API subscriber {
   subscriber& operator=(const subscriber&) = delete;
 
   /// The key expression, in canonical form (e.g. "home/**/temp").
-  const std::string& key_expr() const noexcept { return m_expr; }
+  const std::string& key_expr() const noexcept { return m_decl.key(); }
   /// True unless empty or undeclared.
-  explicit operator bool() const noexcept { return static_cast<bool>(m_rt); }
+  explicit operator bool() const noexcept { return static_cast<bool>(m_decl); }
 
   /// Pull mode: the oldest queued sample, waiting up to `timeout` for one. Errors: timeout,
   /// closed (the session closed and the queue is empty), invalid_argument (this subscriber
@@ -74,9 +75,7 @@ class STARLING_API subscriber {
   friend class session;
   subscriber(std::shared_ptr<lib::runtime> rt, std::uint64_t id, std::string expr,
              std::shared_ptr<lib::sample_queue> queue);
-  std::shared_ptr<lib::runtime> m_rt;
-  std::uint64_t m_id = 0;
-  std::string m_expr;
+  detail::declaration m_decl;
   std::shared_ptr<lib::sample_queue> m_queue;  ///< pull mode only
 };
 

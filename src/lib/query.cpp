@@ -119,31 +119,15 @@ void query::finish() {
 // ---- queryable ----
 
 queryable::queryable(std::shared_ptr<lib::runtime> rt, std::uint64_t id, std::string expr)
-    : m_rt(std::move(rt)), m_id(id), m_expr(std::move(expr)) {}
+    : m_decl(std::move(rt), id, std::move(expr),
+             [](lib::runtime& r, std::uint64_t q) { r.undeclare_queryable(q); }) {}
 
-queryable::~queryable() {
-  undeclare();
-}
-
-queryable::queryable(queryable&& other) noexcept
-    : m_rt(std::move(other.m_rt)),
-      m_id(std::exchange(other.m_id, 0)),
-      m_expr(std::move(other.m_expr)) {}
-
-queryable& queryable::operator=(queryable&& other) noexcept {
-  if (this != &other) {
-    undeclare();
-    m_rt = std::move(other.m_rt);
-    m_id = std::exchange(other.m_id, 0);
-    m_expr = std::move(other.m_expr);
-  }
-  return *this;
-}
+queryable::~queryable() = default;
+queryable::queryable(queryable&&) noexcept = default;
+queryable& queryable::operator=(queryable&&) noexcept = default;
 
 void queryable::undeclare() {
-  if (m_rt && m_id != 0) m_rt->undeclare_queryable(m_id);
-  m_rt.reset();
-  m_id = 0;
+  m_decl.reset();
 }
 
 }  // namespace starling

@@ -293,32 +293,24 @@ result<void> session::del(std::string_view key) {
 
 publisher::publisher(std::shared_ptr<lib::runtime> rt, std::uint64_t id, std::string key,
                      publisher_options options)
-    : m_rt(std::move(rt)), m_id(id), m_key(std::move(key)), m_options(std::move(options)) {}
+    : m_decl(std::move(rt), id, std::move(key),
+             [](lib::runtime& r, std::uint64_t p) { r.undeclare_publisher(p); }),
+      m_options(std::move(options)) {}
 
-publisher::~publisher() {
-  undeclare();
-}
-
-publisher::publisher(publisher&& other) noexcept
-    : m_rt(std::move(other.m_rt)),
-      m_id(std::exchange(other.m_id, 0)),
-      m_key(std::move(other.m_key)),
-      m_options(std::move(other.m_options)) {}
+publisher::~publisher() = default;
+publisher::publisher(publisher&&) noexcept = default;
 
 publisher& publisher::operator=(publisher&& other) noexcept {
   if (this != &other) {
-    undeclare();
-    m_rt = std::move(other.m_rt);
-    m_id = std::exchange(other.m_id, 0);
-    m_key = std::move(other.m_key);
+    m_decl = std::move(other.m_decl);  // undeclares this one first
     m_options = std::move(other.m_options);
   }
   return *this;
 }
 
 result<void> publisher::put(std::span<const std::byte> payload) {
-  if (!m_rt) return lib::runtime::closed_error();
-  return to_result(m_rt->put(m_id, m_key, payload, false));
+  if (!m_decl) return lib::runtime::closed_error();
+  return to_result(m_decl.rt()->put(m_decl.id(), m_decl.key(), payload, false));
 }
 
 result<void> publisher::put(std::string_view payload) {
@@ -326,47 +318,41 @@ result<void> publisher::put(std::string_view payload) {
 }
 
 result<void> publisher::del() {
-  if (!m_rt) return lib::runtime::closed_error();
-  return to_result(m_rt->put(m_id, m_key, {}, true));
+  if (!m_decl) return lib::runtime::closed_error();
+  return to_result(m_decl.rt()->put(m_decl.id(), m_decl.key(), {}, true));
 }
 
 bool publisher::matched() const {
-  return m_rt && m_rt->matched(m_key);
+  return m_decl && m_decl.rt()->matched(m_decl.key());
 }
 
 result<void> publisher::wait_matched(std::chrono::milliseconds timeout) {
-  if (!m_rt) return lib::runtime::closed_error();
-  return to_result(m_rt->wait_matched(m_key, timeout));
+  if (!m_decl) return lib::runtime::closed_error();
+  return to_result(m_decl.rt()->wait_matched(m_decl.key(), timeout));
 }
 
 void publisher::undeclare() {
-  if (m_rt && m_id != 0) m_rt->undeclare_publisher(m_id);
-  m_rt.reset();
-  m_id = 0;
+  m_decl.reset();
 }
 
 // ---- subscriber ----
 
 subscriber::subscriber(std::shared_ptr<lib::runtime> rt, std::uint64_t id, std::string expr,
                        std::shared_ptr<lib::sample_queue> queue)
-    : m_rt(std::move(rt)), m_id(id), m_expr(std::move(expr)), m_queue(std::move(queue)) {}
+    : m_decl(std::move(rt), id, std::move(expr),
+             [](lib::runtime& r, std::uint64_t sub) { r.unsubscribe(sub); }),
+      m_queue(std::move(queue)) {}
 
 subscriber::~subscriber() {
   undeclare();
 }
 
-subscriber::subscriber(subscriber&& other) noexcept
-    : m_rt(std::move(other.m_rt)),
-      m_id(std::exchange(other.m_id, 0)),
-      m_expr(std::move(other.m_expr)),
-      m_queue(std::move(other.m_queue)) {}
+subscriber::subscriber(subscriber&&) noexcept = default;
 
 subscriber& subscriber::operator=(subscriber&& other) noexcept {
   if (this != &other) {
     undeclare();
-    m_rt = std::move(other.m_rt);
-    m_id = std::exchange(other.m_id, 0);
-    m_expr = std::move(other.m_expr);
+    m_decl = std::move(other.m_decl);
     m_queue = std::move(other.m_queue);
   }
   return *this;
@@ -374,10 +360,10 @@ subscriber& subscriber::operator=(subscriber&& other) noexcept {
 
 result<sample> subscriber::recv(std::chrono::milliseconds timeout) {
   if (!m_queue) {
-    if (!m_rt) return lib::runtime::closed_error();
+    if (!m_decl) return lib::runtime::closed_error();
     return error(errc::invalid_argument, "recv() on a subscriber with a handler");
   }
-  if (m_rt && m_rt->on_network_thread()) return lib::runtime::would_block_error("recv()");
+  if (m_decl && m_decl.rt()->on_network_thread()) return lib::runtime::would_block_error("recv()");
   std::optional<sample> out;
   if (auto e = m_queue->wait_pop(timeout, out)) return std::move(*e);
   return std::move(*out);
@@ -393,9 +379,7 @@ std::uint64_t subscriber::dropped() const {
 }
 
 void subscriber::undeclare() {
-  if (m_rt && m_id != 0) m_rt->unsubscribe(m_id);
-  m_rt.reset();
-  m_id = 0;
+  m_decl.reset();
   // The queue stays: samples already in it can still be taken with try_recv().
   if (m_queue) m_queue->close();
 }
