@@ -26,6 +26,7 @@
 #include <vector>
 
 #include "node/control.hpp"
+#include "unix_socket.hpp"
 
 namespace fs = std::filesystem;
 namespace asio = boost::asio;
@@ -37,23 +38,12 @@ using starling::node::control_server;
 using starling::node::control_server_options;
 using starling::node::control_session;
 using starling::node::control_session_client;
+using starling::test::raw_connect;
+using starling::test::raw_send;
+using starling::test::read_all;
+using starling::test::temp_dir;
 
 namespace {
-
-/// A private temporary directory (0700), removed at the end.
-struct temp_dir {
-  temp_dir() {
-    char tmpl[] = "/tmp/starling-ctlsess-XXXXXX";
-    const char* d = ::mkdtemp(tmpl);
-    if (d != nullptr) path = d;
-  }
-  ~temp_dir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-  fs::path path;
-  fs::path sock() const { return path / "control.sock"; }
-};
 
 /// Values handed from the io thread to the test thread.
 template <class T>
@@ -154,47 +144,6 @@ class running_server {
   asio::executor_work_guard<asio::io_context::executor_type> m_work{m_ctx.get_executor()};
   std::thread m_thread;
 };
-
-/// A raw client socket (blocking), for bytes control_session_client would not send.
-int raw_connect(const fs::path& p) {
-  int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_un sa{};
-  sa.sun_family = AF_UNIX;
-  std::memcpy(sa.sun_path, p.c_str(), p.native().size());
-  if (::connect(fd, reinterpret_cast<const sockaddr*>(&sa), sizeof(sa)) != 0) {
-    ::close(fd);
-    return -1;
-  }
-  return fd;
-}
-
-bool raw_send(int fd, const std::string& bytes) {
-  std::size_t off = 0;
-  while (off < bytes.size()) {
-    ssize_t n = ::send(fd, bytes.data() + off, bytes.size() - off, MSG_NOSIGNAL);
-    if (n <= 0) return false;
-    off += static_cast<std::size_t>(n);
-  }
-  return true;
-}
-
-/// Everything the peer sends until it closes, or until `limit` passes.
-std::string read_all(int fd, std::chrono::milliseconds limit = 5000ms) {
-  std::string out;
-  const auto end = std::chrono::steady_clock::now() + limit;
-  for (;;) {
-    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-        end - std::chrono::steady_clock::now());
-    if (left.count() <= 0) break;
-    pollfd pfd{fd, POLLIN, 0};
-    if (::poll(&pfd, 1, static_cast<int>(left.count())) <= 0) break;
-    char buf[4096];
-    ssize_t n = ::recv(fd, buf, sizeof buf, 0);
-    if (n <= 0) break;
-    out.append(buf, static_cast<std::size_t>(n));
-  }
-  return out;
-}
 
 std::vector<json> parse_lines(const std::string& text) {
   std::vector<json> out;
@@ -499,7 +448,7 @@ TEST(ControlSession, GarbageFromAClientGetsAnErrorLineAndEndsTheSession) {
     int fd = raw_connect(d.sock());
     ASSERT_GE(fd, 0);
     ASSERT_TRUE(raw_send(fd, "{\"cmd\":\"sub\"}\n{\"fine\":1}\n" + bytes));
-    auto lines = parse_lines(read_all(fd));  // returns at EOF
+    auto lines = parse_lines(read_all(fd, 5000ms));  // returns at EOF
     ::close(fd);
     ASSERT_EQ(lines.size(), 2u) << error;
     EXPECT_EQ(lines[0]["ok"], true);
@@ -650,7 +599,7 @@ TEST(ControlSessionClient, GarbageFromTheNodeIsABadResponse) {
       if (c < 0) return;
       (void)raw_send(c, a);
       ::shutdown(c, SHUT_WR);
-      (void)read_all(c);  // until the client closes
+      (void)read_all(c, 5000ms);  // until the client closes
       ::close(c);
     });
     auto c = control_session_client::open(d.sock(), {{"cmd", "sub"}});

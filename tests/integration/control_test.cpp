@@ -23,6 +23,7 @@
 
 #include "../../apps/starling/control_commands.hpp"
 #include "node/control.hpp"
+#include "unix_socket.hpp"
 
 namespace fs = std::filesystem;
 namespace asio = boost::asio;
@@ -32,23 +33,12 @@ using starling::node::control_errc;
 using starling::node::control_request;
 using starling::node::control_server;
 using starling::node::control_server_options;
+using starling::test::raw_connect;
+using starling::test::raw_send;
+using starling::test::read_all;
+using starling::test::temp_dir;
 
 namespace {
-
-/// A private temporary directory (0700), removed at the end.
-struct temp_dir {
-  temp_dir() {
-    char tmpl[] = "/tmp/starling-control-XXXXXX";
-    const char* d = ::mkdtemp(tmpl);
-    if (d != nullptr) path = d;
-  }
-  ~temp_dir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-  fs::path path;
-  fs::path sock() const { return path / "control.sock"; }
-};
 
 /// A control_server on its own io_context thread (as in the daemon: one thread).
 class running_server {
@@ -83,37 +73,6 @@ class running_server {
   std::thread m_thread;
 };
 
-/// A raw client socket (blocking connect), for requests control_request cannot make.
-int raw_connect(const fs::path& p) {
-  int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_un sa{};
-  sa.sun_family = AF_UNIX;
-  std::memcpy(sa.sun_path, p.c_str(), p.native().size());
-  if (::connect(fd, reinterpret_cast<const sockaddr*>(&sa), sizeof(sa)) != 0) {
-    ::close(fd);
-    return -1;
-  }
-  return fd;
-}
-
-/// Everything the peer sends until it closes, or until `limit` passes.
-std::string read_all(int fd, std::chrono::milliseconds limit = 3000ms) {
-  std::string out;
-  const auto end = std::chrono::steady_clock::now() + limit;
-  for (;;) {
-    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-        end - std::chrono::steady_clock::now());
-    if (left.count() <= 0) break;
-    pollfd pfd{fd, POLLIN, 0};
-    if (::poll(&pfd, 1, static_cast<int>(left.count())) <= 0) break;
-    char buf[4096];
-    ssize_t n = ::recv(fd, buf, sizeof buf, 0);
-    if (n <= 0) break;
-    out.append(buf, static_cast<std::size_t>(n));
-  }
-  return out;
-}
-
 /// True once the peer has closed its side of `fd` (EOF, nothing else before it) within
 /// `limit`: a bounded wait on the socket, no retries.
 bool wait_eof(int fd, std::chrono::milliseconds limit) {
@@ -135,13 +94,8 @@ bool wait_eof(int fd, std::chrono::milliseconds limit) {
 std::string raw_exchange(const fs::path& p, const std::string& bytes) {
   int fd = raw_connect(p);
   if (fd < 0) return "<connect failed>";
-  std::size_t off = 0;
-  while (off < bytes.size()) {
-    ssize_t n = ::send(fd, bytes.data() + off, bytes.size() - off, MSG_NOSIGNAL);
-    if (n <= 0) break;
-    off += static_cast<std::size_t>(n);
-  }
-  std::string out = read_all(fd);
+  (void)raw_send(fd, bytes);
+  std::string out = read_all(fd, 3000ms);
   ::close(fd);
   return out;
 }
@@ -329,7 +283,7 @@ TEST(ControlServer, MalformedRequestsGetOkFalse) {
   ASSERT_GE(fd, 0);
   ASSERT_EQ(::send(fd, "{\"cmd\":\"x\"}", 11, MSG_NOSIGNAL), 11);
   ::shutdown(fd, SHUT_WR);
-  auto e = json::parse(read_all(fd));
+  auto e = json::parse(read_all(fd, 3000ms));
   ::close(fd);
   EXPECT_EQ(e["cmd"], "x");
   EXPECT_EQ(calls, 1);
