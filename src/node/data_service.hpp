@@ -152,6 +152,7 @@ class data_service final : data::engine_sink {
   std::unordered_map<std::uint64_t, liveliness_fn> m_watches;
   const liveliness_fn* m_installing = nullptr;  ///< the watch being declared
   boost::asio::steady_timer m_timer;
+  time_point m_timer_at = no_deadline;  ///< when m_timer fires; no_deadline: not armed
   std::function<void()> m_writable;
   std::uint64_t m_dispatching = 0;  ///< the subscription whose handler runs
   std::vector<sample_fn> m_parked;  ///< handlers unsubscribed while one ran
