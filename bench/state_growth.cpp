@@ -5,13 +5,14 @@
 //            subscriber, a queryable, a liveliness token and a publisher on fresh keys, lets
 //            the records cross the link, then undeclares all four;
 //   declare+: the same, and each publisher publishes one sample that the subscriber gets
-//            (the subscriber keeps a receive state per publisher until 60 s after its last
-//            sample, at most 65,536: over 10 s of cycles that is 10,000 states);
+//            (the undeclare sends publisher_end: the subscriber drops its receive state and
+//            both nodes their key cache entry at once, instead of keeping 10,000 states for
+//            60 s; the source keeps the history 10 s, at most 1,024 of them);
 //   peers:   1,000 peers join (link up, a token, a put), exchange records and leave;
 //   keys:    puts on keys never used before, one per ms (each makes an implicit publisher,
 //            collected 30 s after its last put, at most 4096 at once, and a receive state at
-//            the subscriber, collected after 60 s idle): 70,000 of them to reach those bounds,
-//            then 30,000 more, over which the nodes must not grow.
+//            the subscriber, dropped when the publisher's end arrives): 70,000 of them to
+//            reach those bounds, then 30,000 more, over which the nodes must not grow.
 // Each line gives the growth in KiB; the program exits 1 when one is over 1 MiB (the data
 // layer's rule; docs/protocols/data.md, "Limits"). The keys line also says how much the
 // first 70,000 keys took (the plateau the bounds allow).

@@ -650,8 +650,11 @@ TEST(DataEngine, StateStaysBoundedOverManyDistinctKeys) {
   }
   // The bounds were reached, not merely never approached.
   EXPECT_EQ(peak_implicit, max_implicit_publishers);
-  EXPECT_GT(peak_keys, max_cached_keys);
+  // The key cache fills one generation; it goes no further because the keys of evicted
+  // implicit publishers leave it when their publisher_end is sent and received.
+  EXPECT_GE(peak_keys, max_cached_keys);
   EXPECT_GT(peak_history, 0u);
+  EXPECT_GT(m.engines[1]->stats().streams_ended, 0u);
   EXPECT_GT(m.engines[0]->stats().implicit_evicted, 0u);
   ASSERT_EQ(m.sinks[1].samples.size(), static_cast<std::size_t>(n));
   EXPECT_EQ(m.engines[1]->stats().duplicates, 0u);
@@ -687,4 +690,142 @@ TEST(DataEngine, UndeclaringADeclaredPublisherKeepsTheImplicitOne) {
   EXPECT_EQ(m.sinks[0].samples.back().seq, 2u);
   m.advance(implicit_idle);
   EXPECT_EQ(e.usage().publishers, 0u);
+}
+
+// An undeclared publisher tells the nodes downstream that it ended: the subscriber's node and
+// the relay drop their receive state for it at once, not after the 60 s idle time, and the
+// source frees its history after retired_linger.
+TEST(DataEngine, UndeclaredPublisherEndsTheReceiveStateDownstream) {
+  mesh m(3);  // 0 - 1 - 2: the end crosses a relay
+  m.link(0, 1);
+  m.link(1, 2);
+  ASSERT_TRUE(m.engines[2]->declare_subscriber("a/**"));
+  m.pump();
+  auto& src = *m.engines[0];
+  auto pub = src.declare_publisher("a/x");
+  ASSERT_TRUE(pub);
+  for (int i = 1; i <= 3; ++i)
+    ASSERT_TRUE(src.put(*pub, as_bytes(std::to_string(i)), m.now, ntp + i));
+  ASSERT_TRUE(src.put("a/y", as_bytes("implicit"), "", m.now, ntp + 4));
+  m.pump();
+  EXPECT_EQ(m.engines[1]->usage().streams, 2u);  // the relay's dedup windows
+  EXPECT_EQ(m.engines[2]->usage().streams, 2u);
+  src.undeclare_publisher(*pub);
+  m.pump();
+  EXPECT_EQ(m.payloads(2), (std::vector<std::string>{"1", "2", "3", "implicit"}));
+  EXPECT_EQ(src.stats().publisher_ends_sent, 1u);
+  EXPECT_EQ(m.engines[1]->usage().streams, 1u);
+  EXPECT_EQ(m.engines[2]->usage().streams, 1u);
+  EXPECT_EQ(m.engines[2]->stats().streams_ended, 1u);
+  // The source keeps the history for late repair requests, then frees it.
+  EXPECT_EQ(src.usage().retired_publishers, 1u);
+  EXPECT_EQ(src.next_deadline(), time_point::min());
+  m.advance(std::chrono::milliseconds(1));
+  EXPECT_EQ(src.usage().retired_publishers, 1u);
+  m.advance(retired_linger);
+  EXPECT_EQ(src.usage().retired_publishers, 0u);
+  // The implicit publisher ends when it is collected (implicit_idle, under the 60 s idle time).
+  m.advance(implicit_idle);
+  EXPECT_EQ(src.usage().publishers, 0u);
+  EXPECT_EQ(src.usage().history_bytes, 0u);
+  for (std::size_t i = 1; i < 3; ++i) {
+    EXPECT_EQ(m.engines[i]->usage().streams, 0u) << "node " << i;
+    EXPECT_EQ(m.engines[i]->usage().held_samples, 0u) << "node " << i;
+  }
+  EXPECT_EQ(m.engines[2]->stats().streams_ended, 2u);
+  EXPECT_EQ(m.engines[2]->stats().samples_lost, 0u);
+  EXPECT_EQ(m.payloads(2).size(), 4u);
+}
+
+// The end may overtake a lost last sample, or come while a gap is being repaired: the
+// subscriber's node repairs up to the end's last sequence number from the source's retained
+// history, delivers in order, and only then drops the state.
+TEST(DataEngine, PublisherEndWaitsForLostSamplesToBeRepaired) {
+  mesh m(3);  // 0 - 1 - 2
+  m.link(0, 1);
+  m.link(1, 2);
+  ASSERT_TRUE(m.engines[2]->declare_subscriber("a/**"));
+  m.pump();
+  auto& src = *m.engines[0];
+  auto& dst = *m.engines[2];
+
+  // The last sample is lost; the end (sent before any heartbeat) reveals it.
+  auto p = src.declare_publisher("a/x");
+  ASSERT_TRUE(p);
+  ASSERT_TRUE(src.put(*p, as_bytes("1"), m.now, ntp + 1));
+  m.pump();
+  ASSERT_TRUE(src.put(*p, as_bytes("2"), m.now, ntp + 2));
+  m.drop_output(0);
+  src.undeclare_publisher(*p);
+  EXPECT_EQ(src.put(*p, as_bytes("x"), m.now, ntp).error(),
+            make_error_code(engine_errc::unknown_publisher));
+  m.pump();
+  EXPECT_EQ(m.payloads(2), (std::vector<std::string>{"1", "2"}));
+  EXPECT_EQ(dst.stats().samples_repaired, 1u);
+  EXPECT_EQ(src.stats().heartbeats_sent, 0u);
+  EXPECT_EQ(dst.usage().streams, 0u);
+  EXPECT_EQ(m.engines[1]->usage().streams, 0u);
+
+  // A gap is open (its first repair request lost) when the end arrives: the state stays
+  // until the next request is answered from the retired history.
+  auto q = src.declare_publisher("a/y");
+  ASSERT_TRUE(q);
+  ASSERT_TRUE(src.put(*q, as_bytes("a"), m.now, ntp + 3));
+  m.pump();
+  ASSERT_TRUE(src.put(*q, as_bytes("b"), m.now, ntp + 4));
+  m.drop_output(0);
+  ASSERT_TRUE(src.put(*q, as_bytes("c"), m.now, ntp + 5));
+  // c reaches the relay and the subscriber; the subscriber's nack for b is lost.
+  for (std::size_t hop = 0; hop < 2; ++hop) {
+    std::vector<bytes> frames;
+    std::vector<std::size_t> to;
+    m.engines[hop]->drain_transmit([&](const peer_id& to_peer, bytes_view b) {
+      to.push_back(m.index(to_peer));
+      frames.emplace_back(b.begin(), b.end());
+    });
+    for (std::size_t i = 0; i < frames.size(); ++i)
+      ASSERT_TRUE(m.engines[to[i]]->on_bytes(m.ids[hop], frames[i], m.now, ntp));
+  }
+  EXPECT_EQ(dst.held_samples(), 1u);
+  m.drop_output(2);
+  src.undeclare_publisher(*q);
+  m.pump();
+  EXPECT_EQ(dst.usage().streams, 1u);  // held by the open gap
+  EXPECT_EQ(m.payloads(2).size(), 3u);
+  m.advance(std::chrono::milliseconds(200));  // the nack's second try
+  EXPECT_EQ(m.payloads(2), (std::vector<std::string>{"1", "2", "a", "b", "c"}));
+  EXPECT_EQ(dst.usage().streams, 0u);
+  EXPECT_EQ(dst.held_samples(), 0u);
+  EXPECT_EQ(dst.stats().samples_lost, 0u);
+  EXPECT_EQ(dst.stats().streams_ended, 2u);
+}
+
+// A lost end changes nothing but the time the state stays: the 60 s idle collection. An end
+// for a publisher the node no longer knows is ignored.
+TEST(DataEngine, LostPublisherEndFallsBackToIdleCollection) {
+  mesh m(2);
+  m.link(0, 1);
+  ASSERT_TRUE(m.engines[1]->declare_subscriber("a/**"));
+  m.pump();
+  auto p = m.engines[0]->declare_publisher("a/x");
+  ASSERT_TRUE(p);
+  ASSERT_TRUE(m.engines[0]->put(*p, as_bytes("1"), m.now, ntp));
+  m.pump();
+  m.engines[0]->undeclare_publisher(*p);
+  std::vector<bytes> lost;
+  m.engines[0]->drain_transmit(
+      [&](const peer_id&, bytes_view b) { lost.emplace_back(b.begin(), b.end()); });
+  ASSERT_FALSE(lost.empty());
+  m.advance(std::chrono::seconds(50));
+  EXPECT_EQ(m.engines[1]->usage().streams, 1u);
+  for (int i = 0; i < 3; ++i)
+    m.advance(std::chrono::seconds(10));
+  EXPECT_EQ(m.engines[1]->usage().streams, 0u);
+  EXPECT_EQ(m.engines[1]->stats().streams_ended, 0u);
+  // The end arrives after all: ignored, no state made.
+  for (const auto& f : lost)
+    ASSERT_TRUE(m.engines[1]->on_bytes(m.ids[0], f, m.now, ntp));
+  EXPECT_EQ(m.engines[1]->usage().streams, 0u);
+  EXPECT_EQ(m.engines[1]->stats().streams_ended, 0u);
+  EXPECT_EQ(m.payloads(1), (std::vector<std::string>{"1"}));
 }

@@ -89,10 +89,11 @@ TEST(DataWire, EveryMessageRoundTrips) {
           77, "text/plain", pl};
   ASSERT_TRUE(encode(r, out));
   ASSERT_TRUE(encode(reply_final{0, 32, 7, 5}, out));
+  ASSERT_TRUE(encode(publisher_end{7, 1, 9, 42}, out));
 
   std::vector<message> got;
   ASSERT_TRUE(for_each_message(out, [&](const message& m) { got.push_back(m); }));
-  ASSERT_EQ(got.size(), 11u);
+  ASSERT_EQ(got.size(), 12u);
   EXPECT_EQ(std::get<hello>(got[0]), (hello{1, id, 1, 65536}));
   EXPECT_EQ(std::get<node_alias>(got[1]), (node_alias{7, id}));
   EXPECT_EQ(std::get<key_alias>(got[2]).key, "home/kitchen/temp");
@@ -115,6 +116,17 @@ TEST(DataWire, EveryMessageRoundTrips) {
   EXPECT_EQ(r2.encoding, "text/plain");
   EXPECT_EQ(r2.key, "cmd/blinds");
   EXPECT_EQ(std::get<reply_final>(got[10]), (reply_final{0, 32, 7, 5}));
+  EXPECT_EQ(std::get<publisher_end>(got[11]), (publisher_end{7, 1, 9, 42}));
+}
+
+TEST(DataWire, PublisherEndBytes) {
+  // Type 0x24, 4 bytes of fields: source alias 0, publisher 3, key alias 2, last_seq 300.
+  bytes out;
+  ASSERT_TRUE(encode(publisher_end{0, 3, 2, 300}, out));
+  EXPECT_EQ(out, raw({0x24, 5, 0, 3, 2, 0xac, 0x02}));
+  // Key alias 0 is not a key; a byte too many is an error.
+  EXPECT_EQ(decode_error(raw({0x24, 4, 0, 3, 0, 1})), make_error_code(errc::bad_value));
+  EXPECT_EQ(decode_error(raw({0x24, 5, 0, 3, 2, 1, 9})), make_error_code(errc::trailing_bytes));
 }
 
 TEST(DataWire, UnknownTypesAreSkipped) {

@@ -428,6 +428,7 @@ result<void> engine::handle(link& l, const message& m, time_point now, std::uint
   if (const auto* h = std::get_if<heartbeat>(&m)) return handle_heartbeat(l, *h, now);
   if (const auto* n = std::get_if<nack>(&m)) return handle_nack(l, *n, now);
   if (const auto* r = std::get_if<repair>(&m)) return handle_repair(l, *r, now);
+  if (const auto* e = std::get_if<publisher_end>(&m)) return handle_publisher_end(l, *e, now);
   if (const auto* q = std::get_if<query>(&m)) return handle_query(l, *q, now);
   if (const auto* r = std::get_if<data::reply>(&m)) return handle_reply(l, *r);
   if (const auto* f = std::get_if<data::reply_final>(&m)) return handle_reply_final(l, *f);
@@ -507,6 +508,8 @@ engine_usage engine::usage() const {
   u.implicit_publishers = m_implicit_lru.size();
   for (const auto& [id, p] : m_pubs)
     u.history_bytes += p->footprint();
+  u.history_bytes += m_retired_history;
+  u.retired_publishers = m_retired.size();
   u.implicit_history_bytes = m_implicit_history;
   u.cached_keys = m_keys.size() + m_keys_old.size();
   u.cached_key_bytes = m_keys_bytes + m_keys_old_bytes;
@@ -521,6 +524,9 @@ time_point engine::next_deadline() const {
   if (!m_hb_heap.empty()) d = std::min(d, m_hb_heap.front().first);
   if (!m_implicit_lru.empty())
     d = std::min(d, m_pubs.at(m_implicit_lru.front())->used + implicit_idle);
+  // Retired publishers not stamped yet: at once (the engine learns the time there).
+  if (m_retired_unstamped > 0) d = time_point::min();
+  if (!m_retired_order.empty()) d = std::min(d, m_retired_order.front().first);
   for (const stream* st : m_gapped)
     d = std::min(d, st->nack_due);
   for (const auto& [qid, q] : m_pending)
@@ -570,6 +576,7 @@ void engine::on_deadline(time_point now) {
     if (std::find(m_gapped.begin(), m_gapped.end(), st) == m_gapped.end()) continue;
     if (st->nack_count >= nack_tries) {
       give_up_gaps(*st);
+      finish_if_ended(*st);
     } else {
       send_nacks(*st, now);
     }
@@ -604,8 +611,9 @@ void engine::on_deadline(time_point now) {
   // Incoming queries whose queryables never finished: forget them (the querier's own
   // timeout ends the query there).
   std::erase_if(m_handles, [&](const auto& kv) { return kv.second->deadline <= now; });
-  // Implicit publishers gone quiet.
+  // Implicit publishers gone quiet, retired histories past their time.
   collect_implicit(now);
+  collect_retired(now);
   // Receive state of publishers gone quiet.
   if (now >= m_next_sweep) {
     std::erase_if(m_streams, [&](const auto& kv) {

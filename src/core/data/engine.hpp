@@ -20,6 +20,7 @@
 /// not made of already compressed payloads (core/data/compress.hpp).
 
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <list>
 #include <memory>
@@ -180,6 +181,17 @@ struct publisher_options {
 inline constexpr clock_duration implicit_idle = std::chrono::seconds(30);
 inline constexpr std::size_t max_implicit_publishers = 4096;
 inline constexpr std::size_t implicit_history_budget = 16 * 1024 * 1024;
+/// A reliable publisher that is undeclared tells the nodes downstream that it ended, with its
+/// last sequence number (`publisher_end`); a receiver that misses samples up to it asks for
+/// them for about 3 s and gives up at about 6 s. So its history is kept `retired_linger` after
+/// the undeclare (counted from the engine's next on_deadline(), which next_deadline() asks for
+/// at once), then freed. At most `max_retired_publishers` such histories, of at most
+/// `retired_history_budget` bytes together, are kept: past either, the one undeclared first is
+/// freed early (counted in retired_evicted). Implicit publishers are not kept: they are
+/// collected long after any repair (implicit_idle) or evicted for room.
+inline constexpr clock_duration retired_linger = std::chrono::seconds(10);
+inline constexpr std::size_t max_retired_publishers = 1024;
+inline constexpr std::size_t retired_history_budget = 16 * 1024 * 1024;
 /// The key cache (matching local subscriptions and forwarding targets per key) keeps two
 /// generations of at most this many keys and key bytes each; a full generation becomes the
 /// old one and the previous old one is dropped, so keys in use survive a turnover.
@@ -188,14 +200,16 @@ inline constexpr std::size_t max_cached_key_bytes = 256 * 1024;
 
 /// What an engine holds now (gauges, not counters): for the limits above and for tests.
 struct engine_usage {
-  std::size_t publishers = 0;              ///< declared and implicit
-  std::size_t implicit_publishers = 0;     ///< of those, implicit
-  std::size_t history_bytes = 0;           ///< history kept for repair (slots and payload buffers)
+  std::size_t publishers = 0;           ///< declared and implicit
+  std::size_t implicit_publishers = 0;  ///< of those, implicit
+  std::size_t history_bytes = 0;  ///< history kept for repair (slots and payload buffers), retired
+                                  ///< publishers' included
+  std::size_t retired_publishers = 0;      ///< undeclared, history kept (retired_linger)
   std::size_t implicit_history_bytes = 0;  ///< of those, the implicit publishers'
   std::size_t cached_keys = 0;             ///< key cache entries, both generations
   std::size_t cached_key_bytes = 0;        ///< their key text
   std::size_t heartbeat_timers = 0;        ///< heartbeat timer entries (some may be stale)
-  std::size_t streams = 0;                 ///< receive states
+  std::size_t streams = 0;                 ///< receive states (source, publisher)
   std::size_t held_samples = 0;            ///< samples held for in-order delivery
 };
 
@@ -224,9 +238,12 @@ struct engine_stats {
   std::uint64_t samples_repaired = 0;  ///< holes filled by a repair
   std::uint64_t samples_lost = 0;      ///< sequence numbers given up (history gone, source away)
   std::uint64_t heartbeats_sent = 0;
-  std::uint64_t unicast_dropped = 0;  ///< nacks/repairs with no route or out of hops
-  std::uint64_t streams_reset = 0;    ///< receive state dropped because the table was full
-  std::uint64_t queries_sent = 0;     ///< query messages sent (one per asked node)
+  std::uint64_t publisher_ends_sent = 0;  ///< publisher_end messages for our publishers (per link)
+  std::uint64_t streams_ended = 0;        ///< receive states dropped at their publisher's end
+  std::uint64_t retired_evicted = 0;      ///< retired histories freed early (count or budget)
+  std::uint64_t unicast_dropped = 0;      ///< nacks/repairs with no route or out of hops
+  std::uint64_t streams_reset = 0;        ///< receive state dropped because the table was full
+  std::uint64_t queries_sent = 0;         ///< query messages sent (one per asked node)
   std::uint64_t queries_received = 0;
   std::uint64_t replies_received = 0;
   std::uint64_t queries_timed_out = 0;
@@ -317,7 +334,10 @@ class engine {
   void undeclare_subscriber(std::uint64_t id);
   /// Declares a publisher on `key` (no wildcards). Errors: keyexpr errors, not_a_key.
   result<std::uint64_t> declare_publisher(std::string_view key, publisher_options opts = {});
-  /// Ends a publisher (unknown ids are ignored).
+  /// Ends a publisher (unknown ids are ignored). The nodes downstream are told its last
+  /// sequence number (publisher_end, at the next drain) and drop its receive state once they
+  /// have it all; a reliable publisher's history stays for their repair requests
+  /// (retired_linger).
   void undeclare_publisher(std::uint64_t id);
   /// Publishes a put (or, with `del`, a delete) on publisher `id`, stamped with our clock at
   /// `physical_ntp`; `now` schedules its heartbeats. Local subscribers get it at once,
@@ -414,13 +434,18 @@ class engine {
   result<void> handle_heartbeat(link& l, const heartbeat& m, time_point now);
   result<void> handle_nack(link& l, const nack& m, time_point now);
   result<void> handle_repair(link& l, const repair& m, time_point now);
+  result<void> handle_publisher_end(link& l, const publisher_end& m, time_point now);
   const peer_id* resolve_node(const link& l, std::uint64_t alias) const;
   void route_sample(const peer_id& source, const link* from, std::string_view key,
                     const push& wire_sample);
   void deliver_local(std::string_view key, const sample& s);
   const std::vector<std::uint64_t>& local_subs_for(key_state& ks, std::string_view key);
   key_state& key_entry(std::string_view key);
-  void drop_publisher(std::uint64_t id);
+  void forget_key(std::string_view key);
+  void drop_publisher(std::uint64_t id, bool retire);
+  void announce_end(std::uint64_t id, const publisher& p);
+  void free_oldest_retired();
+  void collect_retired(time_point now);
   void collect_implicit(time_point now);
   const std::vector<peer_id>* targets_for_key(const peer_id& source, std::string_view key);
   // Queries and liveliness.
@@ -445,13 +470,15 @@ class engine {
   void close_gap(stream& st);
   void deliver_held(stream& st);
   void give_up_gaps(stream& st);
+  void finish_if_ended(stream& st);
+  void drop_stream(stream& st);
   void send_nacks(stream& st, time_point now);
   link* unicast_link(const peer_id& dest);
   void send_unicast_nack(const peer_id& dest, const peer_id& requester, nack n);
   void send_unicast_repair(const peer_id& dest, const peer_id& source, std::string_view key,
                            repair r);
   void send_heartbeat_on(link& l, const peer_id& source, std::string_view key, std::uint64_t pub,
-                         std::uint64_t last_seq, priority prio);
+                         std::uint64_t last_seq, priority prio, bool end = false);
   const std::vector<peer_id>& targets_for(key_state& ks, const peer_id& source);
   bool send_push(link& l, const peer_id& source, std::string_view key, const push& p);
   std::uint64_t node_alias_for(link& l, const peer_id& node);
@@ -485,8 +512,15 @@ class engine {
   string_map<std::uint64_t> m_implicit_pubs;  ///< key -> publisher
   std::list<std::uint64_t> m_implicit_lru;    ///< implicit publishers, least recently put first
   std::size_t m_implicit_history = 0;         ///< history bytes of the implicit publishers
-  keyexpr::key_index m_local_subs;            ///< our subscriptions, by id
-  keyexpr::key_index m_remote_subs;           ///< reachable nodes' subscriptions, by node number
+  // Undeclared reliable publishers whose history is kept for repair requests, in the order
+  // they were undeclared, with when each goes (no_deadline: not stamped yet; the next
+  // on_deadline() stamps it `now + retired_linger`).
+  std::unordered_map<std::uint64_t, std::unique_ptr<publisher>> m_retired;
+  std::deque<std::pair<time_point, std::uint64_t>> m_retired_order;
+  std::size_t m_retired_unstamped = 0;
+  std::size_t m_retired_history = 0;  ///< history bytes of the retired publishers
+  keyexpr::key_index m_local_subs;    ///< our subscriptions, by id
+  keyexpr::key_index m_remote_subs;   ///< reachable nodes' subscriptions, by node number
   std::unordered_map<peer_id, std::uint64_t> m_node_numbers;
   std::unordered_map<std::uint64_t, peer_id> m_node_by_number;
   std::uint64_t m_next_node_number = 1;

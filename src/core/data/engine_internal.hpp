@@ -258,6 +258,9 @@ struct engine::stream {
   bool gapped = false;
   int nack_count = 0;
   time_point nack_due = no_deadline;
+  /// The publisher ended (publisher_end): the state goes once nothing up to its last
+  /// sample (`announced`) is missing or the gap is given up.
+  bool ended = false;
   // Heartbeat forwarding.
   std::uint64_t hb_seq = 0;
   time_point hb_time{};

@@ -224,9 +224,15 @@ result<void> engine::handle_nack(link& l, const nack& m, time_point now) {
     send_unicast_nack(to, from, fwd);
     return {};
   }
-  auto it = m_pubs.find(m.publisher);
-  if (it == m_pubs.end() || *requester == m_self) return {};
-  const publisher& p = *it->second;
+  // A publisher undeclared lately still answers from its history (retired_linger).
+  const publisher* found = nullptr;
+  if (auto it = m_pubs.find(m.publisher); it != m_pubs.end()) {
+    found = it->second.get();
+  } else if (auto r = m_retired.find(m.publisher); r != m_retired.end()) {
+    found = r->second.get();
+  }
+  if (!found || *requester == m_self) return {};
+  const publisher& p = *found;
   const peer_id to = *requester;
   const std::uint64_t count = std::min<std::uint64_t>(m.count, history_samples);
   for (std::uint64_t s = m.first; s - m.first < count; ++s) {
@@ -265,13 +271,62 @@ result<void> engine::handle_repair(link& l, const repair& m, time_point now) {
   }
   auto it = m_streams.find(seq_ref{*source, m.sample.publisher});
   if (it == m_streams.end()) return {};  // forgotten meanwhile
-  it->second->last_activity = now;
-  receive_ordered(*it->second, key, m.sample, now, true);
+  stream& st = *it->second;
+  st.last_activity = now;
+  receive_ordered(st, key, m.sample, now, true);
+  finish_if_ended(st);
   return {};
 }
 
+result<void> engine::handle_publisher_end(link& l, const publisher_end& m, time_point now) {
+  const peer_id* source = resolve_node(l, m.source);
+  if (!source || m.key >= l.rx_keys.size() || l.rx_keys[m.key].empty()) {
+    return engine_errc::unknown_alias;
+  }
+  if (*source == m_self) return {};
+  // Unknown (never seen, collected, or ended already): nothing to finish, and not forwarded,
+  // so copies on changing routes die out.
+  auto it = m_streams.find(seq_ref{*source, m.publisher});
+  if (it == m_streams.end()) return {};
+  stream& st = *it->second;
+  if (st.ended) return {};
+  st.ended = true;
+  st.last_activity = now;
+  const std::string& key = l.rx_keys[m.key];
+  // Down the source's tree like its heartbeats, behind its samples on their lane.
+  if (const auto* targets = targets_for_key(*source, key)) {
+    for (const auto& t : *targets) {
+      if (t == l.peer) continue;
+      if (link* out = find_link(t))
+        send_heartbeat_on(*out, *source, key, m.publisher, m.last_seq, st.prio, true);
+    }
+  }
+  // Like a heartbeat: what is missing up to the last sample is asked for first.
+  if (st.delivering && !local_subs_for(key_entry(key), key).empty()) {
+    st.announced = std::max(st.announced, m.last_seq);
+    if (st.announced >= st.next) open_gap(st, now);
+  }
+  finish_if_ended(st);
+  forget_key(key);
+  return {};
+}
+
+void engine::finish_if_ended(stream& st) {
+  // An open gap holds the state until it is filled (deliver_held) or given up (on_deadline).
+  if (st.ended && !st.gapped) drop_stream(st);
+}
+
+void engine::drop_stream(stream& st) {
+  close_gap(st);
+  m_held_count -= st.held.size();
+  m_held_bytes -= st.held_bytes;
+  ++m_stats.streams_ended;
+  auto it = m_streams.find(seq_ref{*st.source, st.publisher});
+  if (it != m_streams.end()) m_streams.erase(it);
+}
+
 void engine::send_heartbeat_on(link& l, const peer_id& source, std::string_view key,
-                               std::uint64_t pub, std::uint64_t last_seq, priority prio) {
+                               std::uint64_t pub, std::uint64_t last_seq, priority prio, bool end) {
   heartbeat h;
   h.source = node_alias_for(l, source);
   h.key = key_alias_for(l, key, lane_of(prio));
@@ -282,7 +337,12 @@ void engine::send_heartbeat_on(link& l, const peer_id& source, std::string_view 
   h.publisher = pub;
   h.last_seq = last_seq;
   // Behind the publisher's samples on the same lane: it must not overtake them.
-  (void)encode(h, out_for(l, lane_of(prio)));
+  if (end) {
+    (void)encode(publisher_end{h.source, h.publisher, h.key, h.last_seq},
+                 out_for(l, lane_of(prio)));
+  } else {
+    (void)encode(h, out_for(l, lane_of(prio)));
+  }
 }
 
 }  // namespace starling::data

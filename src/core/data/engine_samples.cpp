@@ -33,6 +33,20 @@ engine::key_state& engine::key_entry(std::string_view key) {
   return *m_keys.emplace(std::string(key), std::make_unique<key_state>()).first->second;
 }
 
+void engine::forget_key(std::string_view key) {
+  // A key whose publisher ended is seldom used again: its cache entry goes now rather than
+  // when its generation is dropped (a later use recomputes it), so short-lived publishers on
+  // ever new keys do not fill the cache. No caller holds a key_state across this call.
+  if (auto it = m_keys.find(key); it != m_keys.end()) {
+    m_keys_bytes -= it->first.size();
+    m_keys.erase(it);
+  }
+  if (auto it = m_keys_old.find(key); it != m_keys_old.end()) {
+    m_keys_old_bytes -= it->first.size();
+    m_keys_old.erase(it);
+  }
+}
+
 const std::vector<peer_id>& engine::targets_for(key_state& ks, const peer_id& source) {
   // route_sample() refreshed ks.interested and cleared ks.targets for this generation.
   for (auto& [src, t] : ks.targets) {
@@ -162,6 +176,7 @@ result<void> engine::handle_push(link& l, const push& m, time_point now,
   const std::string& key = l.rx_keys[m.key];
   route_sample(*source, &l, key, m);
   receive_ordered(*st, key, m, now, false);
+  finish_if_ended(*st);  // a sample that was late after its publisher's end fills the gap
   return {};
 }
 
@@ -180,19 +195,37 @@ result<std::uint64_t> engine::declare_publisher(std::string_view key, publisher_
 }
 
 void engine::undeclare_publisher(std::uint64_t id) {
-  drop_publisher(id);
+  drop_publisher(id, true);
 }
 
-void engine::drop_publisher(std::uint64_t id) {
+void engine::drop_publisher(std::uint64_t id, bool retire) {
   auto it = m_pubs.find(id);
   if (it == m_pubs.end()) return;
-  publisher& p = *it->second;
+  std::unique_ptr<publisher> owned = std::move(it->second);
+  m_pubs.erase(it);
+  publisher& p = *owned;
   if (p.implicit) {
     m_implicit_pubs.erase(p.key);
     m_implicit_lru.erase(p.lru);
     m_implicit_history -= p.footprint();
   }
-  m_pubs.erase(it);
+  announce_end(id, p);
+  forget_key(p.key);
+  if (retire && p.count > 0) {
+    // Its history answers repair requests a while longer (retired_linger), within bounds.
+    while (!m_retired_order.empty() &&
+           (m_retired.size() >= max_retired_publishers ||
+            m_retired_history + p.footprint() > retired_history_budget)) {
+      ++m_stats.retired_evicted;
+      free_oldest_retired();
+    }
+    p.implicit = false;
+    p.hb_armed = false;
+    m_retired_history += p.footprint();
+    m_retired_order.emplace_back(no_deadline, id);
+    ++m_retired_unstamped;
+    m_retired.emplace(id, std::move(owned));
+  }
   // Its heartbeat timer, if any, stays in the heap and is skipped when due; the heap is
   // compacted once most of its entries are such leftovers.
   if (m_hb_heap.size() > 2 * m_pubs.size() + 64) {
@@ -201,12 +234,46 @@ void engine::drop_publisher(std::uint64_t id) {
   }
 }
 
+void engine::announce_end(std::uint64_t id, const publisher& p) {
+  if (p.seq == 0) return;  // it sent nothing: nobody holds state for it
+  const auto* targets = targets_for_key(m_self, p.key);
+  if (!targets) return;
+  for (const auto& t : *targets) {
+    if (link* l = find_link(t)) {
+      send_heartbeat_on(*l, m_self, p.key, id, p.seq, p.opts.prio, true);
+      ++m_stats.publisher_ends_sent;
+    }
+  }
+}
+
+void engine::free_oldest_retired() {
+  const auto [due, id] = m_retired_order.front();
+  m_retired_order.pop_front();
+  if (due == no_deadline) --m_retired_unstamped;
+  auto it = m_retired.find(id);
+  if (it == m_retired.end()) return;
+  m_retired_history -= it->second->footprint();
+  m_retired.erase(it);
+}
+
+void engine::collect_retired(time_point now) {
+  // The ones undeclared since the last run are at the back, not stamped yet.
+  for (auto it = m_retired_order.rbegin(); m_retired_unstamped > 0 && it != m_retired_order.rend();
+       ++it) {
+    if (it->first != no_deadline) break;
+    it->first = now + retired_linger;
+    --m_retired_unstamped;
+  }
+  while (!m_retired_order.empty() && m_retired_order.front().first <= now)
+    free_oldest_retired();
+}
+
 void engine::collect_implicit(time_point now) {
   while (!m_implicit_lru.empty()) {
     const std::uint64_t id = m_implicit_lru.front();
     if (m_pubs.at(id)->used + implicit_idle > now) break;
     ++m_stats.implicit_collected;
-    drop_publisher(id);
+    drop_publisher(id, false);
   }
 }
 
@@ -251,7 +318,7 @@ result<void> engine::put(std::uint64_t id, bytes_view payload, time_point now,
       // own history is bounded by history_bytes).
       while (m_implicit_history > implicit_history_budget && m_implicit_lru.front() != id) {
         ++m_stats.implicit_evicted;
-        drop_publisher(m_implicit_lru.front());
+        drop_publisher(m_implicit_lru.front(), false);
       }
     }
     p.last_put = now;
@@ -281,7 +348,7 @@ result<void> engine::put(std::string_view key, bytes_view payload, std::string_v
     id = *r;
     if (m_implicit_lru.size() >= max_implicit_publishers) {
       ++m_stats.implicit_evicted;
-      drop_publisher(m_implicit_lru.front());
+      drop_publisher(m_implicit_lru.front(), false);
     }
     publisher& p = *m_pubs.at(id);
     p.implicit = true;

@@ -119,6 +119,13 @@ void fields(W& w, const heartbeat& m) {
   w.uv(m.last_seq);
 }
 template <class W>
+void fields(W& w, const publisher_end& m) {
+  w.uv(m.source);
+  w.uv(m.publisher);
+  w.uv(m.key);
+  w.uv(m.last_seq);
+}
+template <class W>
 void fields(W& w, const nack& m) {
   w.uv(m.dest);
   w.u8(m.hops);
@@ -209,6 +216,10 @@ result<void> check(const push& m) {
   return {};
 }
 result<void> check(const heartbeat& m) {
+  if (!ok_ref(m.source) || !ok_alias(m.key)) return errc::bad_value;
+  return {};
+}
+result<void> check(const publisher_end& m) {
   if (!ok_ref(m.source) || !ok_alias(m.key)) return errc::bad_value;
   return {};
 }
@@ -409,6 +420,14 @@ result<message> read_fields(msg_type t, reader& r) {
       m.last_seq = r.uv();
       return message(m);
     }
+    case msg_type::publisher_end: {
+      publisher_end m;
+      m.source = r.uv();
+      m.publisher = r.uv();
+      m.key = r.uv();
+      m.last_seq = r.uv();
+      return message(m);
+    }
     case msg_type::nack: {
       nack m;
       m.dest = r.uv();
@@ -475,6 +494,7 @@ bool known_type(std::uint8_t t) {
     case msg_type::heartbeat:
     case msg_type::nack:
     case msg_type::repair:
+    case msg_type::publisher_end:
     case msg_type::query:
     case msg_type::reply:
     case msg_type::reply_final:
@@ -513,6 +533,9 @@ result<void> encode(const nack& m, bytes& out) {
 }
 result<void> encode(const repair& m, bytes& out) {
   return encode_message(msg_type::repair, m, out);
+}
+result<void> encode(const publisher_end& m, bytes& out) {
+  return encode_message(msg_type::publisher_end, m, out);
 }
 result<void> encode(const query& m, bytes& out) {
   return encode_message(msg_type::query, m, out);

@@ -63,6 +63,7 @@ enum class msg_type : std::uint8_t {
   heartbeat = 0x21,
   nack = 0x22,
   repair = 0x23,
+  publisher_end = 0x24,
   query = 0x30,
   reply = 0x31,
   reply_final = 0x32,
@@ -147,6 +148,18 @@ struct heartbeat {
   friend bool operator==(const heartbeat&, const heartbeat&) = default;
 };
 
+/// "Publisher `publisher` of `source` has ended; its last sample was `last_seq`" (0: it
+/// published nothing), sent down the source's tree like its samples, behind them, when the
+/// publisher is undeclared or collected. Receivers finish the publisher's samples up to
+/// `last_seq` (repairing what is missing), then drop its receive state.
+struct publisher_end {
+  std::uint64_t source = 0;
+  std::uint64_t publisher = 0;
+  std::uint64_t key = 0;
+  std::uint64_t last_seq = 0;
+  friend bool operator==(const publisher_end&, const publisher_end&) = default;
+};
+
 /// A repair request for `count` samples from `first`, unicast to the source.
 struct nack {
   std::uint64_t dest = 0;
@@ -216,7 +229,7 @@ struct unknown {
 
 /// Any decoded message.
 using message = std::variant<hello, node_alias, key_alias, record_message, push, heartbeat, nack,
-                             repair, query, reply, reply_final, unknown>;
+                             repair, publisher_end, query, reply, reply_final, unknown>;
 
 // ---- encoding ----
 
@@ -232,6 +245,7 @@ result<void> encode(const push& m, bytes& out);
 result<void> encode(const heartbeat& m, bytes& out);
 result<void> encode(const nack& m, bytes& out);
 result<void> encode(const repair& m, bytes& out);
+result<void> encode(const publisher_end& m, bytes& out);
 result<void> encode(const query& m, bytes& out);
 result<void> encode(const reply& m, bytes& out);
 result<void> encode(const reply_final& m, bytes& out);
