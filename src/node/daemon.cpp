@@ -14,6 +14,7 @@
 
 #include <algorithm>
 
+#include "core/mesh/addr_filter.hpp"
 #include "io/clock.hpp"
 #include "node/control.hpp"
 #include "node/peer_store.hpp"
@@ -254,10 +255,7 @@ result<void> daemon::init(std::string& error) {
       return r.error();
     }
   }
-  const bool loopback_only =
-      !m_cfg.listen.empty() && std::all_of(m_cfg.listen.begin(), m_cfg.listen.end(),
-                                           [](const auto& a) { return a.is_loopback(); });
-  if (m_cfg.mdns && loopback_only && m_cfg.mdns_opts.interfaces.empty()) {
+  if (m_cfg.mdns && mesh::loopback_only(m_cfg.listen) && m_cfg.mdns_opts.interfaces.empty()) {
     // Nothing to announce that a LAN could reach, and a loopback-only node is usually a test
     // or a local tool: stay off the LAN unless interfaces are named.
     spdlog::info("mdns: off (listening on loopback only; name an --interface to discover anyway)");
@@ -418,24 +416,13 @@ std::shared_ptr<connection> daemon::connection_to(const std::string& peer_id) co
 
 std::vector<std::string> daemon::useful_addrs(const connection& c,
                                               const identify::info& info) const {
-  std::vector<std::string> out;
-  const bool via_loopback = c.remote_addr().is_loopback();
-  auto add = [&](const multiformats::multiaddr& a) {
-    auto ep = a.tcp_endpoint();
-    if (!ep || ep->port == 0) return;
-    if (a.is_loopback() && !via_loopback) return;  // their loopback is not ours
-    const std::string ip = ep->ip_string();
-    if (ip == "0.0.0.0" || ip == "::") return;
-    if (ep->is_v6 && ep->ip[0] == 0xfe && (ep->ip[1] & 0xc0) == 0x80 && ep->zone.empty()) return;
-    auto text = a.without_peer().to_string();
-    if (std::find(out.begin(), out.end(), text) == out.end()) out.push_back(std::move(text));
-  };
-  // The address we dialled is known to work: first.
-  if (c.dir() == conn::direction::outbound) add(c.remote_addr());
+  std::vector<multiformats::multiaddr> advertised;
   for (auto& raw : info.listen_addrs) {
-    if (auto a = multiformats::multiaddr::from_bytes(raw)) add(*a);
+    if (auto a = multiformats::multiaddr::from_bytes(raw)) advertised.push_back(std::move(*a));
   }
-  return out;
+  std::optional<multiformats::multiaddr> dialled;
+  if (c.dir() == conn::direction::outbound) dialled = c.remote_addr();
+  return mesh::useful_peer_addrs(dialled, advertised, c.remote_addr().is_loopback());
 }
 
 void daemon::on_host_event(const host_event& e) {

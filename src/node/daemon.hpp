@@ -116,7 +116,8 @@ class daemon {
   void mark_dirty(const std::string& peer_id);
   void flush_store();
   void schedule_flush();
-  /// Addresses worth remembering for a peer from its identify record and connection.
+  /// Addresses worth remembering for a peer from its identify record and connection (the
+  /// decision is mesh::useful_peer_addrs, core/mesh/addr_filter.hpp).
   std::vector<std::string> useful_addrs(const connection& c, const identify::info& info) const;
   std::shared_ptr<connection> connection_to(const std::string& peer_id) const;
   /// Whether a discovery may be logged at info level (a budget per 10 s window).
