@@ -199,10 +199,9 @@ int run_node(const node_options& opts) {
   // Signals are caught before anything is printed: a script may send SIGTERM as soon as it
   // has read our addresses, and that must be a clean shutdown.
   asio::signal_set signals(ctx, SIGINT, SIGTERM);
-  std::string error;
-  auto d = node::daemon::start(ctx, *kp, std::move(dc), error);
+  auto d = node::daemon::start(ctx, *kp, std::move(dc));
   if (!d) {
-    print_error(error.empty() ? d.error().message() : error);
+    print_error(d.error().message);
     return 1;
   }
   auto& daemon = **d;

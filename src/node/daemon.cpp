@@ -176,32 +176,28 @@ daemon::~daemon() {
   if (m_control) m_control->stop();
 }
 
-result<std::unique_ptr<daemon>> daemon::start(asio::io_context& ctx,
-                                              const crypto::ed25519_keypair& id, daemon_config cfg,
-                                              std::string& error) {
+detailed_result<std::unique_ptr<daemon>> daemon::start(asio::io_context& ctx,
+                                                       const crypto::ed25519_keypair& id,
+                                                       daemon_config cfg) {
   std::unique_ptr<daemon> d(new daemon(ctx, id, std::move(cfg)));
-  STARLING_TRY(d->init(error));
+  if (auto r = d->init(); !r) return r.error();
   return d;
 }
 
-result<void> daemon::init(std::string& error) {
+detailed_result<void> daemon::init() {
   const auto now = io::now();
   if (m_cfg.use_control_socket) {
     const auto path = control_socket_path(m_cfg.data_dir);
     auto c =
         control_server::start(m_ctx, path, [this](const json& req) { return handle_control(req); });
-    if (!c) {
-      error = describe_control_error(c.error(), path);
-      return c.error();
-    }
+    if (!c) return detailed_error{c.error(), describe_control_error(c.error(), path)};
     m_control = std::move(*c);
   }
   for (auto& a : m_cfg.listen) {
     auto r = m_host->listen(a);
-    if (!r) {
-      error = "cannot listen on " + a.to_string() + ": " + r.error().message();
-      return r.error();
-    }
+    if (!r)
+      return detailed_error{r.error(),
+                            "cannot listen on " + a.to_string() + ": " + r.error().message()};
   }
   register_ping_service(*m_host);
   if (m_cfg.serve_perf) register_perf_service(*m_host, m_cfg.perf_limits);
@@ -209,10 +205,8 @@ result<void> daemon::init(std::string& error) {
   if (m_control) m_data_control = std::make_unique<data_control>(*m_data, *m_control);
   for (const auto& sc : m_cfg.storages) {
     auto st = storage::start(*m_data, m_ctx, sc, m_cfg.data_dir);
-    if (!st) {
-      error = st.error().message;
-      return make_error_code(std::errc::invalid_argument);
-    }
+    if (!st)
+      return detailed_error{make_error_code(std::errc::invalid_argument), st.error().message};
     spdlog::info("storage '{}': keep {} per key, {}", (*st)->expr(), sc.keep,
                  sc.backend == storage_backend::sqlite ? "sqlite" : "memory");
     m_storages.push_back(std::move(*st));
@@ -224,19 +218,17 @@ result<void> daemon::init(std::string& error) {
 
   if (m_cfg.use_peer_store) {
     const auto path = m_cfg.data_dir / "peers.db";
-    std::string detail;
-    auto s = peer_store::open(path, detail);
+    auto s = peer_store::open(path);
     if (!s) {
       // The node works without memory; say so once and carry on (the file is left alone).
-      spdlog::warn("{}; running without a peer store",
-                   detail.empty() ? s.error().message() : detail);
+      spdlog::warn("{}; running without a peer store", s.error().message);
     } else {
       m_store = std::move(*s);
       const auto unix_now =
           std::chrono::duration_cast<std::chrono::seconds>(m_started_wall.time_since_epoch())
               .count();
       if (auto p = m_store->prune(m_cfg.mesh.max_known_peers, unix_now, 30 * 24 * 3600); !p) {
-        spdlog::warn("peer store: prune failed: {}", p.error().message());
+        spdlog::warn("{}", p.error().message);
       }
       if (auto peers = m_store->load(m_cfg.mesh.max_known_peers)) {
         for (auto& sp : *peers) {
@@ -245,15 +237,13 @@ result<void> daemon::init(std::string& error) {
         }
         if (!peers->empty()) spdlog::info("peer store: {} known peers", peers->size());
       } else {
-        spdlog::warn("peer store: cannot load: {}", peers.error().message());
+        spdlog::warn("{}", peers.error().message);
       }
     }
   }
   for (auto& b : m_cfg.bootstrap) {
-    if (auto r = m_mesh.add_bootstrap(b, now); !r) {
-      error = "bad bootstrap address " + b + ": " + r.error().message();
-      return r.error();
-    }
+    if (auto r = m_mesh.add_bootstrap(b, now); !r)
+      return detailed_error{r.error(), "bad bootstrap address " + b + ": " + r.error().message()};
   }
   if (m_cfg.mdns && mesh::loopback_only(m_cfg.listen) && m_cfg.mdns_opts.interfaces.empty()) {
     // Nothing to announce that a LAN could reach, and a loopback-only node is usually a test
@@ -283,8 +273,8 @@ result<void> daemon::init(std::string& error) {
     };
     auto m = mdns_service::start(*m_host, m_cfg.mdns_opts, std::move(cb));
     if (!m) {
-      error = "cannot start mDNS: " + m.error().message() + " (use --no-mdns to run without it)";
-      return m.error();
+      return detailed_error{m.error(), "cannot start mDNS: " + m.error().message() +
+                                           " (use --no-mdns to run without it)"};
     }
     m_mdns = std::move(*m);
     auto names = m_mdns->interfaces();
@@ -564,8 +554,7 @@ void daemon::flush_store() {
   for (auto& id : m_dirty) {
     const auto* k = m_mesh.find(id);
     if (!k) {
-      if (auto r = m_store->forget(id); !r)
-        spdlog::debug("peer store: forget failed: {}", r.error().message());
+      if (auto r = m_store->forget(id); !r) spdlog::debug("{}", r.error().message);
       continue;
     }
     if (k->addrs.empty()) continue;
@@ -580,8 +569,7 @@ void daemon::flush_store() {
   }
   m_dirty.clear();
   if (batch.empty()) return;
-  if (auto r = m_store->save(batch); !r)
-    spdlog::warn("peer store: save failed: {}", r.error().message());
+  if (auto r = m_store->save(batch); !r) spdlog::warn("{}", r.error().message);
 }
 
 // --- shutdown -----------------------------------------------------------------------------

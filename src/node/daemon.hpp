@@ -21,6 +21,7 @@
 #include "core/pex/pex.hpp"
 #include "node/control.hpp"
 #include "node/data_service.hpp"
+#include "node/detailed_error.hpp"
 #include "node/host.hpp"
 #include "node/mdns_service.hpp"
 #include "node/services.hpp"
@@ -80,10 +81,13 @@ class daemon {
  public:
   /// Starts everything: the control socket first (a second node on the same data directory
   /// is refused before it binds anything), then listeners, the peer store, mDNS, bootstrap.
-  /// Errors come back as one readable line in `error` (and the error code).
-  static result<std::unique_ptr<daemon>> start(boost::asio::io_context& ctx,
-                                               const crypto::ed25519_keypair& id, daemon_config cfg,
-                                               std::string& error);
+  /// An error carries its code and one readable line to print (e.g. "cannot listen on
+  /// /ip4/...: Address already in use"): control_errc::already_running when another node uses
+  /// the data directory, the listener's, bootstrap parser's or mDNS's error, or
+  /// std::errc::invalid_argument for a storage that cannot start.
+  static detailed_result<std::unique_ptr<daemon>> start(boost::asio::io_context& ctx,
+                                                        const crypto::ed25519_keypair& id,
+                                                        daemon_config cfg);
   ~daemon();
   daemon(const daemon&) = delete;
   daemon& operator=(const daemon&) = delete;
@@ -102,7 +106,7 @@ class daemon {
 
  private:
   daemon(boost::asio::io_context& ctx, const crypto::ed25519_keypair& id, daemon_config cfg);
-  result<void> init(std::string& error);
+  detailed_result<void> init();
   void on_host_event(const host_event& e);
   void pump();
   void arm_timer();

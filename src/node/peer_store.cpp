@@ -47,8 +47,6 @@ class store_category_impl final : public std::error_category {
 constexpr int application_id = 0x53544152;
 constexpr int busy_timeout_ms = 200;
 
-thread_local std::string t_last_open_error;
-
 struct db_closer {
   void operator()(sqlite3* db) const noexcept { ::sqlite3_close_v2(db); }
 };
@@ -169,11 +167,12 @@ std::vector<std::string> addrs_from_json(std::string_view text) {
 
 /// Creates the file owner-only before SQLite sees it (and tightens an existing one), so no
 /// byte is ever written to a file others can read. SQLite gives -wal/-shm the same mode.
-result<void> create_private(const fs::path& path, std::string& detail) {
+store_result<void> create_private(const fs::path& path) {
   const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOCTTY, 0600);
   if (fd < 0) {
-    detail = "cannot create peer store " + path.string() + ": " + std::strerror(errno);
-    return make_error_code(store_errc::cannot_open);
+    return detailed_error{
+        make_error_code(store_errc::cannot_open),
+        "cannot create peer store " + path.string() + ": " + std::strerror(errno)};
   }
   struct stat st {};
   if (::fstat(fd, &st) == 0 && (st.st_mode & 077) != 0) ::fchmod(fd, 0600);
@@ -224,23 +223,11 @@ peer_store::peer_store(fs::path path, std::unique_ptr<impl> i)
 
 peer_store::~peer_store() = default;
 
-std::string peer_store::last_open_error() {
-  return t_last_open_error;
-}
-
-result<std::unique_ptr<peer_store>> peer_store::open(const fs::path& path) {
-  std::string detail;
-  return open(path, detail);
-}
-
-result<std::unique_ptr<peer_store>> peer_store::open(const fs::path& path, std::string& detail) {
-  t_last_open_error.clear();
-  auto fail = [&](store_errc e, std::string text) -> std::error_code {
-    detail = std::move(text);
-    t_last_open_error = detail;
-    return make_error_code(e);
+store_result<std::unique_ptr<peer_store>> peer_store::open(const fs::path& path) {
+  auto fail = [](store_errc e, std::string text) {
+    return detailed_error{make_error_code(e), std::move(text)};
   };
-  if (auto r = create_private(path, detail); !r) return fail(store_errc::cannot_open, detail);
+  if (auto r = create_private(path); !r) return r.error();
 
   auto im = std::make_unique<impl>();
   sqlite3* raw = nullptr;
@@ -341,13 +328,12 @@ result<std::unique_ptr<peer_store>> peer_store::open(const fs::path& path, std::
   return std::unique_ptr<peer_store>(new peer_store(path, std::move(im)));
 }
 
-std::error_code peer_store::fail(int sqlite_rc, const char* what) {
+detailed_error peer_store::fail(int sqlite_rc, const char* what) const {
   const store_errc e = classify(sqlite_rc);
-  m_last_error = describe(m_path, e, what, m_impl->msg());
-  return make_error_code(e);
+  return {make_error_code(e), describe(m_path, e, what, m_impl->msg())};
 }
 
-result<std::vector<stored_peer>> peer_store::load(std::size_t limit) {
+store_result<std::vector<stored_peer>> peer_store::load(std::size_t limit) {
   std::vector<stored_peer> out;
   auto& s = m_impl->select;
   s.bind(1, clamp_limit(limit));
@@ -370,11 +356,11 @@ result<std::vector<stored_peer>> peer_store::load(std::size_t limit) {
   return out;
 }
 
-result<void> peer_store::save(const std::vector<stored_peer>& peers) {
+store_result<void> peer_store::save(const std::vector<stored_peer>& peers) {
   for (const auto& p : peers) {
     if (p.peer_id.empty()) {
-      m_last_error = "peer store " + m_path.string() + ": cannot save a peer without an id";
-      return make_error_code(store_errc::invalid_peer);
+      return detailed_error{make_error_code(store_errc::invalid_peer),
+                            "peer store " + m_path.string() + ": cannot save a peer without an id"};
     }
   }
   if (peers.empty()) return {};
@@ -410,7 +396,7 @@ result<void> peer_store::save(const std::vector<stored_peer>& peers) {
   return {};
 }
 
-result<void> peer_store::forget(const std::string& peer_id) {
+store_result<void> peer_store::forget(const std::string& peer_id) {
   auto& s = m_impl->forget;
   s.bind(1, peer_id);
   const int rc = s.step();
@@ -419,8 +405,8 @@ result<void> peer_store::forget(const std::string& peer_id) {
   return {};
 }
 
-result<void> peer_store::prune(std::size_t max_rows, std::int64_t now_unix,
-                               std::int64_t max_age_seconds) {
+store_result<void> peer_store::prune(std::size_t max_rows, std::int64_t now_unix,
+                                     std::int64_t max_age_seconds) {
   auto& im = *m_impl;
   int rc = im.begin.step();
   im.begin.done();
@@ -451,7 +437,7 @@ result<void> peer_store::prune(std::size_t max_rows, std::int64_t now_unix,
   return {};
 }
 
-result<std::size_t> peer_store::count() {
+store_result<std::size_t> peer_store::count() {
   auto& s = m_impl->count;
   const int rc = s.step();
   const std::int64_t n = rc == SQLITE_ROW ? s.int64(0) : 0;

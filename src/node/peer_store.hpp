@@ -14,12 +14,12 @@
 #include <system_error>
 #include <vector>
 
-#include "core/common/result.hpp"
+#include "node/detailed_error.hpp"
 
 namespace starling::node {
 
-/// Errors of the peer store. `peer_store::last_error()` (or `last_open_error()` for `open`)
-/// holds the full sentence for a person, with the file name and SQLite's own message.
+/// Errors of the peer store: the `code` of a store_error, whose `message` is the full sentence
+/// for a person, with the file name and SQLite's own message.
 enum class store_errc {
   cannot_open = 1,  ///< the file or its directory cannot be created, opened or written
   corrupt,          ///< the file is not an SQLite database, or SQLite found it damaged
@@ -34,6 +34,12 @@ const std::error_category& store_category() noexcept;
 inline std::error_code make_error_code(store_errc e) noexcept {
   return {static_cast<int>(e), store_category()};
 }
+
+/// What a peer store call returns: a value, or a store_errc code (`error().code`) with the
+/// sentence to log (`error().message`), e.g. "peer store /x/peers.db is corrupt: file is not
+/// a database; ...".
+template <class T>
+using store_result = detailed_result<T>;
 
 /// One row of the store.
 struct stored_peer {
@@ -59,14 +65,8 @@ class peer_store {
   /// busy timeout, checks integrity and migrates an older schema. The parent directory must
   /// exist. Errors: cannot_open (directory missing or not writable), corrupt (never deleted or
   /// repaired: the user moves the file away), newer_schema, not_peer_store, busy, sqlite_error.
-  /// The caller logs `last_open_error()` and runs without a store (or exits).
-  static result<std::unique_ptr<peer_store>> open(const std::filesystem::path& path);
-  /// As `open`, also writing the full error sentence into `detail` on failure.
-  static result<std::unique_ptr<peer_store>> open(const std::filesystem::path& path,
-                                                  std::string& detail);
-  /// The error sentence of the last failed `open` on this thread ("" if none failed), e.g.
-  /// "peer store /x/peers.db is corrupt: file is not a database; ...".
-  static std::string last_open_error();
+  /// The caller logs the error's message and runs without a store (or exits).
+  static store_result<std::unique_ptr<peer_store>> open(const std::filesystem::path& path);
 
   ~peer_store();
   peer_store(const peer_store&) = delete;
@@ -74,23 +74,22 @@ class peer_store {
 
   /// Up to `limit` peers, most recently connected first, then most recently seen (peers never
   /// connected come after every peer that was). Addresses that are not strings are skipped.
-  /// Errors: corrupt, busy, sqlite_error (the caller logs last_error() and starts empty).
-  result<std::vector<stored_peer>> load(std::size_t limit = 1024);
+  /// Errors: corrupt, busy, sqlite_error (the caller logs the message and starts empty).
+  store_result<std::vector<stored_peer>> load(std::size_t limit = 1024);
   /// Inserts or replaces each peer (one transaction for the batch: all or nothing).
   /// Errors: invalid_peer (an empty id; nothing written), busy, corrupt, sqlite_error (the
-  /// caller logs last_error() and tries again at the next batch).
-  result<void> save(const std::vector<stored_peer>& peers);
+  /// caller logs the message and tries again at the next batch).
+  store_result<void> save(const std::vector<stored_peer>& peers);
   /// Removes one peer (no error when absent). Errors: busy, corrupt, sqlite_error.
-  result<void> forget(const std::string& peer_id);
+  store_result<void> forget(const std::string& peer_id);
   /// Keeps at most `max_rows` rows, dropping the stalest (the end of `load` order), and drops
   /// peers neither seen nor connected in the last `max_age_seconds` before `now_unix`
   /// (`max_age_seconds` <= 0: no age limit). One transaction. Errors: busy, corrupt, sqlite_error.
-  result<void> prune(std::size_t max_rows, std::int64_t now_unix, std::int64_t max_age_seconds);
+  store_result<void> prune(std::size_t max_rows, std::int64_t now_unix,
+                           std::int64_t max_age_seconds);
   /// Number of rows. Errors: as load.
-  result<std::size_t> count();
+  store_result<std::size_t> count();
 
-  /// The error sentence of the last failed call on this store ("" if none failed).
-  const std::string& last_error() const { return m_last_error; }
   /// The file this store was opened on.
   const std::filesystem::path& path() const { return m_path; }
 
@@ -98,11 +97,10 @@ class peer_store {
 
  private:
   peer_store(std::filesystem::path path, std::unique_ptr<impl> i);
-  std::error_code fail(int sqlite_rc, const char* what);
+  detailed_error fail(int sqlite_rc, const char* what) const;
 
   std::filesystem::path m_path;
   std::unique_ptr<impl> m_impl;
-  std::string m_last_error;
 };
 
 }  // namespace starling::node

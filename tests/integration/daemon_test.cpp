@@ -53,9 +53,8 @@ class daemon_test : public ::testing::Test {
     return crypto::ed25519_generate(r);
   }
   std::unique_ptr<node::daemon> start(const crypto::ed25519_keypair& id, node::daemon_config c) {
-    std::string error;
-    auto d = node::daemon::start(ctx, id, std::move(c), error);
-    EXPECT_TRUE(d) << error;
+    auto d = node::daemon::start(ctx, id, std::move(c));
+    EXPECT_TRUE(d) << (d ? "" : d.error().message);
     return d ? std::move(*d) : nullptr;
   }
   static std::string addr_of(node::daemon& d) {
@@ -136,10 +135,11 @@ TEST_F(daemon_test, control_socket_answers_peers_known_and_status) {
 TEST_F(daemon_test, second_node_on_the_same_data_dir_is_refused) {
   auto a = start(identity(1), config("a"));
   ASSERT_TRUE(a);
-  std::string error;
-  auto again = node::daemon::start(ctx, identity(1), config("a"), error);
-  EXPECT_FALSE(again);
-  EXPECT_NE(error.find("already running"), std::string::npos) << error;
+  auto again = node::daemon::start(ctx, identity(1), config("a"));
+  ASSERT_FALSE(again);
+  EXPECT_EQ(again.error().code, node::control_errc::already_running);
+  EXPECT_NE(again.error().message.find("already running"), std::string::npos)
+      << again.error().message;
 }
 
 TEST_F(daemon_test, peer_store_reconnects_after_a_restart_without_bootstrap) {

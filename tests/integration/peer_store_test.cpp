@@ -37,7 +37,7 @@ class peer_store_test : public ::testing::Test {
 
   std::unique_ptr<peer_store> open_ok() {
     auto s = peer_store::open(m_db);
-    EXPECT_TRUE(s) << peer_store::last_open_error();
+    EXPECT_TRUE(s) << (s ? "" : s.error().message);
     return s ? std::move(*s) : nullptr;
   }
 
@@ -90,7 +90,7 @@ TEST_F(peer_store_test, round_trip_keeps_every_field) {
   p.sources = 1 | 8 | 32;
   ASSERT_TRUE(s->save({p}));
   auto got = s->load();
-  ASSERT_TRUE(got) << s->last_error();
+  ASSERT_TRUE(got) << got.error().message;
   ASSERT_EQ(got->size(), 1u);
   const auto& q = got->front();
   EXPECT_EQ(q.peer_id, p.peer_id);
@@ -140,8 +140,8 @@ TEST_F(peer_store_test, a_batch_with_an_empty_id_writes_nothing) {
   ASSERT_TRUE(s);
   auto r = s->save({make_peer("A", 1), make_peer("", 2)});
   ASSERT_FALSE(r);
-  EXPECT_EQ(r.error(), store_errc::invalid_peer);
-  EXPECT_FALSE(s->last_error().empty());
+  EXPECT_EQ(r.error().code, store_errc::invalid_peer);
+  EXPECT_NE(r.error().message.find("without an id"), std::string::npos) << r.error().message;
   EXPECT_EQ(*s->count(), 0u);
 }
 
@@ -223,12 +223,12 @@ TEST_F(peer_store_test, a_corrupt_file_is_reported_and_kept) {
   std::ofstream(m_db.string(), std::ios::binary) << garbage;
   auto s = peer_store::open(m_db);
   ASSERT_FALSE(s);
-  EXPECT_EQ(s.error(), store_errc::corrupt);
-  const std::string msg = peer_store::last_open_error();
+  EXPECT_EQ(s.error().code, store_errc::corrupt);
+  const std::string msg = s.error().message;
   EXPECT_NE(msg.find("peer store " + m_db.string() + " is corrupt: "), std::string::npos) << msg;
-  std::string detail;
-  ASSERT_FALSE(peer_store::open(m_db, detail));
-  EXPECT_EQ(detail, msg);
+  auto again = peer_store::open(m_db);
+  ASSERT_FALSE(again);
+  EXPECT_EQ(again.error().message, msg);
   // Never deleted nor rewritten.
   std::ifstream in(m_db.string(), std::ios::binary);
   const std::string after((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
@@ -255,9 +255,8 @@ TEST_F(peer_store_test, a_damaged_page_is_reported_as_corrupt) {
   }
   auto s = peer_store::open(m_db);
   ASSERT_FALSE(s);
-  EXPECT_EQ(s.error(), store_errc::corrupt);
-  EXPECT_NE(peer_store::last_open_error().find("is corrupt"), std::string::npos)
-      << peer_store::last_open_error();
+  EXPECT_EQ(s.error().code, store_errc::corrupt);
+  EXPECT_NE(s.error().message.find("is corrupt"), std::string::npos) << s.error().message;
   EXPECT_TRUE(fs::exists(m_db));
 }
 
@@ -266,30 +265,28 @@ TEST_F(peer_store_test, a_newer_schema_is_refused) {
   raw_sql("PRAGMA user_version = 7");
   auto s = peer_store::open(m_db);
   ASSERT_FALSE(s);
-  EXPECT_EQ(s.error(), store_errc::newer_schema);
-  EXPECT_NE(peer_store::last_open_error().find("schema version 7"), std::string::npos)
-      << peer_store::last_open_error();
+  EXPECT_EQ(s.error().code, store_errc::newer_schema);
+  EXPECT_NE(s.error().message.find("schema version 7"), std::string::npos) << s.error().message;
 }
 
 TEST_F(peer_store_test, another_programs_database_is_refused) {
   raw_sql("CREATE TABLE notes(x); INSERT INTO notes VALUES(1);");
   auto s = peer_store::open(m_db);
   ASSERT_FALSE(s);
-  EXPECT_EQ(s.error(), store_errc::not_peer_store);
+  EXPECT_EQ(s.error().code, store_errc::not_peer_store);
 }
 
 TEST_F(peer_store_test, an_unwritable_location_errors_clearly) {
   auto s = peer_store::open(m_dir / "missing" / "peers.db");
   ASSERT_FALSE(s);
-  EXPECT_EQ(s.error(), store_errc::cannot_open);
-  EXPECT_NE(peer_store::last_open_error().find("cannot create peer store"), std::string::npos);
+  EXPECT_EQ(s.error().code, store_errc::cannot_open);
+  EXPECT_NE(s.error().message.find("cannot create peer store"), std::string::npos);
 
   std::ofstream(m_dir / "file").flush();  // a file where a directory should be (works as root)
   s = peer_store::open(m_dir / "file" / "peers.db");
   ASSERT_FALSE(s);
-  EXPECT_EQ(s.error(), store_errc::cannot_open);
-  EXPECT_NE(peer_store::last_open_error().find("Not a directory"), std::string::npos)
-      << peer_store::last_open_error();
+  EXPECT_EQ(s.error().code, store_errc::cannot_open);
+  EXPECT_NE(s.error().message.find("Not a directory"), std::string::npos) << s.error().message;
 
   if (::geteuid() != 0) {  // root ignores directory permissions
     const auto ro = m_dir / "ro";
@@ -298,7 +295,7 @@ TEST_F(peer_store_test, an_unwritable_location_errors_clearly) {
     s = peer_store::open(ro / "peers.db");
     ::chmod(ro.c_str(), 0700);
     ASSERT_FALSE(s);
-    EXPECT_EQ(s.error(), store_errc::cannot_open);
+    EXPECT_EQ(s.error().code, store_errc::cannot_open);
   }
 }
 
@@ -310,13 +307,14 @@ TEST_F(peer_store_test, a_writer_elsewhere_makes_save_busy_then_it_recovers) {
   ASSERT_EQ(::sqlite3_exec(other, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr), SQLITE_OK);
   auto r = s->save({make_peer("A", 1)});
   ASSERT_FALSE(r);
-  EXPECT_EQ(r.error(), store_errc::busy);
-  EXPECT_NE(s->last_error().find("locked by another process"), std::string::npos)
-      << s->last_error();
+  EXPECT_EQ(r.error().code, store_errc::busy);
+  EXPECT_NE(r.error().message.find("locked by another process"), std::string::npos)
+      << r.error().message;
   EXPECT_TRUE(s->load());  // WAL: readers are not blocked by the writer
   ::sqlite3_exec(other, "ROLLBACK", nullptr, nullptr, nullptr);
   ::sqlite3_close(other);
-  ASSERT_TRUE(s->save({make_peer("A", 1)})) << s->last_error();
+  auto saved = s->save({make_peer("A", 1)});
+  ASSERT_TRUE(saved) << saved.error().message;
   EXPECT_EQ(*s->count(), 1u);
 }
 
@@ -330,7 +328,7 @@ TEST_F(peer_store_test, hand_edited_rows_load_without_failing) {
   auto s = open_ok();
   ASSERT_TRUE(s);
   auto got = s->load();
-  ASSERT_TRUE(got) << s->last_error();
+  ASSERT_TRUE(got) << got.error().message;
   ASSERT_EQ(got->size(), 3u);
   EXPECT_TRUE((*got)[0].addrs.empty());
   EXPECT_EQ((*got)[1].addrs, std::vector<std::string>{"/ip4/1.2.3.4/tcp/1"});
@@ -350,7 +348,8 @@ TEST_F(peer_store_test, thousand_peers_save_and_load_time) {
   }
   using clock = std::chrono::steady_clock;
   const auto t0 = clock::now();
-  ASSERT_TRUE(s->save(many)) << s->last_error();
+  auto saved = s->save(many);
+  ASSERT_TRUE(saved) << saved.error().message;
   const auto t1 = clock::now();
   auto got = s->load(1000);
   const auto t2 = clock::now();

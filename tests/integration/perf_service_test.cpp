@@ -28,9 +28,8 @@ class perf_service_test : public ::testing::Test {
     return c;
   }
   std::unique_ptr<node::daemon> start(node::daemon_config c) {
-    std::string error;
-    auto d = node::daemon::start(ctx, test_node::make_identity(0), std::move(c), error);
-    EXPECT_TRUE(d) << error;
+    auto d = node::daemon::start(ctx, test_node::make_identity(0), std::move(c));
+    EXPECT_TRUE(d) << (d ? "" : d.error().message);
     return d ? std::move(*d) : nullptr;
   }
   /// Dials `d` from `client` and waits until the daemon's identify record has arrived.
