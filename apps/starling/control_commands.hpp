@@ -15,6 +15,8 @@
 #include <utility>
 #include <vector>
 
+#include "node/control_api.hpp"
+
 namespace starling::app {
 
 /// Options of `starling peers` / `starling status`.
@@ -38,7 +40,10 @@ enum class view { peers, known, status };
 
 /// The request line for a view: {"cmd":"peers"|"known"|"status"}.
 inline nlohmann::json request_for(view v) {
-  return {{"cmd", v == view::peers ? "peers" : v == view::known ? "known" : "status"}};
+  using namespace node::api;
+  return to_json(v == view::peers   ? request(peers_request{})
+                 : v == view::known ? request(known_request{})
+                                    : request(status_request{}));
 }
 
 /// An age: "45s", "2m13s", "3h05m", "2d04h"; "-" for negative or non-finite input.

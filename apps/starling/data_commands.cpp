@@ -7,9 +7,10 @@
 #include <iostream>
 #include <iterator>
 #include <nlohmann/json.hpp>
+#include <variant>
 
 #include "commands.hpp"
-#include "node/data_control.hpp"
+#include "node/control_api.hpp"
 #include "session_client.hpp"
 
 namespace starling::app {
@@ -19,16 +20,17 @@ namespace {
 using nlohmann::json;
 
 int send_put(const put_options& o, bool del) {
-  json req{{"cmd", del ? "del" : "put"}, {"key", o.key}, {"encoding", o.encoding}};
+  node::api::request req = node::api::del_request{o.key};
   if (!del) {
     std::string value = o.value;
     if (value == "-") {
       value.assign(std::istreambuf_iterator<char>(std::cin), std::istreambuf_iterator<char>());
     }
-    req["value_b64"] = node::to_base64(as_bytes(value));
+    const auto b = as_bytes(value);
+    req = node::api::put_request{o.key, bytes(b.begin(), b.end()), o.encoding};
   }
   const auto sock = control_socket_for(o.data_dir);
-  auto r = node::control_request(sock, req);
+  auto r = node::control_request(sock, node::api::to_json(req));
   if (!r) {
     print_error(node::describe_control_error(r.error(), sock));
     return 1;
@@ -52,31 +54,36 @@ int run_del(const put_options& o) {
 int run_sub(const sub_options& o) {
   if (sodium_init() < 0) return 1;
   const auto sock = control_socket_for(o.data_dir);
-  json req{{"cmd", "sub"}, {"expr", o.expr}};
-  if (o.latest) req["latest"] = true;
-  auto s = open_session(sock, req, "the node refused the subscription");
+  const node::api::request req = node::api::sub_request{o.expr, o.latest};
+  auto s = open_session(sock, node::api::to_json(req), "the node refused the subscription");
   if (!s) return 1;
   catch_stop_signals();
   std::uint64_t seen = 0;
   while (!stop_requested() && (!o.count || seen < *o.count)) {
     auto line = next_line(*s, sock);
     if (!line) return stop_requested() ? 0 : 1;
-    if (line->contains("ok") && !line->value("ok", true)) {
-      print_error(line->value("error", std::string("the node ended the subscription")));
+    auto ev = node::api::parse_sub_event(*line);
+    if (!ev) {
+      print_error("unexpected line from the node: " + ev.error().message);
       return 1;
     }
-    const std::string value = decode_base64(*line, "value_b64");
+    if (const auto* r = std::get_if<node::api::refusal>(&*ev)) {
+      print_error(r->error);
+      return 1;
+    }
+    const auto& sample = std::get<node::api::sample_event>(*ev);
+    const std::string value(sample.value.begin(), sample.value.end());
     if (o.json) {
-      json out{{"key", line->value("key", std::string())},
+      json out{{"key", sample.key},
                {"value", value},
-               {"encoding", line->value("encoding", std::string())},
-               {"kind", line->value("kind", std::string())},
-               {"timestamp", line->value("timestamp", std::string())},
-               {"source", line->value("source", std::string())},
-               {"seq", line->value("seq", std::uint64_t{0})}};
+               {"encoding", sample.encoding},
+               {"kind", sample.del ? "delete" : "put"},
+               {"timestamp", sample.timestamp},
+               {"source", sample.source},
+               {"seq", sample.seq}};
       write_json_line(out);
     } else {
-      write_line(line->value("key", std::string()), value);
+      write_line(sample.key, value);
     }
     ++seen;
   }

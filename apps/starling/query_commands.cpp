@@ -13,11 +13,12 @@
 #include <cstdio>
 #include <cstring>
 #include <nlohmann/json.hpp>
+#include <variant>
 
 #include "commands.hpp"
 #include "core/data/wire.hpp"
 #include "core/keyexpr/keyexpr.hpp"
-#include "node/data_control.hpp"
+#include "node/control_api.hpp"
 #include "session_client.hpp"
 
 namespace starling::app {
@@ -136,49 +137,58 @@ int run_get(const get_options& o) {
   const auto q = o.selector.find('?');
   const std::string expr = o.selector.substr(0, q);
   const std::string params = q == std::string::npos ? std::string() : o.selector.substr(q + 1);
-  const auto timeout_ms = static_cast<std::uint64_t>(o.timeout * 1000);
-  json req{{"cmd", "get"},         {"selector", expr},
-           {"parameters", params}, {"timeout_ms", std::max<std::uint64_t>(timeout_ms, 1)},
-           {"target", o.target},   {"consolidation", o.latest ? "latest" : "none"}};
-  if (o.value) req["value_b64"] = node::to_base64(as_bytes(*o.value));
+  const auto timeout_ms = std::max<std::uint64_t>(static_cast<std::uint64_t>(o.timeout * 1000), 1);
+  const auto target = node::api::parse_target(o.target);
+  if (!target) {
+    print_error("target must be all, best or complete, not '" + o.target + "'");
+    return 1;
+  }
+  node::api::get_request get;
+  get.selector = expr;
+  get.parameters = params;
+  get.timeout = std::chrono::milliseconds(timeout_ms);
+  get.target = *target;
+  get.consolidation = o.latest ? data::consolidation::latest : data::consolidation::none;
+  if (o.value) {
+    const auto b = as_bytes(*o.value);
+    get.value = bytes(b.begin(), b.end());
+  }
   const auto sock = control_socket_for(o.data_dir);
-  auto s = open_session(sock, req);
+  auto s = open_session(sock, node::api::to_json(node::api::request(std::move(get))));
   if (!s) return 1;
   catch_stop_signals();
   std::size_t good = 0, errors = 0;
   for (;;) {
     auto line = next_line(*s, sock, std::chrono::milliseconds(timeout_ms + 5000));
     if (!line) return stop_requested() ? 130 : 1;
-    if (line->contains("reply")) {
-      const json& r = (*line)["reply"];
-      const std::string key = r.value("key", std::string());
-      const std::string value = decode_base64(r, "value_b64");
-      const bool err = r.value("error", false);
-      err ? ++errors : ++good;
+    auto ev = node::api::parse_get_event(*line);
+    if (!ev) {
+      print_error("unexpected line from the node: " + ev.error().message);
+      return 1;
+    }
+    if (const auto* r = std::get_if<node::api::reply_event>(&*ev)) {
+      const std::string value(r->value.begin(), r->value.end());
+      r->error ? ++errors : ++good;
       if (o.json) {
-        json out{{"key", key},
-                 {"value", value},
-                 {"encoding", r.value("encoding", std::string())},
-                 {"timestamp", r.value("timestamp", std::string())},
-                 {"from", r.value("from", std::string())},
-                 {"error", err}};
+        json out{{"key", r->key},           {"value", value},
+                 {"encoding", r->encoding}, {"timestamp", r->timestamp},
+                 {"from", r->from},         {"error", r->error}};
         write_json_line(out);
-      } else if (err) {
-        print_error(key + ": the queryable failed: " + value);
+      } else if (r->error) {
+        print_error(r->key + ": the queryable failed: " + value);
       } else {
-        write_line(key, value);
+        write_line(r->key, value);
       }
       continue;
     }
-    if (line->contains("done")) {
-      const json& d = (*line)["done"];
+    if (const auto* d = std::get_if<node::api::done_event>(&*ev)) {
       if (good > 0) return 0;
-      const auto asked = d.value("nodes_asked", std::uint64_t{0});
+      const auto asked = d->nodes_asked;
       if (errors > 0) {
         print_error("every reply to " + o.selector + " was an error");
       } else if (asked == 0) {
         print_error("no queryable matches " + o.selector);
-      } else if (d.value("timed_out", false)) {
+      } else if (d->timed_out) {
         print_error("no reply to " + o.selector + " within " + std::to_string(o.timeout) + " s (" +
                     std::to_string(asked) + " node(s) asked)");
       } else {
@@ -187,10 +197,8 @@ int run_get(const get_options& o) {
       }
       return 1;
     }
-    if (line->contains("ok") && !line->value("ok", true)) {
-      print_error(line->value("error", std::string("the node ended the query")));
-      return 1;
-    }
+    print_error(std::get<node::api::refusal>(*ev).error);
+    return 1;
   }
 }
 
@@ -201,51 +209,59 @@ int run_reply(const reply_options& o) {
     return 1;
   }
   const auto sock = control_socket_for(o.data_dir);
-  auto s =
-      open_session(sock, json{{"cmd", "queryable"}, {"expr", o.expr}, {"complete", o.complete}});
+  auto s = open_session(
+      sock,
+      node::api::to_json(node::api::request(node::api::queryable_request{o.expr, o.complete})));
   if (!s) return 1;
   auto own = keyexpr::key::parse(o.expr);
   catch_stop_signals();
   while (!stop_requested()) {
     auto line = next_line(*s, sock);
     if (!line) return stop_requested() ? 0 : 1;
-    if (line->contains("reply_error")) {
-      print_error(line->value("reply_error", std::string()));
+    auto ev = node::api::parse_queryable_event(*line);
+    if (!ev) {
+      print_error("unexpected line from the node: " + ev.error().message);
       continue;
     }
-    if (!line->contains("query")) continue;
-    const json& q = (*line)["query"];
-    const auto handle = q.value("handle", std::uint64_t{0});
-    const std::string selector = q.value("selector", std::string());
-    // The reply's key: the query's own key, or ours when the query has wildcards.
-    std::string key;
-    if (keyexpr::key::parse(selector)) {
-      key = selector;
-    } else if (own) {
-      key = own->str();
+    if (const auto* e = std::get_if<node::api::reply_error_event>(&*ev)) {
+      print_error(e->error);
+      continue;
     }
-    json answer{{"reply", handle}, {"key", key}};
-    if (key.empty()) {
-      answer["error"] = true;
-      answer["value_b64"] = node::to_base64(
-          as_bytes("a query on " + selector + " has no single key for a queryable on " + o.expr));
-      answer["key"] = selector;
+    if (const auto* r = std::get_if<node::api::refusal>(&*ev)) {
+      print_error(r->error);
+      return 1;
+    }
+    const auto& q = std::get<node::api::query_event>(*ev);
+    // The reply's key: the query's own key, or ours when the query has wildcards.
+    node::api::reply_message answer{q.handle, {}, {}, {}, false};
+    if (keyexpr::key::parse(q.selector)) {
+      answer.key = q.selector;
+    } else if (own) {
+      answer.key = own->str();
+    }
+    std::string payload;
+    if (answer.key.empty()) {
+      answer.error = true;
+      payload = "a query on " + q.selector + " has no single key for a queryable on " + o.expr;
+      answer.key = q.selector;
     } else {
-      auto r = run_command(
-          o.command,
-          {{"STARLING_KEY", selector}, {"STARLING_PARAMS", q.value("parameters", std::string())}},
-          decode_base64(q, "value_b64"),
-          std::chrono::milliseconds(static_cast<long>(o.command_timeout * 1000)));
+      const std::string input = q.value ? std::string(q.value->begin(), q.value->end()) : "";
+      auto r = run_command(o.command,
+                           {{"STARLING_KEY", q.selector}, {"STARLING_PARAMS", q.parameters}}, input,
+                           std::chrono::milliseconds(static_cast<long>(o.command_timeout * 1000)));
       const bool ok = r.status == 0;
-      std::string payload = r.out;
+      payload = r.out;
       if (!ok) {
         if (payload.empty()) payload = r.why;
-        print_error("query " + selector + ": " + r.why);
+        print_error("query " + q.selector + ": " + r.why);
       }
-      answer["value_b64"] = node::to_base64(as_bytes(payload));
-      answer["error"] = !ok;
+      answer.error = !ok;
     }
-    if (!s->send(answer) || !s->send(json{{"final", handle}})) {
+    const auto b = as_bytes(payload);
+    answer.value.assign(b.begin(), b.end());
+    if (!s->send(node::api::to_json(node::api::queryable_message(std::move(answer)))) ||
+        !s->send(
+            node::api::to_json(node::api::queryable_message(node::api::final_message{q.handle})))) {
       print_error("the node went away");
       return 1;
     }
@@ -256,18 +272,23 @@ int run_reply(const reply_options& o) {
 int run_alive(const alive_options& o) {
   if (sodium_init() < 0) return 1;
   const auto sock = control_socket_for(o.data_dir);
-  auto s = open_session(sock, o.watch ? json{{"cmd", "watch"}, {"expr", o.key}}
-                                      : json{{"cmd", "token"}, {"key", o.key}});
+  const node::api::request req = o.watch ? node::api::request(node::api::watch_request{o.key})
+                                         : node::api::request(node::api::token_request{o.key});
+  auto s = open_session(sock, node::api::to_json(req));
   if (!s) return 1;
   catch_stop_signals();
   while (!stop_requested()) {
     auto line = next_line(*s, sock);
     if (!line) return stop_requested() ? 0 : 1;
-    if (line->contains("alive")) {
-      std::printf("%c %s\n", line->value("alive", false) ? '+' : '-',
-                  line->value("key", std::string()).c_str());
-      std::fflush(stdout);
+    auto ev = node::api::parse_watch_event(*line);
+    if (!ev) continue;  // a token session sends nothing after "ok"; ignore what we do not know
+    if (const auto* r = std::get_if<node::api::refusal>(&*ev)) {
+      print_error(r->error);
+      return 1;
     }
+    const auto& e = std::get<node::api::alive_event>(*ev);
+    std::printf("%c %s\n", e.alive ? '+' : '-', e.key.c_str());
+    std::fflush(stdout);
   }
   return 0;
 }

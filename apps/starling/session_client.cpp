@@ -5,7 +5,6 @@
 #include <system_error>
 
 #include "commands.hpp"
-#include "node/data_control.hpp"
 #include "node/data_dir.hpp"
 
 namespace starling::app {
@@ -69,12 +68,6 @@ std::optional<nlohmann::json> next_line(node::control_session_client& s,
     print_error(node::describe_control_error(line.error(), sock));
     return std::nullopt;
   }
-}
-
-std::string decode_base64(const nlohmann::json& m, const char* field) {
-  bytes b;
-  if (!node::from_base64(m.value(field, std::string()), b)) return {};
-  return std::string(b.begin(), b.end());
 }
 
 void write_line(const std::string& a, const std::string& b) {

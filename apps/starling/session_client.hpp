@@ -1,7 +1,7 @@
 #pragma once
 /// What the commands that talk to a running node share (`put`, `sub`, `get`, `reply`,
 /// `alive`, `peers`, `status`): finding its control socket, opening a session and reading
-/// its lines until a signal asks to stop, and the payloads' base64 (src/node/data_control.hpp).
+/// its lines until a signal asks to stop. The lines themselves are node/control_api.hpp's types.
 
 #include <chrono>
 #include <filesystem>
@@ -36,9 +36,6 @@ std::optional<node::control_session_client> open_session(
 std::optional<nlohmann::json> next_line(
     node::control_session_client& s, const std::filesystem::path& sock,
     std::chrono::milliseconds timeout = node::control_session_client::forever);
-
-/// The base64 text in `m[field]` decoded; "" when it is missing or not base64.
-std::string decode_base64(const nlohmann::json& m, const char* field);
 
 /// Prints "`a` `b`\n" on stdout, bytes as they are, and flushes.
 void write_line(const std::string& a, const std::string& b);

@@ -83,70 +83,6 @@ const char* state_name(mesh::peer_state s) {
   return "?";
 }
 
-json metrics_json(const metrics& m) {
-  return json{
-      {"connections_opened_inbound", m.connections_opened_inbound},
-      {"connections_opened_outbound", m.connections_opened_outbound},
-      {"connections_closed_inbound", m.connections_closed_inbound},
-      {"connections_closed_outbound", m.connections_closed_outbound},
-      {"connections_established", m.connections_established},
-      {"connections_closed_by_error", m.connections_closed_by_error},
-      {"handshake_failures_timeout", m.handshake_failures_timeout},
-      {"handshake_failures_negotiation", m.handshake_failures_negotiation},
-      {"handshake_failures_security", m.handshake_failures_security},
-      {"handshake_failures_io", m.handshake_failures_io},
-      {"handshake_failures_other", m.handshake_failures_other},
-      {"protocol_errors", m.protocol_errors},
-      {"inbound_refused_limit", m.inbound_refused_limit},
-      {"inbound_refused_per_ip", m.inbound_refused_per_ip},
-      {"refused_per_peer", m.refused_per_peer},
-      {"duplicates_closed", m.duplicates_closed},
-      {"streams_opened_inbound", m.streams_opened_inbound},
-      {"streams_opened_outbound", m.streams_opened_outbound},
-      {"streams_reset_by_peer", m.streams_reset_by_peer},
-      {"streams_reset_locally", m.streams_reset_locally},
-      {"streams_refused", m.streams_refused},
-      {"stream_negotiation_failures", m.stream_negotiation_failures},
-      {"stream_negotiation_timeouts", m.stream_negotiation_timeouts},
-      {"bytes_in", m.bytes_in},
-      {"bytes_out", m.bytes_out},
-  };
-}
-
-json data_json(const data_service& d) {
-  const auto& st = d.engine().stats();
-  return json{{"links", d.links().size()},
-              {"nodes", d.engine().routes().size()},
-              {"samples_published", st.samples_published},
-              {"samples_delivered", st.samples_delivered},
-              {"samples_forwarded", st.samples_forwarded},
-              {"samples_received", st.samples_received},
-              {"duplicates", st.duplicates},
-              {"gaps", st.gaps},
-              {"nacks_sent", st.nacks_sent},
-              {"repairs_sent", st.repairs_sent},
-              {"samples_repaired", st.samples_repaired},
-              {"samples_lost", st.samples_lost},
-              {"samples_held", d.engine().held_samples()},
-              {"heartbeats_sent", st.heartbeats_sent},
-              {"unicast_dropped", st.unicast_dropped},
-              {"queries_sent", st.queries_sent},
-              {"queries_received", st.queries_received},
-              {"replies_received", st.replies_received},
-              {"queries_timed_out", st.queries_timed_out},
-              {"clock_refused", st.clock_refused},
-              {"protocol_errors", st.protocol_errors},
-              {"implicit_publishers", d.engine().usage().implicit_publishers},
-              {"implicit_collected", st.implicit_collected},
-              {"implicit_evicted", st.implicit_evicted},
-              {"frames_compressed", st.frames_compressed},
-              {"compress_bytes_in", st.compress_bytes_in},
-              {"compress_bytes_out", st.compress_bytes_out},
-              {"frames_left_raw", st.frames_left_raw},
-              {"frames_decompressed", st.frames_decompressed},
-              {"decompress_refused", st.decompress_refused}};
-}
-
 bool serves_pex(const identify::info& info) {
   return std::find(info.protocols.begin(), info.protocols.end(), pex::protocol_id) !=
          info.protocols.end();
@@ -600,116 +536,110 @@ void daemon::shutdown(std::function<void()> done) {
 // --- the control socket ----------------------------------------------------------------------
 
 json daemon::handle_control(const json& request) {
-  if (request.is_object()) {
-    const auto c = request.value("cmd", std::string());
-    if (c == "put" || c == "del") {
-      if (!m_data_control) return json{{"ok", false}, {"error", "the data layer is not running"}};
-      return m_data_control->put(request, c == "del");
-    }
-  }
-  const auto cmd = request.is_object() ? request.value("cmd", std::string()) : std::string();
-  if (cmd == "peers") return peers_json();
-  if (cmd == "known") return known_json();
-  if (cmd == "status") return status_json();
-  return json{{"ok", false},
-              {"error", cmd.empty() ? "missing \"cmd\"" : "unknown command '" + cmd + "'"}};
+  auto req = api::parse_request(request);
+  if (!req) return api::to_json(api::refusal{std::move(req.error().message)});
+  return std::visit(
+      [this](const auto& r) -> json {
+        using T = std::decay_t<decltype(r)>;
+        if constexpr (T::opens_session) {
+          // control_server hands session commands to data_control; one arrives here only
+          // when nothing registered them.
+          return api::to_json(api::refusal{"the data layer is not running"});
+        } else {
+          return api::to_json(answer(r));
+        }
+      },
+      *req);
 }
 
-json daemon::peers_json() const {
+api::ack daemon::answer(const api::put_request& r) {
+  if (!m_data_control) return api::refusal{"the data layer is not running"};
+  return m_data_control->put(r);
+}
+
+api::ack daemon::answer(const api::del_request& r) {
+  if (!m_data_control) return api::refusal{"the data layer is not running"};
+  return m_data_control->del(r);
+}
+
+api::peers_response daemon::answer(const api::peers_request&) const {
   const auto now = io::now();
   const auto wall = std::chrono::system_clock::now();
-  json list = json::array();
+  api::peers_response out;
   std::set<std::string> seen;
   for (auto& c : m_host->connections()) {
     if (!c->established() || c->closing()) continue;
     auto id = c->peer().to_string();
     if (!seen.insert(id).second) continue;
     const auto age = now - c->since();
-    const double since_unix =
-        std::chrono::duration<double>(wall.time_since_epoch()).count() - seconds(age);
-    json p{{"id", id},
-           {"addr", c->remote_addr().to_string()},
-           {"direction", c->dir() == conn::direction::inbound ? "inbound" : "outbound"},
-           {"rtt_ms", nullptr},
-           {"since", since_unix},
-           {"connected_seconds", seconds(age)},
-           {"bytes_in", c->bytes_in()},
-           {"bytes_out", c->bytes_out()},
-           {"agent", c->identify_info() ? c->identify_info()->agent_version : std::string()}};
+    api::peer_info p;
+    p.id = std::move(id);
+    p.addr = c->remote_addr().to_string();
+    p.inbound = c->dir() == conn::direction::inbound;
     if (c->rtt().count() > 0)
-      p["rtt_ms"] = std::chrono::duration<double, std::milli>(c->rtt()).count();
-    list.push_back(std::move(p));
+      p.rtt_ms = std::chrono::duration<double, std::milli>(c->rtt()).count();
+    p.since = std::chrono::duration<double>(wall.time_since_epoch()).count() - seconds(age);
+    p.connected_seconds = seconds(age);
+    p.bytes_in = c->bytes_in();
+    p.bytes_out = c->bytes_out();
+    p.agent = c->identify_info() ? c->identify_info()->agent_version : std::string();
+    out.peers.push_back(std::move(p));
   }
-  return json{{"ok", true}, {"peers", std::move(list)}};
+  return out;
 }
 
-json daemon::known_json() const {
+api::known_response daemon::answer(const api::known_request&) const {
   const auto now = io::now();
-  json list = json::array();
+  api::known_response out;
   for (auto& k : m_mesh.peers()) {
-    json sources = json::array();
+    api::known_peer_info p;
+    p.id = k.peer_id;
+    p.addrs = k.addrs;
     for (auto s : {mesh::source::bootstrap, mesh::source::mdns, mesh::source::pex,
                    mesh::source::store, mesh::source::identify, mesh::source::inbound}) {
-      if (k.sources & mesh::bit(s)) sources.push_back(source_name(s));
+      if (k.sources & mesh::bit(s)) p.sources.push_back(source_name(s));
     }
-    json p{{"id", k.peer_id},
-           {"addrs", k.addrs},
-           {"sources", std::move(sources)},
-           {"state", state_name(k.state)},
-           {"failures", k.failures},
-           {"last_seen_seconds_ago", nullptr},
-           {"next_dial_in_ms", nullptr}};
-    if (k.last_seen != time_point{}) p["last_seen_seconds_ago"] = seconds(now - k.last_seen);
+    p.state = state_name(k.state);
+    p.failures = k.failures;
+    if (k.last_seen != time_point{}) p.last_seen_seconds_ago = seconds(now - k.last_seen);
     if (k.state == mesh::peer_state::backoff || k.state == mesh::peer_state::idle) {
-      p["next_dial_in_ms"] = std::max<std::int64_t>(
+      p.next_dial_in_ms = std::max<std::int64_t>(
           0, std::chrono::duration_cast<std::chrono::milliseconds>(k.next_attempt - now).count());
     }
-    list.push_back(std::move(p));
+    out.known.push_back(std::move(p));
   }
-  return json{{"ok", true}, {"known", std::move(list)}};
+  return out;
 }
 
-json daemon::status_json() const {
-  json listen = json::array();
+api::status_response daemon::answer(const api::status_request&) const {
+  api::status_response out;
+  out.id = m_host->id().to_string();
+  out.agent = m_host->config().agent_version;
+  out.uptime_seconds = seconds(io::now() - m_started);
+  out.data_dir = m_cfg.data_dir.string();
   for (auto& a : m_host->listen_addrs())
-    listen.push_back(a.to_string());
-  std::size_t conns = 0;
+    out.listen.push_back(a.to_string());
+  out.connected_peers = m_mesh.connected_count();
+  out.known_peers = m_mesh.peers().size();
   for (auto& c : m_host->connections())
-    conns += c->established() && !c->closing() ? 1 : 0;
-  json mdns{{"enabled", m_mdns != nullptr}, {"interfaces", mdns_interfaces()}};
-  if (m_mdns) {
-    const auto s = m_mdns->stats();
-    mdns["packets_sent"] = s.packets_sent;
-    mdns["packets_received"] = s.packets_received;
-    mdns["bytes_sent"] = s.bytes_sent;
-    mdns["bytes_received"] = s.bytes_received;
-    mdns["malformed"] = s.malformed;
-  }
-  json storages = json::array();
+    out.connections += c->established() && !c->closing() ? 1 : 0;
+  out.mdns.enabled = m_mdns != nullptr;
+  out.mdns.interfaces = mdns_interfaces();
+  if (m_mdns) out.mdns.stats = m_mdns->stats();
+  const auto& engine = m_data->engine();
+  out.data.links = m_data->links().size();
+  out.data.nodes = engine.routes().size();
+  out.data.samples_held = engine.held_samples();
+  out.data.implicit_publishers = engine.usage().implicit_publishers;
+  out.data.stats = engine.stats();
   for (const auto& st : m_storages) {
     const auto& c = st->contents();
-    storages.push_back(json{{"expr", st->expr()},
-                            {"keys", c.keys()},
-                            {"bytes", c.bytes_used()},
-                            {"stored", c.stats().stored},
-                            {"stale", c.stats().stale},
-                            {"refused", c.stats().refused},
-                            {"evicted_keys", c.stats().evicted_keys},
-                            {"queries", st->queries()}});
+    out.storages.push_back(api::storage_status{st->expr(), c.keys(), c.bytes_used(),
+                                               c.stats().stored, c.stats().stale, c.stats().refused,
+                                               c.stats().evicted_keys, st->queries()});
   }
-  return json{{"ok", true},
-              {"id", m_host->id().to_string()},
-              {"agent", m_host->config().agent_version},
-              {"uptime_seconds", seconds(io::now() - m_started)},
-              {"data_dir", m_cfg.data_dir.string()},
-              {"listen", std::move(listen)},
-              {"connected_peers", m_mesh.connected_count()},
-              {"known_peers", m_mesh.peers().size()},
-              {"connections", conns},
-              {"mdns", std::move(mdns)},
-              {"data", data_json(*m_data)},
-              {"storages", std::move(storages)},
-              {"metrics", metrics_json(m_host->metrics())}};
+  out.counters = m_host->metrics();
+  return out;
 }
 
 }  // namespace starling::node

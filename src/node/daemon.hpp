@@ -20,6 +20,7 @@
 #include "core/mesh/manager.hpp"
 #include "core/pex/pex.hpp"
 #include "node/control.hpp"
+#include "node/control_api.hpp"
 #include "node/data_service.hpp"
 #include "node/detailed_error.hpp"
 #include "node/host.hpp"
@@ -97,7 +98,9 @@ class daemon {
   /// mDNS interfaces in use (empty when off).
   std::vector<std::string> mdns_interfaces() const;
 
-  /// Answers one control request (see docs/architecture.md "Control socket").
+  /// Answers one one-shot control request: parses it (api::parse_request), dispatches it with
+  /// std::visit to answer() and renders the response (see docs/architecture.md "Control
+  /// socket"). A bad request gets {"ok":false,"error":...} naming the command and field.
   nlohmann::json handle_control(const nlohmann::json& request);
 
   /// Says goodbye on mDNS, saves the peer store, closes every connection gracefully, removes
@@ -127,9 +130,12 @@ class daemon {
   /// Whether a discovery may be logged at info level (a budget per 10 s window).
   bool log_discovery(time_point now);
 
-  nlohmann::json peers_json() const;
-  nlohmann::json known_json() const;
-  nlohmann::json status_json() const;
+  /// One overload per one-shot request of api::request (a new one does not compile without).
+  api::ack answer(const api::put_request& r);
+  api::ack answer(const api::del_request& r);
+  api::peers_response answer(const api::peers_request&) const;
+  api::known_response answer(const api::known_request&) const;
+  api::status_response answer(const api::status_request&) const;
 
   boost::asio::io_context& m_ctx;
   daemon_config m_cfg;
