@@ -76,7 +76,8 @@ connection::connection(host& h, io::tcp::socket socket, const conn::config& cfg,
       m_driver(std::move(socket), *this,
                {[this] { on_progress(); }, [this](std::error_code ec) { on_closed(ec); }}),
       m_expected(std::move(expected)),
-      m_since(now) {
+      m_since(now),
+      m_negotiations({h.config().max_negotiating_streams, h.config().stream_negotiation_timeout}) {
   m_remote_addr = to_multiaddr(m_driver.remote_endpoint());
   m_local_addr = to_multiaddr(m_driver.local_endpoint());
   m_driver.set_linger(h.config().close_linger);
@@ -159,15 +160,12 @@ void connection::drop() {
   streams.clear();
   m_pending_opens.clear();
   m_reap.clear();
-  m_negotiating.clear();
-  m_inbound_negotiating = 0;
+  m_negotiations.clear();
   m_driver.abort({});  // on_closed sees m_closed and returns
 }
 
 time_point connection::next_deadline() const {
-  const time_point core = m_core.next_deadline();
-  if (m_negotiating.empty()) return core;
-  return std::min(core, m_negotiating.front().first);
+  return std::min(m_core.next_deadline(), m_negotiations.next_deadline());
 }
 
 result<void> connection::on_deadline(time_point now) {
@@ -178,9 +176,7 @@ result<void> connection::on_deadline(time_point now) {
 void connection::expire_negotiations(time_point now) {
   const bool was = m_in_progress;
   m_in_progress = true;  // resets below flush once, from the driver
-  while (!m_negotiating.empty() && m_negotiating.front().first <= now) {
-    const auto id = m_negotiating.front().second;
-    m_negotiating.pop_front();
+  for (const auto id : m_negotiations.expire(now)) {
     auto it = m_streams.find(id);
     if (it == m_streams.end() || it->second.open || it->second.s->m_reset) continue;
     entry& en = it->second;
@@ -195,19 +191,10 @@ void connection::expire_negotiations(time_point now) {
   m_in_progress = was;
 }
 
-void connection::prune_negotiation_queue() {
-  while (!m_negotiating.empty()) {
-    auto it = m_streams.find(m_negotiating.front().second);
-    if (it != m_streams.end() && !it->second.open && !it->second.s->m_reset) break;
-    m_negotiating.pop_front();
-  }
-}
-
 void connection::leave_negotiation(entry& en) {
-  if (en.listener) {
-    en.listener.reset();
-    if (m_inbound_negotiating > 0) --m_inbound_negotiating;
-  }
+  en.listener.reset();
+  en.dialer.reset();
+  m_negotiations.leave(en.s->m_id);
 }
 
 void connection::on_progress() {
@@ -223,7 +210,6 @@ void connection::on_progress() {
     reap();
   }
   reap();
-  prune_negotiation_queue();
   m_in_progress = false;
 }
 
@@ -276,7 +262,7 @@ void connection::start_open(pending_open p) {
   bytes hello;
   en.dialer->poll_transmit(hello);
   auto& ref = m_streams.emplace(*id, std::move(en)).first->second;
-  m_negotiating.emplace_back(io::now() + m_host.config().stream_negotiation_timeout, *id);
+  m_negotiations.start_outbound(*id, io::now());
   ref.s->write(hello);
 }
 
@@ -337,11 +323,11 @@ void connection::on_mux_event(const yamux::event& ev) {
 void connection::on_inbound_stream(yamux::stream_id id) {
   auto* mux = m_core.mux();
   if (!mux) return;
-  if (closing() || m_inbound_negotiating >= m_host.config().max_negotiating_streams) {
-    // A peer may not park streams in negotiation without bound.
+  // A peer may not park streams in negotiation without bound.
+  if (closing() || !m_negotiations.admit_inbound(id, io::now())) {
     ++m_host.m_metrics.streams_refused;
     spdlog::debug("refusing stream {} from {}: {} streams in negotiation",
-                  static_cast<std::uint32_t>(id), m_peer.to_string(), m_inbound_negotiating);
+                  static_cast<std::uint32_t>(id), m_peer.to_string(), m_negotiations.inbound());
     (void)mux->reset(id);
     return;
   }
@@ -349,8 +335,6 @@ void connection::on_inbound_stream(yamux::stream_id id) {
   en.s.reset(new stream(*this, id, true));
   en.listener.emplace([this](std::string_view p) { return m_host.serves(p); }, m_host.protocols());
   m_streams.emplace(id, std::move(en));
-  ++m_inbound_negotiating;
-  m_negotiating.emplace_back(io::now() + m_host.config().stream_negotiation_timeout, id);
 }
 
 void connection::on_stream_data(entry& en, bytes_view data) {
@@ -393,7 +377,7 @@ void connection::negotiate(entry& en, bytes_view data) {
   } else {
     en.s->m_protocol = en.dialer->selected();
     rest = en.dialer->take_remaining();
-    en.dialer.reset();
+    leave_negotiation(en);
     ++m_host.m_metrics.streams_opened_outbound;
   }
   en.open = true;
@@ -461,8 +445,7 @@ void connection::on_closed(std::error_code ec) {
   const auto why = ec ? ec : make_error_code(host_errc::connection_closed);
   auto streams = std::move(m_streams);
   m_streams.clear();
-  m_negotiating.clear();
-  m_inbound_negotiating = 0;
+  m_negotiations.clear();
   for (auto& [id, en] : streams) {
     if (en.open && en.handler) {
       en.handler->on_closed(*en.s, why);

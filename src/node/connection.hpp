@@ -2,7 +2,6 @@
 /// One live connection to a peer: the socket (io::tcp_driver), the pure connection core
 /// (conn::connection) and the streams running on it with their protocol handlers.
 
-#include <deque>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -11,6 +10,7 @@
 #include <vector>
 
 #include "core/conn/connection.hpp"
+#include "core/conn/negotiations.hpp"
 #include "core/identify/identify.hpp"
 #include "core/multiformats/multiaddr.hpp"
 #include "core/multiformats/peer_id.hpp"
@@ -82,7 +82,7 @@ class connection : public std::enable_shared_from_this<connection>, private io::
   void flush();
 
   /// Inbound streams still in multistream-select (bounded by max_negotiating_streams).
-  std::size_t negotiating_streams() const noexcept { return m_inbound_negotiating; }
+  std::size_t negotiating_streams() const noexcept { return m_negotiations.inbound(); }
 
   /// The host reported this connection in a peer_connected event (host bookkeeping).
   bool announced() const noexcept { return m_announced; }
@@ -135,7 +135,7 @@ class connection : public std::enable_shared_from_this<connection>, private io::
   void on_inbound_stream(yamux::stream_id id);
   /// Resets streams whose multistream-select outlived the negotiation timeout.
   void expire_negotiations(time_point now);
-  void prune_negotiation_queue();
+  /// The stream agreed on its protocol or went away: its mss state and deadline go.
   void leave_negotiation(entry& en);
   void note_local_reset();
 
@@ -154,10 +154,8 @@ class connection : public std::enable_shared_from_this<connection>, private io::
   bool m_closing = false;
   bool m_peer_going_away = false;  ///< GoAway(0) received: close once m_streams is empty
   bool m_announced = false;
-  std::size_t m_inbound_negotiating = 0;
-  /// Streams in negotiation with their deadlines, oldest first (entries of streams that
-  /// finished negotiating are dropped lazily).
-  std::deque<std::pair<time_point, yamux::stream_id>> m_negotiating;
+  /// Streams in multistream-select: the inbound bound and every stream's deadline.
+  conn::negotiations m_negotiations;
   std::unordered_map<yamux::stream_id, entry> m_streams;
   std::vector<pending_open> m_pending_opens;
   /// Streams to finish once no callback is on the stack (stream::reset defers here).
