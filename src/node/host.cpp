@@ -6,6 +6,7 @@
 
 #include <algorithm>
 
+#include "core/dial/multi_dial.hpp"
 #include "core/multiformats/keys.hpp"
 #include "io/clock.hpp"
 #include "io/interfaces.hpp"
@@ -197,18 +198,17 @@ void host::dial(const multiformats::multiaddr& addr, dial_fn done) {
   dial_any(addr.peer(), {addr}, m_cfg.dial_timeout, std::move(done));
 }
 
-/// State of one dial_any(): the TCP attempts still running, sockets that connected while a
-/// handshake was already under way, and whether that handshake is running.
+/// State of one dial_any(): the decisions (dial::multi_dial) and, per attempt, its address,
+/// socket and connect timer.
 struct host::multi_dial {
+  multi_dial(std::size_t attempts, std::error_code no_address) : core(attempts, no_address) {}
   std::optional<multiformats::peer_id> expected;
   dial_fn done;
-  std::size_t connecting = 0;
-  bool handshaking = false;
-  bool finished = false;
-  std::error_code last_error;
-  std::vector<std::pair<io::tcp::socket, multiformats::multiaddr>> reserve;
-  std::vector<std::shared_ptr<io::tcp::socket>> sockets;  ///< for cancelling the rest
+  dial::multi_dial core;
+  std::vector<multiformats::multiaddr> addrs;
+  std::vector<std::shared_ptr<io::tcp::socket>> sockets;  ///< moved out for the handshake
   std::vector<std::shared_ptr<asio::steady_timer>> timers;
+  std::shared_ptr<connection> won;  ///< what the winning handshake handed out
 };
 
 void host::dial_any(std::optional<multiformats::peer_id> expected,
@@ -222,10 +222,6 @@ void host::dial_any(std::optional<multiformats::peer_id> expected,
   }
   if (m_conns.size() >= m_cfg.max_connections)
     return done(make_error_code(host_errc::too_many_connections));
-  auto d = std::make_shared<multi_dial>();
-  d->expected = std::move(expected);
-  d->done = std::move(done);
-  d->last_error = make_error_code(host_errc::not_tcp);
   std::vector<std::pair<io::tcp::endpoint, multiformats::multiaddr>> targets;
   for (auto& a : addrs) {
     auto ep = to_endpoint(a);
@@ -234,89 +230,94 @@ void host::dial_any(std::optional<multiformats::peer_id> expected,
         std::any_of(targets.begin(), targets.end(), [&](auto& t) { return t.first == *ep; });
     if (!dup) targets.emplace_back(*ep, a.without_peer());
   }
-  if (targets.empty()) {
-    auto f = std::move(d->done);
-    return f(d->last_error);
-  }
-  d->connecting = targets.size();
-  for (auto& [ep, addr] : targets) {
+  auto d = std::make_shared<multi_dial>(targets.size(), make_error_code(host_errc::not_tcp));
+  d->expected = std::move(expected);
+  d->done = std::move(done);
+  for (std::size_t i = 0; i < targets.size(); ++i) {
     auto sock = std::make_shared<io::tcp::socket>(m_ctx);
     auto timer = std::make_shared<asio::steady_timer>(m_ctx, attempt_timeout);
+    d->addrs.push_back(targets[i].second);
     d->sockets.push_back(sock);
     d->timers.push_back(timer);
-    std::weak_ptr<io::tcp::socket> weak_sock = sock;
-    timer->async_wait([weak_sock](boost::system::error_code ec) {
+  }
+  for (std::size_t i = 0; i < targets.size(); ++i) {
+    std::weak_ptr<io::tcp::socket> weak_sock = d->sockets[i];
+    d->timers[i]->async_wait([weak_sock](boost::system::error_code ec) {
       auto s = weak_sock.lock();
       if (!ec && s) {
         boost::system::error_code ignored;
         s->close(ignored);
       }
     });
-    sock->async_connect(ep, [this, d, sock, timer, addr = addr](boost::system::error_code ec) {
-      timer->cancel();
-      --d->connecting;
-      if (d->finished || m_shutting_down) {
-        boost::system::error_code ignored;
-        sock->close(ignored);
-        if (!d->finished && m_shutting_down)
-          d->last_error = make_error_code(host_errc::shutting_down);
-        multi_dial_next(d);
-        return;
-      }
+    d->sockets[i]->async_connect(targets[i].first, [this, d, i](boost::system::error_code ec) {
+      d->timers[i]->cancel();
       if (ec) {
-        d->last_error = ec == asio::error::operation_aborted || ec == asio::error::bad_descriptor
-                            ? make_error_code(host_errc::dial_timeout)
-                            : std::error_code(ec);
-        emit(connection_failed{addr, d->last_error});
-      } else {
-        d->reserve.emplace_back(std::move(*sock), addr);
+        const std::error_code e =
+            ec == asio::error::operation_aborted || ec == asio::error::bad_descriptor
+                ? make_error_code(host_errc::dial_timeout)
+                : std::error_code(ec);
+        const bool report = !d->core.finished() && !m_shutting_down;
+        d->core.on_connect_failed(i, e);
+        if (report) emit(connection_failed{d->addrs[i], e});
+      } else if (!d->core.on_connected(i)) {
+        boost::system::error_code ignored;
+        d->sockets[i]->close(ignored);
       }
       multi_dial_next(d);
     });
   }
+  if (targets.empty()) multi_dial_next(d);
 }
 
 namespace {
 /// Ends a dial_any(): closes what is left and hands the result out.
 template <class D>
-void finish_multi_dial(D& d, result<std::shared_ptr<connection>> r) {
-  d.finished = true;
+void finish_multi_dial(D& d, const dial::multi_dial::finish& f) {
   boost::system::error_code ignored;
   for (auto& s : d.sockets) {
     if (s->is_open()) s->close(ignored);
   }
   for (auto& t : d.timers)
     t->cancel();
-  for (auto& entry : d.reserve)
-    entry.first.close(ignored);
-  d.reserve.clear();
-  auto f = std::move(d.done);
-  f(std::move(r));
+  result<std::shared_ptr<connection>> r = make_error_code(host_errc::connection_closed);
+  switch (f.reason) {
+    case dial::multi_dial::end_reason::connected:
+      if (d.won) r = std::move(d.won);
+      break;
+    case dial::multi_dial::end_reason::failed:
+      r = f.error;
+      break;
+    case dial::multi_dial::end_reason::no_room:
+      r = make_error_code(host_errc::too_many_connections);
+      break;
+    case dial::multi_dial::end_reason::shutting_down:
+      r = make_error_code(host_errc::shutting_down);
+      break;
+  }
+  auto fn = std::move(d.done);
+  fn(std::move(r));
 }
 }  // namespace
 
 void host::multi_dial_next(const std::shared_ptr<multi_dial>& d) {
-  if (d->finished || d->handshaking) return;
-  if (m_shutting_down) return finish_multi_dial(*d, make_error_code(host_errc::shutting_down));
-  if (!d->reserve.empty()) {
-    auto [sock, addr] = std::move(d->reserve.front());
-    d->reserve.erase(d->reserve.begin());
-    if (m_conns.size() >= m_cfg.max_connections) {
-      return finish_multi_dial(*d, make_error_code(host_errc::too_many_connections));
-    }
-    d->handshaking = true;
-    auto c = add_connection(std::move(sock), conn::direction::outbound, d->expected);
-    m_dial_waiters.emplace(c.get(), [this, d, addr = addr](result<std::shared_ptr<connection>> r) {
-      d->handshaking = false;
-      if (r) return finish_multi_dial(*d, std::move(r));
-      d->last_error = r.error();
-      spdlog::debug("dial via {} failed in the handshake: {}", addr.to_string(),
+  const auto step = d->core.next(m_conns.size() < m_cfg.max_connections, m_shutting_down);
+  if (const auto* f = std::get_if<dial::multi_dial::finish>(&step))
+    return finish_multi_dial(*d, *f);
+  const auto* h = std::get_if<dial::multi_dial::start_handshake>(&step);
+  if (!h) return;  // wait
+  const std::size_t a = h->attempt;
+  auto c = add_connection(std::move(*d->sockets[a]), conn::direction::outbound, d->expected);
+  m_dial_waiters.emplace(c.get(), [this, d, a](result<std::shared_ptr<connection>> r) {
+    if (r) {
+      d->won = std::move(*r);
+      d->core.on_handshake_done(a);
+    } else {
+      spdlog::debug("dial via {} failed in the handshake: {}", d->addrs[a].to_string(),
                     r.error().message());
-      multi_dial_next(d);
-    });
-    return;
-  }
-  if (d->connecting == 0) finish_multi_dial(*d, d->last_error);
+      d->core.on_handshake_failed(a, r.error());
+    }
+    multi_dial_next(d);
+  });
 }
 
 void host::set_handler(std::string protocol, handler_factory f) {
@@ -408,21 +409,20 @@ void host::connection_established(const std::shared_ptr<connection>& c,
     c->abort(why);
     return;
   }
-  // Two peers dialling each other at once end up with two connections. Both sides keep the
-  // one dialled by the peer with the smaller id, so they close the same one; between two
-  // connections dialled by the same side, the older stays.
+  // Two peers dialling each other at once end up with two connections; both sides close the
+  // same one (dial::resolve_duplicate: the one dialled by the smaller id stays; of two dialled
+  // by the same side, the older).
   bool peer_announced = false;
   for (auto& other : m_conns) {
     if (other == c || !other->established() || other->closing() || other->peer() != c->peer())
       continue;
-    auto dialer_of = [this](const connection& x) -> const multiformats::peer_id& {
-      return x.dir() == conn::direction::outbound ? m_id : x.peer();
-    };
-    std::shared_ptr<connection> loser = c;
-    if (dialer_of(*other) != dialer_of(*c) && dialer_of(*c) < dialer_of(*other)) loser = other;
-    std::shared_ptr<connection> winner = loser == c ? other : c;
+    const bool keep_new =
+        dial::resolve_duplicate(m_id, c->peer(), other->dir(), c->dir()) == dial::survivor::newer;
+    std::shared_ptr<connection> loser = keep_new ? other : c;
+    std::shared_ptr<connection> winner = keep_new ? c : other;
     spdlog::debug("duplicate connection to {}: closing the one dialled by {}",
-                  c->peer().to_string(), dialer_of(*loser).to_string());
+                  c->peer().to_string(),
+                  (loser->dir() == conn::direction::outbound ? m_id : loser->peer()).to_string());
     ++m_metrics.duplicates_closed;
     // Dials waiting on the loser get the winner.
     for (auto& d : take_waiters(loser.get()))
