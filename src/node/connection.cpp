@@ -72,7 +72,8 @@ connection::connection(host& h, io::tcp::socket socket, const conn::config& cfg,
                        std::optional<multiformats::peer_id> expected, time_point now)
     : m_host(h),
       m_cfg(cfg),
-      m_core(cfg, h.identity(), h.rng(), now),
+      // The core runs on the driver's clock (the steady one), whatever the host's clock is.
+      m_core(cfg, h.identity(), h.rng(), io::now()),
       m_driver(std::move(socket), *this,
                {[this] { on_progress(); }, [this](std::error_code ec) { on_closed(ec); }}),
       m_expected(std::move(expected)),
@@ -165,12 +166,24 @@ void connection::drop() {
 }
 
 time_point connection::next_deadline() const {
-  return std::min(m_core.next_deadline(), m_negotiations.next_deadline());
+  const time_point core = m_core.next_deadline();
+  const time_point neg = m_negotiations.next_deadline();
+  if (neg == no_deadline) return core;
+  // Negotiation deadlines are on the host's clock, the driver's timer on the steady clock:
+  // wait for the time left. (With the steady clock, this is the deadline itself.)
+  const clock_duration left = neg - m_host.clock().now();
+  return std::min(core, io::now() + std::max(left, clock_duration::zero()));
 }
 
 result<void> connection::on_deadline(time_point now) {
-  expire_negotiations(now);
+  expire_negotiations(m_host.clock().now());
   return m_core.on_deadline(now);
+}
+
+void connection::check_deadlines() {
+  if (m_closed || m_in_progress) return;
+  expire_negotiations(m_host.clock().now());
+  flush();
 }
 
 void connection::expire_negotiations(time_point now) {
@@ -262,7 +275,7 @@ void connection::start_open(pending_open p) {
   bytes hello;
   en.dialer->poll_transmit(hello);
   auto& ref = m_streams.emplace(*id, std::move(en)).first->second;
-  m_negotiations.start_outbound(*id, io::now());
+  m_negotiations.start_outbound(*id, m_host.clock().now());
   ref.s->write(hello);
 }
 
@@ -324,7 +337,7 @@ void connection::on_inbound_stream(yamux::stream_id id) {
   auto* mux = m_core.mux();
   if (!mux) return;
   // A peer may not park streams in negotiation without bound.
-  if (closing() || !m_negotiations.admit_inbound(id, io::now())) {
+  if (closing() || !m_negotiations.admit_inbound(id, m_host.clock().now())) {
     ++m_host.m_metrics.streams_refused;
     spdlog::debug("refusing stream {} from {}: {} streams in negotiation",
                   static_cast<std::uint32_t>(id), m_peer.to_string(), m_negotiations.inbound());

@@ -30,6 +30,7 @@ using open_failed_fn = std::function<void(std::error_code)>;
 /// Lives in a shared_ptr owned by the host's connection table. Network thread only.
 class connection : public std::enable_shared_from_this<connection>, private io::byte_core {
  public:
+  /// `now` is the time on the host's clock (what since() reports).
   connection(host& h, io::tcp::socket socket, const conn::config& cfg,
              std::optional<multiformats::peer_id> expected, time_point now);
   ~connection() override;
@@ -80,6 +81,9 @@ class connection : public std::enable_shared_from_this<connection>, private io::
 
   /// Writes whatever the cores queued (used after calls made from outside a callback).
   void flush();
+  /// Resets the streams whose negotiation deadline has passed on the host's clock (the timers
+  /// do it for the steady clock; host::on_clock_advanced() for a clock that jumps).
+  void check_deadlines();
 
   /// Inbound streams still in multistream-select (bounded by max_negotiating_streams).
   std::size_t negotiating_streams() const noexcept { return m_negotiations.inbound(); }

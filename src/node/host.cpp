@@ -8,7 +8,6 @@
 
 #include "core/dial/multi_dial.hpp"
 #include "core/multiformats/keys.hpp"
-#include "io/clock.hpp"
 #include "io/interfaces.hpp"
 #include "node/services.hpp"
 
@@ -65,9 +64,13 @@ struct host::listener {
   io::tcp::acceptor acceptor;
 };
 
-host::host(asio::io_context& ctx, const crypto::ed25519_keypair& identity, host_config cfg)
+host::host(asio::io_context& ctx, const crypto::ed25519_keypair& identity, host_config cfg,
+           host_env env)
     : m_ctx(ctx),
       m_identity(identity),
+      m_rng(env.rng ? *env.rng : m_own_rng),
+      m_clock(env.clock ? *env.clock : steady_clock_source()),
+      m_interfaces(env.interfaces ? std::move(env.interfaces) : io::list_interface_addresses),
       m_cfg(std::move(cfg)),
       m_id(multiformats::peer_id::from_public_key(identity.pub)),
       m_shutdown_timer(ctx) {
@@ -118,7 +121,7 @@ result<multiformats::multiaddr> host::listen(const multiformats::multiaddr& addr
   m_bound_addrs.push_back(multiformats::multiaddr::from_tcp_endpoint(ip));
   if (ep.address().is_unspecified()) {
     // A wildcard listener is reachable on every address of its family: announce those.
-    for (const auto& ia : io::list_interface_addresses()) {
+    for (const auto& ia : m_interfaces()) {
       if (ia.address.is_v4() != ep.address().is_v4()) continue;
       if (ia.address.is_v6() && ia.address.to_v6().is_link_local()) continue;  // needs a zone
       auto m = to_multiaddr(io::tcp::endpoint(ia.address, bound.port())).with_peer(m_id);
@@ -185,7 +188,7 @@ std::shared_ptr<connection> host::add_connection(io::tcp::socket s, conn::direct
                                                  std::optional<multiformats::peer_id> expected) {
   auto cfg = conn_config(dir);
   if (expected) cfg.expected_remote = expected->ed25519_public_key();
-  auto c = std::make_shared<connection>(*this, std::move(s), cfg, expected, io::now());
+  auto c = std::make_shared<connection>(*this, std::move(s), cfg, expected, m_clock.now());
   ++(dir == conn::direction::inbound ? m_metrics.connections_opened_inbound
                                      : m_metrics.connections_opened_outbound);
   m_conns.push_back(c);
@@ -367,6 +370,11 @@ node::metrics host::metrics() const {
     m.bytes_out += c->bytes_out();
   }
   return m;
+}
+
+void host::on_clock_advanced() {
+  for (auto& c : std::vector(m_conns))
+    c->check_deadlines();
 }
 
 std::vector<dial_fn> host::take_waiters(const connection* c) {

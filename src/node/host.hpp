@@ -16,6 +16,7 @@
 #include "core/crypto/crypto.hpp"
 #include "core/multiformats/multiaddr.hpp"
 #include "core/multiformats/peer_id.hpp"
+#include "io/interfaces.hpp"
 #include "io/tcp_driver.hpp"
 #include "node/connection.hpp"
 #include "node/metrics.hpp"
@@ -53,6 +54,21 @@ struct host_config {
   std::chrono::milliseconds stream_negotiation_timeout{10000};
   /// After our FIN, how long a closing connection waits for the peer's EOF.
   std::chrono::milliseconds close_linger{1000};
+};
+
+/// What a host reads from its surroundings, injected so that node logic runs without the real
+/// ones (a fake clock, a seeded RNG, a made-up interface list). Each empty member means the
+/// real thing. The host keeps pointers: what they point to must outlive the host.
+struct host_env {
+  /// The clock of the host, its connections and the services made with it (timestamps,
+  /// stream negotiation deadlines, ping RTTs); null: steady_clock_source(). The Noise and Yamux
+  /// timers inside a connection stay on the steady clock (io::tcp_driver reads it).
+  const clock_source* clock = nullptr;
+  /// Randomness for handshakes and services; null: the host's own crypto::system_rng.
+  crypto::rng* rng = nullptr;
+  /// The machine's interface addresses, which a wildcard listener announces; empty:
+  /// io::list_interface_addresses().
+  std::function<std::vector<io::interface_address>()> interfaces;
 };
 
 /// Errors of the host (socket errors come as system errors).
@@ -102,7 +118,8 @@ using dial_fn = std::function<void(result<std::shared_ptr<connection>>)>;
 /// Owned by the application; all calls on the io_context's (single) thread.
 class host {
  public:
-  host(boost::asio::io_context& ctx, const crypto::ed25519_keypair& identity, host_config cfg = {});
+  host(boost::asio::io_context& ctx, const crypto::ed25519_keypair& identity, host_config cfg = {},
+       host_env env = {});
   ~host();
   host(const host&) = delete;
   host& operator=(const host&) = delete;
@@ -110,6 +127,8 @@ class host {
   const multiformats::peer_id& id() const noexcept { return m_id; }
   const crypto::ed25519_keypair& identity() const noexcept { return m_identity; }
   crypto::rng& rng() noexcept { return m_rng; }
+  /// The host's clock (host_env::clock).
+  const clock_source& clock() const noexcept { return m_clock; }
   const host_config& config() const noexcept { return m_cfg; }
   boost::asio::io_context& context() noexcept { return m_ctx; }
 
@@ -156,6 +175,11 @@ class host {
   /// A snapshot of the counters (byte counts include live connections).
   node::metrics metrics() const;
 
+  /// Runs, at clock().now(), the deadlines the host keeps on its own clock (stream negotiation
+  /// timeouts). Only a clock that jumps (manual_clock) needs it, after each move; with the
+  /// steady clock the timers do it.
+  void on_clock_advanced();
+
   /// Receives host events (on the network thread).
   void on_event(std::function<void(const host_event&)> f) { m_on_event = std::move(f); }
 
@@ -192,7 +216,10 @@ class host {
 
   boost::asio::io_context& m_ctx;
   crypto::ed25519_keypair m_identity;
-  crypto::system_rng m_rng;
+  crypto::system_rng m_own_rng;
+  crypto::rng& m_rng;
+  const clock_source& m_clock;
+  std::function<std::vector<io::interface_address>()> m_interfaces;
   host_config m_cfg;
   multiformats::peer_id m_id;
   std::vector<std::shared_ptr<listener>> m_listeners;

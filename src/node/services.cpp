@@ -4,7 +4,6 @@
 
 #include <spdlog/spdlog.h>
 
-#include "io/clock.hpp"
 #include "node/host.hpp"
 #include "node/timer.hpp"
 
@@ -127,7 +126,7 @@ class ping_client final : public stream_handler {
     send_one();
   }
   void on_data(stream& s, bytes_view data) override {
-    if (auto r = m_core.feed(data, io::now()); !r) {
+    if (auto r = m_core.feed(data, m_host.clock().now()); !r) {
       fail(r.error());
       s.reset();
       return;
@@ -157,8 +156,9 @@ class ping_client final : public stream_handler {
     // The timeout timer is armed before the clock starts: re-arming a timer is a syscall, and
     // it should not count in the round trip. It fires a little before the core's deadline and
     // then waits out the rest (see check_timeout).
-    arm_timeout(io::now() + m_opts.timeout);
-    if (auto r = m_core.start(io::now(), m_host.rng()); !r) {
+    const time_point now = m_host.clock().now();
+    arm_timeout(now + m_opts.timeout);
+    if (auto r = m_core.start(now, m_host.rng()); !r) {
       fail(r.error());
       return;
     }
@@ -167,10 +167,10 @@ class ping_client final : public stream_handler {
     m_stream->write(m_buf);
   }
   void arm_timeout(time_point at) {
-    m_timer.schedule_at(at, [this] { check_timeout(); });
+    m_timer.schedule_at(at, m_host.clock(), [this] { check_timeout(); });
   }
   void check_timeout() {
-    if (auto r = m_core.on_deadline(io::now()); !r) {
+    if (auto r = m_core.on_deadline(m_host.clock().now()); !r) {
       fail(r.error());
       if (m_stream) m_stream->reset();
       return;
@@ -261,7 +261,8 @@ class perf_client final : public stream_handler {
   perf_client(host& h, std::uint64_t up, std::uint64_t down,
               std::function<void(const perf::report&)> on_report,
               std::function<void(std::error_code)> on_done)
-      : m_core(up, down, io::now()),
+      : m_clock(h.clock()),
+        m_core(up, down, m_clock.now()),
         m_timer(h.context()),
         m_on_report(std::move(on_report)),
         m_on_done(std::move(on_done)) {}
@@ -273,14 +274,14 @@ class perf_client final : public stream_handler {
   }
   void on_writable(stream& s) override { send_more(s); }
   void on_data(stream& s, bytes_view data) override {
-    if (auto r = m_core.feed(data, io::now()); !r) {
+    if (auto r = m_core.feed(data, m_clock.now()); !r) {
       done(r.error());
       s.reset();
     }
     drain();
   }
   void on_read_closed(stream& s) override {
-    auto r = m_core.on_eof(io::now());
+    auto r = m_core.on_eof(m_clock.now());
     drain();
     done(r ? std::error_code{} : r.error());
     s.close_write();
@@ -308,8 +309,8 @@ class perf_client final : public stream_handler {
   void arm() {
     const auto at = m_core.next_deadline();
     if (at == no_deadline || m_finished) return;
-    m_timer.schedule_at(at, [this] {
-      m_core.on_deadline(io::now());
+    m_timer.schedule_at(at, m_clock, [this] {
+      m_core.on_deadline(m_clock.now());
       drain();
       arm();
     });
@@ -321,6 +322,7 @@ class perf_client final : public stream_handler {
     if (m_on_done) m_on_done(ec);
   }
 
+  const clock_source& m_clock;
   perf::client m_core;
   timer m_timer;
   std::function<void(const perf::report&)> m_on_report;

@@ -7,6 +7,7 @@
 /// success, into a dead `this` or a cancelled plan). node::timer checks, when the wait
 /// completes, that the timer still exists and that the callback is still the one it holds.
 
+#include <algorithm>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <chrono>
@@ -15,8 +16,47 @@
 #include <utility>
 
 #include "core/common/time.hpp"
+#include "io/clock.hpp"
 
 namespace starling::node {
+
+/// The clock node objects read (the `now` they hand to cores). A host takes one
+/// (host_env::clock), so that a host, its connections and its services can run on a fake
+/// clock; Asio's timers stay on the steady clock and wait for the time left on this one
+/// (timer::schedule_at(at, clock, fn)).
+class clock_source {
+ public:
+  virtual ~clock_source() = default;
+  /// The time now on this clock (monotonic).
+  virtual time_point now() const noexcept = 0;
+};
+
+namespace detail {
+class steady_clock_source final : public clock_source {
+ public:
+  time_point now() const noexcept override { return io::now(); }
+};
+}  // namespace detail
+
+/// The monotonic clock the shell reads (io::now()): the default everywhere.
+inline const clock_source& steady_clock_source() noexcept {
+  static const detail::steady_clock_source c;
+  return c;
+}
+
+/// A clock that moves only when told: for tests (and simulations) of node objects.
+class manual_clock final : public clock_source {
+ public:
+  explicit manual_clock(time_point start) : m_now(start) {}
+  time_point now() const noexcept override { return m_now; }
+  /// Moves the clock forward by `d` (a negative `d` is ignored: the clock is monotonic).
+  void advance(clock_duration d) noexcept {
+    if (d > clock_duration::zero()) m_now += d;
+  }
+
+ private:
+  time_point m_now;
+};
 
 /// A steady_timer holding at most one pending callback. Network thread only.
 ///
@@ -46,6 +86,15 @@ class timer {
   void schedule_at(time_point at, Fn fn) {
     m_timer.expires_at(std::chrono::time_point_cast<boost::asio::steady_timer::duration>(at));
     wait(std::move(fn));
+  }
+
+  /// Runs `fn()` once `clock` has reached `at`, as far as can be known now: waits (on the
+  /// steady clock) for the time left on `clock`. A clock that jumps ahead meanwhile does not
+  /// bring the callback forward; its owner checks again when it moves the clock.
+  template <class Fn>
+  void schedule_at(time_point at, const clock_source& clock, Fn fn) {
+    const clock_duration left = at - clock.now();
+    schedule(std::max(left, clock_duration::zero()), std::move(fn));
   }
 
   /// Drops the pending callback, if any.
