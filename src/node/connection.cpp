@@ -68,20 +68,22 @@ void stream::reset() {
 
 // ---- connection ----
 
-connection::connection(host& h, io::tcp::socket socket, const conn::config& cfg,
+connection::connection(const connection_env& env, io::tcp::socket socket, const conn::config& cfg,
                        std::optional<multiformats::peer_id> expected, time_point now)
-    : m_host(h),
+    : m_owner(env.owner),
+      m_metrics(env.metrics),
+      m_clock(env.clock),
       m_cfg(cfg),
       // The core runs on the driver's clock (the steady one), whatever the host's clock is.
-      m_core(cfg, h.identity(), h.rng(), io::now()),
+      m_core(cfg, env.identity, env.rng, io::now()),
       m_driver(std::move(socket), *this,
                {[this] { on_progress(); }, [this](std::error_code ec) { on_closed(ec); }}),
       m_expected(std::move(expected)),
       m_since(now),
-      m_negotiations({h.config().max_negotiating_streams, h.config().stream_negotiation_timeout}) {
+      m_negotiations(env.negotiation) {
   m_remote_addr = to_multiaddr(m_driver.remote_endpoint());
   m_local_addr = to_multiaddr(m_driver.local_endpoint());
-  m_driver.set_linger(h.config().close_linger);
+  m_driver.set_linger(env.close_linger);
 }
 
 connection::~connection() = default;
@@ -148,7 +150,7 @@ void connection::abort(std::error_code ec) {
 }
 
 void connection::note_local_reset() {
-  ++m_host.m_metrics.streams_reset_locally;
+  m_metrics.count(stream_event::reset_locally);
 }
 
 void connection::drop() {
@@ -171,18 +173,18 @@ time_point connection::next_deadline() const {
   if (neg == no_deadline) return core;
   // Negotiation deadlines are on the host's clock, the driver's timer on the steady clock:
   // wait for the time left. (With the steady clock, this is the deadline itself.)
-  const clock_duration left = neg - m_host.clock().now();
+  const clock_duration left = neg - m_clock.now();
   return std::min(core, io::now() + std::max(left, clock_duration::zero()));
 }
 
 result<void> connection::on_deadline(time_point now) {
-  expire_negotiations(m_host.clock().now());
+  expire_negotiations(m_clock.now());
   return m_core.on_deadline(now);
 }
 
 void connection::check_deadlines() {
   if (m_closed || m_in_progress) return;
-  expire_negotiations(m_host.clock().now());
+  expire_negotiations(m_clock.now());
   flush();
 }
 
@@ -193,8 +195,7 @@ void connection::expire_negotiations(time_point now) {
     auto it = m_streams.find(id);
     if (it == m_streams.end() || it->second.open || it->second.s->m_reset) continue;
     entry& en = it->second;
-    ++m_host.m_metrics.stream_negotiation_timeouts;
-    ++m_host.m_metrics.stream_negotiation_failures;
+    m_metrics.count(stream_event::negotiation_timed_out);
     spdlog::debug("stream {} with {}: protocol negotiation timed out",
                   static_cast<std::uint32_t>(id), m_peer.to_string());
     auto failed = std::move(en.failed);
@@ -230,7 +231,7 @@ void connection::on_established(const conn::established& e) {
   m_peer = multiformats::peer_id::from_public_key(e.remote_identity);
   m_established = true;
   auto self = shared_from_this();
-  m_host.connection_established(self, e);
+  m_owner.connection_established(self, e);
   if (m_closed) return;
   auto pending = std::move(m_pending_opens);
   m_pending_opens.clear();
@@ -275,7 +276,7 @@ void connection::start_open(pending_open p) {
   bytes hello;
   en.dialer->poll_transmit(hello);
   auto& ref = m_streams.emplace(*id, std::move(en)).first->second;
-  m_negotiations.start_outbound(*id, m_host.clock().now());
+  m_negotiations.start_outbound(*id, m_clock.now());
   ref.s->write(hello);
 }
 
@@ -300,7 +301,7 @@ void connection::on_mux_event(const yamux::event& ev) {
           }
           it->second.handler->on_read_closed(*it->second.s);
         } else if constexpr (std::is_same_v<T, yamux::stream_reset>) {
-          ++m_host.m_metrics.streams_reset_by_peer;
+          m_metrics.count(stream_event::reset_by_peer);
           finish_stream(e.id, make_error_code(host_errc::stream_reset_by_peer));
         } else if constexpr (std::is_same_v<T, yamux::stream_closed>) {
           finish_stream(e.id, {});
@@ -337,8 +338,8 @@ void connection::on_inbound_stream(yamux::stream_id id) {
   auto* mux = m_core.mux();
   if (!mux) return;
   // A peer may not park streams in negotiation without bound.
-  if (closing() || !m_negotiations.admit_inbound(id, m_host.clock().now())) {
-    ++m_host.m_metrics.streams_refused;
+  if (closing() || !m_negotiations.admit_inbound(id, m_clock.now())) {
+    m_metrics.count(stream_event::refused);
     spdlog::debug("refusing stream {} from {}: {} streams in negotiation",
                   static_cast<std::uint32_t>(id), m_peer.to_string(), m_negotiations.inbound());
     (void)mux->reset(id);
@@ -346,7 +347,8 @@ void connection::on_inbound_stream(yamux::stream_id id) {
   }
   entry en;
   en.s.reset(new stream(*this, id, true));
-  en.listener.emplace([this](std::string_view p) { return m_host.serves(p); }, m_host.protocols());
+  en.listener.emplace([this](std::string_view p) { return m_owner.serves(p); },
+                      m_owner.protocols());
   m_streams.emplace(id, std::move(en));
 }
 
@@ -368,7 +370,7 @@ void connection::negotiate(entry& en, bytes_view data) {
   if (!reply.empty()) en.s->write(reply);
   if (!r) {
     spdlog::debug("stream negotiation with {} failed: {}", m_peer.to_string(), r.error().message());
-    ++m_host.m_metrics.stream_negotiation_failures;
+    m_metrics.count(stream_event::negotiation_failed);
     auto failed = std::move(en.failed);
     en.s->reset();
     if (failed) failed(r.error());
@@ -381,8 +383,8 @@ void connection::negotiate(entry& en, bytes_view data) {
     en.s->m_protocol = en.listener->selected();
     rest = en.listener->take_remaining();
     leave_negotiation(en);
-    ++m_host.m_metrics.streams_opened_inbound;
-    en.handler = m_host.make_handler(en.s->m_protocol);
+    m_metrics.count(stream_event::opened_inbound);
+    en.handler = m_owner.make_handler(en.s->m_protocol);
     if (!en.handler) {  // cannot happen: the listener accepts only served protocols
       en.s->reset();
       return;
@@ -391,7 +393,7 @@ void connection::negotiate(entry& en, bytes_view data) {
     en.s->m_protocol = en.dialer->selected();
     rest = en.dialer->take_remaining();
     leave_negotiation(en);
-    ++m_host.m_metrics.streams_opened_outbound;
+    m_metrics.count(stream_event::opened_outbound);
   }
   en.open = true;
   en.failed = nullptr;
@@ -470,7 +472,7 @@ void connection::on_closed(std::error_code ec) {
     if (p.failed) p.failed(why);
   }
   m_pending_opens.clear();
-  m_host.connection_closed(self, ec ? ec : m_core.error());
+  m_owner.connection_closed(self, ec ? ec : m_core.error());
 }
 
 }  // namespace starling::node

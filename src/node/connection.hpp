@@ -15,11 +15,13 @@
 #include "core/multiformats/multiaddr.hpp"
 #include "core/multiformats/peer_id.hpp"
 #include "io/tcp_driver.hpp"
+#include "node/metrics.hpp"
 #include "node/stream.hpp"
+#include "node/timer.hpp"
 
 namespace starling::node {
 
-class host;
+class connection;
 
 /// The /ip4|ip6/.../tcp/PORT form of a socket endpoint.
 multiformats::multiaddr to_multiaddr(const io::tcp::endpoint& ep);
@@ -27,11 +29,44 @@ multiformats::multiaddr to_multiaddr(const io::tcp::endpoint& ep);
 /// Called when an outbound stream could not be opened or negotiated.
 using open_failed_fn = std::function<void(std::error_code)>;
 
+/// What a connection needs from its owner (the host): it reports its handshake and its end
+/// there, and asks it what inbound streams may negotiate and for their handlers.
+class connection_owner {
+ public:
+  /// The handshake completed; the owner may close `c` (a duplicate, over a limit).
+  virtual void connection_established(const std::shared_ptr<connection>& c,
+                                      const conn::established& e) = 0;
+  /// `c` is gone (`ec` empty for a clean close); no callback of it follows.
+  virtual void connection_closed(const std::shared_ptr<connection>& c, std::error_code ec) = 0;
+  /// Whether an inbound stream may agree on `protocol`.
+  virtual bool serves(std::string_view protocol) const = 0;
+  /// Every protocol an inbound stream may agree on (what the mss listener lists).
+  virtual std::vector<std::string> protocols() const = 0;
+  /// The handler of a negotiated inbound stream of `protocol` (null if not served).
+  virtual std::unique_ptr<stream_handler> make_handler(const std::string& protocol) const = 0;
+
+ protected:
+  ~connection_owner() = default;
+};
+
+/// What a connection is given besides its socket. Everything referred to outlives it.
+struct connection_env {
+  connection_owner& owner;
+  metrics_sink& metrics;
+  const crypto::ed25519_keypair& identity;
+  crypto::rng& rng;
+  /// Timestamps and stream negotiation deadlines.
+  const clock_source& clock;
+  conn::negotiation_limits negotiation;
+  /// After our FIN, how long a closing connection waits for the peer's EOF.
+  std::chrono::milliseconds close_linger{1000};
+};
+
 /// Lives in a shared_ptr owned by the host's connection table. Network thread only.
 class connection : public std::enable_shared_from_this<connection>, private io::byte_core {
  public:
-  /// `now` is the time on the host's clock (what since() reports).
-  connection(host& h, io::tcp::socket socket, const conn::config& cfg,
+  /// `now` is the time on env.clock (what since() reports).
+  connection(const connection_env& env, io::tcp::socket socket, const conn::config& cfg,
              std::optional<multiformats::peer_id> expected, time_point now);
   ~connection() override;
   connection(const connection&) = delete;
@@ -143,7 +178,9 @@ class connection : public std::enable_shared_from_this<connection>, private io::
   void leave_negotiation(entry& en);
   void note_local_reset();
 
-  host& m_host;
+  connection_owner& m_owner;
+  metrics_sink& m_metrics;
+  const clock_source& m_clock;
   conn::config m_cfg;
   conn::connection m_core;
   io::tcp_driver m_driver;

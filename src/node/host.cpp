@@ -188,7 +188,14 @@ std::shared_ptr<connection> host::add_connection(io::tcp::socket s, conn::direct
                                                  std::optional<multiformats::peer_id> expected) {
   auto cfg = conn_config(dir);
   if (expected) cfg.expected_remote = expected->ed25519_public_key();
-  auto c = std::make_shared<connection>(*this, std::move(s), cfg, expected, m_clock.now());
+  const connection_env env{*this,
+                           *this,
+                           m_identity,
+                           m_rng,
+                           m_clock,
+                           {m_cfg.max_negotiating_streams, m_cfg.stream_negotiation_timeout},
+                           m_cfg.close_linger};
+  auto c = std::make_shared<connection>(env, std::move(s), cfg, expected, m_clock.now());
   ++(dir == conn::direction::inbound ? m_metrics.connections_opened_inbound
                                      : m_metrics.connections_opened_outbound);
   m_conns.push_back(c);

@@ -116,7 +116,7 @@ using handler_factory = std::function<std::unique_ptr<stream_handler>()>;
 using dial_fn = std::function<void(result<std::shared_ptr<connection>>)>;
 
 /// Owned by the application; all calls on the io_context's (single) thread.
-class host {
+class host final : private connection_owner, private metrics_sink {
  public:
   host(boost::asio::io_context& ctx, const crypto::ed25519_keypair& identity, host_config cfg = {},
        host_env env = {});
@@ -163,7 +163,7 @@ class host {
   /// Registers the handler for inbound streams of `protocol` (also listed in identify).
   void set_handler(std::string protocol, handler_factory f);
   /// Protocols we serve, sorted.
-  std::vector<std::string> protocols() const;
+  std::vector<std::string> protocols() const override;
 
   /// Sends our current identify record to every connected peer (/ipfs/id/push/1.0.0). Called
   /// by listen() and set_handler() when what we announce changes while peers are connected.
@@ -189,16 +189,17 @@ class host {
                 std::chrono::milliseconds grace = std::chrono::milliseconds(2000));
 
  private:
-  friend class connection;
   friend void register_identify_services(host&);
   struct listener;
   struct multi_dial;
   void multi_dial_next(const std::shared_ptr<multi_dial>& d);
-  // called by connection
-  void connection_established(const std::shared_ptr<connection>& c, const conn::established& e);
-  void connection_closed(const std::shared_ptr<connection>& c, std::error_code ec);
-  std::unique_ptr<stream_handler> make_handler(const std::string& protocol) const;
-  bool serves(std::string_view protocol) const;
+  // connection_owner and metrics_sink: what connections call
+  void connection_established(const std::shared_ptr<connection>& c,
+                              const conn::established& e) override;
+  void connection_closed(const std::shared_ptr<connection>& c, std::error_code ec) override;
+  std::unique_ptr<stream_handler> make_handler(const std::string& protocol) const override;
+  bool serves(std::string_view protocol) const override;
+  void count(stream_event e) noexcept override { m_metrics.count(e); }
 
   void accept_next(const std::shared_ptr<listener>& l);
   std::shared_ptr<connection> add_connection(io::tcp::socket s, conn::direction dir,

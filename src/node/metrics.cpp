@@ -64,4 +64,31 @@ void metrics::count_handshake_failure(failure_class c) noexcept {
   }
 }
 
+void metrics::count(stream_event e) noexcept {
+  switch (e) {
+    case stream_event::opened_inbound:
+      ++streams_opened_inbound;
+      break;
+    case stream_event::opened_outbound:
+      ++streams_opened_outbound;
+      break;
+    case stream_event::reset_by_peer:
+      ++streams_reset_by_peer;
+      break;
+    case stream_event::reset_locally:
+      ++streams_reset_locally;
+      break;
+    case stream_event::refused:
+      ++streams_refused;
+      break;
+    case stream_event::negotiation_timed_out:
+      ++stream_negotiation_timeouts;
+      ++stream_negotiation_failures;
+      break;
+    case stream_event::negotiation_failed:
+      ++stream_negotiation_failures;
+      break;
+  }
+}
+
 }  // namespace starling::node

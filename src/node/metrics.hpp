@@ -25,6 +25,17 @@ bool is_protocol_violation(std::error_code ec) noexcept;
 /// A short name of the class, for logs.
 std::string_view to_string(failure_class c) noexcept;
 
+/// What happened to a stream, as its connection reports it.
+enum class stream_event {
+  opened_inbound,   ///< negotiated; a handler runs
+  opened_outbound,  ///< negotiated
+  reset_by_peer,
+  reset_locally,
+  refused,                ///< inbound, over max_negotiating_streams (or the connection closing)
+  negotiation_failed,     ///< multistream-select failed
+  negotiation_timed_out,  ///< multistream-select outlived stream_negotiation_timeout
+};
+
 /// Plain counters; a snapshot is returned by host::metrics().
 struct metrics {
   std::uint64_t connections_opened_inbound = 0;   ///< accepted and handed to the handshake
@@ -60,6 +71,18 @@ struct metrics {
   std::uint64_t bytes_out = 0;
 
   void count_handshake_failure(failure_class c) noexcept;
+  /// Counts `e` (a timeout counts as a negotiation failure too).
+  void count(stream_event e) noexcept;
+};
+
+/// Where connections report what happens to their streams (the host adds it to its metrics).
+class metrics_sink {
+ public:
+  /// One stream event; must not call back into the connection.
+  virtual void count(stream_event e) noexcept = 0;
+
+ protected:
+  ~metrics_sink() = default;
 };
 
 }  // namespace starling::node
