@@ -829,3 +829,48 @@ TEST(DataEngine, LostPublisherEndFallsBackToIdleCollection) {
   EXPECT_EQ(m.engines[1]->stats().streams_ended, 0u);
   EXPECT_EQ(m.payloads(1), (std::vector<std::string>{"1"}));
 }
+
+// A handler may undeclare the very publisher whose sample it is getting (an application that
+// stops a sensor from its own subscriber). The other local subscribers still get the sample
+// whole: the publisher's key and encoding, which the sample points into, live until the
+// delivery ends. (A best-effort publisher has no history to keep, so it was freed at once and
+// the later deliveries read freed memory: ASan found it in this test before the fix.)
+TEST(DataEngine, HandlerThatUndeclaresThePublisherLeavesTheSampleIntact) {
+  struct sink final : engine_sink {
+    engine* e = nullptr;
+    std::uint64_t pub = 0;
+    std::vector<std::string> got;  // key|encoding|payload
+    void on_sample(std::uint64_t, const sample& s) override {
+      if (pub != 0) {
+        e->undeclare_publisher(pub);
+        pub = 0;
+      }
+      got.push_back(std::string(s.key) + "|" + std::string(s.encoding) + "|" +
+                    std::string(as_chars(s.payload)));
+    }
+    void on_query(std::uint64_t, const query_request&) override {}
+    void on_reply(std::uint64_t, const reply_view&) override {}
+    void on_query_done(std::uint64_t, const query_result&) override {}
+    void on_liveliness(std::uint64_t, std::string_view, const peer_id&, bool) override {}
+  } sk;
+  engine e(make_id(1), 1, sk);
+  sk.e = &e;
+  // A key and an encoding too long for the small-string buffer, so they live on the heap.
+  const std::string key = "building/floor-one/meeting-room-with-a-long-name/temperature";
+  const std::string enc = "application/vnd.starling.sensor-reading+json";
+  ASSERT_TRUE(e.declare_subscriber(key));
+  ASSERT_TRUE(e.declare_subscriber("building/**"));
+  ASSERT_TRUE(e.declare_subscriber("building/*/*/temperature"));
+  publisher_options o;
+  o.encoding = enc;
+  o.reliable = false;  // no history, so nothing keeps the publisher after its undeclaration
+  auto p = e.declare_publisher(key, o);
+  ASSERT_TRUE(p);
+  sk.pub = *p;
+  ASSERT_TRUE(e.put(*p, as_bytes("21.5"), time_point{}, ntp));
+  ASSERT_EQ(sk.got.size(), 3u);
+  for (const auto& g : sk.got)
+    EXPECT_EQ(g, key + "|" + enc + "|21.5");
+  EXPECT_EQ(e.usage().publishers, 0u);
+  EXPECT_FALSE(e.put(*p, as_bytes("22"), time_point{}, ntp));  // it is gone
+}

@@ -519,8 +519,13 @@ class engine {
   std::deque<std::pair<time_point, std::uint64_t>> m_retired_order;
   std::size_t m_retired_unstamped = 0;
   std::size_t m_retired_history = 0;  ///< history bytes of the retired publishers
-  keyexpr::key_index m_local_subs;    ///< our subscriptions, by id
-  keyexpr::key_index m_remote_subs;   ///< reachable nodes' subscriptions, by node number
+  // Publishers freed while deliver_local() hands their sample to several handlers (a handler
+  // undeclared one): the sample points into their key and encoding, so they are freed when
+  // the outermost delivery ends.
+  int m_delivering = 0;
+  std::vector<std::unique_ptr<publisher>> m_freed_in_delivery;
+  keyexpr::key_index m_local_subs;   ///< our subscriptions, by id
+  keyexpr::key_index m_remote_subs;  ///< reachable nodes' subscriptions, by node number
   std::unordered_map<peer_id, std::uint64_t> m_node_numbers;
   std::unordered_map<std::uint64_t, peer_id> m_node_by_number;
   std::uint64_t m_next_node_number = 1;

@@ -89,11 +89,13 @@ void engine::deliver_local(std::string_view key, const sample& s) {
     return;
   }
   const std::vector<std::uint64_t> ids = subs;
+  ++m_delivering;
   for (std::uint64_t id : ids) {
     if (!m_subs.count(id)) continue;  // undeclared by an earlier handler
     ++m_stats.samples_delivered;
     m_sink.on_sample(id, s);
   }
+  if (--m_delivering == 0) m_freed_in_delivery.clear();
 }
 
 bool engine::send_push(link& l, const peer_id& source, std::string_view key, const push& p) {
@@ -225,6 +227,8 @@ void engine::drop_publisher(std::uint64_t id, bool retire) {
     m_retired_order.emplace_back(no_deadline, id);
     ++m_retired_unstamped;
     m_retired.emplace(id, std::move(owned));
+  } else if (m_delivering > 0) {
+    m_freed_in_delivery.push_back(std::move(owned));  // its sample is being delivered
   }
   // Its heartbeat timer, if any, stays in the heap and is skipped when due; the heap is
   // compacted once most of its entries are such leftovers.
@@ -253,6 +257,7 @@ void engine::free_oldest_retired() {
   auto it = m_retired.find(id);
   if (it == m_retired.end()) return;
   m_retired_history -= it->second->footprint();
+  if (m_delivering > 0) m_freed_in_delivery.push_back(std::move(it->second));
   m_retired.erase(it);
 }
 
