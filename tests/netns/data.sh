@@ -98,12 +98,12 @@ for line in p.stdout:
 sys.exit(p.wait())
 '
 
-# dat_sub NAME HOST NODE EXPR: process NAME in HOST runs `starling sub --data-dir <NODE's data
-# dir> EXPR --json`, its lines time-stamped in $LAN_DIR/NAME.out.
+# dat_sub NAME HOST NODE EXPR [ARGS...]: process NAME in HOST runs `starling sub --data-dir
+# <NODE's data dir> EXPR --json ARGS...`, its lines time-stamped in $LAN_DIR/NAME.out.
 dat_sub() {
   local name=$1 host=$2 node=$3 expr=$4
   lan_spawn "$name" "$host" "$STL_PY" -u -c "$DAT_STAMP" \
-    "$STARLING_BIN" sub --data-dir "${STL_NODE_DATA[$node]:?no node $node}" "$expr" --json
+    "$STARLING_BIN" sub --data-dir "${STL_NODE_DATA[$node]:?no node $node}" "$expr" --json "${@:5}"
 }
 
 # dat_put NODE KEY FIRST LAST INTERVAL_MS PREFIX [ENCODING]: put PREFIX<i> on KEY through NODE,
