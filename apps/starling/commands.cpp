@@ -146,11 +146,10 @@ std::string format_ms(clock_duration d) {
 int run_id(const std::string& data_dir) {
   if (!init_crypto()) return 1;
   crypto::system_rng rng;
-  std::string detail;
   auto dir = data_dir.empty() ? node::default_data_dir() : std::filesystem::path(data_dir);
-  auto kp = node::load_or_create_identity(dir, rng, detail);
+  auto kp = node::load_or_create_identity(dir, rng);
   if (!kp) {
-    print_error(detail.empty() ? kp.error().message() : detail);
+    print_error(kp.error().message);
     return 1;
   }
   std::printf("%s\n", multiformats::peer_id::from_public_key(kp->pub).to_string().c_str());
@@ -186,11 +185,10 @@ int run_node(const node_options& opts) {
     dc.bootstrap.push_back(text);
   }
   crypto::system_rng rng;
-  std::string detail;
   auto dir = o.data_dir.empty() ? node::default_data_dir() : std::filesystem::path(o.data_dir);
-  auto kp = node::load_or_create_identity(dir, rng, detail);
+  auto kp = node::load_or_create_identity(dir, rng);
   if (!kp) {
-    print_error(detail.empty() ? kp.error().message() : detail);
+    print_error(kp.error().message);
     return 1;
   }
   dc.data_dir = dir;

@@ -140,10 +140,9 @@ std::shared_ptr<runtime> runtime::start(const runtime_options& o, status& err) {
   crypto::system_rng rng;
   crypto::ed25519_keypair identity;
   if (!o.data_dir.empty()) {
-    std::string detail;
-    auto id = node::load_or_create_identity(o.data_dir, rng, detail);
+    auto id = node::load_or_create_identity(o.data_dir, rng);
     if (!id) {
-      err = error(errc::identity, detail.empty() ? id.error().message() : detail);
+      err = error(errc::identity, id.error().message);
       return nullptr;
     }
     identity = *id;

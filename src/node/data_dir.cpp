@@ -36,28 +36,32 @@ class identity_category_impl final : public std::error_category {
   }
 };
 
-result<void> write_new_key(const fs::path& dir, const fs::path& file, const bytes& data,
-                           std::string& detail) {
+detailed_error fail(identity_errc e, std::string message) {
+  return {make_error_code(e), std::move(message)};
+}
+
+detailed_result<void> write_new_key(const fs::path& dir, const fs::path& file, const bytes& data) {
   std::error_code ec;
   fs::create_directories(dir, ec);
   if (ec) {
-    detail = "cannot create data directory " + dir.string() + ": " + ec.message();
-    return make_error_code(identity_errc::cannot_create);
+    return fail(identity_errc::cannot_create,
+                "cannot create data directory " + dir.string() + ": " + ec.message());
   }
   ::chmod(dir.c_str(), 0700);
   const fs::path tmp = file.string() + ".tmp";
   int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
   if (fd < 0) {
-    detail = "cannot write " + tmp.string() + ": " + std::strerror(errno);
-    return make_error_code(identity_errc::cannot_create);
+    return fail(identity_errc::cannot_create,
+                "cannot write " + tmp.string() + ": " + std::strerror(errno));
   }
   bool ok = ::write(fd, data.data(), data.size()) == static_cast<ssize_t>(data.size());
   ok = ::fsync(fd) == 0 && ok;
   ::close(fd);
   if (!ok || ::rename(tmp.c_str(), file.c_str()) != 0) {
-    detail = "cannot write " + file.string() + ": " + std::strerror(errno);
+    auto e = fail(identity_errc::cannot_create,
+                  "cannot write " + file.string() + ": " + std::strerror(errno));
     ::unlink(tmp.c_str());
-    return make_error_code(identity_errc::cannot_create);
+    return e;
   }
   return {};
 }
@@ -78,41 +82,41 @@ fs::path identity_path(const fs::path& data_dir) {
   return data_dir / "identity.key";
 }
 
-result<crypto::ed25519_keypair> load_or_create_identity(const fs::path& data_dir, crypto::rng& rng,
-                                                        std::string& detail) {
+detailed_result<crypto::ed25519_keypair> load_or_create_identity(const fs::path& data_dir,
+                                                                 crypto::rng& rng) {
   const fs::path file = identity_path(data_dir);
   struct stat st {};
   if (::stat(file.c_str(), &st) != 0) {
     if (errno != ENOENT) {
-      detail = "cannot read " + file.string() + ": " + std::strerror(errno);
-      return make_error_code(identity_errc::unreadable);
+      return fail(identity_errc::unreadable,
+                  "cannot read " + file.string() + ": " + std::strerror(errno));
     }
     auto kp = crypto::ed25519_generate(rng);
-    STARLING_TRY(write_new_key(data_dir, file, multiformats::encode_private_key(kp), detail));
+    if (auto w = write_new_key(data_dir, file, multiformats::encode_private_key(kp)); !w)
+      return w.error();
     return kp;
   }
   if ((st.st_mode & 077) != 0) {
     char mode[8];
     std::snprintf(mode, sizeof mode, "%03o", static_cast<unsigned>(st.st_mode & 0777));
-    detail = file.string() + " is readable by other users (mode " + mode + "); run: chmod 600 " +
-             file.string();
-    return make_error_code(identity_errc::not_private);
+    return fail(identity_errc::not_private, file.string() + " is readable by other users (mode " +
+                                                mode + "); run: chmod 600 " + file.string());
   }
   std::ifstream in(file, std::ios::binary);
   if (!in) {
-    detail = "cannot read " + file.string() + ": " + std::strerror(errno);
-    return make_error_code(identity_errc::unreadable);
+    return fail(identity_errc::unreadable,
+                "cannot read " + file.string() + ": " + std::strerror(errno));
   }
   bytes data((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   if (data.size() > 4096) {
-    detail = file.string() + " is not a Starling identity key (too large)";
-    return make_error_code(identity_errc::corrupt);
+    return fail(identity_errc::corrupt,
+                file.string() + " is not a Starling identity key (too large)");
   }
   auto kp = multiformats::decode_private_key(data);
   if (!kp) {
-    detail = file.string() + " is not a valid Ed25519 identity key (" + kp.error().message() +
-             "); move it away to create a new identity, or restore it from a backup";
-    return make_error_code(identity_errc::corrupt);
+    return fail(identity_errc::corrupt,
+                file.string() + " is not a valid Ed25519 identity key (" + kp.error().message() +
+                    "); move it away to create a new identity, or restore it from a backup");
   }
   return *kp;
 }

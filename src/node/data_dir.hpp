@@ -6,6 +6,7 @@
 
 #include "core/common/result.hpp"
 #include "core/crypto/crypto.hpp"
+#include "node/detailed_error.hpp"
 
 namespace starling::node {
 
@@ -31,9 +32,9 @@ std::filesystem::path identity_path(const std::filesystem::path& data_dir);
 /// Loads the node's Ed25519 identity from `data_dir/identity.key`, creating the directory
 /// (0700) and a new key (0600, written atomically) when there is no key file yet. An existing
 /// file that cannot be read or parsed is an error, never replaced by a new identity: the
-/// caller reports it (with `detail`, which names the file) and exits.
-result<crypto::ed25519_keypair> load_or_create_identity(const std::filesystem::path& data_dir,
-                                                        crypto::rng& rng, std::string& detail);
+/// caller reports the error's message, which names the file, and exits.
+detailed_result<crypto::ed25519_keypair> load_or_create_identity(
+    const std::filesystem::path& data_dir, crypto::rng& rng);
 
 }  // namespace starling::node
 

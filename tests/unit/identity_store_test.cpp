@@ -25,16 +25,15 @@ TEST(IdentityStore, CreatesOnceThenLoadsTheSameKeyWithPrivateModes) {
   temp_dir t;
   const fs::path dir = t.path / "data";
   crypto::seeded_rng rng(7);
-  std::string detail;
-  auto a = node::load_or_create_identity(dir, rng, detail);
-  ASSERT_TRUE(a) << detail;
+  auto a = node::load_or_create_identity(dir, rng);
+  ASSERT_TRUE(a) << a.error().message;
   struct stat st {};
   ASSERT_EQ(::stat(node::identity_path(dir).c_str(), &st), 0);
   EXPECT_EQ(st.st_mode & 0777, 0600u);
   ASSERT_EQ(::stat(dir.c_str(), &st), 0);
   EXPECT_EQ(st.st_mode & 0777, 0700u);
-  auto b = node::load_or_create_identity(dir, rng, detail);
-  ASSERT_TRUE(b) << detail;
+  auto b = node::load_or_create_identity(dir, rng);
+  ASSERT_TRUE(b) << b.error().message;
   EXPECT_EQ(a->pub, b->pub);
   EXPECT_EQ(a->seed, b->seed);
 }
@@ -42,13 +41,12 @@ TEST(IdentityStore, CreatesOnceThenLoadsTheSameKeyWithPrivateModes) {
 TEST(IdentityStore, CorruptFileIsAnErrorNotANewIdentity) {
   temp_dir t;
   crypto::seeded_rng rng(1);
-  std::string detail;
   { std::ofstream(node::identity_path(t.path)) << "garbage"; }
   fs::permissions(node::identity_path(t.path), fs::perms::owner_read | fs::perms::owner_write);
-  auto r = node::load_or_create_identity(t.path, rng, detail);
+  auto r = node::load_or_create_identity(t.path, rng);
   ASSERT_FALSE(r);
-  EXPECT_EQ(r.error(), node::identity_errc::corrupt);
-  EXPECT_NE(detail.find("identity.key"), std::string::npos);
+  EXPECT_EQ(r.error().code, node::identity_errc::corrupt);
+  EXPECT_NE(r.error().message.find("identity.key"), std::string::npos);
   std::ifstream in(node::identity_path(t.path));
   std::string content;
   in >> content;
@@ -58,11 +56,10 @@ TEST(IdentityStore, CorruptFileIsAnErrorNotANewIdentity) {
 TEST(IdentityStore, WorldReadableKeyIsRefused) {
   temp_dir t;
   crypto::seeded_rng rng(2);
-  std::string detail;
-  ASSERT_TRUE(node::load_or_create_identity(t.path, rng, detail));
+  ASSERT_TRUE(node::load_or_create_identity(t.path, rng));
   ::chmod(node::identity_path(t.path).c_str(), 0644);
-  auto r = node::load_or_create_identity(t.path, rng, detail);
+  auto r = node::load_or_create_identity(t.path, rng);
   ASSERT_FALSE(r);
-  EXPECT_EQ(r.error(), node::identity_errc::not_private);
-  EXPECT_NE(detail.find("chmod 600"), std::string::npos);
+  EXPECT_EQ(r.error().code, node::identity_errc::not_private);
+  EXPECT_NE(r.error().message.find("chmod 600"), std::string::npos);
 }
