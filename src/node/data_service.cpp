@@ -184,7 +184,7 @@ void data_service::flush() {
 void data_service::arm_timer() {
   // Lazy re-arming, as in io::tcp_driver: a flush runs for every sample sent or received, and
   // re-arming an Asio timer costs a timerfd_settime call (measured: two per round trip on
-  // each side of lat_ping, about a fifth of its system calls). A later deadline leaves the
+  // each side of lat_ping, about a third of its system calls). A later deadline leaves the
   // armed (earlier) one alone; when that fires, the engine does what is due (it accepts early
   // calls) and the timer is armed again at the real deadline.
   const time_point d = m_engine.next_deadline();
