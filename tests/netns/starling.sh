@@ -301,6 +301,9 @@ stl_watch() {
   local deadline=$((SECONDS + 30))
   until grep -q '^ready' "$STL_WATCH_OUT" 2>/dev/null; do
     if ! kill -0 "$STL_WATCH_PID" 2>/dev/null || ((SECONDS >= deadline)); then
+      # It may have printed "ready" and finished (its condition already held) between the
+      # grep above and kill -0: look once more before calling it a failure.
+      grep -q '^ready' "$STL_WATCH_OUT" 2>/dev/null && break
       lan_fail "the control-socket poller did not start: $(cat "$STL_WATCH_OUT")"
     fi
     sleep 0.02
