@@ -496,6 +496,34 @@ TEST_F(MemberLog, OrphansAreBoundedOldestDroppedFirst) {
   // The dropped one is new again.
   EXPECT_EQ(small.insert(orphans[0])->status, member::insert_status::orphan);
   EXPECT_EQ(small.orphan_count(), 2u);
+  const auto now_missing = small.missing_parents();
+  ASSERT_EQ(now_missing.size(), 2u);
+  EXPECT_EQ(now_missing[0].bytes[0], 1);
+  EXPECT_EQ(now_missing[1].bytes[0], 3);
+  // Three more: each drops the oldest, never the newest.
+  for (std::size_t i : {1u, 2u, 1u}) {
+    small.insert(orphans[i]);
+    const auto m = small.missing_parents();
+    EXPECT_NE(std::find_if(m.begin(), m.end(), [&](const auto& p) { return p.bytes[0] == i + 1; }),
+              m.end());
+  }
+}
+
+TEST_F(MemberLog, AStrangersSignedEntriesAreRefusedAndChangeNothing) {
+  standard_start();
+  const auto net = log.network();
+  const auto before = log.state();
+  for (std::uint64_t t = 0; t < 4; ++t) {
+    const auto e = make(bob, *log.head(), 3, member::join_body{bob.pub, {"admin"}}, net, t);
+    EXPECT_EQ(log.insert(e).error(), member::make_error_code(log_errc::not_authorised));
+  }
+  // A former admin's key is still refused once undelegated.
+  ASSERT_TRUE(log.append(owner, member::undelegate_body{admin.pub}, 4));
+  const auto head = *log.head();
+  EXPECT_EQ(log.insert(make(admin, head, 4, member::join_body{bob.pub, {}}, net)).error(),
+            member::make_error_code(log_errc::not_authorised));
+  EXPECT_EQ(log.size(), 4u);
+  EXPECT_EQ(before.members, log.state().members);
 }
 
 TEST_F(MemberLog, AFullLogRefusesMoreEntries) {

@@ -1,6 +1,7 @@
 #include "core/member/log.hpp"
 
 #include <algorithm>
+#include <type_traits>
 
 namespace starling::member {
 namespace {
@@ -96,32 +97,27 @@ void put_roles(bytes& out, const std::vector<std::string>& roles) {
     put_role(out, r);
 }
 
-struct body_writer {
-  bytes& out;
-  void operator()(const genesis_body& b) const {
-    put_u8(out, static_cast<std::uint8_t>(b.name.size()));
-    append(out, as_bytes(b.name));
-  }
-  void operator()(const join_body& b) const {
-    put_array(out, b.subject);
-    put_roles(out, b.roles);
-  }
-  void operator()(const set_roles_body& b) const {
-    put_array(out, b.subject);
-    put_roles(out, b.roles);
-  }
-  void operator()(const revoke_body& b) const { put_array(out, b.subject); }
-  void operator()(const delegate_body& b) const { put_array(out, b.subject); }
-  void operator()(const undelegate_body& b) const { put_array(out, b.subject); }
-  void operator()(const bump_epoch_body& b) const {
-    put_role(out, b.role);
-    put_u64(out, b.epoch);
-  }
-  void operator()(const policy_body& b) const {
-    put_u64(out, b.version);
-    append(out, b.text);
-  }
-};
+void put_body(bytes& out, const entry_body& body) {
+  std::visit(
+      [&out](const auto& b) {
+        using body_type = std::decay_t<decltype(b)>;
+        if constexpr (std::is_same_v<body_type, genesis_body>) {
+          put_u8(out, static_cast<std::uint8_t>(b.name.size()));
+          append(out, as_bytes(b.name));
+        } else if constexpr (std::is_same_v<body_type, bump_epoch_body>) {
+          put_role(out, b.role);
+          put_u64(out, b.epoch);
+        } else if constexpr (std::is_same_v<body_type, policy_body>) {
+          put_u64(out, b.version);
+          append(out, b.text);
+        } else {
+          // Every other kind: a subject key, and a role list for join and set_roles.
+          put_array(out, b.subject);
+          if constexpr (requires { b.roles; }) put_roles(out, b.roles);
+        }
+      },
+      body);
+}
 
 void put_unsigned(bytes& out, const entry& e) {
   put_u8(out, e.version);
@@ -134,7 +130,7 @@ void put_unsigned(bytes& out, const entry& e) {
   const std::size_t length_at = out.size();
   put_u32(out, 0);
   const std::size_t body_at = out.size();
-  std::visit(body_writer{out}, e.body);
+  put_body(out, e.body);
   const auto n = static_cast<std::uint32_t>(out.size() - body_at);
   for (int i = 0; i < 4; ++i)
     out[length_at + i] = static_cast<std::uint8_t>(n >> (24 - 8 * i));
@@ -543,6 +539,11 @@ result<void> membership_log::add_verified(const entry_id& id, const entry& e,
   if (!e.parent.is_zero()) {
     const auto& parent = m_entries.at(e.parent);
     if (e.height != parent.e.height + 1) return err(log_errc::bad_height);
+    // Only the owner and keys some entry delegated can be authorised: others are refused
+    // before the parent's state is folded (a stranger's signed entries cost no fold).
+    if (e.author != m_owner && !m_ever_delegated.count(e.author)) {
+      return err(log_errc::not_authorised);
+    }
     STARLING_TRY(check_against(state_at(e.parent), e));
     parent_sticky = parent.sticky_count;
   }
@@ -555,6 +556,7 @@ result<void> membership_log::add_verified(const entry_id& id, const entry& e,
   m_entries.emplace(id, held{e, encoded_size, sticky});
   m_total_bytes += encoded_size;
   if (is_sticky(kind)) m_sticky.push_back(id);
+  if (const auto* d = std::get_if<delegate_body>(&e.body)) m_ever_delegated.insert(d->subject);
 
   const auto [it, fresh] = m_by_parent_author.try_emplace({e.parent, e.author}, id);
   if (!fresh) m_equivocations.push_back({e.author, it->second, id});
@@ -667,21 +669,26 @@ result<insert_outcome> membership_log::insert(bytes_view encoded) {
     if (encoded.size() > m_config.max_orphan_bytes || m_config.max_orphans == 0) {
       return err(log_errc::log_full);
     }
+    const auto stale = [this](const std::pair<std::uint64_t, entry_id>& o) {
+      const auto it = m_orphans.find(o.second);
+      return it == m_orphans.end() || it->second.seq != o.first;
+    };
     while (!m_orphan_order.empty() &&
            (m_orphans.size() >= m_config.max_orphans ||
             m_orphan_bytes + encoded.size() > m_config.max_orphan_bytes)) {
-      drop_orphan(m_orphan_order.front());
+      if (!stale(m_orphan_order.front())) drop_orphan(m_orphan_order.front().second);
       m_orphan_order.pop_front();
     }
+    if (m_orphan_order.size() >= 2 * m_config.max_orphans) {
+      // Forget the arrival order of orphans that left (adopted or refused), so the queue stays
+      // bounded.
+      std::erase_if(m_orphan_order, stale);
+    }
+    const std::uint64_t seq = m_orphan_seq++;
     m_waiting.emplace(e.parent, id);
     m_orphan_bytes += encoded.size();
-    m_orphans.emplace(id, orphan{std::move(e), encoded.size()});
-    if (m_orphan_order.size() >= 2 * m_config.max_orphans) {
-      // Forget the arrival order of orphans that left (adopted or refused): the queue stays
-      // bounded.
-      std::erase_if(m_orphan_order, [&](const entry_id& o) { return m_orphans.count(o) == 0; });
-    }
-    m_orphan_order.push_back(id);
+    m_orphans.emplace(id, orphan{std::move(e), encoded.size(), seq});
+    m_orphan_order.emplace_back(seq, id);
     return insert_outcome{insert_status::orphan, id, 0};
   }
   STARLING_TRY(add_verified(id, e, encoded.size()));

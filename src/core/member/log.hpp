@@ -378,6 +378,7 @@ class membership_log {
   struct orphan {
     entry e;
     std::size_t encoded_size = 0;
+    std::uint64_t seq = 0;  ///< arrival number, to find it in m_orphan_order
   };
 
   result<void> check_stateless(const entry& e) const;
@@ -396,15 +397,19 @@ class membership_log {
   std::map<entry_id, held> m_entries;
   std::size_t m_total_bytes = 0;
   std::map<entry_id, orphan> m_orphans;
-  std::deque<entry_id> m_orphan_order;          // arrival order, oldest first (may hold stale ids)
+  // Arrival order of orphans, oldest first; an entry whose orphan left (or came back with
+  // another number) is stale and skipped.
+  std::deque<std::pair<std::uint64_t, entry_id>> m_orphan_order;
+  std::uint64_t m_orphan_seq = 0;
   std::multimap<entry_id, entry_id> m_waiting;  // parent -> orphan
   std::size_t m_orphan_bytes = 0;
   std::map<std::pair<entry_id, public_key>, entry_id> m_by_parent_author;
   std::vector<equivocation> m_equivocations;
-  std::vector<entry_id> m_sticky;      // revoke and bump_epoch entries
-  std::vector<entry_id> m_head_chain;  // index = height
-  log_state m_chain_state;             // fold of the head chain alone
-  log_state m_state;                   // plus the sticky entries of other branches
+  std::set<public_key> m_ever_delegated;  // every key a held delegate entry names
+  std::vector<entry_id> m_sticky;         // revoke and bump_epoch entries
+  std::vector<entry_id> m_head_chain;     // index = height
+  log_state m_chain_state;                // fold of the head chain alone
+  log_state m_state;                      // plus the sticky entries of other branches
 };
 
 }  // namespace starling::member
