@@ -62,15 +62,19 @@
 /// higher epoch wins). Entries of a head chain written by a key that a losing branch revoked
 /// stay applied (they were valid where they were written); the revocation acts from then on.
 /// Other entries of losing branches are listed by `orphaned_by_fork()` so that their author
-/// can write them again on the head.
+/// can write them again on the head. An entry is checked against its own parent's chain only
+/// (so its validity does not depend on what else a replica holds): a sticky revocation from
+/// another branch does not refuse a later set_roles of that key, but the key stays revoked.
 ///
 /// ## Limits
 ///
 /// `max_body` (64 KiB + 16) per body; `log_config::max_entries` (100,000) entries and
 /// `max_total_bytes` (64 MiB) of encodings, after which inserts are refused (`log_full`);
 /// `max_orphans` (1,024) entries and `max_orphan_bytes` (16 MiB) waiting for their parent, the
-/// oldest dropped first. Validating an entry whose parent is not the head folds the parent's
-/// chain from the genesis (linear in its height); appends on the head cost one step.
+/// oldest dropped first. An entry by a key that is neither the owner nor named by any held
+/// delegate entry is refused before any state is computed. Validating an entry whose parent is not
+/// the head folds the parent's chain from the genesis (linear in its height); appends on the head
+/// cost one step.
 
 #include <cstddef>
 #include <cstdint>
@@ -341,7 +345,8 @@ class membership_log {
   std::vector<std::string> roles_of(const public_key& key) const;
   /// True for a revoked key (sticky revocations included).
   bool is_revoked(const public_key& key) const;
-  /// True for a delegated, unrevoked admin (not the owner, unless delegated: see `owner()`).
+  /// True for a delegated, unrevoked admin. The owner key is never delegated (it always has
+  /// authority: compare with `owner()`).
   bool is_admin(const public_key& key) const;
   /// The current epoch of a role (0 when never bumped).
   std::uint64_t epoch_of(std::string_view role) const;
