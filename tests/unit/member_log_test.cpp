@@ -347,6 +347,12 @@ TEST_F(MemberLog, RevocationOnALosingBranchStillCountsAndWinsATie) {
   EXPECT_TRUE(log.is_revoked(alice.pub));  // sticky
   EXPECT_EQ(log.epoch_of("member"), 1u);
   EXPECT_TRUE(log.orphaned_by_fork().empty());  // b1 is sticky, nothing to re-append
+  // On the head's chain alice was never revoked, so a role change is valid there; she stays
+  // revoked all the same.
+  ASSERT_TRUE(log.append(owner, member::set_roles_body{alice.pub, {"sensor"}}, 9));
+  EXPECT_TRUE(log.is_revoked(alice.pub));
+  EXPECT_TRUE(log.roles_of(alice.pub).empty());
+  EXPECT_FALSE(log.is_member(alice.pub));
 
   // A tie at equal height: the branch holding the revocation wins over smaller ids.
   member::membership_log tie(owner.pub);
