@@ -102,6 +102,17 @@ bool joiner_failed_with(const run_result& r, join_errc e) {
   return f && f->why == make_error_code(e);
 }
 
+// Issues an invite in `book` and runs `j` and a new session up to the inviter's
+// join_confirmed (checked); returns the session.
+session_id confirm_session(invite_book& book, joiner& j, const fixture_keys& k, crypto::rng& r) {
+  const auto code = parse_ok(*book.issue("member", t0 + 10min, t0, r));
+  const auto sid = *book.open_session(k.joiner);
+  auto st = book.feed(sid, *j.start(code, k.joiner, k.inviter, r), t0, r);
+  st = book.feed(sid, j.feed(st->out)->out, t0, r);
+  EXPECT_TRUE(st->event && std::holds_alternative<join_confirmed>(*st->event));
+  return sid;
+}
+
 invite_code wrong_secret(invite_code c) {
   c.secret[0] ^= 0x01;
   return c;
@@ -454,30 +465,21 @@ TEST_F(MemberJoin, TruncatedAndGarbageMessagesAreRefused) {
 
 TEST_F(MemberJoin, TamperedGrantIsRefused) {
   invite_book book(k.inviter);
-  const auto code = parse_ok(*book.issue("member", t0 + 10min, t0, rng));
   joiner j;
-  auto sid = *book.open_session(k.joiner);
-  auto st = book.feed(sid, *j.start(code, k.joiner, k.inviter, rng), t0, rng);
-  auto js = j.feed(st->out);
-  st = book.feed(sid, js->out, t0, rng);
-  ASSERT_TRUE(st->event);
+  const auto sid = confirm_session(book, j, k, rng);
   EXPECT_EQ(book.grant(sid, bytes(max_grant_size + 1)).error(),
             make_error_code(join_errc::grant_too_large));
   bytes g = *book.grant(sid, as_bytes("cert"));
   g.back() ^= 1;
-  js = j.feed(g);
+  const auto js = j.feed(g);
   ASSERT_TRUE(js && js->event);
   EXPECT_EQ(std::get<join_failed>(*js->event).why, make_error_code(join_errc::bad_grant));
 }
 
 TEST_F(MemberJoin, ConfirmedButNotGrantedGivesTheInviteBack) {
   invite_book book(k.inviter);
-  const auto code = parse_ok(*book.issue("member", t0 + 10min, t0, rng));
   joiner j;
-  auto sid = *book.open_session(k.joiner);
-  auto st = book.feed(sid, *j.start(code, k.joiner, k.inviter, rng), t0, rng);
-  st = book.feed(sid, j.feed(st->out)->out, t0, rng);
-  ASSERT_TRUE(st->event && std::holds_alternative<join_confirmed>(*st->event));
+  const auto sid = confirm_session(book, j, k, rng);
   EXPECT_EQ(book.open_invites(t0), 0u);
   auto abort = book.close_session(sid, t0);
   ASSERT_TRUE(abort);
