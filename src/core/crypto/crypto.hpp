@@ -56,7 +56,16 @@ ed25519_keypair ed25519_from_seed(const ed25519_seed& seed);
 ed25519_keypair ed25519_generate(rng& r);
 /// Sign a message (deterministic, RFC 8032).
 ed25519_signature ed25519_sign(const ed25519_keypair& kp, bytes_view msg);
-/// Verify; false on any failure, including malformed keys.
+/// Verify; false on any failure, including malformed keys. Strict, so that a signature has one
+/// encoding only (member certificates and the membership log rely on it): libsodium 1.0.18's
+/// crypto_sign_verify_detached, built without ED25519_COMPAT as Debian builds it, already
+/// refuses S >= L, non-canonical encodings of A (y >= p) and of R (it compares R's bytes with
+/// the canonical encoding it computes), and A or R of small order (any encoding of the eight
+/// torsion points, sign bit ignored). Its equation is the cofactorless [S]B == R + [k]A, so a
+/// signature that holds only under the cofactored one is refused; points of mixed order pass
+/// only when that equation holds. tests/vectors/ed25519_test.cpp pins this against Wycheproof
+/// and the 12 speccheck cases (accepted: case 3 alone), so another libsodium that differs fails
+/// there; a wrapper with extra checks is not needed.
 bool ed25519_verify(const ed25519_public& pub, bytes_view msg, bytes_view sig);
 
 // ---- X25519 ----
