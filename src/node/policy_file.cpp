@@ -60,6 +60,30 @@ std::string bad_expr(std::string_view text, const keyexpr::parse_error& e) {
          std::to_string(e.offset) + ")";
 }
 
+/// The line of the first table header whose key does not start with a key character (`[%`,
+/// `[ ]`, a `[` that ends its line), or 0. toml++ 3.3 asserts that it does (and assumes it
+/// when built with NDEBUG), so such headers must not reach it. A line that only looks like a
+/// header (in a multi-line array or string) is never part of a valid policy file either.
+std::uint32_t bad_table_header(std::string_view text) {
+  std::uint32_t line = 1;
+  for (std::size_t start = 0; start < text.size(); ++line) {
+    std::size_t end = text.find('\n', start);
+    if (end == std::string_view::npos) end = text.size();
+    const std::string_view l = text.substr(start, end - start);
+    start = end + 1;
+    std::size_t p = l.find_first_not_of(" \t");
+    if (p == std::string_view::npos || l[p] != '[') continue;
+    p += l.substr(p + 1).starts_with('[') ? 2 : 1;
+    while (p < l.size() && (l[p] == ' ' || l[p] == '\t'))
+      ++p;
+    const char c = p < l.size() ? l[p] : '\n';
+    const bool key_start = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+                           (c >= '0' && c <= '9') || c == '_' || c == '-' || c == '"' || c == '\'';
+    if (!key_start) return line;
+  }
+  return 0;
+}
+
 std::string indexed(std::string_view path, std::size_t i) {
   return std::string(path) + "[" + std::to_string(i) + "]";
 }
@@ -425,6 +449,11 @@ policy_result<policy_document> parse_policy(std::string_view text, std::string_v
     return policy_error{0, "",
                         std::string(source_name) + ": larger than " +
                             std::to_string(max_policy_file / 1024) + " KiB"};
+  }
+  if (const std::uint32_t line = bad_table_header(text)) {
+    return policy_error{line, "",
+                        std::string(source_name) + ":" + std::to_string(line) +
+                            ": not valid TOML: a table header must start with a key"};
   }
   toml::table root;
   try {

@@ -151,6 +151,9 @@ const std::string head = "version = 1\n[[rule]]\neffect = \"allow\"\n";
 const std::vector<error_case> error_cases = {
     {"version = 1\nx = [\n", 2, "",
      "p.toml:2: not valid TOML: Error while parsing array: encountered end-of-file"},
+    {"version = 1\n[[%rule]]\n", 2, "",
+     "p.toml:2: not valid TOML: a table header must start with a key"},
+    {"version = 1\n [ \n", 2, "", "p.toml:2: not valid TOML: a table header must start with a key"},
     {"[[rule]]\neffect = \"allow\"\nroles = [\"a\"]\nops = [\"put\"]\nkeys = [\"k\"]\n", 1,
      "version", "p.toml:1: missing key 'version' (the policy's version, an integer of at least 1)"},
     {"version = \"1\"\n", 1, "version",
