@@ -154,6 +154,8 @@ const std::vector<error_case> error_cases = {
     {"version = 1\n[[%rule]]\n", 2, "",
      "p.toml:2: not valid TOML: a table header must start with a key"},
     {"version = 1\n [ \n", 2, "", "p.toml:2: not valid TOML: a table header must start with a key"},
+    {"version = 1\n# caf\xc3\xa9 \"\nx = \"\xce\x9e\" \xce\x9e\n", 3, "",
+     "p.toml:3: not valid TOML: a non-ASCII character outside a string or comment"},
     {"[[rule]]\neffect = \"allow\"\nroles = [\"a\"]\nops = [\"put\"]\nkeys = [\"k\"]\n", 1,
      "version", "p.toml:1: missing key 'version' (the policy's version, an integer of at least 1)"},
     {"version = \"1\"\n", 1, "version",
