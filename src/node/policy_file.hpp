@@ -23,9 +23,10 @@
 ///     acl.toml:7: rule[0].ops[1]: expected an operation (put, del, ...) or "*", got "publish"
 ///     acl.toml:12: unknown key 'rule[1].role' (a rule has effect, roles, ops and keys)
 ///
-/// Bounds: the text at most max_policy_file bytes; the rules and their expressions within
-/// access::max_rules, max_keys_per_rule, max_keys, max_roles_per_rule; at most
-/// max_policy_tests tests. Key expressions follow keyexpr's limits (1024 bytes, 64 chunks).
+/// Bounds: the text is ASCII (non-ASCII bytes are refused, comments included), at most
+/// max_policy_file bytes; the rules and their expressions within access::max_rules,
+/// max_keys_per_rule, max_keys, max_roles_per_rule; at most max_policy_tests tests. Key expressions
+/// follow keyexpr's limits (1024 bytes, 64 chunks).
 
 #include <boost/assert/source_location.hpp>
 #include <boost/system/result.hpp>
