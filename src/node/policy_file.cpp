@@ -84,13 +84,17 @@ std::uint32_t bad_table_header(std::string_view text) {
   return 0;
 }
 
-/// The line of the first byte above 0x7f, or 0. Policy files are ASCII: toml++ 3.3 reaches an
-/// unreachable point when it tests some non-ASCII characters for whitespace (U+039E after
-/// `=`, found by the fuzz target), and telling strings from the rest is toml++'s own job.
-std::uint32_t first_non_ascii(std::string_view t) {
+/// The line of the first byte a policy file may not hold, or 0: anything above 0x7f, and
+/// control bytes other than tab, line feed and carriage return (TOML allows them nowhere
+/// unescaped). Policy files are ASCII: toml++ 3.3 reaches an unreachable point when it tests
+/// some non-ASCII characters for whitespace (U+039E after `=`), and trips an assertion on NUL
+/// bytes inside deeply nested arrays (both found by the fuzz target); telling strings from the
+/// rest is toml++'s own job.
+std::uint32_t first_bad_byte(std::string_view t) {
   std::uint32_t line = 1;
   for (char c : t) {
-    if (static_cast<unsigned char>(c) > 0x7f) return line;
+    const auto b = static_cast<unsigned char>(c);
+    if (b > 0x7e || (b < 0x20 && b != '\t' && b != '\n' && b != '\r')) return line;
     line += c == '\n';
   }
   return 0;
@@ -467,10 +471,10 @@ policy_result<policy_document> parse_policy(std::string_view text, std::string_v
                         std::string(source_name) + ":" + std::to_string(line) +
                             ": not valid TOML: a table header must start with a key"};
   }
-  if (const std::uint32_t line = first_non_ascii(text)) {
+  if (const std::uint32_t line = first_bad_byte(text)) {
     return policy_error{line, "",
                         std::string(source_name) + ":" + std::to_string(line) +
-                            ": a non-ASCII byte (policy files are ASCII)"};
+                            ": a non-ASCII or control byte (policy files are printable ASCII)"};
   }
   toml::table root;
   try {
