@@ -5,6 +5,7 @@ add_library(starling_log INTERFACE)
 add_library(starling_sodium INTERFACE)
 add_library(starling_sqlite INTERFACE)
 add_library(starling_zstd INTERFACE)
+add_library(starling_png INTERFACE)  # the CLI's QR codes (decision 0011)
 # Linked by the programs we ship or run as one self-contained binary (`starling`, the plain
 # bench drivers), not by ones that load a shared C++ library of their own (Google Benchmark):
 # those must not carry a second, static libstdc++.
@@ -16,6 +17,7 @@ if(NOT STARLING_STATIC)
   target_link_libraries(starling_sodium INTERFACE PkgConfig::SODIUM)
   target_link_libraries(starling_zstd INTERFACE PkgConfig::ZSTD)
   target_link_libraries(starling_sqlite INTERFACE SQLite::SQLite3)
+  target_link_libraries(starling_png INTERFACE PkgConfig::PNG)
   return()
 endif()
 
@@ -36,6 +38,11 @@ get_filename_component(sqlite_dir "${SQLite3_LIBRARY}" DIRECTORY)
 find_library(STARLING_SQLITE_A NAMES libsqlite3.a HINTS ${sqlite_dir} REQUIRED)
 target_include_directories(starling_sqlite INTERFACE ${SQLite3_INCLUDE_DIRS})
 target_link_libraries(starling_sqlite INTERFACE ${STARLING_SQLITE_A} Threads::Threads ${CMAKE_DL_LIBS} m)
+
+find_library(STARLING_PNG_A NAMES libpng16.a HINTS ${PNG_LIBRARY_DIRS} REQUIRED)
+find_library(STARLING_Z_A NAMES libz.a HINTS ${PNG_LIBRARY_DIRS} REQUIRED)
+target_include_directories(starling_png INTERFACE ${PNG_INCLUDE_DIRS})
+target_link_libraries(starling_png INTERFACE ${STARLING_PNG_A} ${STARLING_Z_A} m)
 
 # Every function and object in its own section, so that the linker can drop what nothing uses.
 add_compile_options(-ffunction-sections -fdata-sections)

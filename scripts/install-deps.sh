@@ -8,10 +8,10 @@ packages=(
   g++ clang-14 lld-14 libclang-rt-14-dev clang-format-14
   libboost1.81-dev libsodium-dev libssl-dev libprotobuf-dev protobuf-compiler
   libspdlog-dev libfmt-dev libcli11-dev libtomlplusplus-dev nlohmann-json3-dev
-  libsqlite3-dev libzstd-dev
+  libsqlite3-dev libzstd-dev libpng-dev libqrencode-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   nodejs npm
-  iproute2 nftables iperf3 procps
+  iproute2 nftables iperf3 procps zbar-tools   # zbarimg reads back the QR codes in tests
   cyclonedds-tools mosquitto libmosquitto-dev   # baselines of bench/data_side_by_side.sh
 )
 
