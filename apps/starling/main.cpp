@@ -5,6 +5,7 @@
 
 #include <cstdio>
 
+#include "acl_commands.hpp"
 #include "commands.hpp"
 #include "control_commands.hpp"
 #include "data_commands.hpp"
@@ -166,6 +167,13 @@ int main(int argc, char** argv) {
   alive_cmd->add_flag("--watch", alive_opts.watch, "watch the tokens matching KEY (an expression)");
   alive_cmd->add_option("key", alive_opts.key, "key (or key expression with --watch)")->required();
 
+  auto* acl_cmd = app.add_subcommand("acl", "access policies: check a policy file");
+  acl_cmd->require_subcommand(1);
+  std::string acl_test_file;
+  auto* acl_test_cmd = acl_cmd->add_subcommand(
+      "test", "parse a policy file and run its own [[test]] cases (exit 0 when all pass)");
+  acl_test_cmd->add_option("file", acl_test_file, "the policy file (TOML)")->required();
+
   CLI11_PARSE(app, argc, argv);
   spdlog::set_level(spdlog::level::from_str(log_level));
 
@@ -181,5 +189,6 @@ int main(int argc, char** argv) {
   if (*get_cmd) return run_get(get_opts);
   if (*reply_cmd) return run_reply(reply_opts);
   if (*alive_cmd) return run_alive(alive_opts);
+  if (*acl_test_cmd) return run_acl_test(acl_test_file);
   return 2;
 }
