@@ -310,14 +310,18 @@ TEST_F(MemberLog, PolicyHookRefusesAPolicyWithItsOwnError) {
   EXPECT_EQ(hooked.state().policy_version, 1u);
 }
 
-TEST_F(MemberLog, AdminsMayWriteAllButRemoveOtherAdminsOrTouchTheOwner) {
+TEST_F(MemberLog, AdminsMayWriteAllButActOnOtherAdminsOrTouchTheOwner) {
   standard_start();
   const auto admin2 = key(5);
   ASSERT_TRUE(log.append(admin, member::join_body{bob.pub, {"sensor"}}, 4));
   ASSERT_TRUE(log.append(admin, member::set_roles_body{bob.pub, {"member", "sensor"}}, 5));
+  ASSERT_TRUE(log.append(admin, member::join_body{admin2.pub, {"member"}}, 6));
   ASSERT_TRUE(log.append(admin, member::delegate_body{admin2.pub}, 6));
   EXPECT_TRUE(log.is_admin(admin2.pub));
   expect_refused(admin, member::undelegate_body{admin2.pub}, log_errc::not_authorised);
+  expect_refused(admin, member::set_roles_body{admin2.pub, {"guest"}}, log_errc::not_authorised);
+  expect_refused(admin, member::bump_epoch_body{"admin", 1}, log_errc::not_authorised);
+  ASSERT_TRUE(log.append(admin, member::bump_epoch_body{"sensor", 1}, 6));
   expect_refused(admin, member::revoke_body{admin2.pub}, log_errc::not_authorised);
   expect_refused(admin, member::set_roles_body{owner.pub, {"member"}}, log_errc::not_authorised);
   expect_refused(admin, member::revoke_body{owner.pub}, log_errc::owner_subject);

@@ -469,8 +469,15 @@ result<void> membership_log::check_against(const log_state& s, const entry& e) c
   }
   if (!by_owner) {
     if (subject_is_owner) return err(log_errc::not_authorised);
-    if ((kind == entry_kind::undelegate || kind == entry_kind::revoke) && subject_is_admin &&
-        !subject_is_author) {
+    // What acts on another admin is the owner's: removing it, revoking it, or changing its
+    // roles; and so is a bump of the admin role's epoch, which would void every other admin's
+    // certificates (and the chains they issued) at once.
+    if ((kind == entry_kind::undelegate || kind == entry_kind::revoke ||
+         kind == entry_kind::set_roles) &&
+        subject_is_admin && !subject_is_author) {
+      return err(log_errc::not_authorised);
+    }
+    if (kind == entry_kind::bump_epoch && std::get<bump_epoch_body>(e.body).role == "admin") {
       return err(log_errc::not_authorised);
     }
   }

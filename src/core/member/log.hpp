@@ -42,9 +42,10 @@
 ///
 /// - The owner may write every kind. A genesis is written by the owner only, with the network
 ///   id `network_id_of(owner)`; it makes the owner a member with the role `admin`.
-/// - An admin (delegated and not revoked) may write every kind except: undelegate of another
-///   admin, revoke of another admin, and any entry whose subject is the owner. Those are the
-///   owner's alone. An admin may delegate a new admin and may undelegate or revoke itself.
+/// - An admin (delegated and not revoked) may write every kind except: undelegate, revoke or
+///   set_roles of another admin, bump_epoch of the role `admin` (it would void every other
+///   admin's certificates), and any entry whose subject is the owner. Those are the owner's
+///   alone. An admin may delegate a new admin and may undelegate, revoke or re-role itself.
 /// - Nobody may revoke, delegate or undelegate the owner key (it is the root of trust and
 ///   always keeps its right to write); only the owner may change its own roles.
 /// - An entry after which no admin could act (no delegated, unrevoked admin, and the owner key
