@@ -271,10 +271,30 @@ TEST(Access, InternSharesRoleSetsAndRefusesBadOnes) {
   const std::vector<std::string> many(access::max_subject_roles + 1, "sensor");
   EXPECT_EQ(c.intern(many).error(), access::errc::too_many_roles);
   // A handle the checker did not make is denied.
-  const access::roles_handle foreign{99};
+  const access::roles_handle foreign{0, 99};
   EXPECT_EQ(c.check(foreign, operation::subscribe, keyexpr::key::parse("public/x").value()),
             default_deny);
   EXPECT_EQ(c.check_expression(foreign, operation::subscribe, expr("public/**")), default_deny);
+}
+
+TEST(Access, AHandleFromAnEarlierCheckerIsDenied) {
+  // Two checkers of one policy give their first role set the same index; a handle kept across
+  // a policy change must not be honoured by the new checker.
+  auto old_checker = access::checker::compile(sample_policy()).value();
+  auto new_checker = access::checker::compile(sample_policy()).value();
+  const std::vector<std::string> roles{"sensor"};
+  const auto old_handle = old_checker.intern(roles).value();
+  const auto new_handle = new_checker.intern(roles).value();
+  EXPECT_EQ(old_handle.index, new_handle.index);
+  EXPECT_NE(old_handle, new_handle);
+  const auto key = keyexpr::key::parse("public/x").value();
+  EXPECT_EQ(new_checker.check(old_handle, operation::subscribe, key), default_deny);
+  EXPECT_EQ(new_checker.check(new_handle, operation::subscribe, key),
+            old_checker.check(old_handle, operation::subscribe, key));
+  // A move keeps the checker's handles valid.
+  auto moved = std::move(new_checker);
+  EXPECT_EQ(moved.check(new_handle, operation::subscribe, key),
+            old_checker.check(old_handle, operation::subscribe, key));
 }
 
 TEST(Access, RoleSetTableIsBounded) {

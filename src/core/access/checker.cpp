@@ -1,10 +1,19 @@
 #include "core/access/checker.hpp"
 
 #include <algorithm>
+#include <atomic>
 
 namespace starling::access {
 
-checker::checker(access::policy p) : m_policy(std::move(p)) {
+namespace {
+/// Numbers compiled checkers, so a handle from an earlier policy's checker is not honoured by
+/// a later one (each would have role sets at the same indexes). Atomic because checkers of
+/// different nodes (the library, tests) may be compiled on different threads.
+std::atomic<std::uint64_t> next_instance{1};
+}  // namespace
+
+checker::checker(access::policy p)
+    : m_policy(std::move(p)), m_instance(next_instance.fetch_add(1, std::memory_order_relaxed)) {
   for (std::size_t r = 0; r < m_policy.rules.size(); ++r) {
     const rule& ru = m_policy.rules[r];
     for (std::size_t k = 0; k < ru.keys.size(); ++k) {
@@ -43,7 +52,9 @@ result<roles_handle> checker::intern(std::span<const std::string> roles) {
   }
   std::sort(kept.begin(), kept.end());
   kept.erase(std::unique(kept.begin(), kept.end()), kept.end());
-  if (auto it = m_by_roles.find(kept); it != m_by_roles.end()) return roles_handle{it->second};
+  if (auto it = m_by_roles.find(kept); it != m_by_roles.end()) {
+    return roles_handle{m_instance, it->second};
+  }
   if (m_sets.size() >= max_role_sets) return make_error_code(errc::too_many_role_sets);
 
   auto set = std::make_unique<role_set>();
@@ -58,11 +69,12 @@ result<roles_handle> checker::intern(std::span<const std::string> roles) {
   const auto index = static_cast<std::uint32_t>(m_sets.size());
   m_sets.push_back(std::move(set));
   m_by_roles.emplace(std::move(kept), index);
-  return roles_handle{index};
+  return roles_handle{m_instance, index};
 }
 
 checker::role_set* checker::find(roles_handle roles, operation op) noexcept {
-  if (roles.index >= m_sets.size() || static_cast<std::size_t>(op) >= operation_count) {
+  if (roles.checker != m_instance || roles.index >= m_sets.size() ||
+      static_cast<std::size_t>(op) >= operation_count) {
     return nullptr;
   }
   return m_sets[roles.index].get();

@@ -30,8 +30,9 @@ namespace starling::access {
 
 /// A role set interned by one checker; valid for that checker's life only.
 struct roles_handle {
-  std::uint32_t index = 0;  ///< position in the checker's table
-  /// Same role set.
+  std::uint64_t checker = 0;  ///< the instance of the checker that made it (never 0)
+  std::uint32_t index = 0;    ///< position in that checker's table
+  /// Same role set of the same checker.
   friend bool operator==(roles_handle, roles_handle) = default;
 };
 
@@ -94,6 +95,7 @@ class checker {
   std::vector<std::string> m_named_roles;  // sorted, unique: the roles rules name
   std::vector<std::unique_ptr<role_set>> m_sets;
   std::map<std::vector<std::string>, std::uint32_t> m_by_roles;
+  std::uint64_t m_instance = 0;  // unique per compiled checker (kept by moves)
 };
 
 }  // namespace starling::access
