@@ -490,7 +490,10 @@ TEST(AccessDataOps, RecordDeclarations) {
   rec.origin = 5;
   rec.links = {1, 2};
   rec.decls = {{1, 0, "home/**"}, {2, 1, "db/**"}, {3, 0, "alive/x"}, {9, 0, "odd"}};
-  auto r = requirements(rec, in);
+  // The requirements' texts view the message's strings: keep the message alive while they are
+  // read (a temporary data::message made from `rec` would leave them dangling).
+  const data::message msg = rec;
+  auto r = requirements(msg, in);
   ASSERT_EQ(r.size(), 4u);
   EXPECT_EQ(r[0].op, operation::subscribe);
   EXPECT_EQ(r[1].op, operation::declare_queryable);
