@@ -508,7 +508,7 @@ TEST(AccessDataOps, RecordDeclarations) {
   }
   EXPECT_EQ(r[0].what, access::target::expression);
   // Egress: only the liveliness tokens, against the receiver's right to watch them.
-  r = requirements(rec, out);
+  r = requirements(msg, out);
   ASSERT_EQ(r.size(), 1u);
   EXPECT_EQ(r[0].op, operation::liveliness_watch);
   EXPECT_EQ(r[0].who, access::subject::link_peer);

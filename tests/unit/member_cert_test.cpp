@@ -97,7 +97,8 @@ bytes raw_cert(std::uint8_t version, const std::vector<std::string>& roles, std:
     out.insert(out.end(), r.begin(), r.end());
   }
   // A real signature by the owner over the domain and the body.
-  bytes msg(member::cert_signature_domain.begin(), member::cert_signature_domain.end());
+  const bytes_view domain = as_bytes(member::cert_signature_domain);
+  bytes msg(domain.begin(), domain.end());
   append(msg, out);
   const auto sig = crypto::ed25519_sign(owner, msg);
   out.insert(out.end(), sig.begin(), sig.end());

@@ -227,7 +227,8 @@ result<certificate> issue(const crypto::ed25519_keypair& issuer, cert_fields fie
 
 result<bytes> signed_message(const certificate& c) {
   if (auto r = check_cert(c); !r) return r.error();
-  bytes out(cert_signature_domain.begin(), cert_signature_domain.end());
+  const bytes_view domain = as_bytes(cert_signature_domain);
+  bytes out(domain.begin(), domain.end());
   put_body(out, c);
   return out;
 }
