@@ -9,6 +9,7 @@
 #include "commands.hpp"
 #include "control_commands.hpp"
 #include "data_commands.hpp"
+#include "member_commands.hpp"
 #include "query_commands.hpp"
 
 int main(int argc, char** argv) {
@@ -174,6 +175,52 @@ int main(int argc, char** argv) {
       "test", "parse a policy file and run its own [[test]] cases (exit 0 when all pass)");
   acl_test_cmd->add_option("file", acl_test_file, "the policy file (TOML)")->required();
 
+  const char* data_dir_help = "the node's data directory (default: $XDG_DATA_HOME/starling)";
+  member_options net_opts;
+  auto* network_cmd = app.add_subcommand("network", "the network this node belongs to");
+  network_cmd->require_subcommand(1);
+  auto* network_create_cmd = network_cmd->add_subcommand(
+      "create", "make a new network: this node becomes its owner and first admin");
+  network_create_cmd->add_option("--data-dir", net_opts.data_dir, data_dir_help);
+  network_create_cmd->add_option("--name", net_opts.name, "the network's name (default home)");
+
+  member_options invite_opts;
+  auto* invite_cmd = app.add_subcommand(
+      "invite", "open a one-time setup code for a new device (prints the code, then a QR code)");
+  invite_cmd->add_option("--data-dir", invite_opts.data_dir, data_dir_help);
+  invite_cmd->add_option("--role", invite_opts.role, "the new device's role, e.g. member")
+      ->required();
+  invite_cmd->add_option("--expires", invite_opts.expires,
+                         "how long the code stays valid: 30s, 10m, 2h, 7d (default 10m)");
+  invite_cmd->add_option("--png", invite_opts.png, "also write the QR code to this PNG file");
+  invite_cmd->add_flag("--no-qr", invite_opts.no_qr, "print the code only");
+
+  member_options join_opts;
+  auto* join_cmd = app.add_subcommand(
+      "join", "join the network of the device that printed CODE (found on the LAN)");
+  join_cmd->add_option("--data-dir", join_opts.data_dir, data_dir_help);
+  join_cmd->add_option("code", join_opts.code, "the setup code, e.g. K3F9-...")->required();
+  join_cmd->add_option("--peer", join_opts.peers,
+                       "the inviter's multiaddr with /p2p/, when discovery cannot find it "
+                       "(repeatable)");
+
+  member_options members_opts;
+  auto* members_cmd = app.add_subcommand("members", "list the members of this node's network");
+  members_cmd->add_option("--data-dir", members_opts.data_dir, data_dir_help);
+  members_cmd->add_flag("--json", members_opts.json, "print the node's JSON answer");
+
+  member_options revoke_opts;
+  auto* revoke_cmd =
+      app.add_subcommand("revoke", "revoke a device for good; every member cuts it off");
+  revoke_cmd->add_option("--data-dir", revoke_opts.data_dir, data_dir_help);
+  revoke_cmd->add_option("peer", revoke_opts.peer, "the device's peer id")->required();
+
+  member_options role_opts;
+  auto* role_cmd = app.add_subcommand("role", "replace a member's roles");
+  role_cmd->add_option("--data-dir", role_opts.data_dir, data_dir_help);
+  role_cmd->add_option("peer", role_opts.peer, "the member's peer id")->required();
+  role_cmd->add_option("roles", role_opts.roles, "one or more roles")->required();
+
   CLI11_PARSE(app, argc, argv);
   spdlog::set_level(spdlog::level::from_str(log_level));
 
@@ -190,5 +237,11 @@ int main(int argc, char** argv) {
   if (*reply_cmd) return run_reply(reply_opts);
   if (*alive_cmd) return run_alive(alive_opts);
   if (*acl_test_cmd) return run_acl_test(acl_test_file);
+  if (*network_create_cmd) return run_network_create(net_opts);
+  if (*invite_cmd) return run_invite(invite_opts);
+  if (*join_cmd) return run_join(join_opts);
+  if (*members_cmd) return run_members(members_opts);
+  if (*revoke_cmd) return run_revoke(revoke_opts);
+  if (*role_cmd) return run_role(role_opts);
   return 2;
 }

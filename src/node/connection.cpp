@@ -347,8 +347,8 @@ void connection::on_inbound_stream(yamux::stream_id id) {
   }
   entry en;
   en.s.reset(new stream(*this, id, true));
-  en.listener.emplace([this](std::string_view p) { return m_owner.serves(p); },
-                      m_owner.protocols());
+  en.listener.emplace([this](std::string_view p) { return m_owner.serves(*this, p); },
+                      m_owner.protocols_for(*this));
   m_streams.emplace(id, std::move(en));
 }
 
@@ -384,7 +384,7 @@ void connection::negotiate(entry& en, bytes_view data) {
     rest = en.listener->take_remaining();
     leave_negotiation(en);
     m_metrics.count(stream_event::opened_inbound);
-    en.handler = m_owner.make_handler(en.s->m_protocol);
+    en.handler = m_owner.make_handler(*this, en.s->m_protocol);
     if (!en.handler) {  // cannot happen: the listener accepts only served protocols
       en.s->reset();
       return;

@@ -23,6 +23,12 @@ namespace starling::node {
 
 class connection;
 
+/// What the peer of a connection may reach, decided once its handshake is done
+/// (host::set_admission): a member (or any peer of a node that belongs to no network) reaches
+/// every service; a guest only identify, ping and the join protocol, and the host reports no
+/// event about it.
+enum class peer_class : std::uint8_t { member, guest };
+
 /// The /ip4|ip6/.../tcp/PORT form of a socket endpoint.
 multiformats::multiaddr to_multiaddr(const io::tcp::endpoint& ep);
 
@@ -38,12 +44,13 @@ class connection_owner {
                                       const conn::established& e) = 0;
   /// `c` is gone (`ec` empty for a clean close); no callback of it follows.
   virtual void connection_closed(const std::shared_ptr<connection>& c, std::error_code ec) = 0;
-  /// Whether an inbound stream may agree on `protocol`.
-  virtual bool serves(std::string_view protocol) const = 0;
-  /// Every protocol an inbound stream may agree on (what the mss listener lists).
-  virtual std::vector<std::string> protocols() const = 0;
-  /// The handler of a negotiated inbound stream of `protocol` (null if not served).
-  virtual std::unique_ptr<stream_handler> make_handler(const std::string& protocol) const = 0;
+  /// Whether an inbound stream on `c` may agree on `protocol`.
+  virtual bool serves(const connection& c, std::string_view protocol) const = 0;
+  /// Every protocol an inbound stream on `c` may agree on (what the mss listener lists).
+  virtual std::vector<std::string> protocols_for(const connection& c) const = 0;
+  /// The handler of a negotiated inbound stream of `protocol` on `c` (null if not served).
+  virtual std::unique_ptr<stream_handler> make_handler(const connection& c,
+                                                       const std::string& protocol) const = 0;
 
  protected:
   ~connection_owner() = default;
@@ -123,6 +130,15 @@ class connection : public std::enable_shared_from_this<connection>, private io::
   /// Inbound streams still in multistream-select (bounded by max_negotiating_streams).
   std::size_t negotiating_streams() const noexcept { return m_negotiations.inbound(); }
 
+  /// How the peer was admitted (member until the host's admission says otherwise).
+  peer_class admitted_as() const noexcept { return m_class; }
+  /// The membership proof the peer sent in its handshake (empty if none), kept for re-checks.
+  const bytes& remote_proof() const noexcept { return m_remote_proof; }
+  void set_admission(peer_class c, bytes proof) {
+    m_class = c;
+    m_remote_proof = std::move(proof);
+  }
+
   /// The host reported this connection in a peer_connected event (host bookkeeping).
   bool announced() const noexcept { return m_announced; }
   void set_announced() noexcept { m_announced = true; }
@@ -195,6 +211,8 @@ class connection : public std::enable_shared_from_this<connection>, private io::
   bool m_closing = false;
   bool m_peer_going_away = false;  ///< GoAway(0) received: close once m_streams is empty
   bool m_announced = false;
+  peer_class m_class = peer_class::member;
+  bytes m_remote_proof;
   /// Streams in multistream-select: the inbound bound and every stream's deadline.
   conn::negotiations m_negotiations;
   std::unordered_map<yamux::stream_id, entry> m_streams;

@@ -69,6 +69,19 @@ class reader {
     if (!it->is_string()) return wrong(name, "a string");
     return std::optional<std::string>(it->get<std::string>());
   }
+  bool has(const char* name) const { return m_j.find(name) != m_j.end(); }
+  /// An array of strings (at most 64 of them).
+  detailed_result<std::vector<std::string>> string_list(const char* name) const {
+    auto it = m_j.find(name);
+    if (it == m_j.end()) return missing(name);
+    if (!it->is_array() || it->size() > 64) return wrong(name, "an array of at most 64 strings");
+    std::vector<std::string> out;
+    for (const auto& v : *it) {
+      if (!v.is_string()) return wrong(name, "an array of strings");
+      out.push_back(v.get<std::string>());
+    }
+    return out;
+  }
   detailed_result<std::string> string(const char* name) const {
     auto v = STARLING_TRY(opt_string(name));
     if (!v) return missing(name);
@@ -212,7 +225,58 @@ detailed_result<watch_request> parse_body(tag<watch_request>, const reader& r) {
   return w;
 }
 
+detailed_result<network_create_request> parse_body(tag<network_create_request>, const reader& r) {
+  network_create_request n;
+  if (auto name = STARLING_TRY(r.opt_string("name"))) n.name = *name;
+  return n;
+}
+detailed_result<invite_request> parse_body(tag<invite_request>, const reader& r) {
+  invite_request i;
+  i.role = STARLING_TRY(r.string("role"));
+  i.expires_s = STARLING_TRY(r.uint_or("expires_s", 600));
+  return i;
+}
+detailed_result<members_request> parse_body(tag<members_request>, const reader&) {
+  return members_request{};
+}
+detailed_result<revoke_request> parse_body(tag<revoke_request>, const reader& r) {
+  revoke_request v;
+  v.peer = STARLING_TRY(r.string("peer"));
+  return v;
+}
+detailed_result<role_request> parse_body(tag<role_request>, const reader& r) {
+  role_request v;
+  v.peer = STARLING_TRY(r.string("peer"));
+  v.roles = STARLING_TRY(r.string_list("roles"));
+  return v;
+}
+detailed_result<join_request> parse_body(tag<join_request>, const reader& r) {
+  join_request j;
+  j.code = STARLING_TRY(r.string("code"));
+  if (r.has("peers")) j.peers = STARLING_TRY(r.string_list("peers"));
+  return j;
+}
+
 // One renderer per request type (the fields after "cmd").
+void render_body(const network_create_request& n, json& j) {
+  j["name"] = n.name;
+}
+void render_body(const invite_request& i, json& j) {
+  j["role"] = i.role;
+  j["expires_s"] = i.expires_s;
+}
+void render_body(const members_request&, json&) {}
+void render_body(const revoke_request& v, json& j) {
+  j["peer"] = v.peer;
+}
+void render_body(const role_request& v, json& j) {
+  j["peer"] = v.peer;
+  j["roles"] = v.roles;
+}
+void render_body(const join_request& v, json& j) {
+  j["code"] = v.code;
+  j["peers"] = v.peers;
+}
 void render_body(const status_request&, json&) {}
 void render_body(const peers_request&, json&) {}
 void render_body(const known_request&, json&) {}
@@ -316,6 +380,8 @@ json metrics_json(const metrics& m) {
       {"inbound_refused_limit", m.inbound_refused_limit},
       {"inbound_refused_per_ip", m.inbound_refused_per_ip},
       {"refused_per_peer", m.refused_per_peer},
+      {"refused_not_member", m.refused_not_member},
+      {"guests_admitted", m.guests_admitted},
       {"duplicates_closed", m.duplicates_closed},
       {"streams_opened_inbound", m.streams_opened_inbound},
       {"streams_opened_outbound", m.streams_opened_outbound},
@@ -453,6 +519,41 @@ json to_json(const known_response& r) {
   return json{{"ok", true}, {"known", std::move(list)}};
 }
 
+json to_json(const network_response& r) {
+  return json{{"ok", true},
+              {"network", json{{"id", r.network_id},
+                               {"name", r.name},
+                               {"roles", r.roles},
+                               {"owner", r.owner},
+                               {"log_height", r.log_height}}}};
+}
+
+json to_json(const network_answer& r) {
+  return std::visit([](const auto& v) { return to_json(v); }, r);
+}
+
+json to_json(const invite_answer& r) {
+  if (const auto* f = std::get_if<refusal>(&r)) return to_json(*f);
+  const auto& i = std::get<invite_response>(r);
+  return json{{"ok", true}, {"code", i.code}, {"role", i.role}, {"expires_s", i.expires_s}};
+}
+
+json to_json(const members_response& r) {
+  json list = json::array();
+  for (const auto& m : r.members) {
+    list.push_back(json{{"id", m.id},
+                        {"roles", m.roles},
+                        {"admin", m.admin},
+                        {"owner", m.owner},
+                        {"revoked", m.revoked},
+                        {"connected", m.connected},
+                        {"self", m.self}});
+  }
+  json out{{"ok", true}, {"members", std::move(list)}};
+  out["network"] = r.network ? to_json(*r.network)["network"] : json(nullptr);
+  return out;
+}
+
 json to_json(const status_response& r) {
   json mdns{{"enabled", r.mdns.enabled}, {"interfaces", r.mdns.interfaces}};
   if (r.mdns.stats) {
@@ -474,19 +575,21 @@ json to_json(const status_response& r) {
                             {"evicted_keys", st.evicted_keys},
                             {"queries", st.queries}});
   }
-  return json{{"ok", true},
-              {"id", r.id},
-              {"agent", r.agent},
-              {"uptime_seconds", r.uptime_seconds},
-              {"data_dir", r.data_dir},
-              {"listen", r.listen},
-              {"connected_peers", r.connected_peers},
-              {"known_peers", r.known_peers},
-              {"connections", r.connections},
-              {"mdns", std::move(mdns)},
-              {"data", data_json(r.data)},
-              {"storages", std::move(storages)},
-              {"metrics", metrics_json(r.counters)}};
+  json out{{"ok", true},
+           {"id", r.id},
+           {"agent", r.agent},
+           {"uptime_seconds", r.uptime_seconds},
+           {"data_dir", r.data_dir},
+           {"listen", r.listen},
+           {"connected_peers", r.connected_peers},
+           {"known_peers", r.known_peers},
+           {"connections", r.connections},
+           {"mdns", std::move(mdns)},
+           {"data", data_json(r.data)},
+           {"storages", std::move(storages)},
+           {"metrics", metrics_json(r.counters)}};
+  out["network"] = r.network ? to_json(*r.network)["network"] : json(nullptr);
+  return out;
 }
 
 // --- session lines --------------------------------------------------------------------------

@@ -148,10 +148,58 @@ struct watch_request {
   friend bool operator==(const watch_request&, const watch_request&) = default;
 };
 
+/// {"cmd":"network_create"[,"name":N]}: make a new network owned by this node.
+struct network_create_request {
+  static constexpr std::string_view command = "network_create";
+  static constexpr bool opens_session = false;
+  std::string name = "home";
+  friend bool operator==(const network_create_request&, const network_create_request&) = default;
+};
+/// {"cmd":"invite","role":R[,"expires_s":S]}: open an invite; the answer carries the code.
+struct invite_request {
+  static constexpr std::string_view command = "invite";
+  static constexpr bool opens_session = false;
+  std::string role;
+  std::uint64_t expires_s = 600;
+  friend bool operator==(const invite_request&, const invite_request&) = default;
+};
+/// {"cmd":"members"}: every key the membership log names.
+struct members_request {
+  static constexpr std::string_view command = "members";
+  static constexpr bool opens_session = false;
+  friend bool operator==(const members_request&, const members_request&) = default;
+};
+/// {"cmd":"revoke","peer":P}: revoke a peer for good.
+struct revoke_request {
+  static constexpr std::string_view command = "revoke";
+  static constexpr bool opens_session = false;
+  std::string peer;
+  friend bool operator==(const revoke_request&, const revoke_request&) = default;
+};
+/// {"cmd":"role","peer":P,"roles":[R...]}: replace a member's roles.
+struct role_request {
+  static constexpr std::string_view command = "role";
+  static constexpr bool opens_session = false;
+  std::string peer;
+  std::vector<std::string> roles;
+  friend bool operator==(const role_request&, const role_request&) = default;
+};
+/// {"cmd":"join","code":C[,"peers":[A...]]}: join the network of the code's inviter. A
+/// session: the node answers one line once the join succeeded (a network_response) or failed
+/// (a refusal), then closes.
+struct join_request {
+  static constexpr std::string_view command = "join";
+  static constexpr bool opens_session = true;
+  std::string code;
+  std::vector<std::string> peers;  ///< extra inviter addresses (multiaddrs with /p2p/)
+  friend bool operator==(const join_request&, const join_request&) = default;
+};
+
 /// Every request a client may send first.
-using request =
-    std::variant<status_request, peers_request, known_request, put_request, del_request,
-                 sub_request, get_request, queryable_request, token_request, watch_request>;
+using request = std::variant<status_request, peers_request, known_request, put_request, del_request,
+                             sub_request, get_request, queryable_request, token_request,
+                             watch_request, network_create_request, invite_request, members_request,
+                             revoke_request, role_request, join_request>;
 
 /// The "cmd" names of the requests that open a session, in `request` order.
 std::vector<std::string_view> session_commands();
@@ -240,6 +288,14 @@ struct storage_status {
   std::uint64_t evicted_keys = 0;
   std::uint64_t queries = 0;
 };
+/// {"ok":true,"network":{...}}: a network this node belongs to (network_create, join).
+struct network_response {
+  std::string network_id;
+  std::string name;
+  std::vector<std::string> roles;
+  bool owner = false;
+  std::uint64_t log_height = 0;
+};
 /// {"ok":true,"id":...}: the answer to status.
 struct status_response {
   std::string id;
@@ -254,7 +310,35 @@ struct status_response {
   data_status data;
   std::vector<storage_status> storages;
   metrics counters;  ///< "metrics"
+  /// "network": this node's network, or null when it runs open (admits every peer).
+  std::optional<network_response> network;
 };
+
+/// {"ok":true,"code":C,"role":R,"expires_s":S}: the answer to invite.
+struct invite_response {
+  std::string code;
+  std::string role;
+  std::uint64_t expires_s = 0;
+};
+/// One member of members_response.
+struct member_info {
+  std::string id;
+  std::vector<std::string> roles;
+  bool admin = false;
+  bool owner = false;
+  bool revoked = false;
+  bool connected = false;
+  bool self = false;
+};
+/// {"ok":true,"network":{...}|null,"members":[...]}.
+struct members_response {
+  std::optional<network_response> network;
+  std::vector<member_info> members;
+};
+/// A network answer or a refusal.
+using network_answer = std::variant<network_response, refusal>;
+/// An invite answer or a refusal.
+using invite_answer = std::variant<invite_response, refusal>;
 
 /// The response lines. Each carries "ok".
 nlohmann::json to_json(const ok_response& r);
@@ -263,6 +347,10 @@ nlohmann::json to_json(const ack& r);
 nlohmann::json to_json(const peers_response& r);
 nlohmann::json to_json(const known_response& r);
 nlohmann::json to_json(const status_response& r);
+nlohmann::json to_json(const network_response& r);
+nlohmann::json to_json(const network_answer& r);
+nlohmann::json to_json(const invite_answer& r);
+nlohmann::json to_json(const members_response& r);
 
 // --- session lines --------------------------------------------------------------------------
 

@@ -135,10 +135,29 @@ detailed_result<void> daemon::init() {
       return detailed_error{r.error(),
                             "cannot listen on " + a.to_string() + ": " + r.error().message()};
   }
+  // Before any connection can come (none is accepted until init returns to the loop).
+  {
+    auto m = membership::start(*m_host, m_cfg.data_dir, m_cfg.membership, [this] {
+      std::vector<join_candidate> out;
+      for (auto& k : m_mesh.peers())
+        out.push_back({k.peer_id, k.addrs});
+      return out;
+    });
+    if (!m) return m.error();
+    m_membership = std::move(*m);
+  }
   register_ping_service(*m_host);
   if (m_cfg.serve_perf) register_perf_service(*m_host, m_cfg.perf_limits);
   m_data = std::make_unique<data_service>(*m_host);
-  if (m_control) m_data_control = std::make_unique<data_control>(*m_data, *m_control);
+  if (m_control) {
+    m_data_control = std::make_unique<data_control>(*m_data, *m_control);
+    // After data_control, which registers every session command: join is ours.
+    m_control->set_session_handler(
+        std::string(api::join_request::command),
+        [this, alive = m_alive](const json& req, std::shared_ptr<control_session> s) {
+          if (*alive) start_join(req, std::move(s));
+        });
+  }
   for (const auto& sc : m_cfg.storages) {
     auto st = storage::start(*m_data, m_ctx, sc, m_cfg.data_dir);
     if (!st)
@@ -611,8 +630,65 @@ api::known_response daemon::answer(const api::known_request&) const {
   return out;
 }
 
+namespace {
+api::network_response to_api(const network_view& v) {
+  return api::network_response{v.network_id, v.name, v.roles, v.owner, v.log_height};
+}
+}  // namespace
+
+api::network_answer daemon::answer(const api::network_create_request& r) {
+  auto n = m_membership->create_network(r.name);
+  if (!n) return api::refusal{n.error().message};
+  return to_api(*n);
+}
+
+api::invite_answer daemon::answer(const api::invite_request& r) {
+  auto code = m_membership->invite(r.role, std::chrono::seconds(r.expires_s));
+  if (!code) return api::refusal{code.error().message};
+  return api::invite_response{*code, r.role, r.expires_s};
+}
+
+api::members_response daemon::answer(const api::members_request&) const {
+  api::members_response out;
+  if (auto n = m_membership->network()) out.network = to_api(*n);
+  for (auto& m : m_membership->members()) {
+    out.members.push_back(
+        api::member_info{m.peer_id, m.roles, m.admin, m.owner, m.revoked, m.connected, m.self});
+  }
+  return out;
+}
+
+api::ack daemon::answer(const api::revoke_request& r) {
+  if (auto ok = m_membership->revoke(r.peer); !ok) return api::refusal{ok.error().message};
+  return api::ok_response{};
+}
+
+api::ack daemon::answer(const api::role_request& r) {
+  if (auto ok = m_membership->set_roles(r.peer, r.roles); !ok)
+    return api::refusal{ok.error().message};
+  return api::ok_response{};
+}
+
+void daemon::start_join(const json& request, std::shared_ptr<control_session> s) {
+  auto req = api::parse_request(request);
+  const auto* j = req ? std::get_if<api::join_request>(&*req) : nullptr;
+  if (!j) {
+    s->send(api::to_json(api::refusal{req ? "not a join request" : req.error().message}));
+    s->close();
+    return;
+  }
+  m_membership->join(j->code, j->peers, [s](detailed_result<network_view> r) {
+    if (r)
+      s->send(api::to_json(to_api(*r)));
+    else
+      s->send(api::to_json(api::refusal{r.error().message}));
+    s->close();
+  });
+}
+
 api::status_response daemon::answer(const api::status_request&) const {
   api::status_response out;
+  if (auto n = m_membership->network()) out.network = to_api(*n);
   out.id = m_host->id().to_string();
   out.agent = m_host->config().agent_version;
   out.uptime_seconds = seconds(io::now() - m_started);

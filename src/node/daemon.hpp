@@ -25,6 +25,7 @@
 #include "node/detailed_error.hpp"
 #include "node/host.hpp"
 #include "node/mdns_service.hpp"
+#include "node/membership.hpp"
 #include "node/services.hpp"
 #include "node/storage.hpp"
 #include "node/timer.hpp"
@@ -73,6 +74,8 @@ struct daemon_config {
   /// Storages (`[[storage]]`, `--storage`): each keeps the last samples of its expression and
   /// answers queries on it (node/storage.hpp); sqlite ones in `<data_dir>/storage.db`.
   std::vector<storage_config> storages;
+  /// Membership and admission (`<data_dir>/network/`).
+  membership_config membership;
 };
 
 /// Turns a dead-peer time into the host's keep-alive settings.
@@ -136,10 +139,19 @@ class daemon {
   api::peers_response answer(const api::peers_request&) const;
   api::known_response answer(const api::known_request&) const;
   api::status_response answer(const api::status_request&) const;
+  api::network_answer answer(const api::network_create_request& r);
+  api::invite_answer answer(const api::invite_request& r);
+  api::members_response answer(const api::members_request&) const;
+  api::ack answer(const api::revoke_request& r);
+  api::ack answer(const api::role_request& r);
+  /// `starling join`: a session answered once the join ends.
+  void start_join(const nlohmann::json& request, std::shared_ptr<control_session> s);
 
   boost::asio::io_context& m_ctx;
   daemon_config m_cfg;
   std::unique_ptr<host> m_host;
+  /// Admission and the network (after m_host: destroyed before it).
+  std::unique_ptr<membership> m_membership;
   /// The data layer (after m_host: destroyed before it).
   std::unique_ptr<data_service> m_data;
   /// The data layer's control commands (after m_data: destroyed before it).

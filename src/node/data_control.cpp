@@ -60,7 +60,10 @@ void data_control::start_session(const json& request, std::shared_ptr<control_se
   std::visit(
       [&](const auto& r) {
         using T = std::decay_t<decltype(r)>;
-        if constexpr (T::opens_session) {
+        if constexpr (std::is_same_v<T, api::join_request>) {
+          // The daemon registers its own handler for join over this one.
+          refuse_session(*s, "join is not a data command");
+        } else if constexpr (T::opens_session) {
           open(r, std::move(s));
         } else {
           // control_server routes only session commands here.

@@ -40,7 +40,10 @@ detailed_error fail(identity_errc e, std::string message) {
   return {make_error_code(e), std::move(message)};
 }
 
-detailed_result<void> write_new_key(const fs::path& dir, const fs::path& file, const bytes& data) {
+}  // namespace
+
+detailed_result<void> write_private_file(const fs::path& dir, const fs::path& file,
+                                         bytes_view data) {
   std::error_code ec;
   fs::create_directories(dir, ec);
   if (ec) {
@@ -65,7 +68,6 @@ detailed_result<void> write_new_key(const fs::path& dir, const fs::path& file, c
   }
   return {};
 }
-}  // namespace
 
 const std::error_category& identity_category() noexcept {
   static const identity_category_impl c;
@@ -92,9 +94,18 @@ detailed_result<crypto::ed25519_keypair> load_or_create_identity(const fs::path&
                   "cannot read " + file.string() + ": " + std::strerror(errno));
     }
     auto kp = crypto::ed25519_generate(rng);
-    if (auto w = write_new_key(data_dir, file, multiformats::encode_private_key(kp)); !w)
+    if (auto w = write_private_file(data_dir, file, multiformats::encode_private_key(kp)); !w)
       return w.error();
     return kp;
+  }
+  return load_private_key(file);
+}
+
+detailed_result<crypto::ed25519_keypair> load_private_key(const fs::path& file) {
+  struct stat st {};
+  if (::stat(file.c_str(), &st) != 0) {
+    return fail(identity_errc::unreadable,
+                "cannot read " + file.string() + ": " + std::strerror(errno));
   }
   if ((st.st_mode & 077) != 0) {
     char mode[8];

@@ -4,6 +4,7 @@
 #include <filesystem>
 #include <string>
 
+#include "core/common/bytes.hpp"
 #include "core/common/result.hpp"
 #include "core/crypto/crypto.hpp"
 #include "node/detailed_error.hpp"
@@ -35,6 +36,15 @@ std::filesystem::path identity_path(const std::filesystem::path& data_dir);
 /// caller reports the error's message, which names the file, and exits.
 detailed_result<crypto::ed25519_keypair> load_or_create_identity(
     const std::filesystem::path& data_dir, crypto::rng& rng);
+
+/// Writes `data` to `file` (mode 0600, written to a temporary file, synced, then renamed over
+/// `file`), creating `dir` (0700) first. Error: cannot_create, naming the path.
+detailed_result<void> write_private_file(const std::filesystem::path& dir,
+                                         const std::filesystem::path& file, bytes_view data);
+
+/// Reads a libp2p Ed25519 private key file that must not be readable by others. Errors:
+/// unreadable, not_private, corrupt, each naming the file.
+detailed_result<crypto::ed25519_keypair> load_private_key(const std::filesystem::path& file);
 
 }  // namespace starling::node
 

@@ -8,6 +8,7 @@
 
 #include "core/dial/multi_dial.hpp"
 #include "core/multiformats/keys.hpp"
+#include "core/ping/ping.hpp"
 #include "io/interfaces.hpp"
 #include "node/services.hpp"
 
@@ -74,6 +75,8 @@ host::host(asio::io_context& ctx, const crypto::ed25519_keypair& identity, host_
       m_cfg(std::move(cfg)),
       m_id(multiformats::peer_id::from_public_key(identity.pub)),
       m_shutdown_timer(ctx) {
+  m_guest_protocols = {std::string(identify::protocol_id), std::string(identify::push_protocol_id),
+                       std::string(ping::protocol_id)};
   register_identify_services(*this);
 }
 
@@ -101,6 +104,7 @@ conn::config host::conn_config(conn::direction dir) const {
   c.mux.max_inbound_streams = m_cfg.max_inbound_streams;
   c.mux.ack_on_open =
       true;  // read-only inbound streams (perf upload) must not stall the ACK backlog
+  if (m_admission) c.membership = m_admission->handshake_proof();
   return c;
 }
 
@@ -357,11 +361,26 @@ std::vector<std::string> host::protocols() const {
   return out;
 }
 
-bool host::serves(std::string_view protocol) const {
+bool host::serves(const connection& c, std::string_view protocol) const {
+  if (c.admitted_as() == peer_class::guest &&
+      std::find(m_guest_protocols.begin(), m_guest_protocols.end(), protocol) ==
+          m_guest_protocols.end()) {
+    return false;
+  }
   return m_handlers.find(protocol) != m_handlers.end();
 }
 
-std::unique_ptr<stream_handler> host::make_handler(const std::string& protocol) const {
+std::vector<std::string> host::protocols_for(const connection& c) const {
+  std::vector<std::string> out;
+  for (auto& [p, f] : m_handlers) {
+    if (serves(c, p)) out.push_back(p);
+  }
+  return out;
+}
+
+std::unique_ptr<stream_handler> host::make_handler(const connection& c,
+                                                   const std::string& protocol) const {
+  if (!serves(c, protocol)) return nullptr;
   auto it = m_handlers.find(protocol);
   return it == m_handlers.end() ? nullptr : it->second();
 }
@@ -423,6 +442,33 @@ void host::connection_established(const std::shared_ptr<connection>& c,
       d(why);
     c->abort(why);
     return;
+  }
+  if (m_admission) {
+    auto verdict = m_admission->admit(*c, e);
+    if (!verdict) {
+      ++m_metrics.refused_not_member;
+      // One line per peer per minute: a refused peer that re-dials must not flood the log.
+      const auto now = m_clock.now();
+      auto [it, fresh] = m_refusals_logged.try_emplace(c->peer().to_string(), now);
+      const bool log = fresh || now - it->second >= std::chrono::minutes(1);
+      if (log) it->second = now;
+      if (m_refusals_logged.size() > 1024) m_refusals_logged.clear();
+      spdlog::log(log ? spdlog::level::info : spdlog::level::debug, "refused {} ({}): {}",
+                  c->peer().to_string(), c->remote_addr().to_string(), verdict.error().message);
+      for (auto& d : take_waiters(c.get()))
+        d(verdict.error().code);
+      c->abort(verdict.error().code);
+      return;
+    }
+    c->set_admission(*verdict, e.remote_membership);
+    if (*verdict == peer_class::guest) {
+      // A guest is nobody's peer: no event, no identify from our side, no duplicate rule.
+      ++m_metrics.guests_admitted;
+      spdlog::debug("{} admitted as a guest (identify, ping and join only)", c->peer().to_string());
+      for (auto& d : take_waiters(c.get()))
+        d(c);
+      return;
+    }
   }
   // Two peers dialling each other at once end up with two connections; both sides close the
   // same one (dial::resolve_duplicate: the one dialled by the smaller id stays; of two dialled
@@ -492,6 +538,7 @@ void host::identify_received(connection& c, identify::info info) {
     }
   }
   c.set_identify_info(info);
+  if (c.admitted_as() == peer_class::guest) return;  // a guest is nobody's peer
   emit(peer_identified{c.peer(), std::move(info)});
 }
 

@@ -19,6 +19,7 @@
 #include "io/interfaces.hpp"
 #include "io/tcp_driver.hpp"
 #include "node/connection.hpp"
+#include "node/detailed_error.hpp"
 #include "node/metrics.hpp"
 #include "node/timer.hpp"
 
@@ -110,6 +111,20 @@ struct connection_failed {
 using host_event =
     std::variant<peer_connected, peer_identified, peer_disconnected, connection_failed>;
 
+/// Decides who a connection's peer is to this node (node::membership implements it).
+class admission_hook {
+ public:
+  /// The membership proof sent in every handshake (empty: none).
+  virtual bytes handshake_proof() const = 0;
+  /// Called once per handshake, before any stream is served or any event reported: the peer's
+  /// class, or why it is refused (the host logs the sentence, counts refused_not_member and
+  /// closes the connection).
+  virtual detailed_result<peer_class> admit(const connection& c, const conn::established& e) = 0;
+
+ protected:
+  ~admission_hook() = default;
+};
+
 /// Makes a handler for one inbound stream of a protocol.
 using handler_factory = std::function<std::unique_ptr<stream_handler>()>;
 /// Completion of dial(): the established connection, or why not.
@@ -163,7 +178,13 @@ class host final : private connection_owner, private metrics_sink {
   /// Registers the handler for inbound streams of `protocol` (also listed in identify).
   void set_handler(std::string protocol, handler_factory f);
   /// Protocols we serve, sorted.
-  std::vector<std::string> protocols() const override;
+  std::vector<std::string> protocols() const;
+
+  /// Who decides admission (null, the default: every peer is a member). Must outlive the host
+  /// or be reset to null first.
+  void set_admission(admission_hook* h) noexcept { m_admission = h; }
+  /// The protocols a guest may open (default: identify and ping).
+  void set_guest_protocols(std::vector<std::string> p) { m_guest_protocols = std::move(p); }
 
   /// Sends our current identify record to every connected peer (/ipfs/id/push/1.0.0). Called
   /// by listen() and set_handler() when what we announce changes while peers are connected.
@@ -197,8 +218,10 @@ class host final : private connection_owner, private metrics_sink {
   void connection_established(const std::shared_ptr<connection>& c,
                               const conn::established& e) override;
   void connection_closed(const std::shared_ptr<connection>& c, std::error_code ec) override;
-  std::unique_ptr<stream_handler> make_handler(const std::string& protocol) const override;
-  bool serves(std::string_view protocol) const override;
+  std::unique_ptr<stream_handler> make_handler(const connection& c,
+                                               const std::string& protocol) const override;
+  bool serves(const connection& c, std::string_view protocol) const override;
+  std::vector<std::string> protocols_for(const connection& c) const override;
   void count(stream_event e) noexcept override { m_metrics.count(e); }
 
   void accept_next(const std::shared_ptr<listener>& l);
@@ -228,6 +251,10 @@ class host final : private connection_owner, private metrics_sink {
   std::vector<multiformats::multiaddr> m_bound_addrs;
   std::vector<std::shared_ptr<connection>> m_conns;
   std::map<std::string, handler_factory, std::less<>> m_handlers;
+  admission_hook* m_admission = nullptr;
+  std::vector<std::string> m_guest_protocols;
+  /// When each refused peer was last logged at info level.
+  std::map<std::string, time_point> m_refusals_logged;
   std::function<void(const host_event&)> m_on_event;
   /// Dials waiting for their connection's handshake, keyed by connection.
   std::multimap<const connection*, dial_fn> m_dial_waiters;

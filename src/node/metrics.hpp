@@ -57,6 +57,8 @@ struct metrics {
   std::uint64_t inbound_refused_limit = 0;   ///< accept refused: max_connections / pending
   std::uint64_t inbound_refused_per_ip = 0;  ///< accept refused: max_pending_per_ip
   std::uint64_t refused_per_peer = 0;        ///< closed after the handshake: max_per_peer
+  std::uint64_t refused_not_member = 0;      ///< closed after the handshake: admission refused
+  std::uint64_t guests_admitted = 0;         ///< admitted as guests (identify, ping, join only)
   std::uint64_t duplicates_closed = 0;       ///< simultaneous-dial losers closed
 
   std::uint64_t streams_opened_inbound = 0;   ///< negotiated (a handler runs)

@@ -174,6 +174,12 @@ TEST_F(ControlApi, EveryRequestRoundTrips) {
       api::queryable_request{"q/*", true},
       api::token_request{"me/alive"},
       api::watch_request{"me/**"},
+      api::network_create_request{"lab"},
+      api::invite_request{"sensor", 120},
+      api::members_request{},
+      api::revoke_request{"12D3KooWpeer"},
+      api::role_request{"12D3KooWpeer", {"camera", "sensor"}},
+      api::join_request{"K3F9-W1JS-ERCG-0WHW-XMSF", {"/ip4/10.0.0.1/tcp/4001/p2p/12D3KooWx"}},
   };
   std::vector<bool> covered(std::variant_size_v<api::request>);
   for (const auto& r : all) {
@@ -201,7 +207,19 @@ TEST_F(ControlApi, RequestsRenderTheFieldsTheNodeReads) {
 
 TEST_F(ControlApi, SessionCommandsAreTheOnesThatStream) {
   EXPECT_EQ(api::session_commands(),
-            (std::vector<std::string_view>{"sub", "get", "queryable", "token", "watch"}));
+            (std::vector<std::string_view>{"sub", "get", "queryable", "token", "watch", "join"}));
+}
+
+TEST_F(ControlApi, MembershipRequestsAreChecked) {
+  EXPECT_EQ(std::get<api::network_create_request>(parsed({{"cmd", "network_create"}})).name,
+            "home");
+  EXPECT_EQ(std::get<api::invite_request>(parsed({{"cmd", "invite"}, {"role", "r"}})).expires_s,
+            600u);
+  EXPECT_FALSE(api::parse_request(json{{"cmd", "invite"}}));
+  EXPECT_FALSE(api::parse_request(json{{"cmd", "role"}, {"peer", "p"}, {"roles", "admin"}}));
+  EXPECT_FALSE(api::parse_request(json{{"cmd", "role"}, {"peer", "p"}, {"roles", {1, 2}}}));
+  EXPECT_FALSE(api::parse_request(json{{"cmd", "revoke"}}));
+  EXPECT_TRUE(api::parse_request(json{{"cmd", "join"}, {"code", "c"}}));
 }
 
 TEST_F(ControlApi, TargetsByName) {
@@ -273,7 +291,14 @@ TEST_F(ControlApi, StatusCarriesEverySection) {
   EXPECT_EQ(j["storages"][0]["queries"], 7);
   EXPECT_EQ(j["storages"][0]["keys"], 4);
   EXPECT_EQ(j["metrics"]["bytes_in"], 77);
-  EXPECT_EQ(j["metrics"].size(), 25u);
+  EXPECT_EQ(j["metrics"].size(), 27u);
+  EXPECT_TRUE(j["network"].is_null());  // an open node
+  st.network = api::network_response{"ab12", "lab", {"admin"}, true, 3};
+  EXPECT_EQ(api::to_json(st)["network"], json({{"id", "ab12"},
+                                               {"name", "lab"},
+                                               {"roles", {"admin"}},
+                                               {"owner", true},
+                                               {"log_height", 3}}));
   // mDNS off: no counters.
   st.mdns = {};
   EXPECT_EQ(api::to_json(st)["mdns"], json({{"enabled", false}, {"interfaces", json::array()}}));

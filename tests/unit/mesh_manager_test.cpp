@@ -624,3 +624,33 @@ TEST_F(mesh_manager, a_flood_of_one_packet_mdns_peers_leaves_room_for_real_ones)
 }
 
 }  // namespace
+
+// A peer that closes every connection right after the handshake (it refuses us: another
+// network, a revoked key) is re-dialled with growing backoff, not in a loop; a connection
+// that lasted resets that.
+TEST_F(mesh_manager, connections_refused_after_the_handshake_back_off) {
+  const auto p = fake_id(81);
+  mesh::manager m({}, fake_id(0), rng);
+  m.discovered(p, {addr(81)}, mesh::source::pex, t0);
+  time_point now = t0;
+  std::vector<clock_duration> gaps;
+  for (int i = 0; i < 4; ++i) {
+    auto d = m.poll_dial(now);
+    ASSERT_TRUE(d) << i;
+    m.dial_finished(d->dial_id, p, now + 1ms);
+    m.disconnected(p, now + 5ms);  // refused right after the handshake
+    EXPECT_EQ(m.find(p)->failures, static_cast<std::uint32_t>(i + 1));
+    const auto next = m.next_deadline();
+    gaps.push_back(next - now);
+    now = next;
+  }
+  EXPECT_GE(gaps[0], 700ms);  // backoff_initial 1 s, jitter 25 %
+  EXPECT_GT(gaps[3], gaps[0] * 3);
+  // A connection that lasts resets the failures: the next re-dial is quick again.
+  auto d = m.poll_dial(now);
+  ASSERT_TRUE(d);
+  m.dial_finished(d->dial_id, p, now);
+  m.disconnected(p, now + 10s);
+  EXPECT_EQ(m.find(p)->failures, 0u);
+  EXPECT_LE(m.next_deadline(), now + 10s + mesh::reconnect_delay_max);
+}

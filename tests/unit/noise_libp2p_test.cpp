@@ -324,3 +324,37 @@ TEST_F(NoiseLibp2p, PayloadChecks) {
             make_error_code(errc::malformed_payload))
       << "empty identity key";
 }
+
+// The membership proof rides in extensions.starling_membership both ways; a side that sends
+// none is seen as sending nothing, and the muxer list beside it is unaffected.
+TEST_F(NoiseLibp2p, MembershipFieldTravelsBothWays) {
+  libp2p_config ci = muxers({"/yamux/1.0.0"}), cr = muxers({"/yamux/1.0.0"});
+  ci.membership = bytes{1, 2, 3};
+  cr.membership = bytes(max_membership_size, 0x5a);
+  libp2p_handshake i(role::initiator, m_id_i, m_rng_i, ci);
+  libp2p_handshake r(role::responder, m_id_r, m_rng_r, cr);
+  const auto res = run(i, r);
+  ASSERT_FALSE(res.init_err);
+  ASSERT_FALSE(res.resp_err);
+  ASSERT_TRUE(i.is_complete() && r.is_complete());
+  EXPECT_EQ(r.remote_membership(), (bytes{1, 2, 3}));
+  EXPECT_EQ(i.remote_membership(), bytes(max_membership_size, 0x5a));
+  EXPECT_EQ(i.negotiated_muxer(), "/yamux/1.0.0");
+
+  libp2p_handshake i2(role::initiator, m_id_i, m_rng_i, muxers({}));
+  libp2p_handshake r2(role::responder, m_id_r, m_rng_r, cr);
+  ASSERT_FALSE(run(i2, r2).init_err);
+  ASSERT_TRUE(r2.is_complete());
+  EXPECT_TRUE(r2.remote_membership().empty());
+}
+
+// A membership field over the limit is refused like any malformed payload.
+TEST_F(NoiseLibp2p, OversizedMembershipFieldIsRefused) {
+  libp2p_config cr;
+  cr.membership = bytes(max_membership_size + 1, 1);
+  libp2p_handshake i(role::initiator, m_id_i, m_rng_i, {});
+  libp2p_handshake r(role::responder, m_id_r, m_rng_r, cr);
+  const auto res = run(i, r);
+  EXPECT_EQ(res.init_err, make_error_code(errc::malformed_payload));
+  EXPECT_FALSE(i.is_complete());
+}

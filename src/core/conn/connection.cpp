@@ -26,6 +26,7 @@ noise::libp2p_config noise_config(const config& cfg) {
   noise::libp2p_config n;
   if (cfg.early_muxer) n.muxers = {yamux_protocol};
   n.expected_remote = cfg.expected_remote;
+  n.membership = cfg.membership;
   return n;
 }
 }  // namespace
@@ -131,7 +132,7 @@ result<void> connection::run_handshake(bytes_view in) {
   if (early && m_noise->negotiated_muxer() != yamux_protocol) {
     return fail(make_error_code(errc::unsupported_muxer));
   }
-  m_established = established{m_noise->remote_identity(), early};
+  m_established = established{m_noise->remote_identity(), early, m_noise->remote_membership()};
   auto ch = m_noise->take_transport();
   if (!ch) return fail(ch.error());
   m_noise.reset();

@@ -49,6 +49,9 @@ struct config {
   bool lazy_security = false;
   /// The key behind the /p2p/ id we dialled, if known: another key fails the handshake.
   std::optional<crypto::ed25519_public> expected_remote;
+  /// Our membership proof, sent in the Noise handshake (noise::libp2p_config::membership);
+  /// empty for a node that belongs to no network.
+  bytes membership;
   /// Security and muxer negotiation must finish within this time.
   clock_duration handshake_timeout = std::chrono::seconds(10);
   /// Noise initiator only: how long Yamux output is held back after the handshake while the
@@ -62,6 +65,9 @@ struct config {
 struct established {
   crypto::ed25519_public remote_identity;
   bool early_muxer;  ///< the muxer was agreed in the Noise handshake
+  /// The peer's membership proof from its handshake payload (empty if it sent none); the
+  /// owner decides admission before any stream is served.
+  bytes remote_membership;
 };
 
 /// What poll_event() hands out: the handshake result, then the Yamux session's events.

@@ -93,6 +93,7 @@
 #include "core/common/bytes.hpp"
 #include "core/common/result.hpp"
 #include "core/crypto/crypto.hpp"
+#include "core/member/cert.hpp"
 #include "core/member/network.hpp"
 
 namespace starling::member {
@@ -107,10 +108,7 @@ inline constexpr std::size_t max_policy_text = 64 * 1024;
 inline constexpr std::size_t max_body = max_policy_text + 16;
 /// Longest network name in a genesis, in bytes.
 inline constexpr std::size_t max_network_name = 64;
-/// Longest role name, in bytes.
-inline constexpr std::size_t max_role_size = 32;
-/// Most roles in one entry.
-inline constexpr std::size_t max_roles = 16;
+// max_role_size and max_roles (cert.hpp) bound the roles of entries too.
 /// Bytes of an entry around its body (header, length and signature).
 inline constexpr std::size_t entry_overhead = 1 + 32 + 32 + 8 + 32 + 8 + 1 + 4 + 64;
 

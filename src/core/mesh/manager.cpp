@@ -188,7 +188,6 @@ void manager::forget_if_unused(const std::string& id) {
 void manager::mark_connected(peer_entry& p, time_point now) {
   if (p.info.state != peer_state::connected) ++m_connected;
   p.info.state = peer_state::connected;
-  p.info.failures = 0;
   p.info.last_connected = p.info.last_seen = now;
   for (auto& b : m_bootstraps) {
     if (!b.keyless || b.peer_id != p.info.peer_id || b.state == peer_state::dialing) continue;
@@ -365,8 +364,14 @@ void manager::disconnected(std::string_view peer_id, time_point now) {
   peer_entry* p = lookup(*id);
   if (!p || p->info.state != peer_state::connected) return;
   --m_connected;
+  if (now - p->info.last_connected >= m_cfg.stable_after) {
+    p->info.failures = 0;
+    p->info.next_attempt = now + random_below(reconnect_delay_max);
+  } else {
+    ++p->info.failures;
+    p->info.next_attempt = now + backoff_delay(p->info.failures);
+  }
   p->info.last_connected = now;
-  p->info.next_attempt = now + random_below(reconnect_delay_max);
   for (auto& b : m_bootstraps) {
     if (b.keyless && b.peer_id == *id && b.state == peer_state::connected) {
       b.state = peer_state::idle;

@@ -81,6 +81,10 @@ struct config {
   std::chrono::milliseconds tie_break_delay{1000};
   std::size_t max_known_peers = 1024;
   std::size_t max_addrs_per_peer = 16;
+  /// A connection that closes sooner than this after it came up counts as a failed dial (the
+  /// peer refused us after the handshake: another network, a revoked key), so the re-dial
+  /// backs off instead of looping; one that lasted this long resets the failures.
+  std::chrono::milliseconds stable_after{500};
   std::uint32_t forget_after_failures =
       8;  ///< pex/store-only peers dropped after this many failures
 };
@@ -144,12 +148,14 @@ class manager {
   void lost(std::string_view peer_id, source src, time_point now);
 
   /// A connection to the peer is established (any direction); the peer is added if unknown
-  /// (source inbound). Resets failures. Repeated calls are harmless.
+  /// (source inbound). Repeated calls are harmless. Failures are reset once the connection has
+  /// lasted config::stable_after (see disconnected()).
   void connected(std::string_view peer_id, time_point now);
 
-  /// The last connection to the peer closed. It is re-dialled soon (first retry after a random
-  /// delay of at most reconnect_delay_max, then exponential backoff with jitter while dials
-  /// fail). A peer with no source left is forgotten.
+  /// The last connection to the peer closed. After a connection that lasted stable_after, it
+  /// is re-dialled soon (a random delay of at most reconnect_delay_max, then exponential
+  /// backoff with jitter while dials fail); after a shorter one the close counts as a failure
+  /// and the re-dial backs off. A peer with no source left is forgotten.
   void disconnected(std::string_view peer_id, time_point now);
 
   /// The outcome of a dial_request: the peer id that answered, or the error. A dial that

@@ -85,6 +85,10 @@ bytes libp2p_handshake::make_payload() const {
     for (const auto& m : m_cfg.muxers)
       ext->add_stream_muxers(m);
   }
+  if (!m_cfg.membership.empty()) {
+    p.mutable_extensions()->set_starling_membership(m_cfg.membership.data(),
+                                                    m_cfg.membership.size());
+  }
   const std::string s = serialize_deterministic(p);
   return bytes(s.begin(), s.end());
 }
@@ -114,9 +118,13 @@ result<void> libp2p_handshake::check_payload(bytes_view payload) {
   }
   m_remote_identity = pub;
   m_remote_muxers.clear();
+  m_remote_membership.clear();
   if (p.has_extensions()) {
     for (const auto& m : p.extensions().stream_muxers())
       m_remote_muxers.push_back(m);
+    const std::string& mem = p.extensions().starling_membership();
+    if (mem.size() > max_membership_size) return make_error_code(errc::malformed_payload);
+    m_remote_membership.assign(mem.begin(), mem.end());
   }
 
   // Inlined muxer only when both sides offered one; the initiator's order decides.

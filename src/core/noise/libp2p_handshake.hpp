@@ -32,9 +32,16 @@ struct libp2p_config {
   /// The Ed25519 key of the peer we dialled (from its /p2p/ id); a different key fails the
   /// handshake with peer_id_mismatch.
   std::optional<crypto::ed25519_public> expected_remote;
+  /// Sent in extensions.starling_membership (field 21332, which other libp2p implementations
+  /// skip as unknown) when not empty: the node's membership proof (core/member/admission.hpp).
+  /// Opaque here; at most max_membership_size bytes.
+  bytes membership;
   /// Largest handshake frame accepted (<= 65535).
   std::size_t max_message_size = max_frame_size;
 };
+
+/// Largest membership field sent or accepted (a longer one fails with malformed_payload).
+inline constexpr std::size_t max_membership_size = 8192;
 
 /// Serialises our identity as a libp2p PublicKey protobuf (Type = Ed25519, Data = 32 bytes),
 /// deterministically: 08 01 12 20 <key>.
@@ -68,6 +75,9 @@ class libp2p_handshake {
   const crypto::ed25519_public& remote_identity() const noexcept { return m_remote_identity; }
   /// The muxers the peer offered (possibly empty).
   const std::vector<std::string>& remote_muxers() const noexcept { return m_remote_muxers; }
+  /// The peer's extensions.starling_membership field (empty when it sent none), opaque here:
+  /// authenticated by the handshake like the rest of the payload, not checked against anything.
+  const bytes& remote_membership() const noexcept { return m_remote_membership; }
   /// The inlined muxer: the first of the initiator's list that the responder also offered,
   /// when both lists are non-empty; empty otherwise (then run multistream-select for the muxer).
   const std::string& negotiated_muxer() const noexcept { return m_negotiated; }
@@ -97,6 +107,7 @@ class libp2p_handshake {
   std::error_code m_error;
   crypto::ed25519_public m_remote_identity{};
   std::vector<std::string> m_remote_muxers;
+  bytes m_remote_membership;
   std::string m_negotiated;
 };
 

@@ -1,0 +1,195 @@
+#pragma once
+/// The node's membership service (issue 14): the network this node belongs to (owner key,
+/// certificate chain and membership log, kept in `<data_dir>/network/`), admission of every
+/// connection (node::admission_hook), the join protocol on both sides (`/starling/join/1`) and
+/// log replication (`/starling/members/1`). docs/protocols/membership.md describes the design;
+/// src/core/member holds the pure cores this drives.
+///
+/// A node with no network runs open: every peer is admitted as before, and status and the log
+/// say so. A node with a network admits a peer only with a valid proof in its handshake; other
+/// peers are refused, or admitted as guests (identify, ping and join only) while an invite of
+/// this node is open or when `allow_guests` is set.
+///
+/// Network thread only.
+
+#include <chrono>
+#include <filesystem>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/member/admission.hpp"
+#include "core/member/join.hpp"
+#include "core/member/log.hpp"
+#include "node/detailed_error.hpp"
+#include "node/host.hpp"
+
+namespace starling::node {
+
+/// The join protocol's stream protocol id.
+inline constexpr std::string_view join_protocol_id = "/starling/join/1";
+/// The membership log replication protocol id.
+inline constexpr std::string_view members_protocol_id = "/starling/members/1";
+
+/// Options of the membership service.
+struct membership_config {
+  /// Admit peers without a valid proof as guests (identify, ping, join) at all times; off, they
+  /// are guests only while an invite of this node is open, refused otherwise.
+  bool allow_guests = false;
+  /// How long the certificates this node issues are valid.
+  std::chrono::seconds cert_validity{std::chrono::hours(24 * 365 * 10)};
+  /// A join attempt gives up on a candidate inviter after this long.
+  std::chrono::milliseconds join_timeout{10000};
+};
+
+/// Errors of membership commands; the detailed_error's message says what to do.
+enum class membership_errc {
+  no_network = 1,  ///< the node belongs to no network (run `starling network create` or join)
+  already_member,  ///< the node already belongs to a network
+  not_admin,       ///< this node may not write that (not an admin, or an owner-only entry)
+  bad_argument,    ///< a bad role, peer id, duration or code
+  refused,         ///< the log refused the change (the message says why)
+  join_failed,     ///< no inviter accepted the code
+  storage,         ///< the network files could not be read or written
+};
+const std::error_category& membership_category() noexcept;
+inline std::error_code make_error_code(membership_errc e) noexcept {
+  return {static_cast<int>(e), membership_category()};
+}
+
+/// One member as `starling members` shows it.
+struct member_view {
+  std::string peer_id;
+  std::vector<std::string> roles;
+  bool admin = false;
+  bool owner = false;  ///< the owner key itself (not a device)
+  bool revoked = false;
+  bool connected = false;
+  bool self = false;
+};
+
+/// What `starling network create` and `starling join` report.
+struct network_view {
+  std::string network_id;  ///< hex
+  std::string name;
+  std::vector<std::string> roles;  ///< this node's roles
+  bool owner = false;              ///< this node holds the owner key
+  std::uint64_t log_height = 0;
+};
+
+/// A peer to try as an inviter: its id and addresses (multiaddr text).
+struct join_candidate {
+  std::string peer_id;
+  std::vector<std::string> addrs;
+};
+
+class membership final : public admission_hook {
+ public:
+  /// Loads `<data_dir>/network/` (absent: the node runs open), registers the join and members
+  /// protocols on `h` and becomes its admission hook. `known_peers` lists the peers discovery
+  /// knows (inviter candidates for `join`). Errors: storage (a file that cannot be read, or
+  /// that does not verify: the message names it).
+  static detailed_result<std::unique_ptr<membership>> start(
+      host& h, std::filesystem::path data_dir, membership_config cfg,
+      std::function<std::vector<join_candidate>()> known_peers = {});
+  ~membership();
+  membership(const membership&) = delete;
+  membership& operator=(const membership&) = delete;
+
+  bool has_network() const noexcept { return m_log != nullptr; }
+  /// The network and this node's place in it; none when open.
+  std::optional<network_view> network() const;
+  /// The log, when the node belongs to a network.
+  const member::membership_log* log() const noexcept { return m_log.get(); }
+
+  // admission_hook
+  bytes handshake_proof() const override { return m_proof; }
+  detailed_result<peer_class> admit(const connection& c, const conn::established& e) override;
+
+  /// Makes a new network owned by a new owner key in the data directory; this node becomes its
+  /// first admin. Every open connection closes (its peers are not members). Errors:
+  /// already_member, bad_argument (name), storage.
+  detailed_result<network_view> create_network(std::string name);
+  /// Opens an invite for `role` valid for `ttl`; returns the setup code. Errors: no_network,
+  /// not_admin, bad_argument (role, ttl), refused (too many open invites).
+  detailed_result<std::string> invite(std::string role, std::chrono::seconds ttl);
+  /// Joins the network of the node that made `code`: tries every connected or known peer whose
+  /// key matches the code's inviter hint (and `extra` addresses), one after the other, until one
+  /// grants. `done` gets the new network, or join_failed / bad_argument / already_member.
+  void join(std::string code, std::vector<std::string> extra,
+            std::function<void(detailed_result<network_view>)> done);
+  /// Every key the log names.
+  std::vector<member_view> members() const;
+  /// Revokes a peer (by peer id) for good. Errors: no_network, bad_argument, not_admin, refused.
+  detailed_result<void> revoke(const std::string& peer_id);
+  /// Replaces a member's roles. Errors: as revoke.
+  detailed_result<void> set_roles(const std::string& peer_id, std::vector<std::string> roles);
+
+  /// Unix seconds used for certificate checks: the greatest of the wall clock and the newest
+  /// log entry's time (a Pi without network time does not go back before what the network
+  /// already wrote).
+  std::uint64_t now_unix() const;
+
+  /// Counters for status.
+  struct counters {
+    std::uint64_t admitted = 0, guests = 0, refused = 0, joins_granted = 0, joins_refused = 0,
+                  entries_received = 0, entries_refused = 0;
+  };
+  const counters& stats() const noexcept { return m_stats; }
+
+ private:
+  struct join_attempt;
+  class join_server;
+  class joiner_stream;
+  class members_stream;
+  friend class join_server;
+  friend class joiner_stream;
+  friend class members_stream;
+
+  membership(host& h, std::filesystem::path data_dir, membership_config cfg);
+  detailed_result<void> load();
+  detailed_result<void> save_member_file();
+  detailed_result<void> append_log_file(bytes_view entry);
+  detailed_result<void> rewrite_log_file();
+  void set_network(std::unique_ptr<member::membership_log> log, bytes chain,
+                   std::optional<crypto::ed25519_keypair> owner);
+  void refresh_proof();
+  /// Appends an entry signed by the owner key when we hold it and the entry needs it, else by
+  /// this node; gossips it. Errors: not_admin, refused.
+  detailed_result<void> write_entry(member::entry_body body, bool owner_only);
+  /// A new entry (ours or received): stored, pushed to members, connections re-checked.
+  void on_log_changed(const std::vector<bytes>& new_entries, const connection* from);
+  /// Inserts entries received from a member; returns the ones that were new.
+  std::vector<bytes> take_entries(const std::vector<bytes>& entries, connection& from);
+  void recheck_connections();
+  void push_entries(const std::vector<bytes>& entries, const connection* except);
+  void request_entries(connection& c, std::uint64_t from_height);
+  /// Join (inviter side): a confirmed joiner gets its certificate and the log.
+  result<bytes> grant_for(const member::public_key& joiner, const std::string& role);
+  /// Join (joiner side).
+  void try_next_candidate(const std::shared_ptr<join_attempt>& a);
+  void finish_join(const std::shared_ptr<join_attempt>& a, detailed_result<network_view> r);
+  detailed_result<network_view> adopt_grant(const bytes& grant, const crypto::ed25519_public& from);
+
+  host& m_host;
+  std::filesystem::path m_dir;
+  membership_config m_cfg;
+  std::function<std::vector<join_candidate>()> m_known_peers;
+  std::unique_ptr<member::membership_log> m_log;
+  std::optional<crypto::ed25519_keypair> m_owner;  ///< only on the owner's node
+  bytes m_chain;                                   ///< this node's certificate chain
+  bytes m_proof;                                   ///< what handshakes carry
+  std::uint64_t m_newest_entry_time = 0;
+  std::unique_ptr<member::invite_book> m_book;
+  std::shared_ptr<join_attempt> m_joining;
+  counters m_stats;
+  std::shared_ptr<bool> m_alive = std::make_shared<bool>(true);
+};
+
+}  // namespace starling::node
+
+template <>
+struct std::is_error_code_enum<starling::node::membership_errc> : std::true_type {};

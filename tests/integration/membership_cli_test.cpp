@@ -1,0 +1,196 @@
+// Membership through the `starling` binary (issue 14): `network create`, `invite`, `join`,
+// `members`, `revoke`, `role`; admission refuses non-members and other networks; a revoked
+// member is cut off and stays out; the network survives a restart. Children on 127.0.0.1,
+// port 0, temporary data directories; always killed and reaped.
+#include <signal.h>
+
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "child_process.hpp"
+
+using namespace std::chrono_literals;
+using nlohmann::json;
+using starling::test::child;
+
+namespace {
+
+class membership_cli_test : public starling::test::cli_fixture {
+ protected:
+  membership_cli_test() : cli_fixture("starling-membership-cli-") {}
+
+  // Runs a command to its end; returns its stdout, failing the test on a non-zero exit.
+  std::string run(const std::vector<std::string>& args) {
+    child c(args);
+    const int rc = c.wait();
+    EXPECT_EQ(rc, 0) << args[0] << ": " << c.err();
+    return c.out();
+  }
+  json json_of(const std::vector<std::string>& args) {
+    const auto out = run(args);
+    auto j = json::parse(out, nullptr, false);
+    EXPECT_FALSE(j.is_discarded()) << out;
+    return j;
+  }
+  // Polls `members --json` on `node` until `peer` shows as connected (or 10 s pass).
+  bool connected(const std::string& node, const std::string& peer) {
+    for (int i = 0; i < 100; ++i) {
+      auto j = json_of({"members", "--data-dir", dir(node), "--json"});
+      for (const auto& m : j["members"]) {
+        if (m["id"] == peer && m["connected"] == true) return true;
+      }
+      std::this_thread::sleep_for(100ms);
+    }
+    return false;
+  }
+  std::string make_network(const std::string& node, const std::string& name) {
+    auto out = run({"network", "create", "--data-dir", dir(node), "--name", name});
+    EXPECT_NE(out.find("created network"), std::string::npos) << out;
+    return out;
+  }
+  std::string invite(const std::string& node, const std::string& role) {
+    child c({"invite", "--data-dir", dir(node), "--role", role, "--no-qr"});
+    const auto lines = c.lines(1);
+    EXPECT_EQ(c.wait(), 0) << c.err();
+    return lines.empty() ? std::string() : lines[0];
+  }
+};
+
+TEST_F(membership_cli_test, create_invite_join_exchange_revoke_and_restart) {
+  child a(node_args("a"));
+  auto [a_id, a_addr] = start_node(a);
+  ASSERT_FALSE(a_addr.empty()) << a.err();
+  EXPECT_TRUE(a.wait_stderr("belongs to no network")) << a.err();
+  auto b_args = node_args("b");
+  b_args.insert(b_args.end(), {"--bootstrap", a_addr});
+  child b(b_args);
+  auto [b_id, b_addr] = start_node(b);
+  ASSERT_FALSE(b_addr.empty()) << b.err();
+
+  // An open node's status says so.
+  EXPECT_TRUE(json_of({"status", "--data-dir", dir("a"), "--json"})["network"].is_null());
+
+  make_network("a", "lab");
+  const auto status = json_of({"status", "--data-dir", dir("a"), "--json"});
+  ASSERT_TRUE(status["network"].is_object()) << status.dump();
+  EXPECT_EQ(status["network"]["name"], "lab");
+  EXPECT_EQ(status["network"]["roles"], json::array({"admin"}));
+  EXPECT_EQ(status["network"]["owner"], true);
+
+  // A second network create is refused with a clear line.
+  child again({"network", "create", "--data-dir", dir("a")});
+  EXPECT_EQ(again.wait(), 1);
+  EXPECT_NE(again.err().find("already belongs to network"), std::string::npos) << again.err();
+
+  // A wrong code (a valid code of this inviter with another secret) is refused.
+  const std::string code = invite("a", "member");
+  ASSERT_EQ(code.size(), 24u) << code;
+  std::string wrong = code;
+  wrong[5] = wrong[5] == '0' ? '1' : '0';  // breaks the check symbol: refused before any I/O
+  child bad_code({"join", "--data-dir", dir("b"), "--peer", a_addr, wrong});
+  EXPECT_EQ(bad_code.wait(), 1);
+  EXPECT_NE(bad_code.err().find("starling: "), std::string::npos) << bad_code.err();
+
+  auto joined = run({"join", "--data-dir", dir("b"), "--peer", a_addr, code});
+  EXPECT_NE(joined.find("joined network"), std::string::npos) << joined;
+  EXPECT_NE(joined.find("roles: member"), std::string::npos) << joined;
+  // The code was single use.
+  child reuse({"join", "--data-dir", dir("b"), "--peer", a_addr, code});
+  EXPECT_EQ(reuse.wait(), 1);
+  EXPECT_NE(reuse.err().find("already belongs"), std::string::npos) << reuse.err();
+
+  ASSERT_TRUE(connected("a", b_id)) << a.err() << b.err();
+  const auto members = json_of({"members", "--data-dir", dir("b"), "--json"});
+  EXPECT_EQ(members["network"]["id"], status["network"]["id"]);
+  EXPECT_EQ(members["members"].size(), 3u) << members.dump();  // owner key, a, b
+
+  // Data flows between the members.
+  child sub({"sub", "--data-dir", dir("a"), "lab/**", "-c", "1"});
+  std::vector<std::string> got;
+  for (int i = 0; i < 20 && got.empty(); ++i) {
+    run({"put", "--data-dir", dir("b"), "lab/temp", "21"});
+    got = sub.lines(1, 500ms);
+  }
+  ASSERT_EQ(got.size(), 1u) << sub.err();
+  EXPECT_EQ(got[0], "lab/temp 21");
+  EXPECT_EQ(sub.wait(), 0);
+
+  // Both sides survive a restart: the network is in the data directories.
+  a.kill(SIGTERM);
+  EXPECT_EQ(a.wait(), 0) << a.err();
+  auto a_args = node_args("a");
+  a_args[4] = a_addr.substr(0, a_addr.find("/p2p/"));  // the same port, so b finds it again
+  child a2(a_args);
+  ASSERT_FALSE(start_node(a2).second.empty()) << a2.err();
+  EXPECT_TRUE(a2.wait_stderr("admitting members only")) << a2.err();
+  ASSERT_TRUE(connected("a", b_id)) << a2.err() << b.err();
+
+  // Revocation cuts b off at once and keeps it out.
+  auto revoked = run({"revoke", "--data-dir", dir("a"), b_id});
+  EXPECT_NE(revoked.find("revoked"), std::string::npos);
+  EXPECT_TRUE(a2.wait_stderr("closing the connection to " + b_id)) << a2.err();
+  EXPECT_TRUE(a2.wait_stderr("refused " + b_id)) << a2.err();
+  const auto after = json_of({"members", "--data-dir", dir("a"), "--json"});
+  bool seen = false;
+  for (const auto& m : after["members"]) {
+    if (m["id"] != b_id) continue;
+    seen = true;
+    EXPECT_EQ(m["revoked"], true);
+    EXPECT_EQ(m["connected"], false);
+  }
+  EXPECT_TRUE(seen) << after.dump();
+
+  a2.kill(SIGTERM);
+  b.kill(SIGTERM);
+  EXPECT_EQ(a2.wait(), 0) << a2.err();
+  EXPECT_EQ(b.wait(), 0) << b.err();
+}
+
+TEST_F(membership_cli_test, non_members_and_other_networks_are_refused) {
+  child a(node_args("a"));
+  auto [a_id, a_addr] = start_node(a);
+  ASSERT_FALSE(a_addr.empty()) << a.err();
+  make_network("a", "one");
+
+  // An open node (no network) is refused after its handshake, and says nothing more.
+  auto c_args = node_args("c");
+  c_args.insert(c_args.end(), {"--bootstrap", a_addr});
+  child c(c_args);
+  auto [c_id, c_addr] = start_node(c);
+  ASSERT_FALSE(c_addr.empty()) << c.err();
+  EXPECT_TRUE(a.wait_stderr("refused " + c_id)) << a.err();
+  EXPECT_NE(a.err().find("no membership proof"), std::string::npos) << a.err();
+
+  // A node of another network is refused too, with that reason.
+  child d(node_args("d"));
+  auto [d_id, d_addr] = start_node(d);
+  ASSERT_FALSE(d_addr.empty()) << d.err();
+  make_network("d", "two");
+  d.kill(SIGTERM);
+  EXPECT_EQ(d.wait(), 0) << d.err();
+  // Restarted with a as its bootstrap peer: d dials, reads a's proof in the handshake and
+  // refuses a (a network of its own is no reason to talk to another).
+  child d2({"node", "--data-dir", dir("d"), "--listen", "/ip4/127.0.0.1/tcp/0", "--no-mdns",
+            "--bootstrap", a_addr});
+  ASSERT_FALSE(start_node(d2).second.empty()) << d2.err();
+  EXPECT_TRUE(d2.wait_stderr("refused " + a_id)) << d2.err();
+  EXPECT_NE(d2.err().find("member of another network"), std::string::npos) << d2.err();
+
+  // The refusals are counted, and the refused peers back off rather than re-dial in a loop.
+  std::this_thread::sleep_for(2s);
+  const auto st = json_of({"status", "--data-dir", dir("a"), "--json"});
+  const auto refused = st["metrics"]["refused_not_member"].get<std::uint64_t>();
+  EXPECT_GE(refused, 1u);
+  EXPECT_LE(refused, 8u) << "refused peers re-dial too often";
+
+  for (auto* p : {&a, &c, &d2})
+    p->kill(SIGTERM);
+  for (auto* p : {&a, &c, &d2})
+    EXPECT_EQ(p->wait(), 0) << p->err();
+}
+
+}  // namespace
