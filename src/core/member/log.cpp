@@ -265,8 +265,9 @@ const public_key* subject_of(const entry_body& body) {
       body);
 }
 
-bool is_sticky(entry_kind k) {
-  return k == entry_kind::revoke || k == entry_kind::bump_epoch;
+// Deny entries only take rights away: they are sticky and never void.
+bool is_deny(entry_kind k) {
+  return k == entry_kind::revoke || k == entry_kind::undelegate || k == entry_kind::bump_epoch;
 }
 
 void apply_revoke(log_state& s, const public_key& subject) {
@@ -311,18 +312,43 @@ void apply(log_state& s, const public_key& owner, const entry& e) {
   s.height = e.height;
 }
 
-bool some_admin_can_act(const log_state& s, const public_key& owner) {
-  if (!s.admins.empty()) return true;  // admins never hold a revoked key
-  const auto it = s.members.find(owner);
-  if (it == s.members.end() || !it->second.joined || it->second.revoked) return false;
-  const auto& roles = it->second.roles;
-  return std::find(roles.begin(), roles.end(), admin_role) != roles.end();
-}
-
 const member_record* find_member(const log_state& s, const public_key& key) {
   const auto it = s.members.find(key);
   return it == s.members.end() ? nullptr : &it->second;
 }
+
+// Whether some admin could act after `e` is applied to `s`, worked out without copying `s`.
+bool some_admin_after(const log_state& s, const public_key& owner, const entry& e) {
+  const auto kind = kind_of(e.body);
+  const public_key* subject = subject_of(e.body);
+  std::size_t admins = s.admins.size();  // admins never hold a revoked key
+  if (subject && s.admins.count(*subject) &&
+      (kind == entry_kind::revoke || kind == entry_kind::undelegate)) {
+    --admins;
+  }
+  if (subject && kind == entry_kind::delegate && !s.admins.count(*subject)) ++admins;
+  if (admins != 0 || kind == entry_kind::genesis) return true;
+  const member_record* m = find_member(s, owner);
+  if (!m || !m->joined || m->revoked) return false;
+  const auto* roles = &m->roles;
+  if (const auto* b = std::get_if<set_roles_body>(&e.body); b && b->subject == owner) {
+    roles = &b->roles;
+  }
+  return std::find(roles->begin(), roles->end(), admin_role) != roles->end();
+}
+
+std::set<std::string> held_roles(const log_state& s) {
+  std::set<std::string> out;
+  for (const auto& [k, m] : s.members)
+    if (m.joined && !m.revoked) out.insert(m.roles.begin(), m.roles.end());
+  return out;
+}
+
+// How many remembered states of each kind are kept, and how far apart head-chain checkpoints
+// are.
+constexpr std::size_t memo_recent = 16;
+constexpr std::size_t memo_checkpoints = 4;
+constexpr std::uint64_t checkpoint_every = 256;
 
 }  // namespace
 
@@ -452,7 +478,8 @@ result<void> membership_log::check_stateless(const entry& e) const {
   return {};
 }
 
-result<void> membership_log::check_against(const log_state& s, const entry& e) const {
+result<void> membership_log::check_against(const log_state& s, const entry& e,
+                                           bool run_hook) const {
   const bool by_owner = e.author == m_owner;
   const bool by_admin = s.admins.count(e.author) != 0;
   if (!by_owner && !by_admin) return err(log_errc::not_authorised);
@@ -512,37 +539,71 @@ result<void> membership_log::check_against(const log_state& s, const entry& e) c
     case entry_kind::policy: {
       const auto& b = std::get<policy_body>(e.body);
       if (b.version <= s.policy_version) return err(log_errc::stale_policy);
-      if (m_config.policy_hook) {
-        if (auto ok = m_config.policy_hook(b.text); !ok) return ok.error();
+      if (run_hook && m_config.policy_hook) {
+        if (auto ok = m_config.policy_hook(b.text, held_roles(s)); !ok) return ok.error();
       }
       break;
     }
   }
 
-  log_state after = s;
-  apply(after, m_owner, e);
-  if (!some_admin_can_act(after, m_owner)) return err(log_errc::would_leave_no_admin);
+  if (!some_admin_after(s, m_owner, e)) return err(log_errc::would_leave_no_admin);
   return {};
 }
 
 log_state membership_log::state_at(const entry_id& id) const {
   if (m_state.head && id == *m_state.head) return m_chain_state;
-  std::vector<const entry*> chain;
-  for (auto it = m_entries.find(id); it != m_entries.end();
-       it = m_entries.find(it->second.e.parent)) {
-    chain.push_back(&it->second.e);
-    if (it->second.e.parent.is_zero()) break;
+  // Walk back to a remembered state (or the root), then fold forward.
+  std::vector<const entry*> path;
+  const log_state* base = nullptr;
+  for (entry_id cur = id;;) {
+    if (const auto memo = m_memo.find(cur); memo != m_memo.end()) {
+      base = &memo->second;
+      break;
+    }
+    const auto& h = m_entries.at(cur);
+    path.push_back(&h.e);
+    if (h.e.parent.is_zero()) break;
+    cur = h.e.parent;
   }
-  log_state s;
-  for (auto e = chain.rbegin(); e != chain.rend(); ++e)
+  log_state s = base ? *base : log_state{};
+  for (auto e = path.rbegin(); e != path.rend(); ++e)
     apply(s, m_owner, **e);
   s.head = id;
   return s;
 }
 
+void membership_log::remember(const entry_id& id, log_state s, std::deque<entry_id>& fifo,
+                              std::size_t keep) {
+  if (!m_memo.insert_or_assign(id, std::move(s)).second) return;  // already remembered
+  fifo.push_back(id);
+  if (fifo.size() > keep) {
+    m_memo.erase(fifo.front());
+    fifo.pop_front();
+  }
+}
+
+result<void> membership_log::check_room(const entry& e, std::size_t encoded_size) const {
+  // The last 1% is headroom: deny entries may use its first half, the owner all of it.
+  const auto kind = kind_of(e.body);
+  const bool by_owner = e.author == m_owner;
+  const bool deauth = kind == entry_kind::revoke || kind == entry_kind::undelegate;
+  const auto limit = [&](std::size_t max, std::size_t floor) {
+    const std::size_t reserve = std::max(floor, max / 100);
+    const std::size_t keep = by_owner ? 0 : deauth ? reserve / 2 : reserve;
+    return max > keep ? max - keep : 0;
+  };
+  if (m_entries.size() + 1 > limit(m_config.max_entries, 1) ||
+      m_total_bytes + encoded_size > limit(m_config.max_total_bytes, 0)) {
+    return err(log_errc::log_full);
+  }
+  return {};
+}
+
 result<void> membership_log::add_verified(const entry_id& id, const entry& e,
                                           std::size_t encoded_size) {
-  std::uint64_t parent_sticky = 0;
+  std::uint64_t owner_count = 0;
+  std::uint64_t deny_count = 0;
+  std::optional<log_state> chain_after;  // the chain state after `e`, when not on the head
   if (!e.parent.is_zero()) {
     const auto& parent = m_entries.at(e.parent);
     if (e.height != parent.e.height + 1) return err(log_errc::bad_height);
@@ -551,24 +612,40 @@ result<void> membership_log::add_verified(const entry_id& id, const entry& e,
     if (e.author != m_owner && !m_ever_delegated.count(e.author)) {
       return err(log_errc::not_authorised);
     }
-    STARLING_TRY(check_against(state_at(e.parent), e));
-    parent_sticky = parent.sticky_count;
+    if (m_state.head && e.parent == *m_state.head) {
+      STARLING_TRY(check_against(m_chain_state, e, true));
+    } else {
+      log_state s = state_at(e.parent);
+      STARLING_TRY(check_against(s, e, true));
+      apply(s, m_owner, e);
+      s.head = id;
+      chain_after = std::move(s);
+    }
+    owner_count = parent.owner_count;
+    deny_count = parent.deny_count;
+  } else {
+    log_state s;
+    apply(s, m_owner, e);
+    s.head = id;
+    chain_after = std::move(s);
   }
-  if (m_entries.size() >= m_config.max_entries ||
-      m_total_bytes + encoded_size > m_config.max_total_bytes) {
-    return err(log_errc::log_full);
-  }
+  STARLING_TRY(check_room(e, encoded_size));
+
   const auto kind = kind_of(e.body);
-  const std::uint64_t sticky = parent_sticky + (is_sticky(kind) ? 1 : 0);
-  m_entries.emplace(id, held{e, encoded_size, sticky});
+  m_entries.emplace(id, held{e, encoded_size, owner_count + (e.author == m_owner ? 1 : 0),
+                             deny_count + (is_deny(kind) ? 1 : 0)});
   m_total_bytes += encoded_size;
-  if (is_sticky(kind)) m_sticky.push_back(id);
+  if (is_deny(kind)) m_deny.push_back(id);
+  if (kind == entry_kind::revoke || kind == entry_kind::undelegate) {
+    m_deauth.emplace(*subject_of(e.body), id);
+  }
   if (const auto* d = std::get_if<delegate_body>(&e.body)) m_ever_delegated.insert(d->subject);
 
   const auto [it, fresh] = m_by_parent_author.try_emplace({e.parent, e.author}, id);
   if (!fresh) m_equivocations.push_back({e.author, it->second, id});
 
-  update_head(id);
+  update_head(id, chain_after ? &*chain_after : nullptr);
+  if (chain_after) remember(id, std::move(*chain_after), m_memo_recent, memo_recent);
   return {};
 }
 
@@ -576,55 +653,190 @@ bool membership_log::on_head_chain(const entry_id& id, std::uint64_t height) con
   return height < m_head_chain.size() && m_head_chain[height] == id;
 }
 
-void membership_log::update_head(const entry_id& id) {
-  const auto& candidate = m_entries.at(id);
-  if (m_state.head) {
-    const entry_id& head = *m_state.head;
-    const auto& current = m_entries.at(head);
-    bool better = id < head;
-    if (candidate.sticky_count != current.sticky_count) {
-      better = candidate.sticky_count > current.sticky_count;
-    }
-    if (candidate.e.height != current.e.height) better = candidate.e.height > current.e.height;
-    if (!better) {
-      // Not the head, but a sticky entry off the head chain still changes the state.
-      if (is_sticky(kind_of(candidate.e.body))) rebuild_state();
-      return;
-    }
-  }
-  if (m_state.head && candidate.e.parent == *m_state.head) {
-    apply(m_chain_state, m_owner, candidate.e);
-    m_head_chain.push_back(id);
-  } else {
-    m_chain_state = log_state{};
-    m_head_chain.assign(candidate.e.height + 1, entry_id{});
-    std::vector<const entry*> chain;
-    entry_id cur = id;
-    for (auto it = m_entries.find(cur); it != m_entries.end();
-         it = m_entries.find(it->second.e.parent)) {
-      m_head_chain[it->second.e.height] = it->first;
-      chain.push_back(&it->second.e);
-      if (it->second.e.parent.is_zero()) break;
-    }
-    for (auto e = chain.rbegin(); e != chain.rend(); ++e)
-      apply(m_chain_state, m_owner, **e);
-  }
-  m_chain_state.head = id;
-  m_chain_state.height = candidate.e.height;
-  rebuild_state();
+bool membership_log::outranks(const entry_id& a, const entry_id& b) const {
+  const auto& x = m_entries.at(a);
+  const auto& y = m_entries.at(b);
+  if (x.owner_count != y.owner_count) return x.owner_count > y.owner_count;
+  if (x.e.height != y.e.height) return x.e.height > y.e.height;
+  if (x.deny_count != y.deny_count) return x.deny_count > y.deny_count;
+  return a < b;
 }
 
-void membership_log::rebuild_state() {
-  m_state = m_chain_state;
-  for (const auto& id : m_sticky) {
-    const auto& h = m_entries.at(id);
-    if (on_head_chain(id, h.e.height)) continue;
-    if (const auto* r = std::get_if<revoke_body>(&h.e.body)) {
-      apply_revoke(m_state, r->subject);
-    } else if (const auto* b = std::get_if<bump_epoch_body>(&h.e.body)) {
-      apply_epoch(m_state, *b);
+// The lowest head-chain height at which a revoke or undelegate off the head chain voids its
+// subject's entries: one above its highest ancestor on the head chain (0 when it shares no
+// ancestor with it: another genesis).
+std::uint64_t membership_log::void_from_of(const entry_id& deny) const {
+  for (entry_id cur = m_entries.at(deny).e.parent; !cur.is_zero();) {
+    const auto& h = m_entries.at(cur);
+    if (on_head_chain(cur, h.e.height)) return h.e.height + 1;
+    cur = h.e.parent;
+  }
+  return 0;
+}
+
+std::map<public_key, std::uint64_t> membership_log::compute_void_from() const {
+  std::map<public_key, std::uint64_t> out;
+  for (const auto& [subject, id] : m_deauth) {
+    if (on_head_chain(id, m_entries.at(id).e.height)) continue;
+    const auto from = void_from_of(id);
+    const auto [it, fresh] = out.try_emplace(subject, from);
+    if (!fresh) it->second = std::min(it->second, from);
+  }
+  return out;
+}
+
+// Folds the head-chain entry at `height` into the effective state `eff`; false when it is
+// void (skipped).
+bool membership_log::effective_step(log_state& eff, std::uint64_t height) const {
+  const entry_id& id = m_head_chain[height];
+  const entry& e = m_entries.at(id).e;
+  bool effective = true;
+  if (kind_of(e.body) != entry_kind::genesis && !is_deny(kind_of(e.body))) {
+    const auto v = m_void_from.find(e.author);
+    if (e.author != m_owner && v != m_void_from.end() && height >= v->second) {
+      effective = false;
+    } else {
+      effective = static_cast<bool>(check_against(eff, e, false));
     }
   }
+  if (effective) apply(eff, m_owner, e);
+  eff.head = id;
+  eff.height = height;
+  return effective;
+}
+
+void membership_log::reapply_off_chain(log_state& s, const entry& e) const {
+  if (const public_key* subject = subject_of(e.body)) {
+    if (m_off_revoked.count(*subject)) apply_revoke(s, *subject);
+    if (m_off_undelegated.count(*subject)) s.admins.erase(*subject);
+  }
+  if (const auto* b = std::get_if<bump_epoch_body>(&e.body)) {
+    if (const auto it = m_off_epochs.find(b->role); it != m_off_epochs.end()) {
+      apply_epoch(s, bump_epoch_body{b->role, it->second});
+    }
+  }
+}
+
+void membership_log::add_off_chain_deny(const entry& e) {
+  if (const auto* r = std::get_if<revoke_body>(&e.body)) {
+    m_off_revoked.insert(r->subject);
+    apply_revoke(m_state, r->subject);
+  } else if (const auto* u = std::get_if<undelegate_body>(&e.body)) {
+    m_off_undelegated.insert(u->subject);
+    m_state.admins.erase(u->subject);
+  } else if (const auto* b = std::get_if<bump_epoch_body>(&e.body)) {
+    auto& epoch = m_off_epochs[b->role];
+    epoch = std::max(epoch, b->epoch);
+    apply_epoch(m_state, *b);
+  }
+}
+
+void membership_log::update_head(const entry_id& id, log_state* chain_after) {
+  const auto& c = m_entries.at(id);
+  const auto kind = kind_of(c.e.body);
+  if (m_state.head && !outranks(id, *m_state.head)) {
+    // Off the head chain: only a deny entry changes the state.
+    if (!is_deny(kind)) return;
+    add_off_chain_deny(c.e);
+    if (kind == entry_kind::bump_epoch) return;
+    const public_key& subject = *subject_of(c.e.body);
+    const std::uint64_t from = void_from_of(id);
+    const auto [it, fresh] = m_void_from.try_emplace(subject, from);
+    if (!fresh && it->second <= from) return;  // nothing more becomes void
+    it->second = from;
+    // Only a delegated key can have written entries that now become void.
+    if (m_ever_delegated.count(subject)) refold(from);
+    return;
+  }
+  if (m_state.head && c.e.parent == *m_state.head) {
+    // On the head: one step of each fold, no copy.
+    apply(m_chain_state, m_owner, c.e);
+    m_chain_state.head = id;
+    m_head_chain.push_back(id);
+    if (c.e.height % checkpoint_every == 0) {
+      remember(id, m_chain_state, m_memo_checkpoints, memo_checkpoints);
+    }
+    if (effective_step(m_effective, c.e.height)) {
+      apply(m_state, m_owner, c.e);
+      reapply_off_chain(m_state, c.e);
+    }
+    m_state.head = id;
+    m_state.height = c.e.height;
+    if (c.e.height % checkpoint_every == 0) {
+      m_effective_checkpoints.emplace_back(c.e.height, m_effective);
+      if (m_effective_checkpoints.size() > memo_checkpoints) m_effective_checkpoints.pop_front();
+    }
+    return;
+  }
+  // A new branch wins: the head chain becomes the common part and the branch up to `id`.
+  std::vector<entry_id> branch;
+  for (entry_id cur = id;;) {
+    const auto& h = m_entries.at(cur);
+    if (on_head_chain(cur, h.e.height)) break;
+    branch.push_back(cur);
+    if (h.e.parent.is_zero()) break;
+    cur = h.e.parent;
+  }
+  const std::uint64_t fork = m_entries.at(branch.back()).e.height;  // first height that changed
+  m_head_chain.resize(fork);
+  for (auto it = branch.rbegin(); it != branch.rend(); ++it)
+    m_head_chain.push_back(*it);
+  m_chain_state = *chain_after;  // an entry off the old head always brings its chain state
+
+  m_off_revoked.clear();
+  m_off_undelegated.clear();
+  m_off_epochs.clear();
+  for (const auto& d : m_deny) {
+    const auto& h = m_entries.at(d);
+    if (on_head_chain(d, h.e.height)) continue;
+    if (const auto* r = std::get_if<revoke_body>(&h.e.body)) {
+      m_off_revoked.insert(r->subject);
+    } else if (const auto* u = std::get_if<undelegate_body>(&h.e.body)) {
+      m_off_undelegated.insert(u->subject);
+    } else if (const auto* b = std::get_if<bump_epoch_body>(&h.e.body)) {
+      auto& epoch = m_off_epochs[b->role];
+      epoch = std::max(epoch, b->epoch);
+    }
+  }
+  auto void_from = compute_void_from();
+  std::uint64_t from = fork;
+  for (const auto* map : {&void_from, &m_void_from}) {
+    const auto* other = map == &void_from ? &m_void_from : &void_from;
+    for (const auto& [key, height] : *map) {
+      const auto it = other->find(key);
+      if (it == other->end() || it->second != height) from = std::min(from, height);
+    }
+  }
+  m_void_from = std::move(void_from);
+  refold(from);
+}
+
+// Refolds the effective state from head-chain height `from` (from the highest effective
+// checkpoint below it) and rebuilds the state.
+void membership_log::refold(std::uint64_t from) {
+  while (!m_effective_checkpoints.empty() && m_effective_checkpoints.back().first >= from)
+    m_effective_checkpoints.pop_back();
+  std::uint64_t next = 0;
+  if (m_effective_checkpoints.empty()) {
+    m_effective = log_state{};
+  } else {
+    m_effective = m_effective_checkpoints.back().second;
+    next = m_effective_checkpoints.back().first + 1;
+  }
+  for (std::uint64_t h = next; h < m_head_chain.size(); ++h) {
+    effective_step(m_effective, h);
+    if (h % checkpoint_every == 0 && h != 0) {
+      m_effective_checkpoints.emplace_back(h, m_effective);
+      if (m_effective_checkpoints.size() > memo_checkpoints) m_effective_checkpoints.pop_front();
+    }
+  }
+  m_state = m_effective;
+  for (const auto& k : m_off_revoked)
+    apply_revoke(m_state, k);
+  for (const auto& k : m_off_undelegated)
+    m_state.admins.erase(k);
+  for (const auto& [role, epoch] : m_off_epochs)
+    apply_epoch(m_state, bump_epoch_body{role, epoch});
 }
 
 void membership_log::drop_orphan(const entry_id& id) {
@@ -637,8 +849,38 @@ void membership_log::drop_orphan(const entry_id& id) {
       break;
     }
   }
+  const auto q = m_orphans_per_quota.find(it->second.quota);
+  if (q != m_orphans_per_quota.end() && --q->second == 0) m_orphans_per_quota.erase(q);
   m_orphan_bytes -= it->second.encoded_size;
   m_orphans.erase(it);
+}
+
+void membership_log::make_room_for_orphan(const public_key& quota, std::size_t encoded_size) {
+  const auto stale = [this](const std::pair<std::uint64_t, entry_id>& o) {
+    const auto it = m_orphans.find(o.second);
+    return it == m_orphans.end() || it->second.seq != o.first;
+  };
+  // An author over its quota loses its own oldest orphan, not someone else's.
+  const std::size_t per_quota = std::max<std::size_t>(1, m_config.max_orphans / 8);
+  const auto held_by_quota = m_orphans_per_quota.find(quota);
+  if (held_by_quota != m_orphans_per_quota.end() && held_by_quota->second >= per_quota) {
+    for (const auto& o : m_orphan_order) {
+      if (!stale(o) && m_orphans.at(o.second).quota == quota) {
+        drop_orphan(o.second);
+        break;
+      }
+    }
+  }
+  while (!m_orphan_order.empty() && (m_orphans.size() >= m_config.max_orphans ||
+                                     m_orphan_bytes + encoded_size > m_config.max_orphan_bytes)) {
+    if (!stale(m_orphan_order.front())) drop_orphan(m_orphan_order.front().second);
+    m_orphan_order.pop_front();
+  }
+  if (m_orphan_order.size() >= 2 * m_config.max_orphans) {
+    // Forget the arrival order of orphans that left (adopted, refused or dropped), so the
+    // queue stays bounded.
+    std::erase_if(m_orphan_order, stale);
+  }
 }
 
 std::size_t membership_log::adopt_orphans(const entry_id& parent) {
@@ -676,25 +918,16 @@ result<insert_outcome> membership_log::insert(bytes_view encoded) {
     if (encoded.size() > m_config.max_orphan_bytes || m_config.max_orphans == 0) {
       return err(log_errc::log_full);
     }
-    const auto stale = [this](const std::pair<std::uint64_t, entry_id>& o) {
-      const auto it = m_orphans.find(o.second);
-      return it == m_orphans.end() || it->second.seq != o.first;
-    };
-    while (!m_orphan_order.empty() &&
-           (m_orphans.size() >= m_config.max_orphans ||
-            m_orphan_bytes + encoded.size() > m_config.max_orphan_bytes)) {
-      if (!stale(m_orphan_order.front())) drop_orphan(m_orphan_order.front().second);
-      m_orphan_order.pop_front();
-    }
-    if (m_orphan_order.size() >= 2 * m_config.max_orphans) {
-      // Forget the arrival order of orphans that left (adopted or refused), so the queue stays
-      // bounded.
-      std::erase_if(m_orphan_order, stale);
-    }
+    // Keys the log knows as writers have a quota each; all others share one (the zero key,
+    // which signs nothing under the strict check).
+    const public_key quota =
+        e.author == m_owner || m_ever_delegated.count(e.author) ? e.author : public_key{};
+    make_room_for_orphan(quota, encoded.size());
     const std::uint64_t seq = m_orphan_seq++;
     m_waiting.emplace(e.parent, id);
     m_orphan_bytes += encoded.size();
-    m_orphans.emplace(id, orphan{std::move(e), encoded.size(), seq});
+    ++m_orphans_per_quota[quota];
+    m_orphans.emplace(id, orphan{std::move(e), encoded.size(), seq, quota});
     m_orphan_order.emplace_back(seq, id);
     return insert_outcome{insert_status::orphan, id, 0};
   }
@@ -762,7 +995,7 @@ std::vector<entry_id> membership_log::orphaned_by_fork() const {
   std::vector<std::pair<std::uint64_t, entry_id>> ids;
   for (const auto& [id, h] : m_entries) {
     const auto kind = kind_of(h.e.body);
-    if (is_sticky(kind) || kind == entry_kind::genesis) continue;
+    if (is_deny(kind) || kind == entry_kind::genesis) continue;
     if (!on_head_chain(id, h.e.height)) ids.emplace_back(h.e.height, id);
   }
   std::sort(ids.begin(), ids.end());

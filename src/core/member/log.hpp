@@ -38,7 +38,11 @@
 /// (signature included); Ed25519 verification is strict, so a re-encoded signature is refused
 /// rather than giving a second id for the same entry.
 ///
-/// ## Authority (checked against the state of the entry's parent)
+/// ## Acceptance (checked against the entry's own chain, so it never depends on what else a
+/// replica holds)
+///
+/// An entry is accepted when it passes these rules against the *chain state* of its parent:
+/// the fold of every entry from the genesis to the parent, nothing else.
 ///
 /// - The owner may write every kind. A genesis is written by the owner only, with the network
 ///   id `network_id_of(owner)`; it makes the owner a member with the role `admin`.
@@ -50,32 +54,70 @@
 ///   always keeps its right to write); only the owner may change its own roles.
 /// - An entry after which no admin could act (no delegated, unrevoked admin, and the owner key
 ///   not a member with the role `admin`) is refused (`log_errc::would_leave_no_admin`).
-/// - A policy entry must raise the version, and passes the log's policy hook when one is set.
+/// - A policy entry must raise the version, and passes the log's policy hook when one is set;
+///   the hook also gets the roles held by the joined, unrevoked members of the parent's chain
+///   state, so it can refuse a policy whose admin role nobody holds.
 ///
-/// ## Forks (deterministic from the set of entries, whatever their arrival order)
+/// ## The head (deterministic from the set of entries, whatever their arrival order)
 ///
-/// The head is the greatest entry in this total order: greatest height; then the greatest
-/// number of revocations and epoch bumps on its chain from the genesis (for two tips, the
-/// common part counts for both, so this is "the branch since the fork point that holds more
-/// revocations wins"); then the smallest id (bytewise). The state is the fold of the head's
-/// chain, plus every revoke and bump_epoch entry of the other branches: those are sticky (a
-/// revocation on a losing branch still revokes, an epoch bump still raises the epoch; a
-/// higher epoch wins). Entries of a head chain written by a key that a losing branch revoked
-/// stay applied (they were valid where they were written); the revocation acts from then on.
-/// Other entries of losing branches are listed by `orphaned_by_fork()` so that their author
-/// can write them again on the head. An entry is checked against its own parent's chain only
-/// (so its validity does not depend on what else a replica holds): a sticky revocation from
-/// another branch does not refuse a later set_roles of that key, but the key stays revoked.
+/// The head is the greatest held entry in this total order: the most entries written by the
+/// owner on its chain from the genesis; then the greatest height; then the most deny entries
+/// (revoke, undelegate, bump_epoch) on its chain; then the smallest id (bytewise). For two tips
+/// the common part counts for both, so the first rule reads "the branch since the fork point
+/// that holds more of the owner's entries wins": an admin cannot outgrow an owner's entry
+/// (an undelegate, a policy, a join...) by writing more entries on an older parent.
+///
+/// ## Effect (the state is a function of the set of held entries)
+///
+/// Deny entries (revoke, undelegate, bump_epoch) are *sticky*: every one held counts, on the
+/// head's chain or off it (a revocation on a losing branch still revokes, an undelegation
+/// still ends the admin's rights, a higher epoch wins). They only take rights away, and each
+/// was valid where it was written, so they are never void.
+///
+/// Every other entry of the head's chain is *void* (held, but without effect) when:
+///
+/// 1. its author is not the owner and a revoke or undelegate of the author is held on another
+///    branch, *concurrent* with the entry (neither its ancestor nor its descendant): for such a
+///    deny entry whose highest ancestor on the head's chain has height f, every entry of that
+///    author on the head's chain above height f is void. (An admin revoked or undelegated on
+///    one branch cannot keep writing on another; what it wrote before the fork stands.) Or
+/// 2. it does not pass the acceptance rules above (without the policy hook) against the
+///    *effective state* of its parent: the fold of the head's chain from the genesis skipping
+///    void entries. So an entry that depended on a void one is void too: the entries of an
+///    admin delegated by a void delegate entry, a set_roles of a key only a void entry joined,
+///    an owner's entry that would leave no admin once void delegations are gone.
+///
+/// The state is the effective state of the head, then every deny entry off the head's chain
+/// applied on top. Non-deny entries of losing branches are listed by `orphaned_by_fork()` so
+/// their authors can write them again on the head. Acceptance looks at the chain state alone:
+/// a key revoked on another branch may still be named by a later set_roles (it stays
+/// revoked), and to delegate again a key whose only delegation is void, the owner writes an
+/// undelegate and then a delegate. The owner key may always write.
 ///
 /// ## Limits
 ///
 /// `max_body` (64 KiB + 16) per body; `log_config::max_entries` (100,000) entries and
-/// `max_total_bytes` (64 MiB) of encodings, after which inserts are refused (`log_full`);
-/// `max_orphans` (1,024) entries and `max_orphan_bytes` (16 MiB) waiting for their parent, the
-/// oldest dropped first. An entry by a key that is neither the owner nor named by any held
-/// delegate entry is refused before any state is computed. Validating an entry whose parent is not
-/// the head folds the parent's chain from the genesis (linear in its height); appends on the head
-/// cost one step.
+/// `max_total_bytes` (64 MiB) of encodings. The last 1% of each (at least one entry) is
+/// headroom: an ordinary entry is refused (`log_full`) once it would reach into it; revokes and
+/// undelegates (by anyone) may use the first half of it, and the owner's entries all of it, so
+/// the owner can still revoke in a full log. Which entries a full log holds depends on arrival
+/// order (a replica may refuse what another took).
+///
+/// Orphans: `max_orphans` (1,024) entries and `max_orphan_bytes` (16 MiB) wait for their
+/// parent, the oldest dropped first. Each author may hold at most max_orphans / 8 (at least 1)
+/// of them, and all authors that are neither the owner nor named by a held delegate entry share
+/// one such quota, so a stranger signing with many keys takes at most an eighth of the slots;
+/// an author over its quota loses its own oldest orphan. A non-orphan entry by a key that is
+/// neither the owner nor named by any held delegate entry is refused before any state is
+/// computed.
+///
+/// Cost: an append on the head is checked against the kept chain state and folded in one step
+/// (no copy of the state). An entry off the head starts from a remembered state: the chain
+/// states of the 16 latest entries added off the head and of the head's chain every 256
+/// heights (the 4 highest), so a fork near the head costs its distance to one of them plus
+/// one copy of the state; a deeper fork folds from the genesis once and then extends its own
+/// remembered state. A change of head or a new deny entry that voids entries refolds the
+/// effective state from the highest of 4 remembered effective states below the change.
 
 #include <cstddef>
 #include <cstdint>
@@ -266,8 +308,8 @@ struct member_record {
   friend bool operator==(const member_record&, const member_record&) = default;
 };
 
-/// The membership state: the fold of the head's chain plus the sticky entries of other
-/// branches.
+/// The membership state: the effective fold of the head's chain (void entries skipped) plus the
+/// deny entries of other branches (see "Effect" above).
 struct log_state {
   std::string network_name;
   std::map<public_key, member_record> members;  ///< every key the log has named
@@ -309,9 +351,12 @@ struct log_config {
   std::size_t max_total_bytes = 64u << 20;
   std::size_t max_orphans = 1'024;
   std::size_t max_orphan_bytes = 16u << 20;
-  /// Called on every policy entry's text before it is accepted; an error refuses the entry
-  /// and `insert` returns that error unchanged (e.g. the access layer's "no administrator").
-  std::function<result<void>(bytes_view)> policy_hook;
+  /// Called on every policy entry's text before it is accepted, with the roles held by the
+  /// joined, unrevoked members of the parent's chain state; an error refuses the entry and
+  /// `insert` returns that error unchanged (e.g. the access layer's "no administrator", or "no
+  /// member holds the admin role"). It must be a pure function of its arguments (replicas must
+  /// agree); it is not called again when the state is refolded.
+  std::function<result<void>(bytes_view text, const std::set<std::string>& held_roles)> policy_hook;
 };
 
 /// The membership log of one network, known by its owner key. Holds verified entries as a
@@ -367,8 +412,9 @@ class membership_log {
   result<std::vector<bytes>> entries_after(const entry_id& id, std::size_t max) const;
   /// Parents that orphans wait for and that the log does not hold (sorted, no duplicates).
   std::vector<entry_id> missing_parents() const;
-  /// Entries of branches that lost a fork, except the sticky ones (revoke, bump_epoch) and
-  /// geneses, ordered by height then id: their authors may write them again on the head.
+  /// Entries of branches that lost a fork, except the deny ones (revoke, undelegate,
+  /// bump_epoch, which count anyway) and geneses, ordered by height then id: their authors may
+  /// write them again on the head.
   std::vector<entry_id> orphaned_by_fork() const;
   /// Every equivocation seen (in the order found).
   const std::vector<equivocation>& equivocations() const noexcept { return m_equivocations; }
@@ -377,23 +423,34 @@ class membership_log {
   struct held {
     entry e;
     std::size_t encoded_size = 0;
-    std::uint64_t sticky_count = 0;  ///< revoke and bump_epoch entries on its chain
+    std::uint64_t owner_count = 0;  ///< entries by the owner on its chain (itself included)
+    std::uint64_t deny_count = 0;   ///< revoke, undelegate and bump_epoch entries on its chain
   };
   struct orphan {
     entry e;
     std::size_t encoded_size = 0;
     std::uint64_t seq = 0;  ///< arrival number, to find it in m_orphan_order
+    public_key quota{};     ///< whose orphan quota it counts against (zero: strangers')
   };
 
   result<void> check_stateless(const entry& e) const;
-  result<void> check_against(const log_state& parent_state, const entry& e) const;
+  result<void> check_against(const log_state& parent_state, const entry& e, bool run_hook) const;
+  result<void> check_room(const entry& e, std::size_t encoded_size) const;
   log_state state_at(const entry_id& id) const;
+  void remember(const entry_id& id, log_state s, std::deque<entry_id>& fifo, std::size_t keep);
   result<void> add_verified(const entry_id& id, const entry& e, std::size_t encoded_size);
   std::size_t adopt_orphans(const entry_id& parent);
   void drop_orphan(const entry_id& id);
+  void make_room_for_orphan(const public_key& quota, std::size_t encoded_size);
   bool on_head_chain(const entry_id& id, std::uint64_t height) const;
-  void update_head(const entry_id& id);
-  void rebuild_state();
+  bool outranks(const entry_id& a, const entry_id& b) const;
+  std::uint64_t void_from_of(const entry_id& deny) const;
+  std::map<public_key, std::uint64_t> compute_void_from() const;
+  bool effective_step(log_state& eff, std::uint64_t height) const;
+  void update_head(const entry_id& id, log_state* chain_after);
+  void refold(std::uint64_t from);
+  void add_off_chain_deny(const entry& e);
+  void reapply_off_chain(log_state& s, const entry& e) const;
 
   public_key m_owner;
   network_id m_network;
@@ -407,13 +464,27 @@ class membership_log {
   std::uint64_t m_orphan_seq = 0;
   std::multimap<entry_id, entry_id> m_waiting;  // parent -> orphan
   std::size_t m_orphan_bytes = 0;
+  std::map<public_key, std::size_t> m_orphans_per_quota;
   std::map<std::pair<entry_id, public_key>, entry_id> m_by_parent_author;
   std::vector<equivocation> m_equivocations;
-  std::set<public_key> m_ever_delegated;  // every key a held delegate entry names
-  std::vector<entry_id> m_sticky;         // revoke and bump_epoch entries
-  std::vector<entry_id> m_head_chain;     // index = height
-  log_state m_chain_state;                // fold of the head chain alone
-  log_state m_state;                      // plus the sticky entries of other branches
+  std::set<public_key> m_ever_delegated;            // every key a held delegate entry names
+  std::vector<entry_id> m_deny;                     // revoke, undelegate and bump_epoch entries
+  std::multimap<public_key, entry_id> m_deauth;     // subject -> its revoke and undelegate entries
+  std::vector<entry_id> m_head_chain;               // index = height
+  log_state m_chain_state;                          // fold of the head chain (nothing skipped)
+  log_state m_effective;                            // fold of the head chain, void entries skipped
+  std::map<public_key, std::uint64_t> m_void_from;  // author -> lowest void height on the chain
+  // Deny entries off the head chain, as their effect on the state.
+  std::set<public_key> m_off_revoked;
+  std::set<public_key> m_off_undelegated;
+  std::map<std::string, std::uint64_t> m_off_epochs;
+  // Remembered chain states (by entry id): the latest off-head entries and head-chain
+  // checkpoints; and effective-state checkpoints of the head chain (height, state).
+  std::map<entry_id, log_state> m_memo;
+  std::deque<entry_id> m_memo_recent;
+  std::deque<entry_id> m_memo_checkpoints;
+  std::deque<std::pair<std::uint64_t, log_state>> m_effective_checkpoints;
+  log_state m_state;  // m_effective plus the deny entries of other branches
 };
 
 }  // namespace starling::member
