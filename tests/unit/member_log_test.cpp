@@ -789,9 +789,9 @@ TEST_F(MemberLog, PolicyHookSeesTheRolesMembersHold) {
 
 TEST_F(MemberLog, LongLogsWithShortForksStayCheap) {
   // 20,000 appends on the head and 200 short forks: 180 losing entries by the admin on the
-  // head's parent and 20 winning branches of two owner entries, each a change of head. Each
-  // append costs one step (no state copy) and each fork starts from a remembered state, so this
-  // is linear; the time is printed, not asserted.
+  // head's parent and 20 winning branches of two owner entries, each a change of head; then a
+  // 2,000-entry losing branch. Each append costs one step (no state copy) and each fork starts
+  // from a remembered state, so this is linear; the time is printed, not asserted.
   standard_start();
   const auto net = log.network();
   const auto start = std::chrono::steady_clock::now();
@@ -824,15 +824,28 @@ TEST_F(MemberLog, LongLogsWithShortForksStayCheap) {
     }
     ++forks;
   }
+  // And a long losing branch: 2,000 entries by the admin from 50 below the head (each moves its
+  // parent's remembered state on, no copy).
+  auto parent = *log.head();
+  for (int i = 0; i < 50; ++i)
+    parent = member::decode(*log.get(parent)).value().parent;
+  const auto head = *log.head();
+  auto h = log.state().height - 50;
+  for (int i = 0; i < 2'000; ++i) {
+    const auto e = make(admin, parent, ++h, member::join_body{fresh(), {"m"}}, net);
+    ASSERT_TRUE(log.insert(e));
+    parent = id(e);
+  }
+  EXPECT_EQ(log.head(), head);
   const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
                       std::chrono::steady_clock::now() - start)
                       .count();
-  std::cout << "[ timing ] 20,000 appends and 200 forks: " << ms << " ms\n";
+  std::cout << "[ timing ] 20,000 appends, 200 forks and a 2,000-entry branch: " << ms << " ms\n";
   EXPECT_EQ(forks, 200u);
   EXPECT_EQ(switches, 20u);
-  EXPECT_EQ(log.size(), 3u + 20'000u + 180u + 40u);
+  EXPECT_EQ(log.size(), 3u + 20'000u + 180u + 40u + 2'000u);
   // Every switch orphaned the old head; every losing fork is orphaned too.
-  EXPECT_EQ(log.orphaned_by_fork().size(), 180u + 20u);
+  EXPECT_EQ(log.orphaned_by_fork().size(), 180u + 20u + 2'000u);
   // A replica that gets the entries by height agrees.
   member::membership_log replica(owner.pub);
   for (const auto& e : log.entries_from_height(0, log.size()))

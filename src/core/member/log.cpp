@@ -556,7 +556,11 @@ log_state membership_log::state_at(const entry_id& id) const {
   std::vector<const entry*> path;
   const log_state* base = nullptr;
   for (entry_id cur = id;;) {
-    if (const auto memo = m_memo.find(cur); memo != m_memo.end()) {
+    if (const auto memo = m_recent_states.find(cur); memo != m_recent_states.end()) {
+      base = &memo->second;
+      break;
+    }
+    if (const auto memo = m_checkpoint_states.find(cur); memo != m_checkpoint_states.end()) {
       base = &memo->second;
       break;
     }
@@ -572,12 +576,13 @@ log_state membership_log::state_at(const entry_id& id) const {
   return s;
 }
 
-void membership_log::remember(const entry_id& id, log_state s, std::deque<entry_id>& fifo,
+void membership_log::remember(const entry_id& id, log_state s,
+                              std::map<entry_id, log_state>& states, std::deque<entry_id>& fifo,
                               std::size_t keep) {
-  if (!m_memo.insert_or_assign(id, std::move(s)).second) return;  // already remembered
+  if (!states.insert_or_assign(id, std::move(s)).second) return;  // already remembered
   fifo.push_back(id);
   if (fifo.size() > keep) {
-    m_memo.erase(fifo.front());
+    states.erase(fifo.front());  // (it may have been taken already)
     fifo.pop_front();
   }
 }
@@ -615,8 +620,16 @@ result<void> membership_log::add_verified(const entry_id& id, const entry& e,
     if (m_state.head && e.parent == *m_state.head) {
       STARLING_TRY(check_against(m_chain_state, e, true));
     } else {
-      log_state s = state_at(e.parent);
-      STARLING_TRY(check_against(s, e, true));
+      // A branch that grows one entry at a time moves its remembered state on to the new
+      // entry instead of copying it (a sibling that comes later folds from a checkpoint).
+      const auto recent = m_recent_states.find(e.parent);
+      const bool taken = recent != m_recent_states.end();
+      log_state s = taken ? std::move(recent->second) : state_at(e.parent);
+      if (taken) m_recent_states.erase(recent);
+      if (auto ok = check_against(s, e, true); !ok) {
+        if (taken) m_recent_states.emplace(e.parent, std::move(s));  // its fifo slot is kept
+        return ok.error();
+      }
       apply(s, m_owner, e);
       s.head = id;
       chain_after = std::move(s);
@@ -645,7 +658,9 @@ result<void> membership_log::add_verified(const entry_id& id, const entry& e,
   if (!fresh) m_equivocations.push_back({e.author, it->second, id});
 
   update_head(id, chain_after ? &*chain_after : nullptr);
-  if (chain_after) remember(id, std::move(*chain_after), m_memo_recent, memo_recent);
+  if (chain_after) {
+    remember(id, std::move(*chain_after), m_recent_states, m_recent_order, memo_recent);
+  }
   return {};
 }
 
@@ -754,7 +769,7 @@ void membership_log::update_head(const entry_id& id, log_state* chain_after) {
     m_chain_state.head = id;
     m_head_chain.push_back(id);
     if (c.e.height % checkpoint_every == 0) {
-      remember(id, m_chain_state, m_memo_checkpoints, memo_checkpoints);
+      remember(id, m_chain_state, m_checkpoint_states, m_checkpoint_order, memo_checkpoints);
     }
     if (effective_step(m_effective, c.e.height)) {
       apply(m_state, m_owner, c.e);

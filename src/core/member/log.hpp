@@ -113,10 +113,11 @@
 ///
 /// Cost: an append on the head is checked against the kept chain state and folded in one step
 /// (no copy of the state). An entry off the head starts from a remembered state: the chain
-/// states of the 16 latest entries added off the head and of the head's chain every 256
-/// heights (the 4 highest), so a fork near the head costs its distance to one of them plus
-/// one copy of the state; a deeper fork folds from the genesis once and then extends its own
-/// remembered state. A change of head or a new deny entry that voids entries refolds the
+/// states of the 16 latest entries added off the head (an entry takes its parent's over, so a
+/// branch growing one entry at a time costs one step each) and of the head's chain every 256
+/// heights (the 4 highest), so a new fork near the head costs its distance to one of them plus
+/// one copy of the state (linear in the members, no fold from the genesis); a deeper fork folds
+/// from the genesis once. A change of head or a new deny entry that voids entries refolds the
 /// effective state from the highest of 4 remembered effective states below the change.
 
 #include <cstddef>
@@ -437,7 +438,8 @@ class membership_log {
   result<void> check_against(const log_state& parent_state, const entry& e, bool run_hook) const;
   result<void> check_room(const entry& e, std::size_t encoded_size) const;
   log_state state_at(const entry_id& id) const;
-  void remember(const entry_id& id, log_state s, std::deque<entry_id>& fifo, std::size_t keep);
+  void remember(const entry_id& id, log_state s, std::map<entry_id, log_state>& states,
+                std::deque<entry_id>& fifo, std::size_t keep);
   result<void> add_verified(const entry_id& id, const entry& e, std::size_t encoded_size);
   std::size_t adopt_orphans(const entry_id& parent);
   void drop_orphan(const entry_id& id);
@@ -478,11 +480,13 @@ class membership_log {
   std::set<public_key> m_off_revoked;
   std::set<public_key> m_off_undelegated;
   std::map<std::string, std::uint64_t> m_off_epochs;
-  // Remembered chain states (by entry id): the latest off-head entries and head-chain
-  // checkpoints; and effective-state checkpoints of the head chain (height, state).
-  std::map<entry_id, log_state> m_memo;
-  std::deque<entry_id> m_memo_recent;
-  std::deque<entry_id> m_memo_checkpoints;
+  // Remembered chain states (by entry id): the latest off-head entries (a child takes its
+  // parent's) and head-chain checkpoints; and effective-state checkpoints of the head chain
+  // (height, state).
+  std::map<entry_id, log_state> m_recent_states;
+  std::deque<entry_id> m_recent_order;
+  std::map<entry_id, log_state> m_checkpoint_states;
+  std::deque<entry_id> m_checkpoint_order;
   std::deque<std::pair<std::uint64_t, log_state>> m_effective_checkpoints;
   log_state m_state;  // m_effective plus the deny entries of other branches
 };
