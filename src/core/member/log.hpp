@@ -72,7 +72,9 @@
 /// Deny entries (revoke, undelegate, bump_epoch) are *sticky*: every one held counts, on the
 /// head's chain or off it (a revocation on a losing branch still revokes, an undelegation
 /// still ends the admin's rights, a higher epoch wins). They only take rights away, and each
-/// was valid where it was written, so they are never void.
+/// was valid where it was written, so they are never void. (So a revoked admin, or one it
+/// delegated, can still revoke members or bump role epochs on a concurrent branch, as it could
+/// before the revocation: it can deny, never grant.)
 ///
 /// Every other entry of the head's chain is *void* (held, but without effect) when:
 ///
