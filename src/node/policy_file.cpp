@@ -9,6 +9,7 @@
 #include <utility>
 
 #include "core/keyexpr/keyexpr.hpp"
+#include "core/member/role.hpp"
 
 namespace starling::node {
 
@@ -21,8 +22,10 @@ namespace {
 constexpr std::string_view top_level_has = "a policy file has version, [[rule]] and [[test]]";
 constexpr std::string_view rule_has = "a rule has effect, roles, ops and keys";
 constexpr std::string_view test_has = "a test has role or roles, op, key and expect";
-constexpr std::string_view role_expected =
-    "a role name (letters, digits, '_', '.', '-'; at most 64 bytes)";
+// The one role-name rule (core/member/role.hpp), spelt out so a user sees why "Admin" or
+// "team.a" is refused.
+constexpr std::string_view role_expected = "a role name (1 to 32 bytes of a-z, 0-9, '_', '-')";
+static_assert(member::max_role_name_size == 32, "role_expected spells the limit out");
 
 /// `text` in double quotes, control bytes and quotes escaped, cut after 64 bytes.
 std::string shown(std::string_view text) {

@@ -223,6 +223,17 @@ TEST(Access, ValidateLimitsAndRoleNames) {
   EXPECT_EQ(one(r).error(), access::errc::bad_role_name);
   r.roles = {std::string(access::max_role_name, 'a')};
   EXPECT_TRUE(one(r));
+  // The one role-name rule of certificates and the log: lower case, no '.', at most 32 bytes.
+  EXPECT_EQ(access::max_role_name, 32u);
+  for (const char* bad : {"Admin", "ADMIN", "team.a", "a b", "caf\xc3\xa9", "a/b", "", "*x"}) {
+    r.roles = {bad};
+    EXPECT_EQ(one(r).error(), access::errc::bad_role_name) << bad;
+    EXPECT_FALSE(access::valid_role_name(bad)) << bad;
+  }
+  for (const char* good : {"admin", "a", "sensor_2", "night-shift", "0"}) {
+    r.roles = {good};
+    EXPECT_TRUE(one(r)) << good;
+  }
   r = ok;
   r.ops = {};
   EXPECT_EQ(one(r).error(), access::errc::no_operations);

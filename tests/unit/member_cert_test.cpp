@@ -12,7 +12,9 @@
 #include <string>
 #include <vector>
 
+#include "core/access/policy.hpp"
 #include "core/member/cert.hpp"
+#include "core/member/role.hpp"
 
 using namespace starling;
 using member::cert_errc;
@@ -207,6 +209,46 @@ TEST(MemberCert, IssueSortsRolesAndRefusesWhatTheEncodingForbids) {
   EXPECT_EQ(c.roles, (std::vector<std::string>{"a", "m", "z"}));
   EXPECT_EQ(c.issuer, owner.pub);
   EXPECT_EQ(c.version, member::cert_version);
+}
+
+TEST(MemberRole, OneRuleForEveryByte) {
+  using member::role_name_fault;
+  EXPECT_EQ(member::max_role_name_size, 32u);
+  EXPECT_EQ(member::max_role_size, member::max_role_name_size);
+  EXPECT_EQ(member::role_name_problem(""), role_name_fault::empty);
+  EXPECT_EQ(member::role_name_problem(std::string(32, 'a')), std::nullopt);
+  EXPECT_EQ(member::role_name_problem(std::string(33, 'a')), role_name_fault::too_long);
+  EXPECT_EQ(member::role_name_problem(std::string(33, 'A')), role_name_fault::too_long)
+      << "length is judged first";
+  for (int b = 0; b < 256; ++b) {
+    const char c = static_cast<char>(b);
+    const bool want = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '-';
+    const std::string name = std::string("r") + c;
+    EXPECT_EQ(member::is_valid_role_name(name), want) << b;
+    EXPECT_EQ(member::role_name_problem(name),
+              want ? std::nullopt : std::optional(role_name_fault::bad_character))
+        << b;
+  }
+}
+
+TEST(MemberRole, CertificatesAndPoliciesAgreeOnEveryName) {
+  ASSERT_TRUE(crypto::init());
+  const std::vector<std::string> names{"admin",
+                                       "Admin",
+                                       "team.a",
+                                       "a-b_c",
+                                       "0",
+                                       "",
+                                       " a",
+                                       std::string(32, 'z'),
+                                       std::string(33, 'z'),
+                                       "a\x80",
+                                       "*"};
+  for (const auto& name : names) {
+    const bool in_cert = member::issue(owner, fields(device.pub, {name})).has_value();
+    EXPECT_EQ(in_cert, member::is_valid_role_name(name)) << name;
+    EXPECT_EQ(access::valid_role_name(name), in_cert) << name;
+  }
 }
 
 TEST(MemberCert, EncodeRefusesAHandBuiltCertificateThatBreaksTheRules) {

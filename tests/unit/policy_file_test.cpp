@@ -185,8 +185,14 @@ const std::vector<error_case> error_cases = {
     {head + "roles = [\"a\", \"*\"]\nops = [\"put\"]\nkeys = [\"k\"]\n", 4, "rule[0].roles[1]",
      "p.toml:4: rule[0].roles[1]: \"*\" (every peer) must be the only role"},
     {head + "roles = [\"a b\"]\nops = [\"put\"]\nkeys = [\"k\"]\n", 4, "rule[0].roles[0]",
-     "p.toml:4: rule[0].roles[0]: expected a role name (letters, digits, '_', '.', '-'; at most "
-     "64 bytes) or \"*\", got \"a b\""},
+     "p.toml:4: rule[0].roles[0]: expected a role name (1 to 32 bytes of a-z, 0-9, '_', '-') or "
+     "\"*\", got \"a b\""},
+    {head + "roles = [\"Admin\"]\nops = [\"put\"]\nkeys = [\"k\"]\n", 4, "rule[0].roles[0]",
+     "p.toml:4: rule[0].roles[0]: expected a role name (1 to 32 bytes of a-z, 0-9, '_', '-') or "
+     "\"*\", got \"Admin\""},
+    {head + "roles = [\"team.a\"]\nops = [\"put\"]\nkeys = [\"k\"]\n", 4, "rule[0].roles[0]",
+     "p.toml:4: rule[0].roles[0]: expected a role name (1 to 32 bytes of a-z, 0-9, '_', '-') or "
+     "\"*\", got \"team.a\""},
     {head + "roles = [\"a\"]\nops = [\"put\", \"publish\"]\nkeys = [\"k\"]\n", 5, "rule[0].ops[1]",
      "p.toml:5: rule[0].ops[1]: expected an operation (put, del, subscribe, query, reply, "
      "declare_queryable, liveliness_token, liveliness_watch, admin), got \"publish\""},
@@ -206,8 +212,12 @@ const std::vector<error_case> error_cases = {
      4, "test[0].roles", "p.toml:4: test[0].roles: give either role or roles, not both"},
     {"version = 1\n[[test]]\nrole = \"*\"\nop = \"put\"\nkey = \"a\"\nexpect = \"deny\"\n", 3,
      "test[0].role",
-     "p.toml:3: test[0].role: expected a role name (letters, digits, '_', '.', '-'; at most 64 "
-     "bytes), got \"*\""},
+     "p.toml:3: test[0].role: expected a role name (1 to 32 bytes of a-z, 0-9, '_', '-'), got "
+     "\"*\""},
+    {"version = 1\n[[test]]\nrole = \"Sensor\"\nop = \"put\"\nkey = \"a\"\nexpect = \"deny\"\n", 3,
+     "test[0].role",
+     "p.toml:3: test[0].role: expected a role name (1 to 32 bytes of a-z, 0-9, '_', '-'), got "
+     "\"Sensor\""},
     {"version = 1\n[[test]]\nrole = \"a\"\nop = \"put\"\nkey = \"a/*\"\nexpect = \"deny\"\n", 5,
      "test[0].key", "p.toml:5: test[0].key: expected a key without wildcards for put, got \"a/*\""},
     {"version = 1\n[[test]]\nrole = \"a\"\nop = \"put\"\nkey = \"a\"\nexpect = \"yes\"\n", 6,

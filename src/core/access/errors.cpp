@@ -11,8 +11,7 @@ class category_impl final : public std::error_category {
   std::string message(int c) const override {
     switch (static_cast<errc>(c)) {
       case errc::bad_role_name:
-        return "bad role name (1 to " + std::to_string(max_role_name) +
-               " bytes of letters, digits, '_', '.', '-', or \"*\" alone)";
+        return "bad role name (" + std::string(member::role_name_rule()) + ", or \"*\" alone)";
       case errc::no_roles:
         return "a rule names no role";
       case errc::no_operations:

@@ -6,6 +6,8 @@
 #include <cstddef>
 #include <system_error>
 
+#include "core/member/role.hpp"
+
 namespace starling::access {
 
 /// Most rules in a policy.
@@ -16,15 +18,16 @@ inline constexpr std::size_t max_keys_per_rule = 256;
 inline constexpr std::size_t max_keys = 4096;
 /// Most role names in one rule.
 inline constexpr std::size_t max_roles_per_rule = 64;
-/// Longest role name, in bytes.
-inline constexpr std::size_t max_role_name = 64;
+/// Longest role name, in bytes: the one rule of core/member/role.hpp, which certificates and
+/// the membership log follow too.
+inline constexpr std::size_t max_role_name = member::max_role_name_size;
 /// Most roles one subject (a peer) may hold when its rights are checked.
 inline constexpr std::size_t max_subject_roles = 64;
 /// Most distinct role sets one compiled checker keeps tries for.
 inline constexpr std::size_t max_role_sets = 1024;
 
 enum class errc {
-  bad_role_name = 1,      ///< empty, too long, or a byte outside [A-Za-z0-9_.-] (or "*" mixed in)
+  bad_role_name = 1,      ///< empty, too long, or a byte outside [a-z0-9_-] (or "*" mixed in)
   no_roles,               ///< a rule names no role
   no_operations,          ///< a rule names no operation
   no_keys,                ///< a rule names no key expression

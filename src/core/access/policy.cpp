@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "core/member/role.hpp"
+
 namespace starling::access {
 
 static_assert(static_cast<std::size_t>(operation::admin) + 1 == operation_count,
@@ -37,11 +39,7 @@ bool takes_expression(operation op) noexcept {
 }
 
 bool valid_role_name(std::string_view name) noexcept {
-  if (name.empty() || name.size() > max_role_name) return false;
-  return std::all_of(name.begin(), name.end(), [](char c) {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
-           c == '.' || c == '-';
-  });
+  return member::is_valid_role_name(name);
 }
 
 result<void> validate(const policy& p) {

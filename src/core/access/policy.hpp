@@ -128,8 +128,10 @@ struct policy {
   std::vector<rule> rules;    ///< in file order; the order only chooses the rule explain() names
 };
 
-/// True for 1 to max_role_name bytes of ASCII letters, digits, '_', '.' and '-'. ("*" is not
-/// a role name; it is any_role, which only rules may use.)
+/// True for a role name by the one rule of core/member/role.hpp: 1 to max_role_name (32) bytes
+/// of lower-case ASCII letters, digits, '_' and '-', as in certificates and the membership log,
+/// so a policy cannot name a role that no member could hold. ("*" is not a role name; it is
+/// any_role, which only rules may use.)
 bool valid_role_name(std::string_view name) noexcept;
 
 /// Checks a policy against the limits of errors.hpp. Errors: no_roles, no_operations, no_keys

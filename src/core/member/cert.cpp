@@ -63,17 +63,19 @@ constexpr std::size_t sig_size = 64;
 static_assert(min_cert_size == fixed_size + 2 + sig_size);
 static_assert(max_cert_size == fixed_size + max_roles * (1 + max_role_size) + sig_size);
 
-bool role_char(std::uint8_t c) {
-  return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '-';
-}
-
-// The rules on one role name, wherever it comes from.
+// The rules on one role name, wherever it comes from: role.hpp's, with cert's own codes.
 result<void> check_role(std::string_view role) {
-  if (role.empty()) return cert_errc::empty_role;
-  if (role.size() > max_role_size) return cert_errc::role_too_long;
-  for (char c : role)
-    if (!role_char(static_cast<std::uint8_t>(c))) return cert_errc::bad_role_character;
-  return {};
+  const auto fault = role_name_problem(role);
+  if (!fault) return {};
+  switch (*fault) {
+    case role_name_fault::empty:
+      return cert_errc::empty_role;
+    case role_name_fault::too_long:
+      return cert_errc::role_too_long;
+    case role_name_fault::bad_character:
+      break;
+  }
+  return cert_errc::bad_role_character;
 }
 
 // The rules of the encoding on everything but version, keys and signature: roles present,

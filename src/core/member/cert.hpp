@@ -41,6 +41,7 @@
 #include "core/common/result.hpp"
 #include "core/crypto/crypto.hpp"
 #include "core/member/network.hpp"
+#include "core/member/role.hpp"
 
 namespace starling::member {
 
@@ -48,8 +49,8 @@ namespace starling::member {
 inline constexpr std::uint8_t cert_version = 1;
 /// Roles per certificate: at least 1, at most this.
 inline constexpr std::size_t max_roles = 16;
-/// Longest role name, in bytes (at least 1).
-inline constexpr std::size_t max_role_size = 32;
+/// Longest role name, in bytes (at least 1): the one rule of role.hpp.
+inline constexpr std::size_t max_role_size = max_role_name_size;
 /// Most certificates in a chain: the leaf and up to three admins above it.
 inline constexpr std::size_t max_chain_length = 4;
 /// Smallest and largest encoded certificate.
