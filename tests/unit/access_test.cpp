@@ -1,6 +1,7 @@
 #include <gtest/gtest.h>
 
 #include <random>
+#include <set>
 #include <string>
 #include <type_traits>
 #include <vector>
@@ -201,6 +202,46 @@ TEST(Access, HasAdmin) {
   EXPECT_TRUE(access::has_admin(p)) << "everybody is an administrator";
   p.rules.push_back(make_rule(deny, {"guest"}, {operation::admin}, {"**"}));
   EXPECT_TRUE(access::has_admin(p)) << "roles other than guest still have it";
+}
+
+TEST(Access, HasAdminAgainstHeldRoles) {
+  auto admin_rule = [](std::vector<std::string> roles, std::string_view key) {
+    return make_rule(allow, std::move(roles), {operation::admin}, {key});
+  };
+  const std::set<std::string> held{"admin", "member", "sensor"};
+  access::policy p;
+  // The typo: "admins" is granted admin, but every administrator holds "admin".
+  p.rules = {admin_rule({"admins"}, "**"), make_rule(allow, {"member"}, {operation::put}, {"**"})};
+  EXPECT_TRUE(access::has_admin(p)) << "the old check is fooled by the typo";
+  EXPECT_FALSE(access::has_admin(p, held)) << "nobody holds \"admins\"";
+  EXPECT_TRUE(access::has_admin(p, {"admins"})) << "unless somebody does";
+
+  EXPECT_TRUE(access::has_admin(access::default_policy(), held));
+  EXPECT_FALSE(access::has_admin(access::default_policy(), {}))
+      << "no held role: nobody can administer";
+  EXPECT_FALSE(access::has_admin(access::default_policy(), {"member", "sensor"}))
+      << "member has every data operation but not admin";
+
+  p.rules = {admin_rule({"admin"}, "config/**")};
+  EXPECT_FALSE(access::has_admin(p, held)) << "admin on part of the key space only";
+  p.rules = {admin_rule({"admin"}, "**"),
+             make_rule(deny, {"admin"}, {operation::admin}, {"secrets/**"})};
+  EXPECT_FALSE(access::has_admin(p, held)) << "a deny of admin anywhere takes it away";
+  p.rules.push_back(admin_rule({"sensor"}, "**"));
+  EXPECT_TRUE(access::has_admin(p, held)) << "another held role keeps it";
+  EXPECT_FALSE(access::has_admin(p, {"admin", "member"})) << "...only if somebody holds it";
+
+  // "*" rules reach every held role, named by a rule or not.
+  p.rules = {admin_rule({"*"}, "**")};
+  EXPECT_TRUE(access::has_admin(p, {"anyone"}));
+  p.rules.push_back(make_rule(deny, {"*"}, {operation::admin}, {"x"}));
+  EXPECT_FALSE(access::has_admin(p, held)) << "a deny for every role";
+  p.rules = {admin_rule({"*"}, "**"), make_rule(deny, {"guest"}, {operation::admin}, {"**"})};
+  EXPECT_FALSE(access::has_admin(p, {"guest"}));
+  EXPECT_TRUE(access::has_admin(p, {"guest", "member"}));
+
+  // A held "role" that breaks the role-name rule counts for nothing, even where "*" allows.
+  EXPECT_FALSE(access::has_admin(p, {"Admin", "*", ""}));
 }
 
 TEST(Access, ValidateLimitsAndRoleNames) {

@@ -78,28 +78,38 @@ bool applies_to(const rule& r, std::span<const std::string> roles) noexcept {
   return false;
 }
 
+namespace {
+
+// True when a peer holding exactly `roles` keeps every right of administration (see has_admin).
+bool keeps_admin(const policy& p, std::span<const std::string> roles) {
+  bool allowed = false;
+  for (const rule& r : p.rules) {
+    if (!r.ops.contains(operation::admin) || !applies_to(r, roles)) continue;
+    if (r.effect == effect::deny) return false;
+    allowed = allowed || std::any_of(r.keys.begin(), r.keys.end(),
+                                     [](const keyexpr::keyexpr& k) { return k.str() == "**"; });
+  }
+  return allowed;
+}
+
+}  // namespace
+
 bool has_admin(const policy& p) {
   // Every named role, plus "none of them" (a peer whose roles the policy does not name, which
   // only "*" rules reach).
-  std::vector<std::vector<std::string>> candidates{{}};
+  if (keeps_admin(p, {})) return true;
   for (const rule& r : p.rules) {
     for (const std::string& role : r.roles) {
-      if (role != any_role) candidates.push_back({role});
+      if (role != any_role && keeps_admin(p, std::span<const std::string>(&role, 1))) return true;
     }
   }
-  for (const auto& roles : candidates) {
-    bool allowed = false;
-    bool denied = false;
-    for (const rule& r : p.rules) {
-      if (!r.ops.contains(operation::admin) || !applies_to(r, roles)) continue;
-      if (r.effect == effect::deny) {
-        denied = true;
-        break;
-      }
-      allowed = allowed || std::any_of(r.keys.begin(), r.keys.end(),
-                                       [](const keyexpr::keyexpr& k) { return k.str() == "**"; });
-    }
-    if (allowed && !denied) return true;
+  return false;
+}
+
+bool has_admin(const policy& p, const std::set<std::string>& held_roles) {
+  for (const std::string& role : held_roles) {
+    if (valid_role_name(role) && keeps_admin(p, std::span<const std::string>(&role, 1)))
+      return true;
   }
   return false;
 }

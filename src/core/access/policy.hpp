@@ -28,6 +28,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <optional>
+#include <set>
 #include <span>
 #include <string>
 #include <string_view>
@@ -147,8 +148,18 @@ policy default_policy();
 /// for "*") covers admin on `**`, and no deny rule for that role (or for "*") covers admin at
 /// all. A node refuses a new policy for which this is false, so that one bad write cannot lock
 /// every administrator out. Conservative: a deny of admin on any part of the key space counts
-/// as losing it.
+/// as losing it. Knows nothing of members: a role that nobody holds (a typo such as "admins")
+/// passes; prefer the overload below wherever the held roles are known.
 bool has_admin(const policy& p);
+
+/// True when some role in `held_roles` (the roles members actually hold, e.g. the union of
+/// every member's roles in the membership log) keeps every right of administration, by the
+/// rule above: an allow rule for that role (or for "*") covers admin on `**` and no deny rule
+/// for it (or for "*") covers admin at all. Each role is judged on its own, as for a member
+/// holding only it. Names that are not valid role names count for nothing, and an empty set
+/// is false. So a policy that gives admin only to "admins" is refused while members hold
+/// "admin".
+bool has_admin(const policy& p, const std::set<std::string>& held_roles);
 
 /// Index of no rule (the default deny decided).
 inline constexpr std::size_t no_rule = static_cast<std::size_t>(-1);
