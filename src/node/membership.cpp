@@ -219,10 +219,12 @@ class membership::join_server final : public stream_handler {
     if (!m_m.m_book || !m_m.m_log) return s.reset();
     auto key = s.peer().ed25519_public_key();
     if (!key) return s.reset();
-    auto id = m_m.m_book->open_session(*key);
+    auto id = m_m.m_book->open_session(*key, m_m.m_host.clock().now());
     if (!id) return s.reset();
     m_session = *id;
     m_joiner = *key;
+    m_m.m_join_streams[id->value] = &s;
+    m_m.arm_join_deadline();
   }
   void on_data(stream& s, bytes_view data) override {
     if (!*m_alive || !m_session || !m_m.m_book) return s.reset();
@@ -234,7 +236,7 @@ class membership::join_server final : public stream_handler {
       ++m_m.m_stats.joins_refused;
       spdlog::info("join attempt by {} refused: {}", s.peer().to_string(),
                    member::to_string(refused->why));
-      m_session.reset();
+      end_session();
       s.close_write();
       return;
     }
@@ -243,12 +245,12 @@ class membership::join_server final : public stream_handler {
     if (!grant) {
       spdlog::warn("join by {}: cannot grant: {}", s.peer().to_string(), grant.error().message());
       if (auto out = m_m.m_book->close_session(*m_session, m_m.m_host.clock().now())) s.write(*out);
-      m_session.reset();
+      end_session();
       s.close_write();
       return;
     }
     auto sealed = m_m.m_book->grant(*m_session, *grant);
-    m_session.reset();
+    end_session();
     if (!sealed) return s.reset();
     s.write(*sealed);
     s.close_write();
@@ -256,11 +258,17 @@ class membership::join_server final : public stream_handler {
     spdlog::info("{} joined the network with role \"{}\"", s.peer().to_string(), ok.role);
   }
   void on_closed(stream&, std::error_code) override {
-    if (*m_alive && m_session && m_m.m_book)
-      m_m.m_book->close_session(*m_session, m_m.m_host.clock().now());
+    if (!*m_alive || !m_session) return;
+    m_m.m_join_streams.erase(m_session->value);
+    if (m_m.m_book) m_m.m_book->close_session(*m_session, m_m.m_host.clock().now());
   }
 
  private:
+  void end_session() {
+    if (m_session) m_m.m_join_streams.erase(m_session->value);
+    m_session.reset();
+  }
+
   membership& m_m;
   std::shared_ptr<bool> m_alive;
   std::optional<member::session_id> m_session;
@@ -339,7 +347,10 @@ class membership::joiner_stream final : public stream_handler {
 // ---- the service --------------------------------------------------------------------------
 
 membership::membership(host& h, fs::path data_dir, membership_config cfg)
-    : m_host(h), m_dir(std::move(data_dir)), m_cfg(cfg) {}
+    : m_host(h),
+      m_dir(std::move(data_dir)),
+      m_cfg(cfg),
+      m_join_timer(std::make_unique<timer>(h.context())) {}
 
 membership::~membership() {
   *m_alive = false;
@@ -421,6 +432,26 @@ void membership::set_network(std::unique_ptr<member::membership_log> log, bytes 
   m_owner = std::move(owner);
   m_book = std::make_unique<member::invite_book>(m_host.identity().pub);
   refresh_proof();
+}
+
+void membership::arm_join_deadline() {
+  if (!m_book) return;
+  const auto at = m_book->next_deadline();
+  if (!at) return;
+  m_join_timer->schedule_at(*at, m_host.clock(), [this, alive = m_alive] {
+    if (!*alive || !m_book) return;
+    for (auto& ex : m_book->expire(m_host.clock().now())) {
+      auto it = m_join_streams.find(ex.id.value);
+      if (it == m_join_streams.end()) continue;
+      stream* s = it->second;
+      m_join_streams.erase(it);
+      ++m_stats.joins_refused;
+      spdlog::info("join attempt by {} timed out", s->peer().to_string());
+      s->write(ex.out);
+      s->close_write();
+    }
+    arm_join_deadline();
+  });
 }
 
 void membership::refresh_proof() {

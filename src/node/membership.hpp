@@ -26,6 +26,7 @@
 #include "core/member/log.hpp"
 #include "node/detailed_error.hpp"
 #include "node/host.hpp"
+#include "node/timer.hpp"
 
 namespace starling::node {
 
@@ -157,6 +158,8 @@ class membership final : public admission_hook {
   void set_network(std::unique_ptr<member::membership_log> log, bytes chain,
                    std::optional<crypto::ed25519_keypair> owner);
   void refresh_proof();
+  /// Arms the timer that ends join sessions stuck waiting for their next message.
+  void arm_join_deadline();
   /// Appends an entry signed by the owner key when we hold it and the entry needs it, else by
   /// this node; gossips it. Errors: not_admin, refused.
   detailed_result<void> write_entry(member::entry_body body, bool owner_only);
@@ -185,6 +188,9 @@ class membership final : public admission_hook {
   std::uint64_t m_newest_entry_time = 0;
   std::unique_ptr<member::invite_book> m_book;
   std::shared_ptr<join_attempt> m_joining;
+  /// Inviter side: the stream of each open join session (until its on_closed).
+  std::map<std::uint64_t, stream*> m_join_streams;
+  std::unique_ptr<timer> m_join_timer;
   counters m_stats;
   std::shared_ptr<bool> m_alive = std::make_shared<bool>(true);
 };

@@ -52,7 +52,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   check(code.has_value());
 
   if (role == 1 || role == 3) {
-    const auto sid = book.open_session(joiner_key);
+    const auto sid = book.open_session(joiner_key, t0);
     check(sid.has_value());
     if (role == 3) {
       joiner j;

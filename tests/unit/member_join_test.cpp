@@ -54,7 +54,7 @@ run_result run(invite_book& book, const invite_code& code, const public_key& joi
   auto hello = j.start(code, joiner_key, seen_inviter, r);
   EXPECT_TRUE(hello.has_value());
   if (!hello) return out;
-  auto sid = book.open_session(seen_joiner);
+  auto sid = book.open_session(seen_joiner, now);
   EXPECT_TRUE(sid.has_value());
   bytes to_inviter = *hello, to_joiner;
   for (int round = 0; round < 6 && !(j.finished()); ++round) {
@@ -106,7 +106,7 @@ bool joiner_failed_with(const run_result& r, join_errc e) {
 // join_confirmed (checked); returns the session.
 session_id confirm_session(invite_book& book, joiner& j, const fixture_keys& k, crypto::rng& r) {
   const auto code = parse_ok(*book.issue("member", t0 + 10min, t0, r));
-  const auto sid = *book.open_session(k.joiner);
+  const auto sid = *book.open_session(k.joiner, t0);
   auto st = book.feed(sid, *j.start(code, k.joiner, k.inviter, r), t0, r);
   st = book.feed(sid, j.feed(st->out)->out, t0, r);
   EXPECT_TRUE(st->event && std::holds_alternative<join_confirmed>(*st->event));
@@ -363,9 +363,9 @@ TEST_F(MemberJoin, OpenInviteAndSessionLimits) {
   EXPECT_EQ(book.issue("c", t0 + 1min, t0, rng).error(),
             make_error_code(join_errc::too_many_invites));
   EXPECT_TRUE(book.issue("c", t0 + 2min, t0 + 1min, rng));  // the first two expired
-  ASSERT_TRUE(book.open_session(k.joiner));
-  ASSERT_TRUE(book.open_session(k.joiner));
-  EXPECT_EQ(book.open_session(k.joiner).error(), make_error_code(join_errc::busy));
+  ASSERT_TRUE(book.open_session(k.joiner, t0));
+  ASSERT_TRUE(book.open_session(k.joiner, t0));
+  EXPECT_EQ(book.open_session(k.joiner, t0).error(), make_error_code(join_errc::busy));
   EXPECT_EQ(book.feed(session_id{999}, {}, t0, rng).error(),
             make_error_code(join_errc::unknown_session));
 }
@@ -385,7 +385,7 @@ TEST_F(MemberJoin, BytesSplitAnywhereStillWork) {
   joiner j;
   auto hello = j.start(code, k.joiner, k.inviter, rng);
   ASSERT_TRUE(hello);
-  auto sid = *book.open_session(k.joiner);
+  auto sid = *book.open_session(k.joiner, t0);
   inviter_step st;
   for (std::uint8_t b : *hello) {
     auto s = book.feed(sid, bytes_view(&b, 1), t0, rng);
@@ -420,14 +420,14 @@ TEST_F(MemberJoin, TruncatedAndGarbageMessagesAreRefused) {
   bytes cut(hello.begin() + 1, hello.end() - 1);
   bytes short_frame = {static_cast<std::uint8_t>(cut.size())};
   append(short_frame, cut);
-  auto sid = *book.open_session(k.joiner);
+  auto sid = *book.open_session(k.joiner, t0);
   auto st = book.feed(sid, short_frame, t0, rng);
   ASSERT_TRUE(st && st->event);
   EXPECT_EQ(std::get<join_refused>(*st->event).why, refusal::protocol);
   EXPECT_EQ(book.open_sessions(), 0u);
 
   // A frame announcing more than the limit: refused at once.
-  sid = *book.open_session(k.joiner);
+  sid = *book.open_session(k.joiner, t0);
   const bytes huge = {0xff, 0xff, 0xff, 0x7f};
   st = book.feed(sid, huge, t0, rng);
   ASSERT_TRUE(st && st->event);
@@ -439,7 +439,7 @@ TEST_F(MemberJoin, TruncatedAndGarbageMessagesAreRefused) {
     if (variant == 0) std::fill(h.end() - 32, h.end(), 0);
     if (variant == 1) h[1] = 2;
     if (variant == 2) h[2] = 3;
-    sid = *book.open_session(k.joiner);
+    sid = *book.open_session(k.joiner, t0);
     st = book.feed(sid, h, t0, rng);
     ASSERT_TRUE(st && st->event) << variant;
     EXPECT_EQ(std::get<join_refused>(*st->event).why, refusal::protocol);
@@ -487,4 +487,202 @@ TEST_F(MemberJoin, ConfirmedButNotGrantedGivesTheInviteBack) {
   ASSERT_TRUE(js && js->event);
   EXPECT_EQ(std::get<join_failed>(*js->event).why, make_error_code(join_errc::refused));
   EXPECT_EQ(book.open_invites(t0), 1u);
+}
+
+// ---- what a refused attempt shows ----
+
+namespace {
+
+// One message on the wire, seen from outside: who sent it, its size, its bytes when they are
+// not random (aborts), and whether the inviter's session was still open after it.
+struct wire_message {
+  bool from_inviter = false;
+  std::size_t size = 0;
+  bytes fixed;
+  bool session_open = false;
+  friend bool operator==(const wire_message&, const wire_message&) = default;
+};
+
+struct transcript {
+  std::vector<wire_message> wire;
+  std::optional<refusal> why;
+};
+
+// A fake joiner that sends a confirm whatever the challenge says (it skips its own tag check,
+// as a prober would), or an honest joiner that aborts when the tag is wrong.
+transcript probe(invite_book& book, const invite_code& code, const fixture_keys& k, time_point now,
+                 crypto::rng& r, bool confirm_anyway) {
+  transcript t;
+  auto note = [&](bool from_inviter, const bytes& b) {
+    if (b.empty()) return;
+    const bool fixed = b.size() == 4;  // an abort: uvarint 3, version, type 5, reason
+    t.wire.push_back({from_inviter, b.size(), fixed ? b : bytes{}, book.open_sessions() == 1});
+  };
+  auto take_event = [&](const std::optional<inviter_event>& ev) {
+    if (!ev) return;
+    if (const auto* f = std::get_if<join_refused>(&*ev)) t.why = f->why;
+  };
+  joiner j;
+  const bytes hello = *j.start(code, k.joiner, k.inviter, r);
+  const auto sid = *book.open_session(k.joiner, now);
+  note(false, hello);
+  auto st = book.feed(sid, hello, now, r);
+  EXPECT_TRUE(st);
+  if (!st) return t;
+  EXPECT_FALSE(st->event) << "no decision before the joiner answers";
+  note(true, st->out);
+  bytes answer;
+  if (confirm_anyway) {
+    answer = {34, join_version, 3};
+    answer.resize(35, 0xab);
+  } else {
+    auto js = j.feed(st->out);
+    EXPECT_TRUE(js && js->event);
+    answer = js->out;
+  }
+  note(false, answer);
+  st = book.feed(sid, answer, now, r);
+  EXPECT_TRUE(st) << "the inviter's session waited for the answer";
+  if (!st) return t;
+  take_event(st->event);
+  note(true, st->out);
+  EXPECT_EQ(book.open_sessions(), 0u);
+  EXPECT_EQ(book.feed(sid, {}, now, r).error(), make_error_code(join_errc::unknown_session));
+  return t;
+}
+
+}  // namespace
+
+TEST_F(MemberJoin, RefusedAttemptLooksExactlyLikeAWrongCodeOnTheWire) {
+  for (const bool confirm_anyway : {false, true}) {
+    SCOPED_TRACE(confirm_anyway ? "a prober confirms anyway" : "an honest joiner aborts");
+    invite_limits lim;
+    lim.max_attempts = 100;
+    lim.failures_per_minute = 100;
+    invite_book book(k.inviter, lim);
+    const auto live = parse_ok(*book.issue("member", t0 + 10min, t0, rng));
+    const auto expired = parse_ok(*book.issue("member", t0 + 1min, t0, rng));
+    auto dead_slot = live;
+    dead_slot.slot = static_cast<std::uint8_t>((live.slot + 7) % 32);
+
+    const auto wrong = probe(book, wrong_secret(live), k, t0 + 2min, rng, confirm_anyway);
+    EXPECT_EQ(wrong.why, refusal::wrong_code);
+    ASSERT_EQ(wrong.wire.size(), confirm_anyway ? 4u : 3u);
+    EXPECT_EQ(wrong.wire[0].size, 55u);
+    EXPECT_EQ(wrong.wire[1].size, 67u);
+    EXPECT_TRUE(wrong.wire[1].session_open);
+    EXPECT_EQ(wrong.wire[2].size, confirm_anyway ? 35u : 4u);
+
+    const auto dead = probe(book, dead_slot, k, t0 + 2min, rng, confirm_anyway);
+    EXPECT_EQ(dead.why, refusal::unknown);
+    EXPECT_EQ(dead.wire, wrong.wire);
+
+    const auto late = probe(book, expired, k, t0 + 2min, rng, confirm_anyway);
+    EXPECT_EQ(late.why, refusal::expired);
+    EXPECT_EQ(late.wire, wrong.wire);
+  }
+}
+
+TEST_F(MemberJoin, RefusedAttemptDoesTheSameCPaceWork) {
+  // The decoy derives a real challenge from the joiner's Ya: an invalid Ya is refused as
+  // malformed whether the slot is live or not (a decoy that skipped the work would answer it).
+  invite_book book(k.inviter);
+  const auto live = parse_ok(*book.issue("member", t0 + 10min, t0, rng));
+  auto dead = live;
+  dead.slot = static_cast<std::uint8_t>((live.slot + 1) % 32);
+  std::vector<bytes> answers;
+  for (const auto& code : {live, dead}) {
+    joiner j;
+    bytes hello = *j.start(code, k.joiner, k.inviter, rng);
+    std::fill(hello.end() - 32, hello.end(), 0);  // the identity as Ya
+    const auto sid = *book.open_session(k.joiner, t0);
+    const auto st = book.feed(sid, hello, t0, rng);
+    ASSERT_TRUE(st && st->event);
+    EXPECT_EQ(std::get<join_refused>(*st->event).why, refusal::protocol);
+    answers.push_back(st->out);
+  }
+  EXPECT_EQ(answers[0], answers[1]);
+  EXPECT_EQ(answers[0].size(), 4u);
+}
+
+TEST_F(MemberJoin, InviteThatExpiresBeforeTheConfirmIsRefused) {
+  invite_book book(k.inviter);
+  const auto code = parse_ok(*book.issue("member", t0 + 10min, t0, rng));
+  joiner j;
+  const auto sid = *book.open_session(k.joiner, t0 + 10min - 2s);
+  auto st = book.feed(sid, *j.start(code, k.joiner, k.inviter, rng), t0 + 10min - 2s, rng);
+  ASSERT_TRUE(st && !st->event);
+  const auto js = j.feed(st->out);
+  ASSERT_TRUE(js && !js->event) << "the right code: the joiner confirms";
+  st = book.feed(sid, js->out, t0 + 10min, rng);  // the invite expired meanwhile
+  ASSERT_TRUE(st && st->event);
+  EXPECT_EQ(std::get<join_refused>(*st->event).why, refusal::expired);
+  EXPECT_EQ(book.open_sessions(), 0u);
+  const auto end = j.feed(st->out);
+  ASSERT_TRUE(end && end->event);
+  EXPECT_EQ(std::get<join_failed>(*end->event).why, make_error_code(join_errc::refused));
+  EXPECT_EQ(book.open_invites(t0), 1u) << "expired, not used";
+  EXPECT_EQ(book.open_invites(t0 + 10min), 0u);
+}
+
+TEST_F(MemberJoin, WaitingSessionsExpireUnderAFakeClock) {
+  invite_limits lim;
+  lim.session_timeout = 30s;
+  lim.max_attempts = 2;
+  invite_book book(k.inviter, lim);
+  EXPECT_EQ(book.next_deadline(), std::nullopt);
+  const auto code = parse_ok(*book.issue("member", t0 + 1h, t0, rng));
+
+  // Waiting for a hello.
+  const auto silent = *book.open_session(k.joiner, t0);
+  EXPECT_EQ(book.next_deadline(), t0 + 30s);
+  // Waiting for a confirm (its hello came; the attempt counts).
+  joiner j;
+  const auto slow = *book.open_session(k.joiner, t0 + 10s);
+  auto st = book.feed(slow, *j.start(code, k.joiner, k.inviter, rng), t0 + 10s, rng);
+  ASSERT_TRUE(st && !st->event && !st->out.empty());
+  // A confirmed session waits for the caller, not the peer: no deadline.
+  joiner j2;
+  const auto confirmed = confirm_session(book, j2, k, rng);
+  EXPECT_EQ(book.open_sessions(), 3u);
+
+  EXPECT_EQ(book.next_deadline(), t0 + 30s);
+  EXPECT_TRUE(book.expire(t0 + 30s - 1ns).empty());
+  auto gone = book.expire(t0 + 30s);
+  ASSERT_EQ(gone.size(), 1u);
+  EXPECT_EQ(gone[0].id, silent);
+  EXPECT_FALSE(gone[0].out.empty());
+  EXPECT_EQ(book.next_deadline(), t0 + 40s);
+  EXPECT_EQ(book.feed(silent, {}, t0 + 31s, rng).error(),
+            make_error_code(join_errc::unknown_session));
+
+  gone = book.expire(t0 + 1h);
+  ASSERT_EQ(gone.size(), 1u);
+  EXPECT_EQ(gone[0].id, slow);
+  const auto js = j.feed(gone[0].out);  // the joiner hears that it was refused
+  ASSERT_TRUE(js && js->event);
+  EXPECT_EQ(std::get<join_failed>(*js->event).why, make_error_code(join_errc::refused));
+  EXPECT_EQ(book.next_deadline(), std::nullopt);
+  EXPECT_EQ(book.open_sessions(), 1u);
+  EXPECT_TRUE(book.grant(confirmed, as_bytes("x"))) << "the confirmed session was kept";
+
+  // The expired attempt stayed counted: with max_attempts 2, one wrong try more burns the code.
+  EXPECT_EQ(
+      last_refusal(run(book, wrong_secret(code), k.joiner, k.inviter, k.joiner, t0 + 2min, rng)),
+      refusal::wrong_code);
+  EXPECT_EQ(last_refusal(run(book, code, k.joiner, k.inviter, k.joiner, t0 + 3min, rng)),
+            refusal::burnt);
+}
+
+TEST_F(MemberJoin, FeedAfterTheDeadlineEndsTheSession) {
+  invite_book book(k.inviter);  // 30 s by default
+  const auto code = parse_ok(*book.issue("member", t0 + 1h, t0, rng));
+  joiner j;
+  const auto sid = *book.open_session(k.joiner, t0);
+  const auto st = book.feed(sid, *j.start(code, k.joiner, k.inviter, rng), t0 + 30s, rng);
+  ASSERT_TRUE(st && st->event);
+  EXPECT_EQ(std::get<join_refused>(*st->event).why, refusal::protocol);
+  EXPECT_EQ(st->out.size(), 4u) << "an abort, not a challenge";
+  EXPECT_EQ(book.open_sessions(), 0u);
+  EXPECT_EQ(book.open_invites(t0), 1u) << "a hello that came too late is no attempt";
 }

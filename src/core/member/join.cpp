@@ -259,7 +259,7 @@ result<std::string> invite_book::issue(std::string role, time_point expires_at, 
     const bool live =
         s.state == slot_state::open && s.expires_at > now && s.attempts < m_limits.max_attempts;
     const bool busy = std::any_of(m_sessions.begin(), m_sessions.end(), [&](const auto& kv) {
-      return kv.second.slot_no == n && kv.second.generation == s.generation &&
+      return !kv.second.decoy && kv.second.slot_no == n && kv.second.generation == s.generation &&
              kv.second.ph != phase::await_hello;
     });
     if (live || busy) continue;
@@ -281,11 +281,42 @@ bool invite_book::revoke(const invite_code& code) {
   return true;
 }
 
-result<session_id> invite_book::open_session(const public_key& joiner) {
+result<session_id> invite_book::open_session(const public_key& joiner, time_point now) {
   if (m_sessions.size() >= m_limits.max_sessions) return join_errc::busy;
   const session_id id{m_next_session++};
-  m_sessions[id].joiner = joiner;
+  session& s = m_sessions[id];
+  s.joiner = joiner;
+  s.deadline = now + m_limits.session_timeout;
   return id;
+}
+
+std::optional<time_point> invite_book::next_deadline() const {
+  std::optional<time_point> next;
+  for (const auto& [id, s] : m_sessions) {
+    if (waiting(s) && (!next || s.deadline < *next)) next = s.deadline;
+  }
+  return next;
+}
+
+std::vector<expired_session> invite_book::expire(time_point now) {
+  std::vector<expired_session> out;
+  for (auto it = m_sessions.begin(); it != m_sessions.end();) {
+    session& s = it->second;
+    if (!waiting(s) || now < s.deadline) {
+      ++it;
+      continue;
+    }
+    out.push_back(expired_session{it->first, end_expired(s)});
+    it = m_sessions.erase(it);
+  }
+  return out;
+}
+
+bytes invite_book::end_expired(session& s) {
+  // The attempt (if its hello came) stays counted against the code and the budget.
+  s.ph = phase::done;
+  cp::wipe(s.grant_key);
+  return abort_frame(abort_refused);
 }
 
 std::optional<refusal> invite_book::admit(std::uint8_t n, time_point now) const {
@@ -343,37 +374,36 @@ inviter_step invite_book::on_hello(session& s, bytes_view body, time_point now, 
     why = refusal::unknown;
   else
     why = admit(slot_no, now);
-  if (!why) charge(s, now);
 
+  // A refused attempt is a decoy: the same CPace computation on a random password nobody
+  // knows, and a session that waits for the confirm like a live one. The joiner fails its
+  // tag check exactly as with a wrong code, and neither the work done, the bytes sent nor
+  // the moment the session ends tell a dead slot from a live one.
+  std::array<std::uint8_t, 9> prs{};
+  if (why) {
+    r.fill(prs);
+  } else {
+    slot& sl = m_slots[slot_no];
+    charge(s, now);
+    ++sl.attempts;
+    s.slot_no = slot_no;
+    s.generation = sl.generation;
+    prs = sl.secret;
+  }
+  s.decoy = why;
   const bytes ci = channel_id(m_mine, s.joiner);
   cp::point g{}, yb{}, k{};
   auto y = cp::sample_scalar(r);
-  if (why) {
-    // Decoy: a point on a generator nobody knows and a random tag, so the joiner fails as
-    // with a wrong code and learns nothing else.
-    std::array<std::uint8_t, 32> prs{}, tag{};
-    r.fill(prs);
-    r.fill(tag);
-    if (!cp::calculate_generator(prs, ci, sid, g) || !cp::public_share(y, g, yb)) yb = g;
-    cp::wipe(y);
-    s.ph = phase::done;
-    st.out = frame(challenge, {yb, tag});
-    st.event = join_refused{*why};
-    return st;
-  }
-  slot& sl = m_slots[slot_no];
-  ++sl.attempts;
-  s.slot_no = slot_no;
-  s.generation = sl.generation;
-  if (!cp::calculate_generator(sl.secret, ci, sid, g) || !cp::public_share(y, g, yb) ||
-      !cp::scalar_mult_vfy(y, ya, k)) {
-    cp::wipe(y);
+  const bool ok = cp::calculate_generator(prs, ci, sid, g) && cp::public_share(y, g, yb) &&
+                  cp::scalar_mult_vfy(y, ya, k);
+  cp::wipe(y);
+  cp::wipe(prs);
+  if (!ok) {
     s.ph = phase::done;
     st.out = abort_frame(abort_malformed);
     st.event = join_refused{refusal::protocol};
     return st;
   }
-  cp::wipe(y);
   const auto isk = cp::derive_isk_ir(sid, k, ya, ada, yb, {});
   const auto ks = derive_keys(isk);
   s.joiner_tag = ks.joiner_tag;
@@ -383,21 +413,24 @@ inviter_step invite_book::on_hello(session& s, bytes_view body, time_point now, 
   return st;
 }
 
-inviter_step invite_book::on_confirm(session& s, bytes_view body) {
+inviter_step invite_book::on_confirm(session& s, bytes_view body, time_point now) {
   inviter_step st;
   s.ph = phase::done;
+  // A decoy session ends like a wrong code on the wire; locally it reports why it was refused.
+  const auto refused = [&](refusal live) { return join_refused{s.decoy.value_or(live)}; };
   if (body.size() == abort_size && body[0] == join_version && body[1] == abort_msg) {
-    st.event = join_refused{body[2] == abort_wrong_code ? refusal::wrong_code : refusal::protocol};
+    st.event = refused(body[2] == abort_wrong_code ? refusal::wrong_code : refusal::protocol);
     return st;
   }
   if (check_body(body, confirm, confirm_size)) {
     st.out = abort_frame(abort_malformed);
-    st.event = join_refused{refusal::protocol};
+    st.event = refused(refusal::protocol);
     return st;
   }
-  if (!cp::tags_equal(body.subspan(2), s.joiner_tag)) {
+  const bool tag_ok = cp::tags_equal(body.subspan(2), s.joiner_tag);
+  if (!tag_ok || s.decoy) {
     st.out = abort_frame(abort_wrong_code);
-    st.event = join_refused{refusal::wrong_code};
+    st.event = refused(refusal::wrong_code);
     return st;
   }
   slot& sl = m_slots[s.slot_no];
@@ -405,6 +438,13 @@ inviter_step invite_book::on_confirm(session& s, bytes_view body) {
     // Another session used (or the owner revoked) the invite meanwhile.
     st.out = abort_frame(abort_refused);
     st.event = join_refused{sl.state == slot_state::used ? refusal::used : refusal::unknown};
+    return st;
+  }
+  if (sl.expires_at <= now) {
+    // It expired between hello and confirm. The joiner proved it holds the code, so it may
+    // learn that it was refused.
+    st.out = abort_frame(abort_refused);
+    st.event = join_refused{refusal::expired};
     return st;
   }
   // Single use from here on, even if the caller never grants (close_session gives it back).
@@ -421,9 +461,16 @@ result<inviter_step> invite_book::feed(session_id id, bytes_view in, time_point 
   const auto it = m_sessions.find(id);
   if (it == m_sessions.end()) return join_errc::unknown_session;
   session& s = it->second;
-  append(s.buf, in);
   inviter_step acc;
-  while (s.ph == phase::await_hello || s.ph == phase::await_confirm) {
+  if (waiting(s) && now >= s.deadline) {
+    // Too late, whatever the bytes say: as if expire() had run on time.
+    acc.out = end_expired(s);
+    acc.event = join_refused{refusal::protocol};
+    m_sessions.erase(it);
+    return acc;
+  }
+  append(s.buf, in);
+  while (waiting(s)) {
     std::error_code ec;
     auto body = next_frame(s.buf, max_control_frame, ec);
     if (ec) {
@@ -433,7 +480,7 @@ result<inviter_step> invite_book::feed(session_id id, bytes_view in, time_point 
       break;
     }
     if (!body) break;
-    auto st = s.ph == phase::await_hello ? on_hello(s, *body, now, r) : on_confirm(s, *body);
+    auto st = s.ph == phase::await_hello ? on_hello(s, *body, now, r) : on_confirm(s, *body, now);
     append(acc.out, st.out);
     if (st.event) acc.event = std::move(st.event);
   }

@@ -21,8 +21,21 @@
 ///   5 abort     either way         reason[1]: 1 wrong code, 2 malformed, 3 refused   (3 bytes)
 /// Only Ya, Yb and the tags reveal anything about the exchange, and they reveal nothing about
 /// the code. When the inviter refuses an attempt (unknown slot, expired, used, burnt, rate
-/// limited) it answers a decoy challenge (a random point and tag), so the joiner fails exactly
-/// as with a wrong code: the wire never says more than "wrong code".
+/// limited) it answers a decoy challenge: the same CPace computation with a random password in
+/// place of the code's secret, and a session that waits for the joiner's confirm (or abort) and
+/// then ends exactly as a wrong code does (an abort "wrong code" after a confirm, nothing after
+/// the joiner's abort). So the joiner fails exactly as with a wrong code, and neither the bytes,
+/// their sizes and order, the work done nor the moment the session ends say more than "wrong
+/// code". An invite that expires between hello and confirm is refused at the confirm.
+///
+/// Finding the inviter. The code names its inviter by a 24-bit hint of its key (hint_of), which
+/// anybody can match with a key of their own in about 2^24 tries: a fake peer on the network
+/// may show the same hint. The hint only picks candidates. A joiner must therefore try every
+/// peer whose key matches the hint, one attempt each, before it tells the user the code is
+/// wrong: a wrong_code (or refused) from one of them proves nothing about the code. The fake
+/// learns nothing it can test offline (CPace leaves it one online guess at the code per
+/// attempt, and the channel identifier binds the real keys). That search is the node's job;
+/// this core runs one attempt.
 
 #include <array>
 #include <cstddef>
@@ -32,6 +45,7 @@
 #include <string>
 #include <system_error>
 #include <variant>
+#include <vector>
 
 #include "core/common/bytes.hpp"
 #include "core/common/result.hpp"
@@ -103,8 +117,10 @@ class joiner {
 
   /// Begins an attempt with `code` against the peer whose authenticated key is `inviter`
   /// (`mine` is this device's key). Returns the hello message to write on the stream.
-  /// Errors: wrong_inviter (this peer is not the code's inviter: try another peer),
-  /// bad_state (already started: use a new joiner).
+  /// Errors: wrong_inviter (this peer's key does not match the code's hint: try another peer),
+  /// bad_state (already started: use a new joiner). A key that matches the hint may still be a
+  /// fake inviter (see the top of this file): on wrong_code, try the other matching peers
+  /// before reporting the code as wrong.
   result<bytes> start(const invite_code& code, const public_key& mine, const public_key& inviter,
                       crypto::rng& r);
 
@@ -139,6 +155,9 @@ struct invite_limits {
   unsigned max_attempts = 3;          ///< attempts on one code before it is burnt
   unsigned failures_per_minute = 10;  ///< attempts that did not succeed, over all codes
   std::size_t max_sessions = 8;       ///< sessions open at once
+  /// How long a session may wait for its hello and confirm, from open_session. A session still
+  /// waiting then is ended by expire() (or by the next feed) and counts as a protocol refusal.
+  clock_duration session_timeout = std::chrono::seconds(30);
 };
 
 /// Why an attempt was refused. Local only: on the wire the joiner sees wrong_code.
@@ -180,6 +199,13 @@ struct inviter_step {
   std::optional<inviter_event> event;  ///< set when the session reaches a decision
 };
 
+/// A session that invite_book::expire ended: it counts as join_refused{refusal::protocol}. The
+/// caller logs it, writes `out` (an abort; it may be ignored) and closes the session's stream.
+struct expired_session {
+  session_id id;
+  bytes out;
+};
+
 /// The inviting node's open invites and join sessions. Single-use codes, expiry, at most
 /// max_attempts attempts per code (an attempt counts from its hello: the joiner can test its
 /// guess against the inviter's tag without confirming), a global budget of failed attempts
@@ -197,12 +223,25 @@ class invite_book {
   /// Withdraws the open invite whose code is `code`; false when there is none.
   bool revoke(const invite_code& code);
 
-  /// Opens a session for a stream from the peer whose authenticated key is `joiner`.
+  /// Opens a session for a stream from the peer whose authenticated key is `joiner`, at `now`:
+  /// its hello and confirm must arrive before now + limits.session_timeout.
   /// Errors: busy (reset the stream).
-  result<session_id> open_session(const public_key& joiner);
+  result<session_id> open_session(const public_key& joiner, time_point now);
 
-  /// Takes bytes read from the session's stream. Errors: unknown_session (close the stream).
+  /// Takes bytes read from the session's stream. A session past its deadline ends at once as
+  /// expire() would end it (join_refused{protocol}, an abort in `out`), whatever `in` holds.
+  /// Errors: unknown_session (close the stream).
   result<inviter_step> feed(session_id id, bytes_view in, time_point now, crypto::rng& r);
+
+  /// The earliest deadline of a session waiting for its hello or confirm; nothing when none
+  /// waits (a confirmed session waits for the caller's grant and has no deadline). The caller
+  /// arms one timer at it and calls expire() when it fires.
+  std::optional<time_point> next_deadline() const;
+
+  /// Ends every session waiting for its hello or confirm whose deadline is at or before `now`.
+  /// Each counts as join_refused{protocol}; an attempt whose hello came stays counted against
+  /// its code and the failure budget. Returns them in id order; the caller closes their streams.
+  std::vector<expired_session> expire(time_point now);
 
   /// After join_confirmed: seals `grant` and returns the message to write; the session ends.
   /// Errors: unknown_session, bad_state (not confirmed), grant_too_large (the session stays:
@@ -240,11 +279,17 @@ class invite_book {
     std::array<std::uint8_t, 32> joiner_tag{};
     std::array<std::uint8_t, 32> grant_key{};
     std::uint64_t charged_window = 0;  ///< window number + 1 of the budget charge, 0 if none
+    time_point deadline{};             ///< for the hello and the confirm
+    std::optional<refusal> decoy;      ///< set when the hello was refused (a decoy session)
   };
+  static bool waiting(const session& s) noexcept {
+    return s.ph == phase::await_hello || s.ph == phase::await_confirm;
+  }
 
   std::optional<refusal> admit(std::uint8_t slot, time_point now) const;
   inviter_step on_hello(session& s, bytes_view body, time_point now, crypto::rng& r);
-  inviter_step on_confirm(session& s, bytes_view body);
+  inviter_step on_confirm(session& s, bytes_view body, time_point now);
+  bytes end_expired(session& s);
   void charge(session& s, time_point now);
   bool budget_spent(time_point now) const;
 
