@@ -9,6 +9,8 @@
 #include "core/access/checker.hpp"
 #include "core/access/data_ops.hpp"
 #include "core/access/policy.hpp"
+#include "core/member/log.hpp"
+#include "core/member/role.hpp"
 
 using namespace starling;
 using access::decision;
@@ -294,6 +296,19 @@ TEST(Access, ValidateLimitsAndRoleNames) {
     each.keys.assign(access::max_keys_per_rule, expr("k"));
   EXPECT_EQ(access::validate(p).error(), access::errc::too_many_keys);
   EXPECT_EQ(access::checker::compile(p).error(), access::errc::too_many_keys);
+}
+
+TEST(Access, PoliciesAndTheMembershipLogAgreeOnEveryRoleName) {
+  // (member_cert_test checks certificates against the same rule; cert.hpp and log.hpp cannot
+  // share a translation unit.)
+  EXPECT_EQ(member::max_role_size, member::max_role_name_size);
+  std::vector<std::string> names{"admin", "Admin", "team.a", "a-b_c", "0", "", " a", "*", "a\x80"};
+  names.push_back(std::string(32, 'z'));
+  names.push_back(std::string(33, 'z'));
+  for (const std::string& name : names) {
+    EXPECT_EQ(member::validate_role(name).has_value(), access::valid_role_name(name)) << name;
+    EXPECT_EQ(access::valid_role_name(name), member::is_valid_role_name(name)) << name;
+  }
 }
 
 TEST(Access, OperationNames) {
