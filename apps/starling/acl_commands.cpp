@@ -6,15 +6,20 @@
 #include <string>
 
 #include "commands.hpp"
+#include "node/control.hpp"
+#include "node/control_api.hpp"
 #include "node/policy_file.hpp"
+#include "session_client.hpp"
 
 namespace starling::app {
 
-int run_acl_test(const std::string& path) {
+namespace {
+
+std::optional<std::string> read_policy_file(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) {
     print_error("cannot read " + path);
-    return 1;
+    return std::nullopt;
   }
   // One byte more than the limit is enough for parse_policy to say the file is too large.
   std::string text(node::max_policy_file + 1, '\0');
@@ -22,8 +27,70 @@ int run_acl_test(const std::string& path) {
   text.resize(static_cast<std::size_t>(in.gcount()));
   if (in.bad()) {
     print_error("cannot read " + path);
+    return std::nullopt;
+  }
+  return text;
+}
+
+std::optional<nlohmann::json> ask(const std::string& data_dir, const node::api::request& r) {
+  const auto sock = control_socket_for(data_dir);
+  auto res = node::control_request(sock, node::api::to_json(r));
+  if (!res) {
+    print_error(node::describe_control_error(res.error(), sock));
+    return std::nullopt;
+  }
+  if (!res->value("ok", false)) {
+    print_error(res->value("error", std::string("the node refused the request")));
+    return std::nullopt;
+  }
+  return *res;
+}
+
+}  // namespace
+
+int run_acl_show(const std::string& data_dir) {
+  auto r = ask(data_dir, node::api::acl_show_request{});
+  if (!r) return 1;
+  if (r->value("default", true)) {
+    std::printf(
+        "# the default policy (no policy was set): role \"admin\" may do everything, role "
+        "\"member\" every data operation on \"**\"; anything else is denied\n");
+  } else {
+    std::printf("# policy version %llu\n%s",
+                static_cast<unsigned long long>(r->value("version", 0ULL)),
+                r->value("text", std::string()).c_str());
+  }
+  std::fflush(stdout);
+  return 0;
+}
+
+int run_acl_set(const std::string& path, const std::string& data_dir) {
+  auto text = read_policy_file(path);
+  if (!text) return 1;
+  auto doc = node::parse_policy(*text, path);
+  if (!doc) {
+    print_error(doc.error().message);
     return 1;
   }
+  auto r = ask(data_dir, node::api::acl_set_request{*text});
+  if (!r) return 1;
+  std::printf("policy version %llu applied (%zu rules); it reaches every member within seconds\n",
+              static_cast<unsigned long long>(r->value("version", 0ULL)), doc->policy.rules.size());
+  return 0;
+}
+
+int run_acl_explain(const std::string& peer, const std::string& op, const std::string& key,
+                    const std::string& data_dir) {
+  auto r = ask(data_dir, node::api::acl_explain_request{peer, op, key});
+  if (!r) return 1;
+  std::printf("%s\n", r->value("explanation", std::string()).c_str());
+  return 0;
+}
+
+int run_acl_test(const std::string& path) {
+  auto read = read_policy_file(path);
+  if (!read) return 1;
+  const std::string& text = *read;
   auto doc = node::parse_policy(text, path);
   if (!doc) {
     print_error(doc.error().message);

@@ -168,12 +168,29 @@ int main(int argc, char** argv) {
   alive_cmd->add_flag("--watch", alive_opts.watch, "watch the tokens matching KEY (an expression)");
   alive_cmd->add_option("key", alive_opts.key, "key (or key expression with --watch)")->required();
 
-  auto* acl_cmd = app.add_subcommand("acl", "access policies: check a policy file");
+  auto* acl_cmd = app.add_subcommand("acl", "access policies: show, set, explain, test");
   acl_cmd->require_subcommand(1);
   std::string acl_test_file;
   auto* acl_test_cmd = acl_cmd->add_subcommand(
       "test", "parse a policy file and run its own [[test]] cases (exit 0 when all pass)");
   acl_test_cmd->add_option("file", acl_test_file, "the policy file (TOML)")->required();
+  std::string acl_dir, acl_set_file, acl_peer, acl_op, acl_key;
+  auto* acl_show_cmd = acl_cmd->add_subcommand("show", "print the policy in force");
+  acl_show_cmd->add_option("--data-dir", acl_dir, "the node's data directory");
+  auto* acl_set_cmd = acl_cmd->add_subcommand(
+      "set", "apply a policy file to the whole network (it must pass its own tests)");
+  acl_set_cmd->add_option("file", acl_set_file, "the policy file (TOML)")->required();
+  acl_set_cmd->add_option("--data-dir", acl_dir, "the node's data directory");
+  auto* acl_explain_cmd =
+      acl_cmd->add_subcommand("explain", "say which rule decides whether PEER may do OP on KEY");
+  acl_explain_cmd->add_option("peer", acl_peer, "the peer id")->required();
+  acl_explain_cmd
+      ->add_option("op", acl_op,
+                   "put, del, subscribe, query, reply, declare_queryable, liveliness_token, "
+                   "liveliness_watch or admin")
+      ->required();
+  acl_explain_cmd->add_option("key", acl_key, "a key (or a key expression)")->required();
+  acl_explain_cmd->add_option("--data-dir", acl_dir, "the node's data directory");
 
   const char* data_dir_help = "the node's data directory (default: $XDG_DATA_HOME/starling)";
   member_options net_opts;
@@ -237,6 +254,9 @@ int main(int argc, char** argv) {
   if (*reply_cmd) return run_reply(reply_opts);
   if (*alive_cmd) return run_alive(alive_opts);
   if (*acl_test_cmd) return run_acl_test(acl_test_file);
+  if (*acl_show_cmd) return run_acl_show(acl_dir);
+  if (*acl_set_cmd) return run_acl_set(acl_set_file, acl_dir);
+  if (*acl_explain_cmd) return run_acl_explain(acl_peer, acl_op, acl_key, acl_dir);
   if (*network_create_cmd) return run_network_create(net_opts);
   if (*invite_cmd) return run_invite(invite_opts);
   if (*join_cmd) return run_join(join_opts);

@@ -257,7 +257,32 @@ detailed_result<join_request> parse_body(tag<join_request>, const reader& r) {
   return j;
 }
 
+detailed_result<acl_show_request> parse_body(tag<acl_show_request>, const reader&) {
+  return acl_show_request{};
+}
+detailed_result<acl_set_request> parse_body(tag<acl_set_request>, const reader& r) {
+  acl_set_request v;
+  v.text = STARLING_TRY(r.string("text"));
+  return v;
+}
+detailed_result<acl_explain_request> parse_body(tag<acl_explain_request>, const reader& r) {
+  acl_explain_request v;
+  v.peer = STARLING_TRY(r.string("peer"));
+  v.op = STARLING_TRY(r.string("op"));
+  v.key = STARLING_TRY(r.string("key"));
+  return v;
+}
+
 // One renderer per request type (the fields after "cmd").
+void render_body(const acl_show_request&, json&) {}
+void render_body(const acl_set_request& v, json& j) {
+  j["text"] = v.text;
+}
+void render_body(const acl_explain_request& v, json& j) {
+  j["peer"] = v.peer;
+  j["op"] = v.op;
+  j["key"] = v.key;
+}
 void render_body(const network_create_request& n, json& j) {
   j["name"] = n.name;
 }
@@ -536,6 +561,17 @@ json to_json(const invite_answer& r) {
   if (const auto* f = std::get_if<refusal>(&r)) return to_json(*f);
   const auto& i = std::get<invite_response>(r);
   return json{{"ok", true}, {"code", i.code}, {"role", i.role}, {"expires_s", i.expires_s}};
+}
+
+json to_json(const acl_answer& r) {
+  if (const auto* f = std::get_if<refusal>(&r)) return to_json(*f);
+  const auto& a = std::get<acl_response>(r);
+  return json{{"ok", true}, {"version", a.version}, {"default", a.is_default}, {"text", a.text}};
+}
+
+json to_json(const explain_answer& r) {
+  if (const auto* f = std::get_if<refusal>(&r)) return to_json(*f);
+  return json{{"ok", true}, {"explanation", std::get<explain_response>(r).explanation}};
 }
 
 json to_json(const members_response& r) {

@@ -195,11 +195,35 @@ struct join_request {
   friend bool operator==(const join_request&, const join_request&) = default;
 };
 
+/// {"cmd":"acl_show"}: the policy in force.
+struct acl_show_request {
+  static constexpr std::string_view command = "acl_show";
+  static constexpr bool opens_session = false;
+  friend bool operator==(const acl_show_request&, const acl_show_request&) = default;
+};
+/// {"cmd":"acl_set","text":T}: apply a policy file's text (a signed log entry).
+struct acl_set_request {
+  static constexpr std::string_view command = "acl_set";
+  static constexpr bool opens_session = false;
+  std::string text;
+  friend bool operator==(const acl_set_request&, const acl_set_request&) = default;
+};
+/// {"cmd":"acl_explain","peer":P,"op":O,"key":K}: which rule decides, as a sentence.
+struct acl_explain_request {
+  static constexpr std::string_view command = "acl_explain";
+  static constexpr bool opens_session = false;
+  std::string peer;
+  std::string op;
+  std::string key;
+  friend bool operator==(const acl_explain_request&, const acl_explain_request&) = default;
+};
+
 /// Every request a client may send first.
 using request = std::variant<status_request, peers_request, known_request, put_request, del_request,
                              sub_request, get_request, queryable_request, token_request,
                              watch_request, network_create_request, invite_request, members_request,
-                             revoke_request, role_request, join_request>;
+                             revoke_request, role_request, join_request, acl_show_request,
+                             acl_set_request, acl_explain_request>;
 
 /// The "cmd" names of the requests that open a session, in `request` order.
 std::vector<std::string_view> session_commands();
@@ -335,6 +359,20 @@ struct members_response {
   std::optional<network_response> network;
   std::vector<member_info> members;
 };
+/// {"ok":true,"version":V,"default":B,"text":T}: the policy in force (acl_show, acl_set).
+struct acl_response {
+  std::uint64_t version = 0;  ///< 0: the default policy
+  bool is_default = true;
+  std::string text;  ///< the policy file's text; empty for the default policy
+};
+/// {"ok":true,"explanation":S}.
+struct explain_response {
+  std::string explanation;
+};
+/// An acl answer or a refusal.
+using acl_answer = std::variant<acl_response, refusal>;
+/// An explain answer or a refusal.
+using explain_answer = std::variant<explain_response, refusal>;
 /// A network answer or a refusal.
 using network_answer = std::variant<network_response, refusal>;
 /// An invite answer or a refusal.
@@ -351,6 +389,8 @@ nlohmann::json to_json(const network_response& r);
 nlohmann::json to_json(const network_answer& r);
 nlohmann::json to_json(const invite_answer& r);
 nlohmann::json to_json(const members_response& r);
+nlohmann::json to_json(const acl_answer& r);
+nlohmann::json to_json(const explain_answer& r);
 
 // --- session lines --------------------------------------------------------------------------
 

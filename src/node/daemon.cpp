@@ -669,6 +669,31 @@ api::ack daemon::answer(const api::role_request& r) {
   return api::ok_response{};
 }
 
+api::acl_answer daemon::answer(const api::acl_show_request&) const {
+  if (!m_membership->has_network()) {
+    return api::refusal{"this node belongs to no network: it admits every peer, with no rules"};
+  }
+  api::acl_response out;
+  if (const bytes* t = m_membership->policy_text()) {
+    out.is_default = false;
+    out.version = m_membership->log()->state().policy_version;
+    out.text.assign(t->begin(), t->end());
+  }
+  return out;
+}
+
+api::acl_answer daemon::answer(const api::acl_set_request& r) {
+  auto v = m_membership->set_policy(r.text);
+  if (!v) return api::refusal{v.error().message};
+  return answer(api::acl_show_request{});
+}
+
+api::explain_answer daemon::answer(const api::acl_explain_request& r) const {
+  auto e = m_membership->explain(r.peer, r.op, r.key);
+  if (!e) return api::refusal{e.error().message};
+  return api::explain_response{*e};
+}
+
 void daemon::start_join(const json& request, std::shared_ptr<control_session> s) {
   auto req = api::parse_request(request);
   const auto* j = req ? std::get_if<api::join_request>(&*req) : nullptr;

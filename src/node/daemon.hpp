@@ -144,6 +144,9 @@ class daemon {
   api::members_response answer(const api::members_request&) const;
   api::ack answer(const api::revoke_request& r);
   api::ack answer(const api::role_request& r);
+  api::acl_answer answer(const api::acl_show_request&) const;
+  api::acl_answer answer(const api::acl_set_request& r);
+  api::explain_answer answer(const api::acl_explain_request& r) const;
   /// `starling join`: a session answered once the join ends.
   void start_join(const nlohmann::json& request, std::shared_ptr<control_session> s);
 

@@ -14,6 +14,7 @@
 #include "core/multiformats/multiaddr.hpp"
 #include "core/multiformats/peer_id.hpp"
 #include "node/data_dir.hpp"
+#include "node/policy_file.hpp"
 
 namespace starling::node {
 
@@ -130,6 +131,19 @@ bytes frame(std::uint8_t type, bytes_view payload) {
   out.push_back(type);
   append(out, payload);
   return out;
+}
+
+// A log whose policy entries must parse and leave an administrator among the roles members
+// hold (the same check on entries written here and received).
+std::unique_ptr<member::membership_log> make_log(const member::public_key& owner) {
+  member::log_config cfg;
+  cfg.policy_hook = [](bytes_view text, const std::set<std::string>& held) -> result<void> {
+    auto doc = parse_policy(as_chars(text), "policy");
+    if (!doc) return make_error_code(membership_errc::bad_argument);
+    if (!access::has_admin(doc->policy, held)) return make_error_code(membership_errc::refused);
+    return {};
+  };
+  return std::make_unique<member::membership_log>(owner, std::move(cfg));
 }
 
 }  // namespace
@@ -393,7 +407,7 @@ detailed_result<void> membership::load() {
   auto g = member::decode_grant(*data);
   if (!g)
     return fail(membership_errc::storage, mf.string() + " is corrupt: " + g.error().message());
-  auto log = std::make_unique<member::membership_log>(g->owner);
+  auto log = make_log(g->owner);
   const fs::path lf = log_file(m_dir);
   auto log_data = read_file(lf, std::size_t{128} << 20);
   std::vector<bytes> records;
@@ -519,7 +533,7 @@ detailed_result<network_view> membership::create_network(std::string name) {
   }
   const auto owner = crypto::ed25519_generate(m_host.rng());
   const auto now = now_unix();
-  auto log = std::make_unique<member::membership_log>(owner.pub);
+  auto log = make_log(owner.pub);
   const auto& me = m_host.identity();
   std::vector<bytes> entries;
   for (member::entry_body body :
@@ -663,7 +677,7 @@ detailed_result<network_view> membership::adopt_grant(const bytes& grant,
   if (m_log) return fail(membership_errc::already_member, "this node already belongs to a network");
   auto g = member::decode_grant(grant);
   if (!g) return fail(membership_errc::join_failed, "the inviter sent a bad grant");
-  auto log = std::make_unique<member::membership_log>(g->owner);
+  auto log = make_log(g->owner);
   std::uint64_t newest = 0;
   for (const auto& e : g->entries) {
     if (log->insert(e)) {
@@ -960,6 +974,74 @@ void membership::request_entries(connection& c, std::uint64_t from_height) {
   h->from = from_height;
   h->inner = std::make_unique<members_stream>(*this, m_alive);
   c.open_stream({std::string(members_protocol_id)}, std::move(h));
+}
+
+}  // namespace starling::node
+
+namespace starling::node {
+
+std::optional<access::policy> membership::current_policy() const {
+  if (!m_log) return std::nullopt;
+  if (m_log->state().policy_version == 0) return access::default_policy();
+  auto doc = parse_policy(as_chars(m_log->state().policy_text), "policy");
+  if (!doc) return std::nullopt;  // cannot happen: the hook parsed it before it was accepted
+  return doc->policy;
+}
+
+detailed_result<std::uint64_t> membership::set_policy(const std::string& text) {
+  if (!m_log) {
+    return fail(membership_errc::no_network,
+                "this node belongs to no network: run `starling network create` first");
+  }
+  auto doc = parse_policy(text, "policy");
+  if (!doc) return fail(membership_errc::bad_argument, doc.error().message);
+  const auto failures = run_tests(doc->policy, doc->tests);
+  if (!failures.empty()) {
+    return fail(membership_errc::bad_argument,
+                "the policy fails its own test: " + failures.front().message);
+  }
+  std::set<std::string> held;
+  for (const auto& [key, rec] : m_log->state().members) {
+    if (rec.joined && !rec.revoked) held.insert(rec.roles.begin(), rec.roles.end());
+  }
+  if (!access::has_admin(doc->policy, held)) {
+    return fail(membership_errc::refused,
+                "refused: after this policy no member could administer the network (no role "
+                "that a member holds keeps \"admin\" on \"**\")");
+  }
+  const std::uint64_t version = m_log->state().policy_version + 1;
+  auto w = write_entry(member::policy_body{version, bytes(text.begin(), text.end())}, false);
+  if (!w) return w.error();
+  return version;
+}
+
+detailed_result<std::string> membership::explain(const std::string& peer_id, const std::string& op,
+                                                 const std::string& key) const {
+  if (!m_log) {
+    return fail(membership_errc::no_network,
+                "this node belongs to no network: every peer may do everything");
+  }
+  auto k = key_of(peer_id);
+  if (!k) return fail(membership_errc::bad_argument, "not an Ed25519 peer id: " + peer_id);
+  auto o = access::operation_from_name(op);
+  if (!o) {
+    std::string names;
+    for (auto n : access::operation_names)
+      names += (names.empty() ? "" : ", ") + std::string(n);
+    return fail(membership_errc::bad_argument,
+                "unknown operation '" + op + "' (one of " + names + ")");
+  }
+  auto p = current_policy();
+  if (!p) return fail(membership_errc::storage, "the log's policy does not parse");
+  const auto roles = m_log->roles_of(*k);
+  if (roles.empty()) {
+    return std::string("deny: ") + peer_id +
+           " is not a member (or is revoked): it is refused at the connection";
+  }
+  auto e = access::explain(*p, roles, *o, key);
+  if (!e)
+    return fail(membership_errc::bad_argument, "bad key '" + key + "': " + e.error().message());
+  return *e;
 }
 
 }  // namespace starling::node

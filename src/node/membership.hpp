@@ -21,6 +21,7 @@
 #include <string>
 #include <vector>
 
+#include "core/access/policy.hpp"
 #include "core/member/admission.hpp"
 #include "core/member/join.hpp"
 #include "core/member/log.hpp"
@@ -128,6 +129,23 @@ class membership final : public admission_hook {
   detailed_result<void> revoke(const std::string& peer_id);
   /// Replaces a member's roles. Errors: as revoke.
   detailed_result<void> set_roles(const std::string& peer_id, std::vector<std::string> roles);
+
+  /// The policy in force: the log's newest policy entry, or the default policy (admin may do
+  /// everything, member every data operation); none without a network.
+  std::optional<access::policy> current_policy() const;
+  /// The text of the log's newest policy entry; empty while the default policy applies.
+  const bytes* policy_text() const noexcept {
+    return m_log && m_log->state().policy_version ? &m_log->state().policy_text : nullptr;
+  }
+  /// Applies a policy file (TOML): it must parse, pass its own [[test]] cases and leave an
+  /// administrator among the roles members hold; it becomes one signed log entry (version =
+  /// the current one + 1), replicated to every member. Errors: no_network, bad_argument (the
+  /// file's first problem or first failed test), refused (no administrator left), not_admin.
+  detailed_result<std::uint64_t> set_policy(const std::string& text);
+  /// Which rule decides whether `peer_id` may do `op` on `key`, as one sentence. Errors:
+  /// no_network, bad_argument (peer id, operation or key).
+  detailed_result<std::string> explain(const std::string& peer_id, const std::string& op,
+                                       const std::string& key) const;
 
   /// Unix seconds used for certificate checks: the greatest of the wall clock and the newest
   /// log entry's time (a Pi without network time does not go back before what the network

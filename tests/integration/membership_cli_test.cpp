@@ -6,6 +6,7 @@
 
 #include <gtest/gtest.h>
 
+#include <fstream>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <thread>
@@ -148,6 +149,54 @@ TEST_F(membership_cli_test, create_invite_join_exchange_revoke_and_restart) {
   b.kill(SIGTERM);
   EXPECT_EQ(a2.wait(), 0) << a2.err();
   EXPECT_EQ(b.wait(), 0) << b.err();
+}
+
+// `acl show|set|explain` against a network node: the default policy, a policy file applied as
+// a log entry, one that would leave nobody able to administer refused, explanations.
+TEST_F(membership_cli_test, acl_show_set_explain) {
+  child a(node_args("a"));
+  auto [a_id, a_addr] = start_node(a);
+  ASSERT_FALSE(a_addr.empty()) << a.err();
+  child open_show({"acl", "show", "--data-dir", dir("a")});
+  EXPECT_EQ(open_show.wait(), 1);
+  EXPECT_NE(open_show.err().find("belongs to no network"), std::string::npos) << open_show.err();
+  make_network("a", "lab");
+  EXPECT_NE(run({"acl", "show", "--data-dir", dir("a")}).find("the default policy"),
+            std::string::npos);
+  EXPECT_EQ(run({"acl", "explain", "--data-dir", dir("a"), a_id, "put", "home/x"}),
+            "allow: rule 1 allows role \"admin\" put on \"home/x\"\n");
+
+  const auto write = [&](const std::string& name, const std::string& text) {
+    const auto path = dir(name);
+    std::ofstream(path) << text;
+    return path;
+  };
+  const auto good = write("good.toml",
+                          "version = 1\n"
+                          "[[rule]]\neffect = \"allow\"\nroles = [\"admin\"]\nops = [\"admin\", "
+                          "\"put\"]\nkeys = [\"**\"]\n"
+                          "[[rule]]\neffect = \"deny\"\nroles = [\"admin\"]\nops = [\"put\"]\n"
+                          "keys = [\"locked/**\"]\n");
+  auto applied = run({"acl", "set", "--data-dir", dir("a"), good});
+  EXPECT_NE(applied.find("policy version 1 applied"), std::string::npos) << applied;
+  EXPECT_NE(run({"acl", "show", "--data-dir", dir("a")}).find("locked/**"), std::string::npos);
+  EXPECT_EQ(run({"acl", "explain", "--data-dir", dir("a"), a_id, "put", "locked/door"}),
+            "deny: rule 2 (line 7) denies role \"admin\" put on \"locked/door\"\n");
+
+  // A typo in the admin role would lock everybody out: refused, the policy stays.
+  const auto typo = write("typo.toml",
+                          "version = 2\n[[rule]]\neffect = \"allow\"\nroles = [\"admins\"]\n"
+                          "ops = [\"admin\"]\nkeys = [\"**\"]\n");
+  child bad({"acl", "set", "--data-dir", dir("a"), typo});
+  EXPECT_EQ(bad.wait(), 1);
+  EXPECT_NE(bad.err().find("no member could administer"), std::string::npos) << bad.err();
+  EXPECT_NE(run({"acl", "show", "--data-dir", dir("a")}).find("# policy version 1"),
+            std::string::npos);
+  child bad_op({"acl", "explain", "--data-dir", dir("a"), a_id, "write", "a/b"});
+  EXPECT_EQ(bad_op.wait(), 1);
+  EXPECT_NE(bad_op.err().find("unknown operation 'write'"), std::string::npos) << bad_op.err();
+  a.kill(SIGTERM);
+  EXPECT_EQ(a.wait(), 0) << a.err();
 }
 
 TEST_F(membership_cli_test, non_members_and_other_networks_are_refused) {

@@ -180,6 +180,9 @@ TEST_F(ControlApi, EveryRequestRoundTrips) {
       api::revoke_request{"12D3KooWpeer"},
       api::role_request{"12D3KooWpeer", {"camera", "sensor"}},
       api::join_request{"K3F9-W1JS-ERCG-0WHW-XMSF", {"/ip4/10.0.0.1/tcp/4001/p2p/12D3KooWx"}},
+      api::acl_show_request{},
+      api::acl_set_request{"version = 1\n"},
+      api::acl_explain_request{"12D3KooWpeer", "put", "home/k"},
   };
   std::vector<bool> covered(std::variant_size_v<api::request>);
   for (const auto& r : all) {
