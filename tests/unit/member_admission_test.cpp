@@ -2,7 +2,12 @@
 // every reason `admit` refuses a peer, against a real membership log.
 #include <gtest/gtest.h>
 
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "core/member/admission.hpp"
@@ -146,6 +151,45 @@ TEST_F(MemberAdmission, TheLogsRolesWinOverTheCertificates) {
   auto r = member::admit(device_proof(), device.pub, log, now);
   ASSERT_TRUE(r);
   EXPECT_EQ(r->roles, (std::vector<std::string>{"camera", "sensor"}));
+}
+
+// The seed corpus of tests/fuzz/member_admission_fuzz.cpp (same keys, times and log): a first
+// byte picks the decoder (0 proof, 1 grant). Ed25519 signatures are deterministic, so the
+// files are stable; STARLING_WRITE_CORPUS=1 rewrites them.
+TEST_F(MemberAdmission, FuzzSeedCorpusIsCurrent) {
+  const auto with = [](std::uint8_t mode, const bytes& b) {
+    bytes out{mode};
+    append(out, b);
+    return out;
+  };
+  std::vector<std::pair<std::string, bytes>> seeds;
+  seeds.emplace_back("proof_device", with(0, device_proof()));
+  member::membership_proof p;
+  p.network = member::network_id_of(owner.pub);
+  std::vector<member::certificate> one = {cert(owner, admin.pub, {"admin"})};
+  p.chain = member::encode_chain(one).value();
+  seeds.emplace_back("proof_admin", with(0, member::encode_proof(p)));
+  member::join_grant g;
+  g.owner = owner.pub;
+  g.chain = p.chain;
+  g.entries = log.entries_from_height(0, 100);
+  seeds.emplace_back("grant", with(1, member::encode_grant(g).value()));
+
+  const std::filesystem::path dir = STARLING_TEST_DATA "/fuzz/corpus/member_admission";
+  const char* write = std::getenv("STARLING_WRITE_CORPUS");
+  if (write != nullptr && std::string(write) == "1") {
+    std::filesystem::create_directories(dir);
+    for (const auto& [name, b] : seeds) {
+      std::ofstream out(dir / name, std::ios::binary);
+      out.write(reinterpret_cast<const char*>(b.data()), static_cast<std::streamsize>(b.size()));
+    }
+  }
+  for (const auto& [name, b] : seeds) {
+    std::ifstream in(dir / name, std::ios::binary);
+    ASSERT_TRUE(in.good()) << dir / name;
+    const bytes file((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    EXPECT_EQ(file, b) << name << " is stale: run with STARLING_WRITE_CORPUS=1";
+  }
 }
 
 TEST_F(MemberAdmission, GrantRoundTripsAndIsStrict) {
