@@ -364,7 +364,8 @@ membership::membership(host& h, fs::path data_dir, membership_config cfg)
     : m_host(h),
       m_dir(std::move(data_dir)),
       m_cfg(cfg),
-      m_join_timer(std::make_unique<timer>(h.context())) {}
+      m_join_timer(std::make_unique<timer>(h.context())),
+      m_guest_timer(std::make_unique<timer>(h.context())) {}
 
 membership::~membership() {
   *m_alive = false;
@@ -448,6 +449,28 @@ void membership::set_network(std::unique_ptr<member::membership_log> log, bytes 
   refresh_proof();
 }
 
+void membership::sweep_guests() {
+  m_guest_sweep_armed = false;
+  const auto now = m_host.clock().now();
+  bool left = false;
+  for (auto& c : m_host.connections()) {
+    if (!c->established() || c->closing() || c->admitted_as() != peer_class::guest) continue;
+    if (now - c->since() >= m_cfg.guest_lifetime) {
+      spdlog::debug("closing guest {}: connected for {} s", c->peer().to_string(),
+                    m_cfg.guest_lifetime.count());
+      c->close();
+    } else {
+      left = true;
+    }
+  }
+  if (left) {
+    m_guest_sweep_armed = true;
+    m_guest_timer->schedule(std::chrono::seconds(5), [this, alive = m_alive] {
+      if (*alive) sweep_guests();
+    });
+  }
+}
+
 void membership::arm_join_deadline() {
   if (!m_book) return;
   const auto at = m_book->next_deadline();
@@ -517,7 +540,26 @@ detailed_result<peer_class> membership::admit(const connection& c, const conn::e
   }
   const bool invite_open = m_book && m_book->open_invites(m_host.clock().now()) > 0;
   if (m_cfg.allow_guests || invite_open) {
+    std::size_t guests = 0;
+    for (auto& o : m_host.connections()) {
+      if (o.get() != &c && o->established() && !o->closing() &&
+          o->admitted_as() == peer_class::guest) {
+        ++guests;
+      }
+    }
+    if (guests >= m_cfg.max_guests) {
+      ++m_stats.refused;
+      return detailed_error{make_error_code(r.error().code), "not admitted: " + r.error().detail +
+                                                                 "; and " + std::to_string(guests) +
+                                                                 " guests are connected already"};
+    }
     ++m_stats.guests;
+    if (!m_guest_sweep_armed) {
+      m_guest_sweep_armed = true;
+      m_guest_timer->schedule(std::chrono::seconds(5), [this, alive = m_alive] {
+        if (*alive) sweep_guests();
+      });
+    }
     return peer_class::guest;
   }
   ++m_stats.refused;

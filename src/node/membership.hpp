@@ -43,6 +43,10 @@ struct membership_config {
   bool allow_guests = false;
   /// How long the certificates this node issues are valid.
   std::chrono::seconds cert_validity{std::chrono::hours(24 * 365 * 10)};
+  /// Guests connected at once at most; more peers without a proof are refused.
+  std::size_t max_guests = 16;
+  /// A guest connection is closed after this long (a join takes a few round trips).
+  std::chrono::seconds guest_lifetime{60};
   /// A join attempt gives up on a candidate inviter after this long.
   std::chrono::milliseconds join_timeout{10000};
 };
@@ -178,6 +182,8 @@ class membership final : public admission_hook {
   void refresh_proof();
   /// Arms the timer that ends join sessions stuck waiting for their next message.
   void arm_join_deadline();
+  /// Closes guests older than guest_lifetime; re-arms itself while guests remain.
+  void sweep_guests();
   /// Appends an entry signed by the owner key when we hold it and the entry needs it, else by
   /// this node; gossips it. Errors: not_admin, refused.
   detailed_result<void> write_entry(member::entry_body body, bool owner_only);
@@ -209,6 +215,8 @@ class membership final : public admission_hook {
   /// Inviter side: the stream of each open join session (until its on_closed).
   std::map<std::uint64_t, stream*> m_join_streams;
   std::unique_ptr<timer> m_join_timer;
+  std::unique_ptr<timer> m_guest_timer;
+  bool m_guest_sweep_armed = false;
   counters m_stats;
   std::shared_ptr<bool> m_alive = std::make_shared<bool>(true);
 };
