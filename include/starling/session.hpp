@@ -12,6 +12,7 @@
 
 #include <chrono>
 #include <cstddef>
+#include <cstdint>
 #include <memory>
 #include <span>
 #include <string>
@@ -20,6 +21,7 @@
 
 #include "starling/export.hpp"
 #include "starling/liveliness.hpp"
+#include "starling/network.hpp"
 #include "starling/publisher.hpp"
 #include "starling/query.hpp"
 #include "starling/reply.hpp"
@@ -94,6 +96,42 @@ class STARLING_API session {
   /// (not a TCP multiaddr), io (refused, unreachable, wrong peer id), timeout, closed,
   /// would_block (called from a handler).
   result<void> connect(std::string_view multiaddr);
+
+  // --- membership (needs session_options::data_dir, where the network is kept) ----------
+
+  /// The network this node belongs to. Errors: not_found (it belongs to none: it admits every
+  /// peer), closed.
+  result<network_info> network() const;
+  /// Makes a new network owned by this node (the owner key goes to the data directory); from
+  /// then on the node admits only members. Errors: invalid_argument (no data_dir, a bad name,
+  /// already a member), io (the files cannot be written), closed.
+  result<network_info> create_network(std::string_view name = "home");
+  /// Opens an invite for `role`; returns the one-time setup code for the new device's join().
+  /// Errors: not_found (no network), refused (not an admin, too many open invites),
+  /// invalid_argument (a bad role or ttl), closed.
+  result<std::string> invite(std::string_view role,
+                             std::chrono::seconds ttl = std::chrono::seconds(600));
+  /// Joins the network of the node that made `code`: tries every connected peer whose key
+  /// matches the code (and `inviter_addrs`, multiaddrs with /p2p/), waits until admitted.
+  /// Errors: invalid_argument (no data_dir, a malformed code, already a member), refused (no
+  /// inviter accepted the code), would_block (called from a handler), closed.
+  result<network_info> join(std::string_view code,
+                            const std::vector<std::string>& inviter_addrs = {});
+  /// Every key the membership log names. Errors: not_found (no network), closed.
+  result<std::vector<member_info>> members() const;
+  /// Revokes a device for good: every member cuts it off. Errors: not_found, invalid_argument
+  /// (a bad peer id), refused (not an admin, or the log refuses), closed.
+  result<void> revoke(std::string_view peer_id);
+  /// Replaces a member's roles. Errors: as revoke.
+  result<void> set_roles(std::string_view peer_id, const std::vector<std::string>& roles);
+  /// Applies an access policy (the TOML of docs/policy-example.toml) to the whole network.
+  /// Errors: invalid_argument (the file's first problem or failed test), refused (it would
+  /// leave nobody able to administer, or not an admin), not_found, closed.
+  result<void> set_policy(std::string_view toml);
+  /// Which rule decides whether `peer_id` may do `op` ("put", "subscribe", ...) on `key`.
+  /// Errors: invalid_argument, not_found, closed.
+  result<std::string> explain(std::string_view peer_id, std::string_view op,
+                              std::string_view key) const;
 
   /// Declares a publisher on `key` (no wildcards) with the default options and `encoding`, the
   /// content type of its samples. Errors: invalid_argument (the parser's message with the byte

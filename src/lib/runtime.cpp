@@ -177,6 +177,14 @@ std::shared_ptr<runtime> runtime::start(const runtime_options& o, status& err) {
         return;
       }
     }
+    if (!o.data_dir.empty()) {
+      auto m = node::membership::start(*n.host, o.data_dir, {});
+      if (!m) {
+        err = error(errc::io, m.error().message);
+        return;
+      }
+      n.membership = std::move(*m);
+    }
     if (o.mdns) {
       node::mdns_options mo;
       mo.interfaces = o.mdns_interfaces;
@@ -486,6 +494,145 @@ status runtime::wait_matched(const std::string& key, std::chrono::milliseconds t
     // The routing table changes when records arrive; a few milliseconds apart is soon enough.
     std::this_thread::sleep_for(5ms);
   }
+}
+
+}  // namespace starling::lib
+
+namespace starling::lib {
+
+error runtime::membership_error(const node::detailed_error& e) {
+  using node::membership_errc;
+  errc code = errc::refused;
+  if (e.code.category() == node::membership_category()) {
+    switch (static_cast<membership_errc>(e.code.value())) {
+      case membership_errc::no_network:
+        code = errc::not_found;
+        break;
+      case membership_errc::already_member:
+      case membership_errc::bad_argument:
+        code = errc::invalid_argument;
+        break;
+      case membership_errc::storage:
+        code = errc::io;
+        break;
+      case membership_errc::not_admin:
+      case membership_errc::refused:
+      case membership_errc::join_failed:
+        code = errc::refused;
+        break;
+    }
+  }
+  return error(code, e.message);
+}
+
+status runtime::with_membership(const std::function<status(node::membership&)>& fn) {
+  status out;
+  const bool ran = run([&] {
+    if (!m_net->membership) {
+      out = error(errc::invalid_argument,
+                  "membership needs a data directory (session_options::data_dir)");
+      return;
+    }
+    out = fn(*m_net->membership);
+  });
+  if (!ran) return closed_error();
+  return out;
+}
+
+status runtime::join(std::string_view code, const std::vector<std::string>& addrs) {
+  if (on_network_thread()) return would_block_error("join()");
+  auto outcome = std::make_shared<std::promise<status>>();
+  auto f = outcome->get_future();
+  auto s = with_membership([&](node::membership& m) -> status {
+    m.join(std::string(code), addrs, [outcome](node::detailed_result<node::network_view> r) {
+      outcome->set_value(r ? status() : status(membership_error(r.error())));
+    });
+    return std::nullopt;
+  });
+  if (s) return s;
+  if (f.wait_for(std::chrono::minutes(5)) != std::future_status::ready) {
+    return error(errc::timeout, "join(): no inviter answered within 5 minutes");
+  }
+  return f.get();
+}
+
+namespace {
+network_info to_info(const node::network_view& v) {
+  return network_info{v.network_id, v.name, v.roles, v.owner, v.log_height};
+}
+}  // namespace
+
+status runtime::from(const node::detailed_result<void>& r) {
+  if (r) return std::nullopt;
+  return membership_error(r.error());
+}
+
+status runtime::network(network_info& out) {
+  return with_membership([&](node::membership& m) -> status {
+    auto v = m.network();
+    if (!v) return error(errc::not_found, "this node belongs to no network: it admits every peer");
+    out = to_info(*v);
+    return std::nullopt;
+  });
+}
+
+status runtime::create_network(std::string_view name, network_info& out) {
+  return with_membership([&](node::membership& m) -> status {
+    auto v = m.create_network(std::string(name));
+    if (!v) return membership_error(v.error());
+    out = to_info(*v);
+    return std::nullopt;
+  });
+}
+
+status runtime::invite(std::string_view role, std::chrono::seconds ttl, std::string& code) {
+  return with_membership([&](node::membership& m) -> status {
+    auto c = m.invite(std::string(role), ttl);
+    if (!c) return membership_error(c.error());
+    code = *c;
+    return std::nullopt;
+  });
+}
+
+status runtime::members(std::vector<member_info>& out) {
+  return with_membership([&](node::membership& m) -> status {
+    if (!m.has_network()) {
+      return error(errc::not_found, "this node belongs to no network: it admits every peer");
+    }
+    for (auto& v : m.members())
+      out.push_back(
+          member_info{v.peer_id, v.roles, v.admin, v.owner, v.revoked, v.connected, v.self});
+    return std::nullopt;
+  });
+}
+
+status runtime::revoke(std::string_view peer_id) {
+  return with_membership(
+      [&](node::membership& m) -> status { return from(m.revoke(std::string(peer_id))); });
+}
+
+status runtime::set_roles(std::string_view peer_id, const std::vector<std::string>& roles) {
+  return with_membership([&](node::membership& m) -> status {
+    return from(m.set_roles(std::string(peer_id), roles));
+  });
+}
+
+status runtime::set_policy(std::string_view toml) {
+  return with_membership([&](node::membership& m) -> status {
+    auto r = m.set_policy(std::string(toml));
+    if (!r) return membership_error(r.error());
+    return std::nullopt;
+  });
+}
+
+status runtime::explain(std::string_view peer_id, std::string_view op, std::string_view key,
+                        std::string& out) {
+  return with_membership([&](node::membership& m) -> status {
+    auto r = m.explain(std::string(peer_id), std::string(op), std::string(key));
+    if (!r) return membership_error(r.error());
+    out = *r;
+    return std::nullopt;
+  });
 }
 
 }  // namespace starling::lib

@@ -21,10 +21,18 @@
 #include <utility>
 #include <vector>
 
+#include <boost/system/result.hpp>
+
 #include "starling/error.hpp"
+#include "starling/network.hpp"
 #include "starling/publisher_options.hpp"
 #include "starling/reply.hpp"
 #include "starling/sample.hpp"
+
+namespace starling::node {
+class membership;
+struct detailed_error;
+}  // namespace starling::node
 
 namespace starling::lib {
 
@@ -159,6 +167,19 @@ class runtime : public std::enable_shared_from_this<runtime> {
   bool matched(const std::string& key);
   status wait_matched(const std::string& key, std::chrono::milliseconds timeout);
 
+  // Membership (session.hpp documents each); invalid_argument without a data directory.
+  status network(network_info& out);
+  status create_network(std::string_view name, network_info& out);
+  status invite(std::string_view role, std::chrono::seconds ttl, std::string& code);
+  /// Waits (off the network thread) until the join ends, at most 5 minutes.
+  status join(std::string_view code, const std::vector<std::string>& addrs);
+  status members(std::vector<member_info>& out);
+  status revoke(std::string_view peer_id);
+  status set_roles(std::string_view peer_id, const std::vector<std::string>& roles);
+  status set_policy(std::string_view toml);
+  status explain(std::string_view peer_id, std::string_view op, std::string_view key,
+                 std::string& out);
+
   /// The error a call on a closed runtime gets.
   static error closed_error();
   /// The error a waiting call on the network thread gets.
@@ -166,6 +187,13 @@ class runtime : public std::enable_shared_from_this<runtime> {
 
  private:
   runtime();
+  /// Runs `fn` with the node's membership service on the network thread. Errors:
+  /// invalid_argument (the session has no data_dir), closed.
+  status with_membership(const std::function<status(node::membership&)>& fn);
+  /// A membership error as the public one.
+  static error membership_error(const node::detailed_error& e);
+  /// nullopt, or the membership error as the public one.
+  static status from(const boost::system::result<void, node::detailed_error>& r);
   /// Runs `fn` on the network thread and waits for it; false when the runtime is closed.
   bool run(const std::function<void()>& fn);
   /// Subscribes `fn`, which gets each sample as its own copy.

@@ -26,6 +26,7 @@
 #include "node/data_service.hpp"
 #include "node/host.hpp"
 #include "node/mdns_service.hpp"
+#include "node/membership.hpp"
 #include "node/services.hpp"
 #include "runtime.hpp"
 
@@ -42,6 +43,8 @@ struct runtime::net {
   std::unique_ptr<node::host> host;
   std::unique_ptr<node::data_service> svc;
   std::unique_ptr<node::mdns_service> mdns;
+  /// With a data directory: the network (after host: destroyed before it).
+  std::unique_ptr<node::membership> membership;
   /// Our gets that have not ended, so that closing can end them (get_end::closed).
   struct pending_get {
     std::function<void(starling::reply&&)> on_reply;

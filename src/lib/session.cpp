@@ -385,3 +385,67 @@ void subscriber::undeclare() {
 }
 
 }  // namespace starling
+
+// ---- membership ------------------------------------------------------------------------------
+
+namespace starling {
+
+result<network_info> session::network() const {
+  if (!m_rt) return lib::runtime::closed_error();
+  network_info out;
+  if (auto e = m_rt->network(out)) return std::move(*e);
+  return out;
+}
+
+result<network_info> session::create_network(std::string_view name) {
+  if (!m_rt) return lib::runtime::closed_error();
+  network_info out;
+  if (auto e = m_rt->create_network(name, out)) return std::move(*e);
+  return out;
+}
+
+result<std::string> session::invite(std::string_view role, std::chrono::seconds ttl) {
+  if (!m_rt) return lib::runtime::closed_error();
+  std::string code;
+  if (auto e = m_rt->invite(role, ttl, code)) return std::move(*e);
+  return code;
+}
+
+result<network_info> session::join(std::string_view code,
+                                   const std::vector<std::string>& inviter_addrs) {
+  if (!m_rt) return lib::runtime::closed_error();
+  if (auto e = m_rt->join(code, inviter_addrs)) return std::move(*e);
+  return network();
+}
+
+result<std::vector<member_info>> session::members() const {
+  if (!m_rt) return lib::runtime::closed_error();
+  std::vector<member_info> out;
+  if (auto e = m_rt->members(out)) return std::move(*e);
+  return out;
+}
+
+result<void> session::revoke(std::string_view peer_id) {
+  if (!m_rt) return lib::runtime::closed_error();
+  return to_result(m_rt->revoke(peer_id));
+}
+
+result<void> session::set_roles(std::string_view peer_id, const std::vector<std::string>& roles) {
+  if (!m_rt) return lib::runtime::closed_error();
+  return to_result(m_rt->set_roles(peer_id, roles));
+}
+
+result<void> session::set_policy(std::string_view toml) {
+  if (!m_rt) return lib::runtime::closed_error();
+  return to_result(m_rt->set_policy(toml));
+}
+
+result<std::string> session::explain(std::string_view peer_id, std::string_view op,
+                                     std::string_view key) const {
+  if (!m_rt) return lib::runtime::closed_error();
+  std::string out;
+  if (auto e = m_rt->explain(peer_id, op, key, out)) return std::move(*e);
+  return out;
+}
+
+}  // namespace starling
