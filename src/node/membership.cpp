@@ -63,6 +63,9 @@ fs::path log_file(const fs::path& data_dir) {
 fs::path owner_file(const fs::path& data_dir) {
   return network_dir(data_dir) / "owner.key";
 }
+fs::path time_file(const fs::path& data_dir) {
+  return network_dir(data_dir) / "time";
+}
 
 std::optional<bytes> read_file(const fs::path& p, std::size_t max) {
   std::ifstream in(p, std::ios::binary);
@@ -365,9 +368,11 @@ membership::membership(host& h, fs::path data_dir, membership_config cfg)
       m_dir(std::move(data_dir)),
       m_cfg(cfg),
       m_join_timer(std::make_unique<timer>(h.context())),
-      m_guest_timer(std::make_unique<timer>(h.context())) {}
+      m_guest_timer(std::make_unique<timer>(h.context())),
+      m_expiry_timer(std::make_unique<timer>(h.context())) {}
 
 membership::~membership() {
+  if (m_log) save_time_floor();
   *m_alive = false;
   m_host.set_admission(nullptr);
 }
@@ -426,6 +431,14 @@ detailed_result<void> membership::load() {
   }
   if (!log->head()) return fail(membership_errc::storage, lf.string() + " holds no genesis");
   m_newest_entry_time = newest;
+  if (auto t = read_file(time_file(m_dir), 64)) {
+    std::uint64_t v = 0;
+    for (auto b : *t) {
+      if (b < '0' || b > '9' || v > 1'000'000'000'000ULL) break;
+      v = v * 10 + (b - '0');
+    }
+    m_time_floor = v;
+  }
   std::optional<crypto::ed25519_keypair> owner;
   if (fs::exists(owner_file(m_dir), ec)) {
     auto k = load_private_key(owner_file(m_dir));
@@ -505,7 +518,27 @@ void membership::refresh_proof() {
 }
 
 std::uint64_t membership::now_unix() const {
-  return std::max(wall_unix(), m_newest_entry_time);
+  return std::max({wall_unix(), m_newest_entry_time, m_time_floor});
+}
+
+void membership::save_time_floor() {
+  const std::string t = std::to_string(now_unix());
+  if (auto w = write_private_file(network_dir(m_dir), time_file(m_dir), as_bytes(t)); !w)
+    spdlog::warn("{}", w.error().message);
+}
+
+void membership::arm_expiry(std::uint64_t valid_until) {
+  if (m_next_expiry != 0 && m_next_expiry <= valid_until) return;
+  m_next_expiry = valid_until;
+  const auto now = now_unix();
+  const std::uint64_t secs = valid_until > now ? valid_until - now : 0;
+  // At most a day ahead: the wall clock may jump meanwhile; a re-check re-arms.
+  m_expiry_timer->schedule(std::chrono::seconds(std::min<std::uint64_t>(secs + 1, 86400)),
+                           [this, alive = m_alive] {
+                             if (!*alive) return;
+                             m_next_expiry = 0;
+                             recheck_connections();
+                           });
 }
 
 std::optional<network_view> membership::network() const {
@@ -524,6 +557,7 @@ detailed_result<peer_class> membership::admit(const connection& c, const conn::e
   auto r = member::admit(e.remote_membership, e.remote_identity, *m_log, now_unix());
   if (r) {
     ++m_stats.admitted;
+    arm_expiry(r->valid_until);
     // The peer knows entries we lack: ask for them once it is up.
     if (r->peer_head_height > m_log->state().height ||
         (r->peer_head_height == m_log->state().height && m_log->head() &&
@@ -539,7 +573,9 @@ detailed_result<peer_class> membership::admit(const connection& c, const conn::e
     return peer_class::member;
   }
   const bool invite_open = m_book && m_book->open_invites(m_host.clock().now()) > 0;
-  if (m_cfg.allow_guests || invite_open) {
+  // Guests are peers that came to us (a joiner); one we dialled ourselves is just refused, so
+  // that the dialler (the mesh) sees a failure and backs off.
+  if ((m_cfg.allow_guests || invite_open) && c.dir() == conn::direction::inbound) {
     std::size_t guests = 0;
     for (auto& o : m_host.connections()) {
       if (o.get() != &c && o->established() && !o->closing() &&
@@ -949,6 +985,7 @@ void membership::on_log_changed(const std::vector<bytes>& new_entries, const con
   for (const auto& e : new_entries) {
     if (auto w = append_log_file(e); !w) spdlog::warn("{}", w.error().message);
   }
+  save_time_floor();
   refresh_proof();
   push_entries(new_entries, from);
   recheck_connections();
@@ -965,6 +1002,8 @@ void membership::recheck_connections() {
     if (!r) {
       spdlog::info("closing the connection to {}: {}", c->peer().to_string(), r.error().detail);
       c->abort(make_error_code(r.error().code));
+    } else {
+      arm_expiry(r->valid_until);
     }
   }
   if (m_log->is_revoked(m_host.identity().pub)) {

@@ -151,9 +151,9 @@ class membership final : public admission_hook {
   detailed_result<std::string> explain(const std::string& peer_id, const std::string& op,
                                        const std::string& key) const;
 
-  /// Unix seconds used for certificate checks: the greatest of the wall clock and the newest
-  /// log entry's time (a Pi without network time does not go back before what the network
-  /// already wrote).
+  /// Unix seconds used for certificate checks: the greatest of the wall clock, the newest log
+  /// entry's time and the floor saved in the data directory (a Pi without network time does
+  /// not go back before what the network already wrote, or before its own last run).
   std::uint64_t now_unix() const;
 
   /// Counters for status.
@@ -184,6 +184,10 @@ class membership final : public admission_hook {
   void arm_join_deadline();
   /// Closes guests older than guest_lifetime; re-arms itself while guests remain.
   void sweep_guests();
+  /// Re-checks the connections when the earliest admitted certificate lapses.
+  void arm_expiry(std::uint64_t valid_until);
+  /// Saves now_unix() as the time floor (`network/time`), read back at the next start.
+  void save_time_floor();
   /// Appends an entry signed by the owner key when we hold it and the entry needs it, else by
   /// this node; gossips it. Errors: not_admin, refused.
   detailed_result<void> write_entry(member::entry_body body, bool owner_only);
@@ -216,6 +220,9 @@ class membership final : public admission_hook {
   std::map<std::uint64_t, stream*> m_join_streams;
   std::unique_ptr<timer> m_join_timer;
   std::unique_ptr<timer> m_guest_timer;
+  std::unique_ptr<timer> m_expiry_timer;
+  std::uint64_t m_next_expiry = 0;  ///< unix seconds the expiry timer is set for (0: none)
+  std::uint64_t m_time_floor = 0;   ///< saved in network/time: time never goes back before it
   bool m_guest_sweep_armed = false;
   counters m_stats;
   std::shared_ptr<bool> m_alive = std::make_shared<bool>(true);

@@ -6,6 +6,7 @@
 
 #include <gtest/gtest.h>
 
+#include <ctime>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -123,6 +124,11 @@ TEST_F(membership_cli_test, create_invite_join_exchange_revoke_and_restart) {
   // Both sides survive a restart: the network is in the data directories.
   a.kill(SIGTERM);
   EXPECT_EQ(a.wait(), 0) << a.err();
+  // The time floor is saved for the next start (a Pi without network time).
+  std::ifstream floor_file(dir("a") + "/network/time");
+  std::uint64_t floor = 0;
+  floor_file >> floor;
+  EXPECT_GE(floor, static_cast<std::uint64_t>(std::time(nullptr)) - 60);
   auto a_args = node_args("a");
   a_args[4] = a_addr.substr(0, a_addr.find("/p2p/"));  // the same port, so b finds it again
   child a2(a_args);
