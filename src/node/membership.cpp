@@ -558,15 +558,24 @@ detailed_result<peer_class> membership::admit(const connection& c, const conn::e
   if (r) {
     ++m_stats.admitted;
     arm_expiry(r->valid_until);
-    // The peer knows entries we lack: ask for them once it is up.
-    if (r->peer_head_height > m_log->state().height ||
-        (r->peer_head_height == m_log->state().height && m_log->head() &&
-         r->peer_head != *m_log->head())) {
-      const auto from = m_log->state().height > 16 ? m_log->state().height - 16 : 0;
-      boost::asio::post(m_host.context(), [this, alive = m_alive, conn = &c, from] {
-        if (!*alive) return;
+    // Heads differ: the side that is ahead (or on another branch) sends what the other may
+    // lack, once the connection is up. The peer's proof was made when its handshake started,
+    // so an entry written meanwhile reaches it this way too.
+    const auto our_height = m_log->state().height;
+    const bool same = m_log->head() && r->peer_head == *m_log->head();
+    if (!same) {
+      const bool ask = r->peer_head_height >= our_height;
+      const auto from = ask ? (our_height > 16 ? our_height - 16 : 0)
+                            : (r->peer_head_height > 16 ? r->peer_head_height - 16 : 0);
+      boost::asio::post(m_host.context(), [this, alive = m_alive, conn = &c, from, ask] {
+        if (!*alive || !m_log) return;
         for (auto& sc : m_host.connections()) {
-          if (sc.get() == conn && sc->established() && !sc->closing()) request_entries(*sc, from);
+          if (sc.get() != conn || !sc->established() || sc->closing()) continue;
+          if (ask) {
+            request_entries(*sc, from);
+          } else {
+            push_entries_to(*sc, m_log->entries_from_height(from, 1024));
+          }
         }
       });
     }
@@ -650,6 +659,32 @@ detailed_result<network_view> membership::create_network(std::string name) {
   for (auto& c : m_host.connections())
     c->close();
   return *network();
+}
+
+detailed_result<void> membership::provision(const fs::path& data_dir,
+                                            const member::join_grant& grant,
+                                            const crypto::ed25519_keypair* owner_key) {
+  member::join_grant head = grant;
+  head.entries.clear();
+  auto enc = member::encode_grant(head);
+  if (!enc) return fail(membership_errc::storage, "cannot encode the member file");
+  if (auto w = write_private_file(network_dir(data_dir), member_file(data_dir), *enc); !w)
+    return fail(membership_errc::storage, w.error().message);
+  bytes all;
+  for (const auto& e : grant.entries) {
+    put_u32(all, static_cast<std::uint32_t>(e.size()));
+    append(all, e);
+  }
+  if (auto w = write_private_file(network_dir(data_dir), log_file(data_dir), all); !w)
+    return fail(membership_errc::storage, w.error().message);
+  if (owner_key) {
+    if (auto w = write_private_file(network_dir(data_dir), owner_file(data_dir),
+                                    multiformats::encode_private_key(*owner_key));
+        !w) {
+      return fail(membership_errc::storage, w.error().message);
+    }
+  }
+  return {};
 }
 
 detailed_result<void> membership::save_member_file() {
@@ -1014,14 +1049,22 @@ void membership::recheck_connections() {
 
 void membership::push_entries(const std::vector<bytes>& entries, const connection* except) {
   if (entries.empty()) return;
-  bytes out;
-  for (const auto& e : entries)
-    append(out, frame(frame_entry, e));
   for (auto& c : m_host.connections()) {
     if (c.get() == except || !c->established() || c->closing() ||
         c->admitted_as() != peer_class::member) {
       continue;
     }
+    push_entries_to(*c, entries);
+  }
+}
+
+void membership::push_entries_to(connection& conn, const std::vector<bytes>& entries) {
+  if (entries.empty()) return;
+  bytes out;
+  for (const auto& e : entries)
+    append(out, frame(frame_entry, e));
+  {
+    auto* c = &conn;
     struct pusher final : stream_handler {
       bytes data;
       void on_open(stream& s) override {
@@ -1032,7 +1075,11 @@ void membership::push_entries(const std::vector<bytes>& entries, const connectio
     };
     auto h = std::make_unique<pusher>();
     h->data = out;
-    c->open_stream({std::string(members_protocol_id)}, std::move(h));
+    spdlog::debug("pushing {} log entries to {}", entries.size(), c->peer().to_string());
+    c->open_stream({std::string(members_protocol_id)}, std::move(h),
+                   [peer = c->peer().to_string()](std::error_code ec) {
+                     spdlog::debug("cannot push log entries to {}: {}", peer, ec.message());
+                   });
   }
 }
 

@@ -101,6 +101,12 @@ class membership final : public admission_hook {
   static detailed_result<std::unique_ptr<membership>> start(
       host& h, std::filesystem::path data_dir, membership_config cfg,
       std::function<std::vector<join_candidate>()> known_peers = {});
+  /// Writes the network files of a member into `data_dir` without a running node (factory
+  /// enrolment, tests): the grant's owner key, chain and log entries, and, for the owner's node,
+  /// the owner key. The node started on that directory belongs to the network. Errors: storage.
+  static detailed_result<void> provision(const std::filesystem::path& data_dir,
+                                         const member::join_grant& grant,
+                                         const crypto::ed25519_keypair* owner_key = nullptr);
   ~membership();
   membership(const membership&) = delete;
   membership& operator=(const membership&) = delete;
@@ -197,6 +203,7 @@ class membership final : public admission_hook {
   std::vector<bytes> take_entries(const std::vector<bytes>& entries, connection& from);
   void recheck_connections();
   void push_entries(const std::vector<bytes>& entries, const connection* except);
+  void push_entries_to(connection& c, const std::vector<bytes>& entries);
   void request_entries(connection& c, std::uint64_t from_height);
   /// Join (inviter side): a confirmed joiner gets its certificate and the log.
   result<bytes> grant_for(const member::public_key& joiner, const std::string& role);
