@@ -226,8 +226,8 @@ inline std::optional<std::string> format_known(const nlohmann::json& resp) {
   return format_table({"ID", "STATE", "SOURCES", "FAILURES", "ADDRESSES"}, rows);
 }
 
-/// The `status` lines (peer id, agent, uptime, data dir, listen addresses, peers connected and
-/// known, connections, mDNS interfaces and packet counts); nullopt when "id" is missing.
+/// The `status` lines (peer id, agent, uptime, data dir, network, listen addresses, peers connected
+/// and known, connections, mDNS interfaces and packet counts); nullopt when "id" is missing.
 inline std::optional<std::string> format_status(const nlohmann::json& resp) {
   if (detail::str(resp, "id", "").empty()) return std::nullopt;
   std::vector<std::pair<std::string, std::string>> kv;
@@ -236,6 +236,16 @@ inline std::optional<std::string> format_status(const nlohmann::json& resp) {
   const auto up = detail::num(resp, "uptime_seconds");
   kv.emplace_back("uptime", up ? format_duration(*up) : "-");
   kv.emplace_back("data dir", detail::str(resp, "data_dir"));
+  auto net = resp.find("network");
+  if (net != resp.end() && net->is_object()) {
+    const auto id = detail::str(*net, "id");
+    kv.emplace_back("network", id.substr(0, 16) + " (\"" + detail::str(*net, "name") +
+                                   "\"), roles " +
+                                   detail::join(detail::strings(*net, "roles"), ",") +
+                                   (net->value("owner", false) ? ", owner" : ""));
+  } else {
+    kv.emplace_back("network", "none: OPEN, admits every peer (starling network create / join)");
+  }
   const auto listen = detail::strings(resp, "listen");
   if (listen.empty()) kv.emplace_back("listen", "(none)");
   for (std::size_t i = 0; i < listen.size(); ++i)

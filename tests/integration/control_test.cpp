@@ -514,6 +514,7 @@ TEST(ControlText, StatusLines) {
             "agent:        starling/0.1.0\n"
             "uptime:       2m13s\n"
             "data dir:     /var/lib/starling\n"
+            "network:      none: OPEN, admits every peer (starling network create / join)\n"
             "listen:       /ip4/0.0.0.0/tcp/4001\n"
             "              /ip6/::/tcp/4001\n"
             "peers:        3 connected, 7 known\n"
@@ -525,6 +526,12 @@ TEST(ControlText, StatusLines) {
   EXPECT_NE(off->find("listen:      (none)\n"), std::string::npos) << *off;
   EXPECT_NE(off->find("mdns:        off\n"), std::string::npos) << *off;
   EXPECT_FALSE(ct::format_status(json::parse(R"({"ok":true})")));
+  auto member = ct::format_status(json::parse(
+      R"({"id":"X","network":{"id":"0123456789abcdef0011","name":"lab","roles":["admin","cam"],"owner":true}})"));
+  ASSERT_TRUE(member);
+  EXPECT_NE(member->find("network:     0123456789abcdef (\"lab\"), roles admin,cam, owner\n"),
+            std::string::npos)
+      << *member;
 }
 
 TEST(ControlText, RenderResponse) {
