@@ -140,7 +140,8 @@ TEST_F(gossip_fixture, a_revocation_floods_the_chain_and_a_late_node_catches_up)
   EXPECT_LT(ms, 5s);
 
   // The victim cannot come back: its old neighbour refuses its next handshake.
-  ASSERT_TRUE(run_until(ctx, [&] { return !connected(n_nodes - 1, n_nodes - 2); }, 5s));
+  ASSERT_TRUE(run_until(
+      ctx, [&] { return !connected(n_nodes - 1, n_nodes - 2); }, 5s));
   nodes[n_nodes - 1].host->dial(nodes[n_nodes - 2].addr, [](auto) {});
   EXPECT_TRUE(run_until(
       ctx, [&] { return nodes[n_nodes - 2].host->metrics().refused_not_member >= 1; }, 5s));
