@@ -215,6 +215,7 @@ void runtime::thread_main() {
   // The node is torn down on its own thread, after the io_context stopped (as the benchmarks
   // and `starling node` do): no handler of its runs any more.
   n.mdns.reset();
+  n.membership.reset();  // it refers to the host
   n.svc.reset();
   n.host.reset();
   // Gets still running end now (their handlers run here, on the network thread, as always).
