@@ -32,24 +32,10 @@ std::optional<std::string> read_policy_file(const std::string& path) {
   return text;
 }
 
-std::optional<nlohmann::json> ask(const std::string& data_dir, const node::api::request& r) {
-  const auto sock = control_socket_for(data_dir);
-  auto res = node::control_request(sock, node::api::to_json(r));
-  if (!res) {
-    print_error(node::describe_control_error(res.error(), sock));
-    return std::nullopt;
-  }
-  if (!res->value("ok", false)) {
-    print_error(res->value("error", std::string("the node refused the request")));
-    return std::nullopt;
-  }
-  return *res;
-}
-
 }  // namespace
 
 int run_acl_show(const std::string& data_dir) {
-  auto r = ask(data_dir, node::api::acl_show_request{});
+  auto r = ask_node(data_dir, node::api::acl_show_request{});
   if (!r) return 1;
   if (r->value("default", true)) {
     std::printf(
@@ -72,7 +58,7 @@ int run_acl_set(const std::string& path, const std::string& data_dir) {
     print_error(doc.error().message);
     return 1;
   }
-  auto r = ask(data_dir, node::api::acl_set_request{*text});
+  auto r = ask_node(data_dir, node::api::acl_set_request{*text});
   if (!r) return 1;
   std::printf("policy version %llu applied (%zu rules); it reaches every member within seconds\n",
               static_cast<unsigned long long>(r->value("version", 0ULL)), doc->policy.rules.size());
@@ -81,7 +67,7 @@ int run_acl_set(const std::string& path, const std::string& data_dir) {
 
 int run_acl_explain(const std::string& peer, const std::string& op, const std::string& key,
                     const std::string& data_dir) {
-  auto r = ask(data_dir, node::api::acl_explain_request{peer, op, key});
+  auto r = ask_node(data_dir, node::api::acl_explain_request{peer, op, key});
   if (!r) return 1;
   std::printf("%s\n", r->value("explanation", std::string()).c_str());
   return 0;

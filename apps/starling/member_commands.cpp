@@ -19,21 +19,6 @@ namespace {
 
 using nlohmann::json;
 
-// Sends one request; prints the failure and returns nullopt, else the {"ok":true} answer.
-std::optional<json> ask(const std::string& data_dir, const node::api::request& r) {
-  const auto sock = control_socket_for(data_dir);
-  auto res = node::control_request(sock, node::api::to_json(r));
-  if (!res) {
-    print_error(node::describe_control_error(res.error(), sock));
-    return std::nullopt;
-  }
-  if (!res->value("ok", false)) {
-    print_error(res->value("error", std::string("the node refused the request")));
-    return std::nullopt;
-  }
-  return *res;
-}
-
 std::string joined(const json& list) {
   std::string out;
   if (!list.is_array()) return out;
@@ -72,7 +57,7 @@ unsigned long long parse_duration_seconds(const std::string& text) {
 }
 
 int run_network_create(const member_options& o) {
-  auto r = ask(o.data_dir, node::api::network_create_request{o.name});
+  auto r = ask_node(o.data_dir, node::api::network_create_request{o.name});
   if (!r) return 1;
   print_network("created", (*r)["network"]);
   return 0;
@@ -84,7 +69,7 @@ int run_invite(const member_options& o) {
     print_error("bad --expires '" + o.expires + "': use a number with s, m, h or d, e.g. 10m");
     return 1;
   }
-  auto r = ask(o.data_dir, node::api::invite_request{o.role, ttl});
+  auto r = ask_node(o.data_dir, node::api::invite_request{o.role, ttl});
   if (!r) return 1;
   const std::string code = r->value("code", std::string());
   std::printf("%s\n", code.c_str());
@@ -133,7 +118,7 @@ int run_join(const member_options& o) {
 }
 
 int run_members(const member_options& o) {
-  auto r = ask(o.data_dir, node::api::members_request{});
+  auto r = ask_node(o.data_dir, node::api::members_request{});
   if (!r) return 1;
   if (o.json) {
     r->erase("ok");
@@ -165,13 +150,13 @@ int run_members(const member_options& o) {
 }
 
 int run_revoke(const member_options& o) {
-  if (!ask(o.data_dir, node::api::revoke_request{o.peer})) return 1;
+  if (!ask_node(o.data_dir, node::api::revoke_request{o.peer})) return 1;
   std::printf("revoked %s\n", o.peer.c_str());
   return 0;
 }
 
 int run_role(const member_options& o) {
-  if (!ask(o.data_dir, node::api::role_request{o.peer, o.roles})) return 1;
+  if (!ask_node(o.data_dir, node::api::role_request{o.peer, o.roles})) return 1;
   std::string roles;
   for (const auto& r : o.roles)
     roles += (roles.empty() ? "" : ",") + r;

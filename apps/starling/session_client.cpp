@@ -84,4 +84,19 @@ void write_json_line(const nlohmann::json& j) {
   std::fflush(stdout);
 }
 
+std::optional<nlohmann::json> ask_node(const std::string& data_dir,
+                                       const node::api::request& request) {
+  const auto sock = control_socket_for(data_dir);
+  auto res = node::control_request(sock, node::api::to_json(request));
+  if (!res) {
+    print_error(node::describe_control_error(res.error(), sock));
+    return std::nullopt;
+  }
+  if (!res->value("ok", false)) {
+    print_error(res->value("error", std::string("the node refused the request")));
+    return std::nullopt;
+  }
+  return *res;
+}
+
 }  // namespace starling::app

@@ -10,6 +10,7 @@
 #include <string>
 
 #include "node/control.hpp"
+#include "node/control_api.hpp"
 
 namespace starling::app {
 
@@ -36,6 +37,11 @@ std::optional<node::control_session_client> open_session(
 std::optional<nlohmann::json> next_line(
     node::control_session_client& s, const std::filesystem::path& sock,
     std::chrono::milliseconds timeout = node::control_session_client::forever);
+
+/// One one-shot request to the node of `data_dir`: its {"ok":true,...} answer, or nullopt after
+/// printing why as one line (no node running, the node's "error").
+std::optional<nlohmann::json> ask_node(const std::string& data_dir,
+                                       const node::api::request& request);
 
 /// Prints "`a` `b`\n" on stdout, bytes as they are, and flushes.
 void write_line(const std::string& a, const std::string& b);
