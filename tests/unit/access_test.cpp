@@ -7,8 +7,8 @@
 #include <vector>
 
 #include "core/access/checker.hpp"
-#include "core/access/data_ops.hpp"
 #include "core/access/policy.hpp"
+#include "core/data/access_rules.hpp"
 #include "core/member/log.hpp"
 #include "core/member/role.hpp"
 
@@ -449,18 +449,18 @@ TEST(Access, CompiledMatchesReferenceOnRandomPolicies) {
   }
 }
 
-// --- data_ops: every message of the data layer maps to its rights.
+// --- access_rules: every message of the data layer maps to its rights.
 
-std::vector<access::requirement> requirements(const data::message& m, access::direction d) {
-  std::vector<access::requirement> out;
+std::vector<data::requirement> requirements(const data::message& m, data::direction d) {
+  std::vector<data::requirement> out;
   const std::size_t n =
-      access::for_each_requirement(m, d, [&](const access::requirement& r) { out.push_back(r); });
+      data::for_each_requirement(m, d, [&](const data::requirement& r) { out.push_back(r); });
   EXPECT_EQ(n, out.size());
   return out;
 }
 
-constexpr auto in = access::direction::ingress;
-constexpr auto out = access::direction::egress;
+constexpr auto in = data::direction::ingress;
+constexpr auto out = data::direction::egress;
 
 TEST(AccessDataOps, MessagesWithoutDataNeedNothing) {
   const std::vector<data::message> none{data::hello{}, data::node_alias{}, data::key_alias{},
@@ -476,19 +476,27 @@ TEST(AccessDataOps, SamplesArePublisherRightsInAndSubscriberRightsOut) {
   p.source = 4;
   p.key = 9;
   auto r = requirements(p, in);
-  ASSERT_EQ(r.size(), 1u);
+  ASSERT_EQ(r.size(), 2u);
   EXPECT_EQ(r[0].op, operation::put);
-  EXPECT_EQ(r[0].who, access::subject::node);
+  EXPECT_EQ(r[0].who, data::subject::node);
   EXPECT_EQ(r[0].node, 4u);
-  EXPECT_EQ(r[0].what, access::target::key_alias);
+  EXPECT_EQ(r[0].what, data::target::key_alias);
   EXPECT_EQ(r[0].alias, 9u);
-  EXPECT_EQ(r[0].if_denied, access::on_deny::drop_message);
+  EXPECT_EQ(r[0].if_denied, data::on_deny::drop_message);
+  EXPECT_FALSE(r[0].relayed_only);
+  // A relay must itself be allowed to read what it carries.
+  EXPECT_EQ(r[1].op, operation::subscribe);
+  EXPECT_EQ(r[1].who, data::subject::link_peer);
+  EXPECT_EQ(r[1].node, 4u);
+  EXPECT_EQ(r[1].what, data::target::key_alias);
+  EXPECT_EQ(r[1].alias, 9u);
+  EXPECT_TRUE(r[1].relayed_only);
   p.flags = data::push_flags::del;
   EXPECT_EQ(requirements(p, in).at(0).op, operation::del);
   r = requirements(p, out);
   ASSERT_EQ(r.size(), 1u);
   EXPECT_EQ(r[0].op, operation::subscribe);
-  EXPECT_EQ(r[0].who, access::subject::link_peer);
+  EXPECT_EQ(r[0].who, data::subject::link_peer);
   EXPECT_EQ(r[0].alias, 9u);
 
   data::repair rep;
@@ -501,14 +509,15 @@ TEST(AccessDataOps, SamplesArePublisherRightsInAndSubscriberRightsOut) {
                                         data::publisher_end{4, 1, 9, 5}};
   for (const auto& m : tied) {
     const auto i = requirements(m, in);
-    ASSERT_EQ(i.size(), 1u);
+    ASSERT_EQ(i.size(), 2u);
+    EXPECT_TRUE(i[1].relayed_only);
     EXPECT_EQ(i[0].op, operation::put);
     EXPECT_EQ(i[0].node, 4u);
     EXPECT_EQ(i[0].alias, 9u);
     const auto o = requirements(m, out);
     ASSERT_EQ(o.size(), 1u);
     EXPECT_EQ(o[0].op, operation::subscribe);
-    EXPECT_EQ(o[0].who, access::subject::link_peer);
+    EXPECT_EQ(o[0].who, data::subject::link_peer);
   }
 
   data::nack n;
@@ -519,7 +528,7 @@ TEST(AccessDataOps, SamplesArePublisherRightsInAndSubscriberRightsOut) {
   ASSERT_EQ(r.size(), 1u);
   EXPECT_EQ(r[0].op, operation::subscribe);
   EXPECT_EQ(r[0].node, 6u);
-  EXPECT_EQ(r[0].what, access::target::publisher_key);
+  EXPECT_EQ(r[0].what, data::target::publisher_key);
   EXPECT_EQ(r[0].source, 4u);
   EXPECT_EQ(r[0].alias, 2u);
   EXPECT_TRUE(requirements(n, out).empty());
@@ -533,7 +542,7 @@ TEST(AccessDataOps, QueriesAndReplies) {
   ASSERT_EQ(r.size(), 1u);
   EXPECT_EQ(r[0].op, operation::query);
   EXPECT_EQ(r[0].node, 3u);
-  EXPECT_EQ(r[0].what, access::target::expression);
+  EXPECT_EQ(r[0].what, data::target::expression);
   EXPECT_EQ(r[0].text, "home/**");
   EXPECT_TRUE(requirements(q, out).empty());
 
@@ -541,15 +550,19 @@ TEST(AccessDataOps, QueriesAndReplies) {
   rp.from = 8;
   rp.key = "home/k/temp";
   r = requirements(rp, in);
-  ASSERT_EQ(r.size(), 1u);
+  ASSERT_EQ(r.size(), 2u);
   EXPECT_EQ(r[0].op, operation::reply);
   EXPECT_EQ(r[0].node, 8u);
-  EXPECT_EQ(r[0].what, access::target::key);
+  EXPECT_EQ(r[0].what, data::target::key);
   EXPECT_EQ(r[0].text, "home/k/temp");
+  EXPECT_EQ(r[1].op, operation::query) << "a relay carries replies it may receive";
+  EXPECT_EQ(r[1].who, data::subject::link_peer);
+  EXPECT_EQ(r[1].text, "home/k/temp");
+  EXPECT_TRUE(r[1].relayed_only);
   r = requirements(rp, out);
   ASSERT_EQ(r.size(), 1u);
   EXPECT_EQ(r[0].op, operation::query) << "the per-sample filter of the querier";
-  EXPECT_EQ(r[0].who, access::subject::link_peer);
+  EXPECT_EQ(r[0].who, data::subject::link_peer);
 }
 
 TEST(AccessDataOps, RecordDeclarations) {
@@ -565,23 +578,23 @@ TEST(AccessDataOps, RecordDeclarations) {
   EXPECT_EQ(r[0].op, operation::subscribe);
   EXPECT_EQ(r[1].op, operation::declare_queryable);
   EXPECT_EQ(r[2].op, operation::liveliness_token);
-  EXPECT_EQ(r[3].what, access::target::unknown_kind);
+  EXPECT_EQ(r[3].what, data::target::unknown_kind);
   for (std::size_t i = 0; i < r.size(); ++i) {
-    EXPECT_EQ(r[i].who, access::subject::node);
+    EXPECT_EQ(r[i].who, data::subject::node);
     EXPECT_EQ(r[i].node, 5u);
     EXPECT_EQ(r[i].decl, i);
-    EXPECT_EQ(r[i].if_denied, access::on_deny::drop_declaration);
+    EXPECT_EQ(r[i].if_denied, data::on_deny::drop_declaration);
     EXPECT_EQ(r[i].text, rec.decls[i].expr);
   }
-  EXPECT_EQ(r[0].what, access::target::expression);
+  EXPECT_EQ(r[0].what, data::target::expression);
   // Egress: only the liveliness tokens, against the receiver's right to watch them.
   r = requirements(msg, out);
   ASSERT_EQ(r.size(), 1u);
   EXPECT_EQ(r[0].op, operation::liveliness_watch);
-  EXPECT_EQ(r[0].who, access::subject::link_peer);
+  EXPECT_EQ(r[0].who, data::subject::link_peer);
   EXPECT_EQ(r[0].decl, 2u);
   EXPECT_EQ(r[0].text, "alive/x");
-  EXPECT_EQ(r[0].if_denied, access::on_deny::drop_declaration);
+  EXPECT_EQ(r[0].if_denied, data::on_deny::drop_declaration);
 }
 
 }  // namespace

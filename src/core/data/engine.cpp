@@ -39,6 +39,9 @@ class engine_category_impl final : public std::error_category {
         return "query parameters over 4 KiB";
       case engine_errc::would_block:
         return "a link towards a subscriber is congested (try again when it has room)";
+      case engine_errc::access_denied:
+        return "access denied: this node's roles do not allow that operation on that key "
+               "(`starling acl explain` says which rule decides)";
     }
     return "unknown data engine error";
   }
@@ -282,6 +285,12 @@ void engine::send_record(link& l, const node_record& r) {
   }
   m.decls.reserve(r.decls.size());
   for (const auto& d : r.decls) {
+    // A liveliness token goes only to a neighbour that may watch it (access_rules.hpp).
+    if (d.k == declaration::kind::token &&
+        !may(l.peer, access::operation::liveliness_watch, d.expr)) {
+      ++m_stats.access_denied_out;
+      continue;
+    }
     m.decls.push_back(wire_decl{static_cast<std::uint8_t>(d.k), d.flags, d.expr});
   }
   if (!encode(m, out_for(l))) ++m_stats.protocol_errors;
@@ -304,19 +313,32 @@ void engine::pump_routing() {
     auto [it, fresh] = m_node_numbers.try_emplace(e->node, m_next_node_number);
     if (fresh) m_node_by_number.emplace(m_next_node_number++, e->node);
     const std::uint64_t number = it->second;
+    // Declarations count only when their origin may make them (rights do not change between
+    // access_changed() calls, which rebuild all of this; an erase of one never inserted is a
+    // no-op).
     for (const auto& d : e->removed) {
       auto x = keyexpr::keyexpr::parse(d.expr);
       if (!x) continue;
       if (d.k == declaration::kind::subscriber) m_remote_subs.erase(*x, number);
       if (d.k == declaration::kind::queryable) m_remote_qbls.erase(*x, number);
-      if (d.k == declaration::kind::token) token_event(d.expr, e->node, false);
+      if (d.k == declaration::kind::token && m_remote_tokens.erase({e->node, d.expr}) > 0) {
+        token_event(d.expr, e->node, false);
+      }
     }
     for (const auto& d : e->added) {
       auto x = keyexpr::keyexpr::parse(d.expr);
       if (!x) continue;
+      if (!declaration_allowed(e->node, d)) {
+        ++m_stats.declarations_denied;
+        continue;
+      }
       if (d.k == declaration::kind::subscriber) m_remote_subs.insert(*x, number);
       if (d.k == declaration::kind::queryable) m_remote_qbls.insert(*x, number);
-      if (d.k == declaration::kind::token) token_event(d.expr, e->node, true);
+      if (d.k == declaration::kind::token &&
+          may_declare(m_self, access::operation::liveliness_watch, *x) &&
+          m_remote_tokens.emplace(e->node, d.expr).second) {
+        token_event(d.expr, e->node, true);
+      }
     }
     // Receive state of an unreachable source stays (routes may show a source unreachable
     // for a moment while the records of a changing mesh catch up): open gaps keep asking
@@ -346,14 +368,18 @@ void engine::sync_declarations() {
   m_decls_dirty = false;
   std::vector<declaration> decls;
   decls.reserve(m_subs.size() + m_qbls.size() + m_tokens.size());
+  // Declarations this node lost the right to make are suspended: left out until it has it again.
   for (const auto& [id, s] : m_subs) {
+    if (!may_declare(m_self, access::operation::subscribe, s->expr)) continue;
     decls.push_back(declaration{declaration::kind::subscriber, 0, s->expr.str()});
   }
   for (const auto& [id, q] : m_qbls) {
+    if (!may_declare(m_self, access::operation::declare_queryable, q->expr)) continue;
     decls.push_back(declaration{declaration::kind::queryable,
                                 static_cast<std::uint8_t>(q->complete ? 1 : 0), q->expr.str()});
   }
   for (const auto& [id, key] : m_tokens) {
+    if (!may(m_self, access::operation::liveliness_token, key)) continue;
     decls.push_back(declaration{declaration::kind::token, 0, key});
   }
   auto changed = m_routes.set_declarations(std::move(decls));
@@ -414,6 +440,7 @@ result<void> engine::handle(link& l, const message& m, time_point now, std::uint
     if (!id) return id.error();
     if (l.rx_nodes.size() <= a->alias) l.rx_nodes.resize(a->alias + 1);
     l.rx_nodes[a->alias] = std::move(*id);
+    ++l.rx_epoch;  // cached access decisions name nodes by alias
     return {};
   }
   if (const auto* k = std::get_if<key_alias>(&m)) {
@@ -421,8 +448,10 @@ result<void> engine::handle(link& l, const message& m, time_point now, std::uint
     if (!x) return make_error_code(errc::bad_value);
     if (l.rx_keys.size() <= k->alias) l.rx_keys.resize(k->alias + 1);
     l.rx_keys[k->alias] = x->str();
+    if (k->alias < l.rx_rights.size()) l.rx_rights[k->alias] = link::rx_right{};
     return {};
   }
+  if (m_guard && !ingress_allowed(l, m)) return {};  // dropped and counted
   if (const auto* r = std::get_if<record_message>(&m)) return handle_record(l, *r, now);
   if (const auto* p = std::get_if<push>(&m)) return handle_push(l, *p, now, physical_ntp);
   if (const auto* h = std::get_if<heartbeat>(&m)) return handle_heartbeat(l, *h, now);
@@ -485,6 +514,7 @@ result<void> engine::handle_record(link& l, const record_message& m, time_point 
 result<std::uint64_t> engine::declare_subscriber(std::string_view expr) {
   auto x = keyexpr::keyexpr::parse(expr);
   if (!x) return x.error().code;
+  if (!may_declare(m_self, access::operation::subscribe, *x)) return engine_errc::access_denied;
   const std::uint64_t id = m_next_id++;
   m_local_subs.insert(*x, id);
   m_subs.emplace(id, std::make_unique<subscriber>(subscriber{*x}));

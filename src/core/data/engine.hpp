@@ -18,6 +18,17 @@
 ///
 /// Frames to a neighbour that offered zstd in its hello are compressed when large enough and
 /// not made of already compressed payloads (core/data/compress.hpp).
+///
+/// Access: with an access_guard (set_access), every message from a neighbour first passes the
+/// ingress checks of access_rules.hpp (a denied one is dropped and counted, the link stays),
+/// declarations in node records count only when their origin may make them, a sample goes
+/// to a neighbour only when that neighbour may subscribe to its key (so to no subscriber
+/// behind it either), a reply only when it may query the key, a liveliness token only when it
+/// may watch it, and the local API refuses what this node may not do (access_denied). Local
+/// declarations this node loses the right to are suspended (left out of its record, given
+/// nothing) until it has the right again. Decisions are cached (per link and key alias, per
+/// key and source, per publisher), so the data path asks the guard once per key, not per
+/// sample; access_changed() drops the caches and re-evaluates every declaration at once.
 
 #include <cstdint>
 #include <deque>
@@ -25,6 +36,7 @@
 #include <list>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -35,6 +47,7 @@
 #include "core/common/result.hpp"
 #include "core/common/time.hpp"
 #include "core/data/compress.hpp"
+#include "core/data/guard.hpp"
 #include "core/data/hlc.hpp"
 #include "core/data/routing.hpp"
 #include "core/data/wire.hpp"
@@ -265,6 +278,10 @@ struct engine_stats {
                                          ///< compressed payloads, or no smaller)
   std::uint64_t frames_decompressed = 0;
   std::uint64_t decompress_refused = 0;  ///< compressed frames refused: corrupt or over the limit
+  // Access (set_access).
+  std::uint64_t access_denied_in = 0;     ///< messages from neighbours dropped by an ingress check
+  std::uint64_t access_denied_out = 0;    ///< copies not sent: the neighbour may not receive them
+  std::uint64_t declarations_denied = 0;  ///< remote declarations left out (origin's rights)
 };
 
 /// Errors of the local API (bad input from applications).
@@ -281,6 +298,7 @@ enum class engine_errc {
   too_many_queries,       ///< more than 1024 of our queries pending, or incoming ones held
   bad_parameters,         ///< query parameters over 4 KiB
   would_block,            ///< put() of a blocking publisher while a target link is congested
+  access_denied,          ///< this node's roles do not allow the operation on that key
 };
 /// The "data.engine" category.
 const std::error_category& engine_category() noexcept;
@@ -288,6 +306,8 @@ const std::error_category& engine_category() noexcept;
 inline std::error_code make_error_code(engine_errc e) noexcept {
   return {static_cast<int>(e), engine_category()};
 }
+
+struct requirement;  // access_rules.hpp
 
 /// One node's data layer. Not thread-safe: the network thread owns it.
 class engine {
@@ -324,6 +344,18 @@ class engine {
   bool has_output() const noexcept { return !m_dirty.empty() || m_own_dirty || m_decls_dirty; }
   /// Neighbours with a link up.
   std::vector<peer_id> links() const;
+
+  // ---- access ----
+
+  /// Checks every operation against `guard` from now on (nullptr: none, everything allowed, as
+  /// a node without a network). The guard must outlive the engine or the next set_access().
+  /// Re-evaluates like access_changed().
+  void set_access(access_guard* guard, time_point now);
+  /// The guard's answers changed (policy, roles, revocation): drops every cached decision,
+  /// re-evaluates the declarations of every node (watchers see tokens that lost their right
+  /// leave, and those that gained it join), suspends or resumes local declarations, and sends
+  /// every record again so neighbours that may now watch tokens get them.
+  void access_changed(time_point now);
 
   // ---- local API ----
 
@@ -462,6 +494,14 @@ class engine {
   void send_unicast_reply(const peer_id& dest, const peer_id& from, data::reply r);
   void send_unicast_final(const peer_id& dest, const peer_id& from, data::reply_final f);
   void token_event(const std::string& key, const peer_id& node, bool alive);
+  // Access.
+  bool ingress_allowed(link& l, const message& m);
+  bool requirement_met(link& l, const requirement& r);
+  bool may(const peer_id& node, access::operation op, std::string_view key);
+  bool may_declare(const peer_id& node, access::operation op, const keyexpr::keyexpr& expr);
+  bool declaration_allowed(const peer_id& origin, const declaration& d);
+  bool local_put_allowed(publisher& p, bool del);
+  void rebuild_remote_declarations();
   // Reliability.
   stream* stream_for(const peer_id& source, std::uint64_t pub, time_point now);
   void receive_ordered(stream& st, std::string_view key, const push& m, time_point now,
@@ -479,7 +519,8 @@ class engine {
                            repair r);
   void send_heartbeat_on(link& l, const peer_id& source, std::string_view key, std::uint64_t pub,
                          std::uint64_t last_seq, priority prio, bool end = false);
-  const std::vector<peer_id>& targets_for(key_state& ks, const peer_id& source);
+  const std::vector<peer_id>& targets_for(key_state& ks, const peer_id& source,
+                                          std::string_view key);
   bool send_push(link& l, const peer_id& source, std::string_view key, const push& p);
   std::uint64_t node_alias_for(link& l, const peer_id& node);
   std::uint64_t key_alias_for(link& l, std::string_view key, std::size_t lane);
@@ -489,6 +530,12 @@ class engine {
 
   peer_id m_self;
   engine_sink& m_sink;
+  access_guard* m_guard = nullptr;
+  /// Bumps at every access change; cached decisions carry the one they were made in (0: none).
+  std::uint64_t m_access_generation = 1;
+  /// Remote liveliness tokens local watchers were told of (their origin may hold them and we
+  /// may watch them), for the diff of access_changed().
+  std::set<std::pair<peer_id, std::string>> m_remote_tokens;
   engine_options m_opts;
   zstd_compressor m_compressor;
   zstd_decompressor m_decompressor;

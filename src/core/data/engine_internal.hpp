@@ -129,6 +129,22 @@ struct engine::link {
   std::uint64_t key_hand = 1;                    ///< the next alias considered for reuse
   std::vector<std::optional<peer_id>> rx_nodes;  ///< by alias
   std::vector<std::string> rx_keys;              ///< by alias; "" = not declared
+  /// Ingress decisions on samples, by key alias (engine::requirement_met): the node right for
+  /// the last (node alias, operation) asked, and the relay's own right. Valid while `generation`
+  /// is the engine's access generation and `epoch` the link's rx_epoch.
+  struct rx_right {
+    std::uint64_t generation = 0;
+    std::uint64_t epoch = 0;
+    std::uint64_t node = 0;
+    std::uint8_t op = 0;
+    bool ok = false;
+    std::uint64_t relay_generation = 0;
+    std::uint8_t relay_op = 0;
+    bool relay_ok = false;
+  };
+  std::vector<rx_right> rx_rights;  ///< by key alias
+  /// Bumps when a node alias is declared again (cached decisions name nodes by alias).
+  std::uint64_t rx_epoch = 1;
 };
 
 struct engine::publisher {
@@ -150,6 +166,10 @@ struct engine::publisher {
   std::size_t footprint() const {
     return ring.capacity() * sizeof(detail::history_entry) + buffers;
   }
+  // Access: may this node publish on `key` (access generation of the answer; 0: none).
+  std::uint64_t access_generation = 0;
+  bool may_put = true;
+  bool may_del = true;
   // Heartbeats.
   time_point last_put{};
   int hb_stage = 3;  ///< heartbeats sent since last_put (3: none due)
@@ -292,7 +312,8 @@ struct engine::key_state {
   std::uint64_t local_generation = UINT64_MAX;
   std::vector<std::uint64_t> local_subs;
   std::uint64_t route_generation = UINT64_MAX;
-  std::vector<std::uint64_t> interested;                          ///< node numbers, sorted
+  std::uint64_t access_generation = 0;    ///< of `targets` (neighbours allowed to receive)
+  std::vector<std::uint64_t> interested;  ///< node numbers, sorted
   std::vector<std::pair<peer_id, std::vector<peer_id>>> targets;  ///< per source
 };
 

@@ -13,6 +13,9 @@ using namespace detail;
 result<std::uint64_t> engine::declare_queryable(std::string_view expr, bool complete) {
   auto x = keyexpr::keyexpr::parse(expr);
   if (!x) return x.error().code;
+  if (!may_declare(m_self, access::operation::declare_queryable, *x)) {
+    return engine_errc::access_denied;
+  }
   const std::uint64_t id = m_next_id++;
   m_local_qbls.insert(*x, id);
   m_qbls.emplace(id, std::make_unique<queryable>(queryable{*x, complete}));
@@ -44,6 +47,7 @@ result<std::uint64_t> engine::get(std::string_view selector, const query_options
   sync_declarations();
   auto sel = keyexpr::keyexpr::parse(selector);
   if (!sel) return sel.error().code;
+  if (!may_declare(m_self, access::operation::query, *sel)) return engine_errc::access_denied;
   if (opts.parameters.size() > max_parameters) return engine_errc::bad_parameters;
   if (opts.payload && opts.payload->size() > max_payload) return errc::payload_too_large;
   if (m_pending.size() >= max_pending_queries) return engine_errc::too_many_queries;
@@ -185,6 +189,9 @@ result<void> engine::reply(std::uint64_t handle, std::string_view key, bytes_vie
   }
   const incoming_query& in = *it->second;
   if (!keyexpr::matches(*in.selector, *k)) return engine_errc::reply_key_mismatch;
+  if (m_guard && !m_guard->allows(m_self, access::operation::reply, *k)) {
+    return engine_errc::access_denied;
+  }
   if (payload.size() > max_payload) return errc::payload_too_large;
   if (encoding.size() > max_encoding) return errc::field_too_large;
   const std::uint64_t ts = timestamp != 0 ? timestamp : m_clock.stamp(physical_ntp);
@@ -284,6 +291,10 @@ void engine::send_unicast_query(const peer_id& dest, const peer_id& origin, quer
 void engine::send_unicast_reply(const peer_id& dest, const peer_id& from, data::reply r) {
   link* l = unicast_link(dest);
   if (!l) return;
+  if (!may(l->peer, access::operation::query, r.key)) {
+    ++m_stats.access_denied_out;  // the next hop may not receive replies on this key
+    return;
+  }
   r.dest = node_alias_for(*l, dest);
   r.from = node_alias_for(*l, from);
   if (r.dest == UINT64_MAX || r.from == UINT64_MAX) {
@@ -380,13 +391,18 @@ result<std::uint64_t> engine::declare_token(std::string_view key) {
     if (k.error().code == keyexpr::errc::wildcard_in_key) return engine_errc::not_a_key;
     return k.error().code;
   }
+  if (m_guard && !m_guard->allows(m_self, access::operation::liveliness_token, *k)) {
+    return engine_errc::access_denied;
+  }
   const std::uint64_t id = m_next_id++;
   const std::string text = k->str();
   const bool first = std::none_of(m_tokens.begin(), m_tokens.end(),
                                   [&](const auto& kv) { return kv.second == text; });
   m_tokens.emplace(id, text);
   update_declarations();
-  if (first) token_event(text, m_self, true);
+  if (first && may(m_self, access::operation::liveliness_watch, text)) {
+    token_event(text, m_self, true);
+  }
   return id;
 }
 
@@ -398,7 +414,9 @@ void engine::undeclare_token(std::uint64_t id) {
   update_declarations();
   const bool last = std::none_of(m_tokens.begin(), m_tokens.end(),
                                  [&](const auto& kv) { return kv.second == text; });
-  if (last) token_event(text, m_self, false);
+  if (last && may(m_self, access::operation::liveliness_watch, text)) {
+    token_event(text, m_self, false);
+  }
 }
 
 void engine::token_event(const std::string& key, const peer_id& node, bool alive) {
@@ -414,6 +432,9 @@ void engine::token_event(const std::string& key, const peer_id& node, bool alive
 result<std::uint64_t> engine::watch_liveliness(std::string_view expr) {
   auto x = keyexpr::keyexpr::parse(expr);
   if (!x) return x.error().code;
+  if (!may_declare(m_self, access::operation::liveliness_watch, *x)) {
+    return engine_errc::access_denied;
+  }
   const std::uint64_t id = m_next_id++;
   m_watches.emplace(id, *x);
   m_local_watches.insert(*x, id);
@@ -445,13 +466,18 @@ result<std::vector<std::pair<std::string, peer_id>>> engine::liveliness_tokens(
     auto k = keyexpr::key::parse(text);
     if (k && keyexpr::matches(*x, *k)) out.emplace_back(text, m_self);
   }
-  for (const node_record* r : m_routes.records()) {
-    if (r->origin == m_self || !m_routes.reachable(r->origin)) continue;
-    for (const auto& d : r->decls) {
-      if (d.k != declaration::kind::token) continue;
-      auto k = keyexpr::key::parse(d.expr);
-      if (k && keyexpr::matches(*x, *k)) out.emplace_back(d.expr, r->origin);
-    }
+  if (m_guard) {
+    // Only what this node may watch.
+    std::erase_if(out, [&](const auto& token) {
+      auto k = keyexpr::key::parse(token.first);
+      return !k || !m_guard->allows(m_self, access::operation::liveliness_watch, *k);
+    });
+  }
+  // Reachable nodes' tokens that their origin may hold and we may watch (pump_routing keeps
+  // them).
+  for (const auto& [node, key] : m_remote_tokens) {
+    auto k = keyexpr::key::parse(key);
+    if (k && keyexpr::matches(*x, *k)) out.emplace_back(key, node);
   }
   std::sort(out.begin(), out.end());
   out.erase(std::unique(out.begin(), out.end()), out.end());

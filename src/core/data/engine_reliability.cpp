@@ -170,6 +170,10 @@ void engine::send_unicast_repair(const peer_id& dest, const peer_id& source, std
                                  repair r) {
   link* l = unicast_link(dest);
   if (!l) return;
+  if (!may(l->peer, access::operation::subscribe, key)) {
+    ++m_stats.access_denied_out;  // the next hop may not read this key
+    return;
+  }
   r.dest = node_alias_for(*l, dest);
   r.sample.source = node_alias_for(*l, source);
   r.sample.key = key_alias_for(*l, key, 0);

@@ -47,8 +47,9 @@ void engine::forget_key(std::string_view key) {
   }
 }
 
-const std::vector<peer_id>& engine::targets_for(key_state& ks, const peer_id& source) {
-  // route_sample() refreshed ks.interested and cleared ks.targets for this generation.
+const std::vector<peer_id>& engine::targets_for(key_state& ks, const peer_id& source,
+                                                std::string_view key) {
+  // targets_for_key() refreshed ks.interested and cleared ks.targets for this generation.
   for (auto& [src, t] : ks.targets) {
     if (src == source) return t;
   }
@@ -62,6 +63,15 @@ const std::vector<peer_id>& engine::targets_for(key_state& ks, const peer_id& so
                std::binary_search(ks.interested.begin(), ks.interested.end(), it->second);
       },
       out);
+  if (m_guard) {
+    // A neighbour that may not read the key gets none of its samples, nor does anyone behind
+    // it (each node checks the next hop). Decided once per key and source, cached with them.
+    const auto denied = std::remove_if(out.begin(), out.end(), [&](const peer_id& next) {
+      return !may(next, access::operation::subscribe, key);
+    });
+    m_stats.access_denied_out += static_cast<std::uint64_t>(out.end() - denied);
+    out.erase(denied, out.end());
+  }
   ks.targets.emplace_back(source, std::move(out));
   return ks.targets.back().second;
 }
@@ -71,7 +81,11 @@ const std::vector<std::uint64_t>& engine::local_subs_for(key_state& ks, std::str
     ks.local_generation = m_local_generation;
     ks.local_subs.clear();
     if (auto k = keyexpr::key::parse(key)) {
-      m_local_subs.for_each_match(*k, [&](std::uint64_t id) { ks.local_subs.push_back(id); });
+      // Only if this node may read the key (a subscription to `home/**` of a node that may
+      // read only `home/*/temp` gets only the temperatures).
+      if (!m_guard || m_guard->allows(m_self, access::operation::subscribe, *k)) {
+        m_local_subs.for_each_match(*k, [&](std::uint64_t id) { ks.local_subs.push_back(id); });
+      }
     }
   }
   return ks.local_subs;
@@ -118,8 +132,9 @@ bool engine::send_push(link& l, const peer_id& source, std::string_view key, con
 
 const std::vector<peer_id>* engine::targets_for_key(const peer_id& source, std::string_view key) {
   key_state& ks = key_entry(key);
-  if (ks.route_generation != m_routes.generation()) {
+  if (ks.route_generation != m_routes.generation() || ks.access_generation != m_access_generation) {
     ks.route_generation = m_routes.generation();
+    ks.access_generation = m_access_generation;
     ks.targets.clear();
     ks.interested.clear();
     if (auto k = keyexpr::key::parse(key)) {
@@ -130,7 +145,7 @@ const std::vector<peer_id>* engine::targets_for_key(const peer_id& source, std::
     }
   }
   if (ks.interested.empty()) return nullptr;
-  return &targets_for(ks, source);
+  return &targets_for(ks, source, key);
 }
 
 void engine::route_sample(const peer_id& source, const link* from, std::string_view key,
@@ -288,6 +303,7 @@ result<void> engine::put(std::uint64_t id, bytes_view payload, time_point now,
   if (it == m_pubs.end()) return engine_errc::unknown_publisher;
   if (payload.size() > max_payload) return errc::payload_too_large;
   publisher& p = *it->second;
+  if (!local_put_allowed(p, del)) return engine_errc::access_denied;
   if (p.opts.congestion == congestion_control::block) {
     // Refused before it is numbered: the caller waits for room and tries again.
     if (const auto* targets = targets_for_key(m_self, p.key)) {
@@ -348,6 +364,12 @@ result<void> engine::put(std::string_view key, bytes_view payload, std::string_v
     id = it->second;
     m_implicit_lru.splice(m_implicit_lru.end(), m_implicit_lru, m_pubs.at(id)->lru);
   } else {
+    // Refused before an implicit publisher is made for it.
+    if (auto k = keyexpr::key::parse(key);
+        k && m_guard &&
+        !m_guard->allows(m_self, del ? access::operation::del : access::operation::put, *k)) {
+      return engine_errc::access_denied;
+    }
     auto r = declare_publisher(key, publisher_options{});
     if (!r) return r.error();
     id = *r;

@@ -106,7 +106,16 @@ routing_table::outcome routing_table::apply(node_record r, time_point now) {
   if (auto found = index_of(r.origin)) {
     const std::uint32_t i = *found;
     node_record& old = m_slots[i].rec;
-    if (r.version <= old.version) return outcome::stale;
+    if (r.version < old.version) return outcome::stale;
+    if (r.version == old.version) {
+      // A neighbour that may not watch some liveliness tokens gets the record without them
+      // (engine.hpp, "Access") and floods it so; the whole record of the same version, by
+      // another path, completes it. Anything else of the same version is an echo.
+      if (r.links != old.links || r.decls.size() <= old.decls.size() ||
+          !std::includes(r.decls.begin(), r.decls.end(), old.decls.begin(), old.decls.end())) {
+        return outcome::stale;
+      }
+    }
     const bool links_changed = old.links != r.links;
     if (old.decls != r.decls) {
       ++m_generation;

@@ -113,7 +113,9 @@ class routing_table {
   /// What apply() did with a record.
   enum class outcome {
     stored,      ///< newer than what we had: flood it to every neighbour but the sender
-    stale,       ///< older than or equal to ours (or our own record echoed back): ignore
+    stale,       ///< older than or equal to ours (or our own record echoed back): ignore. A
+                 ///< record of the same version whose declarations are a strict superset of
+                 ///< ours, same links, is stored instead (it completes one sent to us trimmed)
     own_bumped,  ///< someone holds a record about us that beats ours: we raised our version
                  ///< above it; flood own() to every neighbour
     full,        ///< a new origin and max_records reached with none unreachable: ignore, count
