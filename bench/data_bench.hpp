@@ -20,7 +20,10 @@
 #include <string>
 #include <string_view>
 #include <utility>
+#include <vector>
 
+#include "core/access/policy.hpp"
+#include "core/data/guard.hpp"
 #include "core/data/wire.hpp"
 #include "core/keyexpr/keyexpr.hpp"
 #include "node/data_service.hpp"
@@ -115,8 +118,53 @@ struct embedded_node {
       }
     });
   }
+  /// Checks every data operation against a policy of `rules` rules (bench_policy()), every
+  /// node holding the role "bench", as a node of a network with access rules does.
+  void enforce_rules(std::size_t rules) {
+    guard = std::make_unique<data::policy_guard>(
+        [](const multiformats::peer_id&) { return std::vector<std::string>{"bench"}; });
+    if (auto ok = guard->set_policy(bench_policy(rules)); !ok) {
+      die("bench", "the benchmark policy does not compile: " + ok.error().message());
+    }
+    svc.set_access(guard.get());
+  }
+  /// A policy like a real one: the first rule lets role "bench" publish and subscribe under
+  /// bench/**, the others are allow and deny rules of other roles and keys (zones, devices,
+  /// wildcards) that the check must step past.
+  static access::policy bench_policy(std::size_t rules) {
+    access::policy p;
+    p.version = 1;
+    auto add = [&](access::effect e, std::string role, access::op_set ops, std::string key) {
+      access::rule r;
+      r.effect = e;
+      r.roles = {std::move(role)};
+      r.ops = ops;
+      r.keys = {keyexpr::keyexpr::parse(key).value()};
+      p.rules.push_back(std::move(r));
+    };
+    add(access::effect::allow, "bench", access::op_set::data(), "bench/**");
+    for (std::size_t i = 1; i < rules; ++i) {
+      const std::string n = std::to_string(i);
+      switch (i % 4) {
+        case 0:
+          add(access::effect::allow, "sensor" + n, access::op_set::data(), "zone" + n + "/*/temp");
+          break;
+        case 1:
+          add(access::effect::deny, "bench", access::op_set::data(), "bench/private" + n + "/**");
+          break;
+        case 2:
+          add(access::effect::allow, "viewer", access::op_set::data(), "zone" + n + "/**");
+          break;
+        default:
+          add(access::effect::deny, "*", access::op_set::data(), "secret" + n + "/**");
+          break;
+      }
+    }
+    return p;
+  }
   /// Called when a peer goes away (optional).
   std::function<void(const multiformats::peer_id&, std::error_code)> on_disconnect;
+  std::unique_ptr<data::policy_guard> guard;  ///< enforce_rules(); destroyed after svc
   node::host h;
   node::data_service svc;
 };

@@ -2,7 +2,7 @@
 // z_pub_thr). One embedded node (host + data service, one io_context thread) dials a peer,
 // waits until a subscription on the key is known (the data link is up and the subscriber's
 // node record arrived), then publishes reliably, as fast as it can, N-byte samples on one key.
-// usage: pub_thr --connect MULTIADDR --size N [-d SECONDS] [--key KEY]
+// usage: pub_thr --connect MULTIADDR --size N [-d SECONDS] [--key KEY] [--acl-rules N]
 //   MULTIADDR must end in /p2p/<peer id> (sub_thr, lat_pong and `starling node` print theirs).
 //   Runs until SIGINT/SIGTERM or, with -d, for that many seconds; then prints on stderr how many
 //   samples it published, and how many heap allocations the process made per sample published
@@ -47,6 +47,11 @@ int main(int argc, char** argv) {
   app.add_option("-d,--duration", duration, "stop after this many seconds (default: run on)")
       ->check(CLI::PositiveNumber);
   app.add_option("--key", key_text, "key to publish on (default bench/thr)");
+  std::size_t acl_rules = 0;
+  app.add_option("--acl-rules", acl_rules,
+                 "check access rules: a policy of this many rules, the first allowing bench/** "
+                 "(default 0: no checks, as a node without a network)")
+      ->check(CLI::Range(0, 100000));
   app.add_option("--log-level", log_level, "trace, debug, info, warn, error or off")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}));
   parse_or_exit(app, argc, argv);
@@ -58,6 +63,7 @@ int main(int argc, char** argv) {
 
   asio::io_context ctx(1);
   embedded_node n(ctx, fresh_identity());
+  if (acl_rules > 0) n.enforce_rules(acl_rules);
 
   // Random bytes (a fixed seed): links compress frames with zstd, and a repeated byte would
   // measure the compressor, not the path. Random payloads are tried and sent raw.

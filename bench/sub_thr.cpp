@@ -1,7 +1,7 @@
 // Data-layer throughput, receiving side (the counterpart of pub_thr; in the spirit of Zenoh's
 // z_sub_thr). One embedded node (host + data service, one io_context thread) listens,
 // subscribes to one key and counts what arrives.
-// usage: sub_thr [--listen MULTIADDR] --size N [-c SECONDS] [--key KEY]
+// usage: sub_thr [--listen MULTIADDR] --size N [-c SECONDS] [--key KEY] [--acl-rules N]
 //   stdout, line 1: the listen address with /p2p/<peer id> (flushed), to give to pub_thr;
 //   then once a second, from the first sample on: `<samples/s> msg/s <MB/s> MB/s`
 //   (MB = 10^6 bytes of payload, counted from what arrived). With -c, exits 0 after that many
@@ -40,6 +40,11 @@ int main(int argc, char** argv) {
   app.add_option("-c,--count", seconds, "exit after this many report lines (default: run on)")
       ->check(CLI::PositiveNumber);
   app.add_option("--key", key_text, "key to subscribe to (default bench/thr)");
+  std::size_t acl_rules = 0;
+  app.add_option("--acl-rules", acl_rules,
+                 "check access rules: a policy of this many rules, the first allowing bench/** "
+                 "(default 0: no checks, as a node without a network)")
+      ->check(CLI::Range(0, 100000));
   app.add_option("--log-level", log_level, "trace, debug, info, warn, error or off")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}));
   parse_or_exit(app, argc, argv);
@@ -50,6 +55,7 @@ int main(int argc, char** argv) {
 
   asio::io_context ctx(1);
   embedded_node n(ctx, fresh_identity());
+  if (acl_rules > 0) n.enforce_rules(acl_rules);
   const auto bound = listen_or_die(prog, n.h, listen_addr);
 
   counter total;

@@ -184,6 +184,8 @@ std::shared_ptr<runtime> runtime::start(const runtime_options& o, status& err) {
         return;
       }
       n.membership = std::move(*m);
+      n.svc->set_access(n.membership->access());
+      n.membership->on_access_changed([svc = n.svc.get()] { svc->access_changed(); });
     }
     if (o.mdns) {
       node::mdns_options mo;
@@ -215,8 +217,8 @@ void runtime::thread_main() {
   // The node is torn down on its own thread, after the io_context stopped (as the benchmarks
   // and `starling node` do): no handler of its runs any more.
   n.mdns.reset();
+  n.svc.reset();         // it refers to the membership's access guard
   n.membership.reset();  // it refers to the host
-  n.svc.reset();
   n.host.reset();
   // Gets still running end now (their handlers run here, on the network thread, as always).
   auto gets = std::move(n.gets);

@@ -103,6 +103,7 @@ daemon::daemon(asio::io_context& ctx, const crypto::ed25519_keypair& id, daemon_
 
 daemon::~daemon() {
   *m_alive = false;
+  if (m_membership) m_membership->on_access_changed({});
   m_data_control.reset();
   m_timer.cancel();
   m_pex_timer.cancel();
@@ -149,6 +150,9 @@ detailed_result<void> daemon::init() {
   register_ping_service(*m_host);
   if (m_cfg.serve_perf) register_perf_service(*m_host, m_cfg.perf_limits);
   m_data = std::make_unique<data_service>(*m_host);
+  // The network's access rules apply to every data operation, and changes apply at once.
+  m_data->set_access(m_membership->access());
+  m_membership->on_access_changed([d = m_data.get()] { d->access_changed(); });
   if (m_control) {
     m_data_control = std::make_unique<data_control>(*m_data, *m_control);
     // After data_control, which registers every session command: join is ours.

@@ -229,6 +229,16 @@ result<std::uint64_t> data_service::subscribe(std::string_view expr, sample_fn f
   return *id;
 }
 
+void data_service::set_access(data::access_guard* guard) {
+  m_engine.set_access(guard, io::now());
+  flush_soon();
+}
+
+void data_service::access_changed() {
+  m_engine.access_changed(io::now());
+  flush_soon();
+}
+
 void data_service::unsubscribe(std::uint64_t id) {
   if (auto it = m_subs.find(id); it != m_subs.end()) {
     if (m_dispatching != 0) m_parked.push_back(std::move(it->second));

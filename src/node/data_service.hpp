@@ -109,6 +109,12 @@ class data_service final : data::engine_sink {
   /// Called when a data stream's queue went down (after buffered() was high); one handler.
   void set_writable_handler(std::function<void()> fn) { m_writable = std::move(fn); }
 
+  /// Checks every data operation against `guard` (node::membership::access()); nullptr: none.
+  /// The guard must outlive the service or the next call.
+  void set_access(data::access_guard* guard);
+  /// The guard's answers changed: the engine re-evaluates what it holds (engine::access_changed).
+  void access_changed();
+
   /// The engine (read-only: stats, routes).
   const data::engine& engine() const noexcept { return m_engine; }
   /// Peers with a data link up.

@@ -369,7 +369,12 @@ membership::membership(host& h, fs::path data_dir, membership_config cfg)
       m_cfg(cfg),
       m_join_timer(std::make_unique<timer>(h.context())),
       m_guest_timer(std::make_unique<timer>(h.context())),
-      m_expiry_timer(std::make_unique<timer>(h.context())) {}
+      m_expiry_timer(std::make_unique<timer>(h.context())),
+      m_guard([this](const data::peer_id& p) {
+        // The log's roles: empty for a non-member, a revoked key or a non-Ed25519 id.
+        auto key = p.ed25519_public_key();
+        return key && m_log ? m_log->roles_of(*key) : std::vector<std::string>{};
+      }) {}
 
 membership::~membership() {
   if (m_log) save_time_floor();
@@ -460,6 +465,29 @@ void membership::set_network(std::unique_ptr<member::membership_log> log, bytes 
   m_owner = std::move(owner);
   m_book = std::make_unique<member::invite_book>(m_host.identity().pub);
   refresh_proof();
+  refresh_access();
+}
+
+void membership::refresh_access() {
+  if (!m_log) {
+    m_guard.open();
+    m_guard_policy = UINT64_MAX;
+  } else if (const std::uint64_t v = m_log->state().policy_version; v != m_guard_policy) {
+    auto p = current_policy();
+    auto ok = p ? m_guard.set_policy(std::move(*p))
+                : result<void>(make_error_code(std::errc::invalid_argument));
+    if (!ok) {
+      // Cannot happen (the log's policy hook compiled it before accepting it); fail closed.
+      spdlog::error(
+          "access policy version {} does not compile ({}): denying every data "
+          "operation until a valid policy arrives",
+          v, ok.error().message());
+      (void)m_guard.set_policy(access::policy{v, {}});
+    }
+    m_guard_policy = v;
+  }
+  m_guard.roles_changed();
+  if (m_access_changed) m_access_changed();
 }
 
 void membership::sweep_guests() {
@@ -1024,6 +1052,7 @@ void membership::on_log_changed(const std::vector<bytes>& new_entries, const con
   refresh_proof();
   push_entries(new_entries, from);
   recheck_connections();
+  refresh_access();
 }
 
 void membership::recheck_connections() {

@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "core/access/policy.hpp"
+#include "core/data/guard.hpp"
 #include "core/member/admission.hpp"
 #include "core/member/join.hpp"
 #include "core/member/log.hpp"
@@ -157,6 +158,15 @@ class membership final : public admission_hook {
   detailed_result<std::string> explain(const std::string& peer_id, const std::string& op,
                                        const std::string& key) const;
 
+  /// The rights of every node under the network's policy and the roles the log gives, for the
+  /// data layer (data::engine::set_access); open (everything allowed) while the node has no
+  /// network. Valid for the membership's life.
+  data::access_guard* access() noexcept { return &m_guard; }
+  /// `fn` runs after every change of those rights (a policy, roles, a revocation, joining or
+  /// creating a network): the data layer re-evaluates what it holds
+  /// (data::engine::access_changed). One listener; a later call replaces it.
+  void on_access_changed(std::function<void()> fn) { m_access_changed = std::move(fn); }
+
   /// Unix seconds used for certificate checks: the greatest of the wall clock, the newest log
   /// entry's time and the floor saved in the data directory (a Pi without network time does
   /// not go back before what the network already wrote, or before its own last run).
@@ -202,6 +212,8 @@ class membership final : public admission_hook {
   /// Inserts entries received from a member; returns the ones that were new.
   std::vector<bytes> take_entries(const std::vector<bytes>& entries, connection& from);
   void recheck_connections();
+  /// Gives the guard the log's policy and roles, then tells the listener.
+  void refresh_access();
   void push_entries(const std::vector<bytes>& entries, const connection* except);
   void push_entries_to(connection& c, const std::vector<bytes>& entries);
   void request_entries(connection& c, std::uint64_t from_height);
@@ -232,6 +244,9 @@ class membership final : public admission_hook {
   std::uint64_t m_time_floor = 0;   ///< saved in network/time: time never goes back before it
   bool m_guest_sweep_armed = false;
   counters m_stats;
+  data::policy_guard m_guard;
+  std::uint64_t m_guard_policy = UINT64_MAX;  ///< policy version the guard has (MAX: none)
+  std::function<void()> m_access_changed;
   std::shared_ptr<bool> m_alive = std::make_shared<bool>(true);
 };
 

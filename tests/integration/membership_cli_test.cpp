@@ -8,6 +8,8 @@
 
 #include <ctime>
 #include <fstream>
+#include <map>
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <thread>
@@ -257,6 +259,96 @@ TEST_F(membership_cli_test, non_members_and_other_networks_are_refused) {
     p->kill(SIGTERM);
   for (auto* p : {&a, &c, &d2})
     EXPECT_EQ(p->wait(), 0) << p->err();
+}
+
+// The access rules hold in the data layer of real nodes: a sensor publishes but may not read,
+// a viewer reads only temperatures and may not publish, whatever it subscribes to; a role
+// change applies to a running node at once.
+TEST_F(membership_cli_test, roles_limit_what_each_node_may_do_with_data) {
+  child a(node_args("a"));
+  auto [a_id, a_addr] = start_node(a);
+  ASSERT_FALSE(a_addr.empty()) << a.err();
+  make_network("a", "lab");
+  const auto policy_path = dir("policy.toml");
+  std::ofstream(policy_path) << "version = 1\n"
+                                "[[rule]]\neffect = \"allow\"\nroles = [\"admin\"]\n"
+                                "ops = [\"admin\", \"put\", \"subscribe\"]\nkeys = [\"**\"]\n"
+                                "[[rule]]\neffect = \"allow\"\nroles = [\"sensor\"]\n"
+                                "ops = [\"put\"]\nkeys = [\"home/**\"]\n"
+                                "[[rule]]\neffect = \"allow\"\nroles = [\"viewer\"]\n"
+                                "ops = [\"subscribe\"]\nkeys = [\"home/*/temp\"]\n";
+  run({"acl", "set", "--data-dir", dir("a"), policy_path});
+
+  std::map<std::string, std::string> ids;
+  std::vector<std::unique_ptr<child>> nodes;
+  for (const std::string name : {"b", "c"}) {
+    auto args = node_args(name);
+    args.insert(args.end(), {"--bootstrap", a_addr});
+    nodes.push_back(std::make_unique<child>(args));
+    auto [id, addr] = start_node(*nodes.back());
+    ASSERT_FALSE(addr.empty()) << nodes.back()->err();
+    ids[name] = id;
+    const auto code = invite("a", name == "b" ? "sensor" : "viewer");
+    run({"join", "--data-dir", dir(name), "--peer", a_addr, code});
+  }
+  ASSERT_TRUE(connected("b", ids["c"]) || connected("a", ids["c"])) << nodes[1]->err();
+
+  // The local API refuses what the node's roles do not allow, with a clear line.
+  child sensor_sub({"sub", "--data-dir", dir("b"), "home/**"});
+  EXPECT_NE(sensor_sub.wait(), 0);
+  EXPECT_NE(sensor_sub.err().find("access denied"), std::string::npos) << sensor_sub.err();
+  child viewer_put({"put", "--data-dir", dir("c"), "home/k/temp", "1"});
+  EXPECT_NE(viewer_put.wait(), 0);
+  EXPECT_NE(viewer_put.err().find("access denied"), std::string::npos) << viewer_put.err();
+
+  // The viewer subscribes to everything under home/ and gets only the temperatures.
+  child viewer({"sub", "--data-dir", dir("c"), "home/**", "-c", "2"});
+  std::vector<std::string> got;
+  for (int i = 0; i < 40 && got.size() < 2; ++i) {
+    run({"put", "--data-dir", dir("b"), "home/k/door", "open"});
+    run({"put", "--data-dir", dir("b"), "home/k/temp", "21"});
+    auto more = viewer.lines(2 - got.size(), 250ms);
+    got.insert(got.end(), more.begin(), more.end());
+  }
+  ASSERT_EQ(got.size(), 2u) << viewer.err();
+  EXPECT_EQ(got[0], "home/k/temp 21");
+  EXPECT_EQ(got[1], "home/k/temp 21");
+  EXPECT_EQ(viewer.wait(), 0);
+
+  // The admin makes the viewer a sensor: its running subscription gets nothing more, and
+  // it may publish now.
+  child watching({"sub", "--data-dir", dir("c"), "home/**"});
+  std::vector<std::string> before;
+  for (int i = 0; i < 40 && before.empty(); ++i) {
+    run({"put", "--data-dir", dir("b"), "home/k/temp", "22"});
+    before = watching.lines(1, 250ms);
+  }
+  ASSERT_FALSE(before.empty()) << watching.err();
+  run({"role", "--data-dir", dir("a"), ids["c"], "sensor"});
+  std::string published;
+  for (int i = 0; i < 40; ++i) {
+    child p({"put", "--data-dir", dir("c"), "home/k/temp", "5"});
+    if (p.wait() == 0) {
+      published = "yes";
+      break;
+    }
+    std::this_thread::sleep_for(100ms);
+  }
+  EXPECT_EQ(published, "yes") << "the new role did not reach c";
+  run({"put", "--data-dir", dir("b"), "home/k/temp", "23"});
+  // Earlier puts of 22 may still arrive; nothing published after the change may.
+  for (const auto& line : watching.lines(8, 1s)) {
+    EXPECT_EQ(line, "home/k/temp 22") << "a sensor may not read";
+  }
+
+  watching.kill(SIGTERM);
+  watching.wait();
+  a.kill(SIGTERM);
+  EXPECT_EQ(a.wait(), 0) << a.err();
+  for (auto& n : nodes) {
+    n->kill(SIGTERM);
+    EXPECT_EQ(n->wait(), 0) << n->err();
+  }
 }
 
 }  // namespace

@@ -16,8 +16,7 @@ bool engine::may(const peer_id& node, access::operation op, std::string_view key
   return k && m_guard->allows(node, op, *k);
 }
 
-bool engine::may_declare(const peer_id& node, access::operation op,
-                         const keyexpr::keyexpr& expr) {
+bool engine::may_declare(const peer_id& node, access::operation op, const keyexpr::keyexpr& expr) {
   return !m_guard || m_guard->allows_expression(node, op, expr);
 }
 
@@ -140,10 +139,10 @@ void engine::rebuild_remote_declarations() {
   m_remote_qbls = std::move(qbls);
   // Watchers see what changed: tokens that lost their right leave, those that gained it join.
   std::vector<std::pair<peer_id, std::string>> left, joined;
-  std::set_difference(m_remote_tokens.begin(), m_remote_tokens.end(), tokens.begin(),
-                      tokens.end(), std::back_inserter(left));
-  std::set_difference(tokens.begin(), tokens.end(), m_remote_tokens.begin(),
-                      m_remote_tokens.end(), std::back_inserter(joined));
+  std::set_difference(m_remote_tokens.begin(), m_remote_tokens.end(), tokens.begin(), tokens.end(),
+                      std::back_inserter(left));
+  std::set_difference(tokens.begin(), tokens.end(), m_remote_tokens.begin(), m_remote_tokens.end(),
+                      std::back_inserter(joined));
   m_remote_tokens = std::move(tokens);
   for (const auto& [node, key] : left)
     token_event(key, node, false);
