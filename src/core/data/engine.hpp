@@ -354,7 +354,8 @@ class engine {
   /// The guard's answers changed (policy, roles, revocation): drops every cached decision,
   /// re-evaluates the declarations of every node (watchers see tokens that lost their right
   /// leave, and those that gained it join), suspends or resumes local declarations, and sends
-  /// every record again so neighbours that may now watch tokens get them.
+  /// the records that hold liveliness tokens again so neighbours that may now watch them get
+  /// them.
   void access_changed(time_point now);
 
   // ---- local API ----

@@ -162,14 +162,19 @@ void engine::access_changed(time_point now) {
   rebuild_remote_declarations();
   update_declarations();  // our record lists only what we may declare
   sync_declarations();
-  // Neighbours get every record again, trimmed for what each may watch now; one that gains a
-  // right completes its copy (routing_table::apply takes a same-version superset).
-  for (auto& [p, l] : m_links) {
-    for (const node_record* r : m_routes.records()) {
-      if (r->origin != m_self) send_record(*l, *r);
-    }
+  // Neighbours get the records that hold liveliness tokens again, trimmed for what each may
+  // watch now; one that gained a right completes its copy (routing_table::apply takes a
+  // same-version superset). Records without tokens were sent whole: nothing to redo.
+  const auto has_token = [](const node_record& r) {
+    return std::any_of(r.decls.begin(), r.decls.end(),
+                       [](const declaration& d) { return d.k == declaration::kind::token; });
+  };
+  for (const node_record* r : m_routes.records()) {
+    if (r->origin == m_self || !has_token(*r)) continue;
+    for (auto& [p, l] : m_links)
+      send_record(*l, *r);
   }
-  m_own_dirty = true;
+  if (has_token(m_routes.own())) m_own_dirty = true;
 }
 
 }  // namespace starling::data
