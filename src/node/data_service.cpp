@@ -156,6 +156,7 @@ void data_service::maybe_reopen(const data::peer_id& p) {
 
 void data_service::fail_link(const data::peer_id& p, std::error_code ec) {
   spdlog::warn("data link with {} reset: {}", p.to_string(), ec.message());
+  m_host.report_misbehaviour(p, abuse::offence::malformed);
   auto it = m_peers.find(p);
   if (it == m_peers.end()) return;
   peer_state& st = *it->second;
@@ -199,6 +200,11 @@ void data_service::arm_timer() {
     m_engine.on_deadline(io::now());
     flush();
   });
+}
+
+void data_service::on_violation(const data::peer_id& peer, data::violation v) {
+  m_host.report_misbehaviour(
+      peer, v == data::violation::flood ? abuse::offence::flood : abuse::offence::access_violation);
 }
 
 void data_service::on_routing_event(const data::routing_event& e) {

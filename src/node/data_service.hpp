@@ -139,6 +139,7 @@ class data_service final : data::engine_sink {
   void on_liveliness(std::uint64_t watch, std::string_view key, const data::peer_id& node,
                      bool alive) override;
   void on_routing_event(const data::routing_event& e) override;
+  void on_violation(const data::peer_id& peer, data::violation v) override;
   void flush();
   void flush_soon();
   void arm_timer();

@@ -1,5 +1,7 @@
 #include "node/host.hpp"
 
+#include <boost/asio/post.hpp>
+
 #include <spdlog/spdlog.h>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -40,6 +42,8 @@ class host_category_impl final : public std::error_category {
         return "stream reset";
       case host_errc::negotiation_timeout:
         return "stream protocol negotiation timed out";
+      case host_errc::banned:
+        return "peer temporarily banned for misbehaviour";
     }
     return "host error";
   }
@@ -81,6 +85,7 @@ host::host(asio::io_context& ctx, const crypto::ed25519_keypair& identity, host_
 }
 
 host::~host() {
+  *m_alive = false;
   for (auto& l : m_listeners) {
     boost::system::error_code ignored;
     l->acceptor.close(ignored);
@@ -443,6 +448,16 @@ void host::connection_established(const std::shared_ptr<connection>& c,
     c->abort(why);
     return;
   }
+  if (auto until = m_scores.banned_until(c->peer(), m_clock.now())) {
+    ++m_metrics.refused_banned;
+    spdlog::debug("refused {}: banned for misbehaviour for {} s more", c->peer().to_string(),
+                  std::chrono::duration_cast<std::chrono::seconds>(*until - m_clock.now()).count());
+    const auto why = make_error_code(host_errc::banned);
+    for (auto& d : take_waiters(c.get()))
+      d(why);
+    c->abort(why);
+    return;
+  }
   if (m_admission) {
     auto verdict = m_admission->admit(*c, e);
     if (!verdict) {
@@ -546,6 +561,10 @@ void host::connection_closed(const std::shared_ptr<connection>& c, std::error_co
   auto waiting = take_waiters(c.get());
   std::erase(m_conns, c);
   account_closed(*c, ec);
+  // A member that broke a protocol (not one that merely went away) is scored for it.
+  if (c->established() && ec && is_protocol_violation(ec)) {
+    report_misbehaviour(c->peer(), abuse::offence::malformed);
+  }
   for (auto& d : waiting)
     d(ec ? ec : make_error_code(host_errc::connection_closed));
   if (c->announced() && !has_other_announced(*c)) emit(peer_disconnected{c->peer(), ec});
@@ -554,6 +573,30 @@ void host::connection_closed(const std::shared_ptr<connection>& c, std::error_co
     m_shutdown_done = nullptr;
     f();
   }
+}
+
+void host::report_misbehaviour(const multiformats::peer_id& peer, abuse::offence o,
+                               std::uint32_t count) {
+  if (peer == m_id || peer.empty()) return;
+  ++m_metrics.misbehaviour_reports;
+  const auto now = m_clock.now();
+  const auto r = m_scores.report(peer, o, now, count);
+  spdlog::debug("{} misbehaved ({}{}): score {:.0f}", peer.to_string(), abuse::name(o),
+                count > 1 ? " x" + std::to_string(count) : std::string(), r.score);
+  if (!r.banned_now) return;
+  ++m_metrics.peers_banned;
+  spdlog::warn("banned {} for {} s for misbehaviour (last: {}; ban {} in a day)", peer.to_string(),
+               std::chrono::duration_cast<std::chrono::seconds>(r.banned_until - now).count(),
+               abuse::name(o), r.bans);
+  // Reporters call from inside their stream handlers: the connections close after they
+  // return, not under their feet.
+  boost::asio::post(m_ctx, [this, alive = m_alive, peer] {
+    if (!*alive) return;
+    const auto why = make_error_code(host_errc::banned);
+    for (auto& c : std::vector(m_conns)) {
+      if (c->established() && c->peer() == peer && !c->closed()) c->abort(why);
+    }
+  });
 }
 
 void host::account_closed(const connection& c, std::error_code ec) {

@@ -12,6 +12,7 @@
 #include <variant>
 #include <vector>
 
+#include "core/abuse/scoreboard.hpp"
 #include "core/conn/connection.hpp"
 #include "core/crypto/crypto.hpp"
 #include "core/multiformats/multiaddr.hpp"
@@ -83,6 +84,7 @@ enum class host_errc {
   stream_reset_by_peer,  ///< the peer reset the stream
   stream_reset_locally,  ///< we reset the stream
   negotiation_timeout,   ///< the stream's protocol negotiation took too long
+  banned,                ///< the peer is temporarily banned for misbehaviour
 };
 const std::error_category& host_category() noexcept;
 inline std::error_code make_error_code(host_errc e) noexcept {
@@ -186,6 +188,20 @@ class host final : private connection_owner, private metrics_sink {
   /// The protocols a guest may open (default: identify and ping).
   void set_guest_protocols(std::vector<std::string> p) { m_guest_protocols = std::move(p); }
 
+  /// A layer saw `peer` misbehave (a malformed frame, a bad signature, an access violation, a
+  /// flood): the peer's score grows (core/abuse/scoreboard.hpp); at the limit the peer is
+  /// banned for a while, doubling on each repeat: its connections close at once and new ones
+  /// are refused after the handshake. Each ban is logged (warning) and counted
+  /// (misbehaviour_reports, peers_banned, refused_banned). Our own id is never scored.
+  void report_misbehaviour(const multiformats::peer_id& peer, abuse::offence o,
+                           std::uint32_t count = 1);
+  /// When `peer`'s ban ends, if it is banned now.
+  std::optional<time_point> banned_until(const multiformats::peer_id& peer) const {
+    return m_scores.banned_until(peer, m_clock.now());
+  }
+  /// Peers banned now.
+  std::size_t banned_peers() const { return m_scores.banned(m_clock.now()); }
+
   /// Sends our current identify record to every connected peer (/ipfs/id/push/1.0.0). Called
   /// by listen() and set_handler() when what we announce changes while peers are connected.
   void push_identify();
@@ -259,6 +275,8 @@ class host final : private connection_owner, private metrics_sink {
   /// Dials waiting for their connection's handshake, keyed by connection.
   std::multimap<const connection*, dial_fn> m_dial_waiters;
   node::metrics m_metrics;
+  abuse::scoreboard m_scores;
+  std::shared_ptr<bool> m_alive = std::make_shared<bool>(true);  ///< false once destroyed
   bool m_shutting_down = false;
   std::function<void()> m_shutdown_done;
   /// Ends shutdown() after its grace period.

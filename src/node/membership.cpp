@@ -1023,12 +1023,41 @@ std::vector<bytes> membership::take_entries(const std::vector<bytes>& entries, c
   std::vector<bytes> fresh;
   if (!m_log) return fresh;
   bool orphan = false;
+  // A budget of entries per peer: a catch-up of a few thousand passes, an endless stream of
+  // (valid or invalid) entries does not cost us signature checks for ever.
+  auto [budget, fresh_peer] = m_entry_budgets.try_emplace(from.peer(), entry_budget_per_second,
+                                                          static_cast<double>(entry_budget_burst));
+  if (fresh_peer && m_entry_budgets.size() > 1024) {
+    m_entry_budgets.clear();
+    budget = m_entry_budgets
+                 .try_emplace(from.peer(), entry_budget_per_second,
+                              static_cast<double>(entry_budget_burst))
+                 .first;
+  }
+  const auto now = m_host.clock().now();
   for (const auto& e : entries) {
+    if (!budget->second.take(now)) {
+      ++m_stats.entries_refused;
+      spdlog::info("{} sent more log entries than its budget ({}/s); dropping the rest",
+                   from.peer().to_string(), entry_budget_per_second);
+      m_host.report_misbehaviour(from.peer(), abuse::offence::flood);
+      break;
+    }
     ++m_stats.entries_received;
     auto r = m_log->insert(e);
     if (!r) {
       ++m_stats.entries_refused;
       spdlog::debug("log entry from {} refused: {}", from.peer().to_string(), r.error().message());
+      // An honest member only passes on entries it verified: a forged signature, bytes that
+      // do not parse or an entry of another network is an offence. (Other refusals, such as
+      // a revocation already held or a full log, can happen to honest peers.)
+      const auto ec = r.error();
+      if (ec == member::log_errc::bad_signature) {
+        m_host.report_misbehaviour(from.peer(), abuse::offence::bad_signature);
+      } else if (ec == member::log_errc::malformed || ec == member::log_errc::wrong_network ||
+                 ec == member::log_errc::bad_version || ec == member::log_errc::unknown_kind) {
+        m_host.report_misbehaviour(from.peer(), abuse::offence::malformed);
+      }
       continue;
     }
     if (r->status == member::insert_status::added) {

@@ -21,6 +21,7 @@
 #include <string>
 #include <vector>
 
+#include "core/abuse/token_bucket.hpp"
 #include "core/access/policy.hpp"
 #include "core/data/guard.hpp"
 #include "core/member/admission.hpp"
@@ -245,6 +246,10 @@ class membership final : public admission_hook {
   bool m_guest_sweep_armed = false;
   counters m_stats;
   data::policy_guard m_guard;
+  /// Log entries each member may send us (take_entries): a catch-up passes, a flood does not.
+  static constexpr double entry_budget_per_second = 200;
+  static constexpr std::size_t entry_budget_burst = 8192;
+  std::map<multiformats::peer_id, abuse::token_bucket> m_entry_budgets;
   std::uint64_t m_guard_policy = UINT64_MAX;  ///< policy version the guard has (MAX: none)
   std::function<void()> m_access_changed;
   std::shared_ptr<bool> m_alive = std::make_shared<bool>(true);

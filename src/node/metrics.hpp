@@ -60,6 +60,9 @@ struct metrics {
   std::uint64_t refused_not_member = 0;      ///< closed after the handshake: admission refused
   std::uint64_t guests_admitted = 0;         ///< admitted as guests (identify, ping, join only)
   std::uint64_t duplicates_closed = 0;       ///< simultaneous-dial losers closed
+  std::uint64_t misbehaviour_reports = 0;    ///< offences reported (host::report_misbehaviour)
+  std::uint64_t peers_banned = 0;            ///< temporary bans started
+  std::uint64_t refused_banned = 0;          ///< closed after the handshake: the peer is banned
 
   std::uint64_t streams_opened_inbound = 0;   ///< negotiated (a handler runs)
   std::uint64_t streams_opened_outbound = 0;  ///< negotiated

@@ -1,9 +1,11 @@
 #include "node/services.hpp"
 
 #include <array>
+#include <map>
 
 #include <spdlog/spdlog.h>
 
+#include "core/abuse/token_bucket.hpp"
 #include "node/host.hpp"
 #include "node/timer.hpp"
 
@@ -225,10 +227,34 @@ void write_zeros(stream& s, Take take) {
   }
 }
 
+/// Requests per peer (perf_server_limits::requests_per_minute), shared by the server's
+/// handlers.
+struct perf_budgets {
+  host& h;
+  perf_server_limits limits;
+  std::map<multiformats::peer_id, abuse::token_bucket> by_peer;
+};
+
 class perf_server final : public stream_handler {
  public:
-  explicit perf_server(const perf_server_limits& limits)
-      : m_max(limits.max_bytes), m_core(limits.max_bytes) {}
+  explicit perf_server(std::shared_ptr<perf_budgets> budgets)
+      : m_budgets(std::move(budgets)),
+        m_max(m_budgets->limits.max_bytes),
+        m_core(m_budgets->limits.max_bytes) {}
+  void on_open(stream& s) override {
+    perf_budgets& b = *m_budgets;
+    if (b.limits.requests_per_minute <= 0) return;
+    if (b.by_peer.size() > 1024) b.by_peer.clear();
+    auto it =
+        b.by_peer.try_emplace(s.peer(), b.limits.requests_per_minute / 60.0, b.limits.request_burst)
+            .first;
+    if (!it->second.take(b.h.clock().now())) {
+      spdlog::info("perf: refused a request of {} (more than {} a minute)", s.peer().to_string(),
+                   b.limits.requests_per_minute);
+      b.h.report_misbehaviour(s.peer(), abuse::offence::flood);
+      s.reset();
+    }
+  }
   void on_data(stream& s, bytes_view data) override {
     if (auto r = m_core.feed(data); !r) {
       if (r.error() == perf::errc::request_too_large) {
@@ -252,6 +278,7 @@ class perf_server final : public stream_handler {
     write_zeros(s, [this](std::size_t max) { return m_core.take(max); });
     if (m_core.is_done() && !s.write_closed()) s.close_write();
   }
+  std::shared_ptr<perf_budgets> m_budgets;
   std::uint64_t m_max;
   perf::server m_core;
 };
@@ -378,8 +405,9 @@ void register_ping_service(host& h) {
 }
 
 void register_perf_service(host& h, perf_server_limits limits) {
+  auto budgets = std::make_shared<perf_budgets>(perf_budgets{h, limits, {}});
   h.set_handler(std::string(perf::protocol_id),
-                [limits] { return std::make_unique<perf_server>(limits); });
+                [budgets] { return std::make_unique<perf_server>(budgets); });
 }
 
 }  // namespace starling::node

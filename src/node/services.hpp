@@ -32,6 +32,10 @@ struct perf_server_limits {
   /// LAN and about 90 s of a 100 Mbit/s link: enough for a measurement, not for keeping a
   /// device's uplink busy for hours (the protocol's own cap is 1 TiB).
   std::uint64_t max_bytes = std::uint64_t{1} << 30;
+  /// Requests one peer may make a minute, and in a burst; more are refused (stream reset,
+  /// logged, reported to host::report_misbehaviour as a flood). 0: no limit.
+  double requests_per_minute = 60;
+  double request_burst = 10;
 };
 
 /// Registers the /perf/1.0.0 server on `h`. Nothing registers it by default: a node that

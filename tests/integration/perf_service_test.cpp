@@ -146,3 +146,35 @@ TEST_F(perf_service_test, a_request_above_the_limit_is_reset_before_anything_is_
 }
 
 }  // namespace
+
+// Members may measure, not keep a node busy: past its per-peer budget (here 2 at once, then
+// one a minute) a request is reset before anything is sent, and the peer is reported; ten
+// floods ban it (the connection closes) and a new connection of it is refused.
+TEST_F(perf_service_test, requests_over_the_per_peer_budget_are_refused_and_a_flood_bans) {
+  auto cfg = config(true);
+  cfg.perf_limits.requests_per_minute = 1;
+  cfg.perf_limits.request_burst = 2;
+  auto d = start(cfg);
+  ASSERT_TRUE(d);
+  test_node client(ctx);
+  auto c = connect(client, *d);
+  ASSERT_TRUE(c);
+  for (int i = 0; i < 2; ++i) {
+    auto ok = run_perf(client, c, 0, 1000);
+    EXPECT_FALSE(*ok->ec) << ok->ec->message();
+  }
+  auto refused = run_perf(client, c, 0, 1000);
+  EXPECT_TRUE(*refused->ec);
+  EXPECT_FALSE(refused->final_report);
+  EXPECT_EQ(d->get_host().metrics().misbehaviour_reports, 1u);
+  // Flood offences weigh 10, the ban comes at 100 (a point a second is forgiven meanwhile).
+  for (int i = 0; i < 20 && !c->closed(); ++i)
+    run_perf(client, c, 0, 1000);
+  EXPECT_TRUE(run_until(ctx, [&] { return c->closed(); }))
+      << "a flood bans the peer; reports: " << d->get_host().metrics().misbehaviour_reports;
+  EXPECT_EQ(d->get_host().metrics().peers_banned, 1u);
+  EXPECT_TRUE(d->get_host().banned_until(client.h.id()));
+  auto again = dial(client.h, d->get_host().listen_addrs().front());
+  ASSERT_TRUE(run_until(ctx, [&] { return d->get_host().metrics().refused_banned >= 1; }));
+  (void)again;
+}

@@ -231,10 +231,11 @@ TEST(MembershipSim, RevocationReaches200NodesWithinSecondsAndCutsTheRevoked) {
     EXPECT_EQ(count_from(net, watcher, net.at(victim).id), watcher_got);
     // The rest of the network still works.
     EXPECT_GT(count_from(net, watcher, net.at(0).id), 0u);
-    std::printf("[ info ] revocation reached %zu of %zu nodes in %.1f ms (virtual); %zu were "
-                "reachable only through the revoked node\n",
-                net.size() - 1 - cut_off, net.size() - 1,
-                std::chrono::duration<double, std::milli>(slowest).count(), cut_off);
+    std::printf(
+        "[ info ] revocation reached %zu of %zu nodes in %.1f ms (virtual); %zu were "
+        "reachable only through the revoked node\n",
+        net.size() - 1 - cut_off, net.size() - 1,
+        std::chrono::duration<double, std::milli>(slowest).count(), cut_off);
   }
 }
 
@@ -242,8 +243,8 @@ TEST(MembershipSim, NoSampleReachesANodeOutsideItsRolesAcrossHops) {
   // Each seed runs twice on the same mesh: with every relay allowed to carry (every viewer
   // gets every sensor's temperatures) and with a tenth of the relays holding no rights
   // (nothing crosses them; what has a route around them still arrives in full).
-  for (auto [seed, blind_relays] : {std::pair{seeds({1}).front(), false},
-                                    std::pair{seeds({1}).front(), true}}) {
+  for (auto [seed, blind_relays] :
+       {std::pair{seeds({1}).front(), false}, std::pair{seeds({1}).front(), true}}) {
     SCOPED_TRACE("seed " + std::to_string(seed) + (blind_relays ? ", blind relays" : ""));
     network net(seed, link_model{});
     // A backbone of 40 relays (a random mesh), every other node hangs off one of them.
@@ -308,7 +309,8 @@ TEST(MembershipSim, NoSampleReachesANodeOutsideItsRolesAcrossHops) {
     // A stranger and a blind node publish too: nobody may take it.
     for (std::size_t i = relays; i < total; ++i) {
       if (unchecked.count(i)) {
-        ASSERT_TRUE(net.at(i).eng->put("home/forged/temp", as_bytes("f"), "", net.now(), net.ntp()));
+        ASSERT_TRUE(
+            net.at(i).eng->put("home/forged/temp", as_bytes("f"), "", net.now(), net.ntp()));
         net.pump(i);
       }
     }
@@ -356,9 +358,10 @@ TEST(MembershipSim, NoSampleReachesANodeOutsideItsRolesAcrossHops) {
       EXPECT_EQ(pairs_complete, pairs);
     }
     EXPECT_GT(viewers, 0u);
-    std::printf("[ info ] %zu of %zu (viewer, sensor) pairs delivered in full, the rest blocked "
-                "by a relay without rights\n",
-                pairs_complete, pairs);
+    std::printf(
+        "[ info ] %zu of %zu (viewer, sensor) pairs delivered in full, the rest blocked "
+        "by a relay without rights\n",
+        pairs_complete, pairs);
     EXPECT_GT(denied_in, 0u) << "forged samples were dropped on ingress";
   }
 }

@@ -294,7 +294,7 @@ TEST_F(ControlApi, StatusCarriesEverySection) {
   EXPECT_EQ(j["storages"][0]["queries"], 7);
   EXPECT_EQ(j["storages"][0]["keys"], 4);
   EXPECT_EQ(j["metrics"]["bytes_in"], 77);
-  EXPECT_EQ(j["metrics"].size(), 27u);
+  EXPECT_EQ(j["metrics"].size(), 30u);
   EXPECT_TRUE(j["network"].is_null());  // an open node
   st.network = api::network_response{"ab12", "lab", {"admin"}, true, 3};
   EXPECT_EQ(api::to_json(st)["network"], json({{"id", "ab12"},

@@ -326,3 +326,28 @@ TEST(DataAccess, WithoutAGuardEverythingPasses) {
   EXPECT_EQ(m.sinks[1].samples.size(), 1u);
   EXPECT_EQ(m.engines[1]->stats().access_denied_in, 0u);
 }
+
+TEST(DataAccess, AQueryFloodIsCutAtTheRateLimitAndEveryQueryStillEnds) {
+  engine_options limited;
+  limited.queries_per_second = 10;
+  limited.query_burst = 5;
+  mesh m(2, {engine_options{}, limited});
+  m.link(0, 1);
+  ASSERT_TRUE(m.engines[1]->declare_queryable("cmd/**"));
+  m.pump();
+  for (int i = 0; i < 20; ++i)
+    ASSERT_TRUE(m.engines[0]->get("cmd/x", {}, m.now));
+  m.pump();
+  EXPECT_EQ(m.sinks[1].queries.size(), 5u) << "the burst";
+  EXPECT_EQ(m.engines[1]->stats().queries_refused, 15u);
+  for (const auto& q : m.sinks[1].queries)
+    m.engines[1]->reply_final(q.handle);
+  m.pump();
+  // The refused ones were ended at once, not left to time out.
+  EXPECT_EQ(m.sinks[0].done.size(), 20u);
+  // A second later, ten more are welcome.
+  m.advance(std::chrono::seconds(1));
+  ASSERT_TRUE(m.engines[0]->get("cmd/x", {}, m.now));
+  m.pump();
+  EXPECT_EQ(m.sinks[1].queries.size(), 6u);
+}

@@ -242,6 +242,7 @@ void engine::link_up(const peer_id& peer, time_point now) {
   if (find_link(peer)) link_down(peer, now);
   auto l = std::make_unique<link>();
   l->peer = peer;
+  l->query_budget = abuse::token_bucket(m_opts.queries_per_second, m_opts.query_burst);
   link& ref = *l;
   ref.reader.accept_compressed(m_opts.compression);
   m_links.emplace(peer, std::move(l));
@@ -451,7 +452,17 @@ result<void> engine::handle(link& l, const message& m, time_point now, std::uint
     if (k->alias < l.rx_rights.size()) l.rx_rights[k->alias] = link::rx_right{};
     return {};
   }
-  if (m_guard && !ingress_allowed(l, m)) return {};  // dropped and counted
+  if (const auto* q = std::get_if<query>(&m);
+      q && m_opts.queries_per_second > 0 && !l.query_budget.take(now)) {
+    ++m_stats.queries_refused;
+    refuse_query(l, *q);
+    m_sink.on_violation(l.peer, violation::flood);
+    return {};
+  }
+  if (m_guard && !ingress_allowed(l, m)) {
+    m_sink.on_violation(l.peer, violation::access);
+    return {};  // dropped and counted
+  }
   if (const auto* r = std::get_if<record_message>(&m)) return handle_record(l, *r, now);
   if (const auto* p = std::get_if<push>(&m)) return handle_push(l, *p, now, physical_ntp);
   if (const auto* h = std::get_if<heartbeat>(&m)) return handle_heartbeat(l, *h, now);

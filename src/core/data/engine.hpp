@@ -129,6 +129,12 @@ struct query_result {
   bool timed_out = false;          ///< some node had not finished at the timeout
 };
 
+/// What a neighbour did wrong, as on_violation reports it.
+enum class violation : std::uint8_t {
+  access,  ///< a message dropped by an ingress access check
+  flood,   ///< more queries than engine_options::queries_per_second allows
+};
+
 /// Where an engine delivers what local applications asked for.
 class engine_sink {
  public:
@@ -162,6 +168,12 @@ class engine_sink {
   /// A node became reachable or unreachable, or its declarations changed (for logs and
   /// liveliness); called after the engine has applied it.
   virtual void on_routing_event(const routing_event&) {}
+  /// Neighbour `peer` sent something it should not have (dropped and counted already); the
+  /// node scores it (host::report_misbehaviour). Must not call back into the engine.
+  virtual void on_violation(const peer_id& peer, violation v) {
+    (void)peer;
+    (void)v;
+  }
 };
 
 /// What a publisher does when a link towards a subscriber is congested.
@@ -236,6 +248,11 @@ struct engine_options {
   /// already compressed) are at least this many, and at least half the body.
   std::size_t compress_threshold = data::compress_threshold;
   int compress_level = data::compress_level;
+  /// Queries a neighbour may send (or relay) a second, and in a burst; more are dropped (a
+  /// query for us is answered with its end at once), counted in queries_refused and reported
+  /// as a flood. 0: no limit.
+  double queries_per_second = 1000;
+  double query_burst = 2000;
 };
 
 /// Counters of an engine (monotonic).
@@ -282,6 +299,7 @@ struct engine_stats {
   std::uint64_t access_denied_in = 0;     ///< messages from neighbours dropped by an ingress check
   std::uint64_t access_denied_out = 0;    ///< copies not sent: the neighbour may not receive them
   std::uint64_t declarations_denied = 0;  ///< remote declarations left out (origin's rights)
+  std::uint64_t queries_refused = 0;      ///< queries over a neighbour's rate limit
 };
 
 /// Errors of the local API (bad input from applications).
@@ -497,6 +515,7 @@ class engine {
   void token_event(const std::string& key, const peer_id& node, bool alive);
   // Access.
   bool ingress_allowed(link& l, const message& m);
+  void refuse_query(link& l, const query& q);
   bool requirement_met(link& l, const requirement& r);
   bool may(const peer_id& node, access::operation op, std::string_view key);
   bool may_declare(const peer_id& node, access::operation op, const keyexpr::keyexpr& expr);

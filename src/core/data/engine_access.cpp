@@ -101,17 +101,19 @@ bool engine::ingress_allowed(link& l, const message& m) {
   });
   if (ok) return true;
   ++m_stats.access_denied_in;
-  if (const auto* q = std::get_if<query>(&m)) {
-    // A query for us that its origin may not make gets no answer but its end, so the origin
-    // does not wait for its timeout.
-    const peer_id* dest = resolve_node(l, q->dest);
-    const peer_id* origin = resolve_node(l, q->origin);
-    if (dest && origin && *dest == m_self) {
-      const peer_id to = *origin;
-      send_unicast_final(to, m_self, data::reply_final{0, default_hops, 0, q->qid});
-    }
-  }
+  if (const auto* q = std::get_if<query>(&m)) refuse_query(l, *q);
   return false;
+}
+
+void engine::refuse_query(link& l, const query& q) {
+  // A query for us that we will not run gets no answer but its end, so its origin does not
+  // wait for its timeout.
+  const peer_id* dest = resolve_node(l, q.dest);
+  const peer_id* origin = resolve_node(l, q.origin);
+  if (dest && origin && *dest == m_self) {
+    const peer_id to = *origin;
+    send_unicast_final(to, m_self, data::reply_final{0, default_hops, 0, q.qid});
+  }
 }
 
 void engine::rebuild_remote_declarations() {

@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "core/abuse/token_bucket.hpp"
 #include "core/data/engine.hpp"
 
 namespace starling::data {
@@ -145,6 +146,8 @@ struct engine::link {
   std::vector<rx_right> rx_rights;  ///< by key alias
   /// Bumps when a node alias is declared again (cached decisions name nodes by alias).
   std::uint64_t rx_epoch = 1;
+  /// Queries this neighbour may still send (engine_options::queries_per_second).
+  abuse::token_bucket query_budget{0, 0};
 };
 
 struct engine::publisher {
