@@ -659,7 +659,7 @@ identify::info make_identify_info(host& h, const connection& c) {
   i.public_key = multiformats::encode_public_key(h.identity().pub);
   for (auto& a : h.listen_addrs())
     i.listen_addrs.push_back(a.without_peer().to_bytes());
-  i.protocols = h.protocols();
+  i.protocols = h.protocols_for(c);
   i.observed_addr = c.remote_addr().to_bytes();
   i.protocol_version = "ipfs/0.1.0";
   i.agent_version = h.config().agent_version;

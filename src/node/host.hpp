@@ -181,6 +181,8 @@ class host final : private connection_owner, private metrics_sink {
   void set_handler(std::string protocol, handler_factory f);
   /// Protocols we serve, sorted.
   std::vector<std::string> protocols() const;
+  /// Those of them `c`'s peer may open, sorted (a guest: the guest protocols only).
+  std::vector<std::string> protocols_for(const connection& c) const override;
 
   /// Who decides admission (null, the default: every peer is a member). Must outlive the host
   /// or be reset to null first.
@@ -237,7 +239,6 @@ class host final : private connection_owner, private metrics_sink {
   std::unique_ptr<stream_handler> make_handler(const connection& c,
                                                const std::string& protocol) const override;
   bool serves(const connection& c, std::string_view protocol) const override;
-  std::vector<std::string> protocols_for(const connection& c) const override;
   void count(stream_event e) noexcept override { m_metrics.count(e); }
 
   void accept_next(const std::shared_ptr<listener>& l);
@@ -283,7 +284,8 @@ class host final : private connection_owner, private metrics_sink {
   timer m_shutdown_timer;
 };
 
-/// The identify record this host sends to `c`'s peer.
+/// The identify record this host sends to `c`'s peer. Its protocols are those `c`'s peer may
+/// open (`protocols_for`): a guest hears of identify, ping and join only.
 identify::info make_identify_info(host& h, const connection& c);
 
 }  // namespace starling::node
