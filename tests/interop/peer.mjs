@@ -521,6 +521,23 @@ const commands = {
     }
   },
 
+  async open (cmd) {
+    // open a stream for cmd.protocol and reset it at once: does the remote accept the
+    // protocol at multistream-select? Fails with UnsupportedProtocolError when it answers `na`.
+    if (typeof cmd.protocol !== 'string') throw new Error('open needs "protocol"')
+    const conn = await connectionFor(cmd)
+    let stream
+    try {
+      stream = await openStream(conn, cmd.protocol, cmd)
+    } catch (err) {
+      err.details = { protocol: cmd.protocol, connectionStatus: conn.status }
+      throw err
+    }
+    const selected = stream.protocol
+    stream.abort(new Error('open: probe only'))
+    return { protocol: selected, connectionStatus: conn.status }
+  },
+
   async perf (cmd) {
     const upload = cmd.upload ?? 0
     const download = cmd.download ?? 0
