@@ -539,12 +539,17 @@ TEST(AccessDataOps, QueriesAndReplies) {
   q.origin = 3;
   q.selector = "home/**";
   auto r = requirements(q, in);
-  ASSERT_EQ(r.size(), 1u);
+  ASSERT_EQ(r.size(), 2u);
   EXPECT_EQ(r[0].op, operation::query);
   EXPECT_EQ(r[0].node, 3u);
   EXPECT_EQ(r[0].what, data::target::expression);
   EXPECT_EQ(r[0].text, "home/**");
-  EXPECT_TRUE(requirements(q, out).empty());
+  EXPECT_EQ(r[1].who, data::subject::link_peer) << "a relay carries only queries it may make";
+  EXPECT_TRUE(r[1].relayed_only);
+  r = requirements(q, out);
+  ASSERT_EQ(r.size(), 1u);
+  EXPECT_EQ(r[0].op, operation::query);
+  EXPECT_EQ(r[0].who, data::subject::link_peer);
 
   data::reply rp;
   rp.from = 8;

@@ -351,3 +351,200 @@ TEST(DataAccess, AQueryFloodIsCutAtTheRateLimitAndEveryQueryStillEnds) {
   m.pump();
   EXPECT_EQ(m.sinks[1].queries.size(), 6u);
 }
+
+// Found in review: record echoes, queries across relays, heartbeats after a lost right, local
+// replies, and the per-alias decision cache.
+
+// A neighbour that re-sends a node its own record trims the tokens that node may not watch;
+// the node takes the trimmed echo for a record about itself that beats its own and bumps.
+TEST(DataAccess, AccessChangedDoesNotBumpTheVersionOfATokenHolder) {
+  guarded g({{"sensor"}, {"reader"}});  // the sensor may hold alive/** but not watch it
+  auto& m = g.m;
+  m.link(0, 1);
+  ASSERT_TRUE(m.engines[0]->declare_token("alive/s"));
+  m.pump();
+  const auto before = m.engines[0]->routes().own().version;
+  m.engines[1]->access_changed(m.now);  // e.g. any log entry (refresh_access)
+  m.pump();
+  EXPECT_EQ(m.engines[0]->routes().own().version, before)
+      << "the reader echoed the sensor's record without its token and the sensor bumped";
+}
+
+// Same, self-sustaining: O - A - N in a triangle whose O-N link is slower than O-A-N. Each
+// new version of O reaches N first through A; N floods it on to O (trimmed: O may not watch
+// its own token), O bumps again, and so on for ever.
+TEST(DataAccess, TrimmedEchoesDoNotMakeARecordStorm) {
+  guarded g({{"sensor"}, {"relay"}, {"reader"}});
+  auto& m = g.m;
+  m.link(0, 1);
+  m.link(1, 2);
+  m.link(0, 2);
+  // Delivers everything but 0 -> 2, which waits until the rest is quiet; at most `rounds`.
+  std::vector<bytes> held;
+  auto pump_slow = [&](int rounds) {
+    for (int n = 0; n < rounds; ++n) {
+      bool busy = false;
+      for (std::size_t i = 0; i < m.engines.size(); ++i) {
+        std::vector<std::pair<std::size_t, bytes>> out;
+        m.engines[i]->drain_transmit([&](const peer_id& p, bytes_view b) {
+          out.emplace_back(m.index(p), bytes(b.begin(), b.end()));
+        });
+        for (auto& [to, b] : out) {
+          if (i == 0 && to == 2) {
+            held.push_back(std::move(b));
+            continue;
+          }
+          busy = true;
+          ASSERT_TRUE(m.engines[to]->on_bytes(m.ids[i], b, m.now, ntp));
+        }
+      }
+      if (!busy) {
+        if (held.empty()) return;
+        for (auto& b : held)
+          ASSERT_TRUE(m.engines[2]->on_bytes(m.ids[0], b, m.now, ntp));
+        held.clear();
+      }
+    }
+  };
+  const auto before = m.engines[0]->routes().own().version;
+  ASSERT_TRUE(m.engines[0]->declare_token("alive/s"));
+  pump_slow(500);
+  EXPECT_LE(m.engines[0]->routes().own().version, before + 2)
+      << "every round N echoed O's record trimmed and O bumped again";
+  EXPECT_TRUE(held.empty()) << "the mesh never went quiet";
+}
+
+// Control for the storm test: the same triangle and delays without guards stays quiet.
+TEST(DataAccess, ControlTriangleWithoutGuardsIsQuiet) {
+  guarded g({{"sensor"}, {"relay"}, {"reader"}}, {0, 1, 2});
+  auto& m = g.m;
+  m.link(0, 1);
+  m.link(1, 2);
+  m.link(0, 2);
+  std::vector<bytes> held;
+  const auto before = m.engines[0]->routes().own().version;
+  ASSERT_TRUE(m.engines[0]->declare_token("alive/s"));
+  for (int n = 0; n < 500; ++n) {
+    bool busy = false;
+    for (std::size_t i = 0; i < m.engines.size(); ++i) {
+      std::vector<std::pair<std::size_t, bytes>> out;
+      m.engines[i]->drain_transmit([&](const peer_id& p, bytes_view b) {
+        out.emplace_back(m.index(p), bytes(b.begin(), b.end()));
+      });
+      for (auto& [to, b] : out) {
+        if (i == 0 && to == 2) {
+          held.push_back(std::move(b));
+          continue;
+        }
+        busy = true;
+        ASSERT_TRUE(m.engines[to]->on_bytes(m.ids[i], b, m.now, ntp));
+      }
+    }
+    if (!busy) {
+      if (held.empty()) break;
+      for (auto& b : held)
+        ASSERT_TRUE(m.engines[2]->on_bytes(m.ids[0], b, m.now, ntp));
+      held.clear();
+    }
+  }
+  EXPECT_LE(m.engines[0]->routes().own().version, before + 2);
+  EXPECT_TRUE(held.empty());
+}
+
+// A relay that may not query (nor read) anything still carries queries, with their
+// parameters and payload, to the queryable behind it.
+TEST(DataAccess, ABlindRelayDoesNotCarryQueries) {
+  guarded g({{"sensor"}, {"blind"}, {"reader"}});  // 0 - 1 - 2
+  auto& m = g.m;
+  m.link(0, 1);
+  m.link(1, 2);
+  ASSERT_TRUE(m.engines[0]->declare_queryable("home/**"));
+  m.pump();
+  query_options o;
+  o.parameters = "door_code=1234";
+  ASSERT_TRUE(m.engines[2]->get("home/kitchen/temp", o, m.now));
+  m.pump();
+  EXPECT_TRUE(m.sinks[0].queries.empty())
+      << "the query crossed node 1, which may not query home/kitchen/temp; parameters: "
+      << (m.sinks[0].queries.empty() ? "" : m.sinks[0].queries[0].parameters);
+}
+
+// A reply from a local queryable to a local get is not filtered by this node's query right
+// (a remote one on the same key is: RepliesAreFilteredByTheQueriersRights).
+TEST(DataAccess, LocalRepliesAreFilteredLikeRemoteOnes) {
+  guarded g(std::vector<std::vector<std::string>>{{"sensor", "reader"}});
+  auto& m = g.m;
+  ASSERT_TRUE(m.engines[0]->declare_queryable("home/**"));
+  ASSERT_TRUE(m.engines[0]->get("home/**", {}, m.now));
+  m.advance(std::chrono::milliseconds(1));  // local queryables run at the next on_deadline()
+  ASSERT_EQ(m.sinks[0].queries.size(), 1u);
+  const auto h = m.sinks[0].queries[0].handle;
+  ASSERT_TRUE(m.engines[0]->reply(h, "home/kitchen/door", as_bytes("open"), "", ntp));
+  EXPECT_TRUE(m.sinks[0].replies.empty()) << "delivered a key this node may not query";
+}
+
+// A publisher that lost its put right keeps sending heartbeats, which every receiver
+// drops and counts as an access violation (on_violation in the abuse work).
+TEST(DataAccess, APublisherThatLostItsRightSendsNoHeartbeats) {
+  guarded g({{"sensor"}, {"reader"}});
+  auto& m = g.m;
+  m.link(0, 1);
+  ASSERT_TRUE(m.engines[1]->declare_subscriber("home/*/temp"));
+  m.pump();
+  auto pub = m.engines[0]->declare_publisher("home/kitchen/temp", {});
+  ASSERT_TRUE(pub);
+  ASSERT_TRUE(m.engines[0]->put(*pub, as_bytes("21"), m.now, ntp));
+  m.pump();
+  ASSERT_EQ(g.keys(1).size(), 1u);
+  g.change_roles(0, {});
+  const auto before = m.engines[1]->stats().access_denied_in;
+  for (int i = 0; i < 30; ++i)
+    m.advance(std::chrono::milliseconds(100));
+  EXPECT_EQ(m.engines[1]->stats().access_denied_in, before)
+      << "heartbeats of a publisher that may no longer put";
+}
+
+namespace {
+struct counting_guard final : access_guard {
+  access_guard& inner;
+  std::size_t key_checks = 0;
+  explicit counting_guard(access_guard& g) : inner(g) {}
+  bool allows(const peer_id& n, access::operation op, const keyexpr::key& k) override {
+    ++key_checks;
+    return inner.allows(n, op, k);
+  }
+  bool allows_expression(const peer_id& n, access::operation op,
+                         const keyexpr::keyexpr& x) override {
+    return inner.allows_expression(n, op, x);
+  }
+};
+}  // namespace
+
+// Two sources on one key behind one relay: the per-link cache holds one (node, op) per key
+// alias, so every sample is a miss (key parsed again, guard asked again).
+TEST(DataAccess, TwoSourcesOnOneKeyDoNotAskTheGuardPerSample) {
+  guarded g({{"sensor"}, {"sensor"}, {"relay"}, {"reader"}}, {3});
+  auto& m = g.m;
+  counting_guard cg(*g.guards[3]);
+  m.engines[3]->set_access(&cg, m.now);
+  m.link(0, 2);
+  m.link(1, 2);
+  m.link(2, 3);
+  ASSERT_TRUE(m.engines[3]->declare_subscriber("home/*/temp"));
+  m.pump();
+  auto p0 = m.engines[0]->declare_publisher("home/k/temp", {});
+  auto p1 = m.engines[1]->declare_publisher("home/k/temp", {});
+  ASSERT_TRUE(p0 && p1);
+  ASSERT_TRUE(m.engines[0]->put(*p0, as_bytes("a"), m.now, ntp));
+  ASSERT_TRUE(m.engines[1]->put(*p1, as_bytes("b"), m.now, ntp));
+  m.pump();
+  const std::size_t warm = cg.key_checks;
+  for (int i = 0; i < 100; ++i) {
+    ASSERT_TRUE(m.engines[0]->put(*p0, as_bytes("a"), m.now, ntp));
+    m.pump();
+    ASSERT_TRUE(m.engines[1]->put(*p1, as_bytes("b"), m.now, ntp));
+    m.pump();
+  }
+  EXPECT_EQ(g.keys(3).size(), 202u);
+  EXPECT_LE(cg.key_checks - warm, 10u) << "guard asked per sample";
+}

@@ -83,8 +83,9 @@ std::optional<time_point> scoreboard::banned_until(const peer_id& peer, time_poi
 }
 
 std::size_t scoreboard::banned(time_point now) const {
-  return static_cast<std::size_t>(std::count_if(
-      m_peers.begin(), m_peers.end(), [&](const auto& kv) { return kv.second.banned_until > now; }));
+  return static_cast<std::size_t>(
+      std::count_if(m_peers.begin(), m_peers.end(),
+                    [&](const auto& kv) { return kv.second.banned_until > now; }));
 }
 
 double scoreboard::score(const peer_id& peer, time_point now) const {

@@ -46,8 +46,8 @@ struct scoreboard_config {
   /// Points per offence, by enum order: malformed, bad_signature, access_violation, flood,
   /// refused_entry.
   std::array<double, offence_count> weights{25, 50, 2, 10, 10};
-  double ban_score = 100;          ///< a score this high bans the peer
-  double forgive_per_second = 1;   ///< points forgiven per second
+  double ban_score = 100;         ///< a score this high bans the peer
+  double forgive_per_second = 1;  ///< points forgiven per second
   clock_duration first_ban = std::chrono::minutes(1);
   clock_duration max_ban = std::chrono::hours(24);
   clock_duration forget_after = std::chrono::hours(24);  ///< ban count kept this long
@@ -56,10 +56,10 @@ struct scoreboard_config {
 
 /// What report() did.
 struct report_result {
-  double score = 0;            ///< the score after the offence (0 right after a ban)
-  bool banned_now = false;     ///< this offence started a ban
-  time_point banned_until{};   ///< when the ban ends (banned_now, or already banned)
-  std::uint32_t bans = 0;      ///< bans of this peer so far (within forget_after)
+  double score = 0;           ///< the score after the offence (0 right after a ban)
+  bool banned_now = false;    ///< this offence started a ban
+  time_point banned_until{};  ///< when the ban ends (banned_now, or already banned)
+  std::uint32_t bans = 0;     ///< bans of this peer so far (within forget_after)
 };
 
 /// The scores of the peers of one node.

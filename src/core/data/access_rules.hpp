@@ -20,12 +20,14 @@
 /// - push, repair: ingress, the source's put (del when flagged) on the key and, when a relay
 ///   sent it (the source is not the link's peer), the relay's subscribe on the key, as it could
 ///   only have received the sample with that right; egress, the receiving peer's subscribe.
-/// - heartbeat, publisher_end: as a put of their key, both ways.
+/// - heartbeat, publisher_end: as a put (or a del) of their key, both ways.
 /// - nack: ingress, the requester's subscribe on the key of (dest, publisher), where that key
 ///   is known (the publisher's node); egress nothing: it goes toward the publisher, and the
 ///   repair it asks for is checked hop by hop.
-/// - query: ingress, the origin's query on its selector, as an expression; egress nothing: it
-///   goes only to a node whose queryable was checked.
+/// - query: ingress, the origin's query on its selector, as an expression, and, from a relay,
+///   the relay's own query right on it; egress, the receiving peer's query right on the
+///   selector (a relay that may not query carries no query: its selector, parameters and
+///   payload are data too).
 /// - reply: ingress, the replier's (`from`) reply on its key and, from a relay, the relay's
 ///   query on it; egress, the receiving peer's query on its key (the per-sample filter of a
 ///   query).
@@ -95,6 +97,9 @@ struct requirement {
   /// Ingress, subject::link_peer: applies only when the node named by `node` is not the link's
   /// peer (the message was relayed); the caller skips it otherwise.
   bool relayed_only = false;
+  /// `op` is put, and del will do as well (heartbeats and ends of a publisher that may
+  /// publish either).
+  bool or_del = false;
 };
 
 /// The operation a record declaration of `kind` needs (1 subscribe, 2 declare_queryable,
@@ -161,10 +166,12 @@ std::size_t for_each_requirement(const message& m, direction dir, F&& f) {
     r.relayed_only = true;
     return emit(r);
   };
-  auto sample = [&](std::uint64_t source, std::uint64_t key, operation publish) {
+  auto sample = [&](std::uint64_t source, std::uint64_t key, operation publish,
+                    bool or_del = false) {
     requirement r = about(publish, source, operation::subscribe);
     r.what = target::key_alias;
     r.alias = key;
+    r.or_del = in && or_del;
     return emit(r) + relay(operation::subscribe, source, target::key_alias, key, {});
   };
   auto push_op = [](const push& p) {
@@ -192,8 +199,8 @@ std::size_t for_each_requirement(const message& m, direction dir, F&& f) {
             return n;
           },
           [&](const push& p) { return sample(p.source, p.key, push_op(p)); },
-          [&](const heartbeat& h) { return sample(h.source, h.key, operation::put); },
-          [&](const publisher_end& e) { return sample(e.source, e.key, operation::put); },
+          [&](const heartbeat& h) { return sample(h.source, h.key, operation::put, true); },
+          [&](const publisher_end& e) { return sample(e.source, e.key, operation::put, true); },
           [&](const repair& r) { return sample(r.sample.source, r.sample.key, push_op(r.sample)); },
           [&](const nack& k) -> std::size_t {
             if (!in) return 0;
@@ -204,11 +211,10 @@ std::size_t for_each_requirement(const message& m, direction dir, F&& f) {
             return emit(r);
           },
           [&](const query& q) -> std::size_t {
-            if (!in) return 0;
             requirement r = about(operation::query, q.origin, operation::query);
             r.what = target::expression;
             r.text = q.selector;
-            return emit(r);
+            return emit(r) + relay(operation::query, q.origin, target::expression, 0, q.selector);
           },
           [&](const reply& rp) -> std::size_t {
             requirement r = about(operation::reply, rp.from, operation::query);

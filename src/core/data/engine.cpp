@@ -286,8 +286,9 @@ void engine::send_record(link& l, const node_record& r) {
   }
   m.decls.reserve(r.decls.size());
   for (const auto& d : r.decls) {
-    // A liveliness token goes only to a neighbour that may watch it (access_rules.hpp).
-    if (d.k == declaration::kind::token &&
+    // A liveliness token goes only to a neighbour that may watch it (access_rules.hpp); a
+    // record goes whole to the node it describes.
+    if (d.k == declaration::kind::token && r.origin != l.peer &&
         !may(l.peer, access::operation::liveliness_watch, d.expr)) {
       ++m_stats.access_denied_out;
       continue;
@@ -590,8 +591,11 @@ void engine::on_deadline(time_point now) {
     if (it == m_pubs.end()) continue;
     publisher& p = *it->second;
     const time_point due = p.last_put + heartbeat_after[p.hb_stage];
+    // A publisher that may no longer publish (its roles changed) announces nothing.
+    const bool may_publish = local_put_allowed(p, false) || local_put_allowed(p, true);
     if (due <= now) {
-      if (const auto* targets = targets_for_key(m_self, p.key)) {
+      const auto* targets = may_publish ? targets_for_key(m_self, p.key) : nullptr;
+      if (targets) {
         for (const auto& t : *targets) {
           if (link* l = find_link(t)) {
             send_heartbeat_on(*l, m_self, p.key, id, p.seq, p.opts.prio);

@@ -494,7 +494,7 @@ class engine {
   key_state& key_entry(std::string_view key);
   void forget_key(std::string_view key);
   void drop_publisher(std::uint64_t id, bool retire);
-  void announce_end(std::uint64_t id, const publisher& p);
+  void announce_end(std::uint64_t id, publisher& p);
   void free_oldest_retired();
   void collect_retired(time_point now);
   void collect_implicit(time_point now);

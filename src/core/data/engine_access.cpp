@@ -45,7 +45,11 @@ bool engine::requirement_met(link& l, const requirement& r) {
   if (!node) return true;
   if (r.who == subject::link_peer && r.relayed_only && *node == l.peer) return true;
   const peer_id& who = r.who == subject::node ? *node : l.peer;
-  const auto op = static_cast<std::uint8_t>(r.op);
+  // put-or-del (heartbeats) has its own code in the caches.
+  const auto op = r.or_del ? std::uint8_t{0xff} : static_cast<std::uint8_t>(r.op);
+  const auto allowed = [&](const std::string& key) {
+    return may(who, r.op, key) || (r.or_del && may(who, access::operation::del, key));
+  };
   switch (r.what) {
     case target::key_alias: {
       // The data path: one decision per (key alias, node, operation), kept until rights or
@@ -62,13 +66,17 @@ bool engine::requirement_met(link& l, const requirement& r) {
         }
         return c.relay_ok;
       }
-      if (c.generation != m_access_generation || c.node != r.node || c.op != op) {
+      if (c.generation != m_access_generation) {
         c.generation = m_access_generation;
-        c.node = r.node;
-        c.op = op;
-        c.ok = may(who, r.op, l.rx_keys[r.alias]);
+        c.slots = {};
       }
-      return c.ok;
+      for (const auto& s : c.slots) {
+        if (s.used && s.node == r.node && s.op == op) return s.ok;
+      }
+      auto& s = c.slots[c.next];
+      c.next = static_cast<std::uint8_t>((c.next + 1) % c.slots.size());
+      s = {r.node, op, true, allowed(l.rx_keys[r.alias])};
+      return s.ok;
     }
     case target::key:
       return may(who, r.op, r.text);
@@ -173,8 +181,9 @@ void engine::access_changed(time_point now) {
   };
   for (const node_record* r : m_routes.records()) {
     if (r->origin == m_self || !has_token(*r)) continue;
-    for (auto& [p, l] : m_links)
-      send_record(*l, *r);
+    for (auto& [p, l] : m_links) {
+      if (p != r->origin) send_record(*l, *r);
+    }
   }
   if (has_token(m_routes.own())) m_own_dirty = true;
 }

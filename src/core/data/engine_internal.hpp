@@ -131,14 +131,20 @@ struct engine::link {
   std::vector<std::optional<peer_id>> rx_nodes;  ///< by alias
   std::vector<std::string> rx_keys;              ///< by alias; "" = not declared
   /// Ingress decisions on samples, by key alias (engine::requirement_met): the node right for
-  /// the last (node alias, operation) asked, and the relay's own right. Valid while `generation`
-  /// is the engine's access generation and `epoch` the link's rx_epoch.
+  /// the last two (node alias, operation) asked (two sources on one key, or put and del,
+  /// alternate without a miss), and the relay's own right. Valid while `generation` is the
+  /// engine's access generation and `epoch` the link's rx_epoch.
   struct rx_right {
     std::uint64_t generation = 0;
     std::uint64_t epoch = 0;
-    std::uint64_t node = 0;
-    std::uint8_t op = 0;
-    bool ok = false;
+    struct slot {
+      std::uint64_t node = 0;
+      std::uint8_t op = 0;
+      bool used = false;
+      bool ok = false;
+    };
+    std::array<slot, 2> slots{};
+    std::uint8_t next = 0;  ///< the slot the next miss replaces
     std::uint64_t relay_generation = 0;
     std::uint8_t relay_op = 0;
     bool relay_ok = false;

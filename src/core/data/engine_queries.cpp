@@ -197,6 +197,11 @@ result<void> engine::reply(std::uint64_t handle, std::string_view key, bytes_vie
   const std::uint64_t ts = timestamp != 0 ? timestamp : m_clock.stamp(physical_ntp);
   const std::string key_text = k->str();
   if (in.origin == m_self) {
+    // Our own query gets only the keys we may query, as a remote one does.
+    if (m_guard && !m_guard->allows(m_self, access::operation::query, *k)) {
+      ++m_stats.access_denied_out;
+      return {};
+    }
     deliver_reply(m_self, in.qid, reply_view{key_text, payload, encoding, ts, &m_self, error});
     return {};
   }
@@ -278,6 +283,15 @@ void engine::finish_query(std::uint64_t qid, bool timed_out) {
 void engine::send_unicast_query(const peer_id& dest, const peer_id& origin, query q) {
   link* l = unicast_link(dest);
   if (!l) return;
+  if (m_guard && l->peer != dest) {
+    // Through a relay: only one that may make this query itself (the destination's queryable
+    // was checked when its declaration was indexed).
+    auto sel = keyexpr::keyexpr::parse(q.selector);
+    if (!sel || !may_declare(l->peer, access::operation::query, *sel)) {
+      ++m_stats.access_denied_out;
+      return;
+    }
+  }
   q.dest = node_alias_for(*l, dest);
   q.origin = node_alias_for(*l, origin);
   if (q.dest == UINT64_MAX || q.origin == UINT64_MAX) {

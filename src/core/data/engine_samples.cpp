@@ -253,8 +253,9 @@ void engine::drop_publisher(std::uint64_t id, bool retire) {
   }
 }
 
-void engine::announce_end(std::uint64_t id, const publisher& p) {
+void engine::announce_end(std::uint64_t id, publisher& p) {
   if (p.seq == 0) return;  // it sent nothing: nobody holds state for it
+  if (!local_put_allowed(p, false) && !local_put_allowed(p, true)) return;  // lost its right
   const auto* targets = targets_for_key(m_self, p.key);
   if (!targets) return;
   for (const auto& t : *targets) {

@@ -147,6 +147,19 @@ routing_table::outcome routing_table::apply_own(const node_record& r) {
   if (r.version == mine.version && r.links == mine.links && r.decls == mine.decls) {
     return outcome::stale;
   }
+  // Our record as a neighbour that may not watch some of our liveliness tokens got it
+  // (trimmed, engine.hpp "Access"): an echo too. Bumping would only make every such
+  // neighbour send it back again.
+  if (r.version == mine.version && r.links == mine.links && r.decls.size() < mine.decls.size() &&
+      std::includes(mine.decls.begin(), mine.decls.end(), r.decls.begin(), r.decls.end())) {
+    std::vector<declaration> missing;
+    std::set_difference(mine.decls.begin(), mine.decls.end(), r.decls.begin(), r.decls.end(),
+                        std::back_inserter(missing));
+    if (std::all_of(missing.begin(), missing.end(),
+                    [](const declaration& d) { return d.k == declaration::kind::token; })) {
+      return outcome::stale;
+    }
+  }
   if (r.version >= max_record_version) return outcome::invalid;
   m_slots[0].rec.version = r.version + 1;
   return outcome::own_bumped;
